@@ -1,0 +1,78 @@
+"""watch_pandas: Inverse Watch / Redash query results as correctly typed pandas DataFrames.
+
+The public surface is listed in ``__all__``; everything else is private. Heavy modules
+(pandas, pyarrow, requests, IPython, ipywidgets) are imported on first use, so
+``import watch_pandas`` stays cheap.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    AuthError,
+    ConfigError,
+    ConflictError,
+    ForbiddenError,
+    LossyFormatError,
+    NotFoundError,
+    ParameterError,
+    QueryCancelledError,
+    QueryFailedError,
+    ServerError,
+    TransportError,
+    WatchError,
+    WatchTimeoutError,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "read_watch_query",
+    "run_sql",
+    "WatchClient",
+    "ProgressEvent",
+    "load_ipython_extension",
+    "WatchError",
+    "ConfigError",
+    "AuthError",
+    "ForbiddenError",
+    "NotFoundError",
+    "ParameterError",
+    "ConflictError",
+    "QueryFailedError",
+    "QueryCancelledError",
+    "WatchTimeoutError",
+    "LossyFormatError",
+    "ServerError",
+    "TransportError",
+]
+
+# name -> module that defines it; imported on first attribute access (PEP 562).
+_LAZY = {
+    "read_watch_query": "api",
+    "run_sql": "api",
+    "WatchClient": "client",
+    "ProgressEvent": "progress",
+    "load_ipython_extension": "magics",
+}
+
+if TYPE_CHECKING:  # pragma: no cover
+    from .api import read_watch_query, run_sql
+    from .client import WatchClient
+    from .magics import load_ipython_extension
+    from .progress import ProgressEvent
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'watch_pandas' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

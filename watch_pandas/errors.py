@@ -1,0 +1,136 @@
+"""The error tree of watch_pandas.
+
+Every error a user can meet derives from :class:`WatchError`; subclasses are grouped by
+what the user can do about them::
+
+    WatchError
+    ├── ConfigError            no URL/key configured, unreadable config file, bad argument
+    ├── AuthError              bad or missing key (the server answers 404 "Please login")
+    │   └── ForbiddenError     authenticated, but not allowed (403; query key on a user-key route)
+    ├── NotFoundError          no such query / result / dashboard / job
+    ├── ParameterError         a parameter name or value the query's definitions reject
+    ├── ConflictError          an edit lost an optimistic-locking race (409, stale ``version``)
+    ├── QueryFailedError       the server ran the query and the database said no
+    ├── QueryCancelledError    the job was cancelled (by us on timeout/interrupt, or by someone else)
+    ├── WatchTimeoutError      the overall deadline passed (the job was cancelled on the server)
+    ├── LossyFormatError       a download format cannot represent this result faithfully
+    └── ServerError            5xx, or a response we cannot understand
+        └── TransportError     connection refused/reset, read timeout, truncated body
+
+Messages name the query (id and URL) and say what would be right; they never contain an API key.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "WatchError",
+    "ConfigError",
+    "AuthError",
+    "ForbiddenError",
+    "NotFoundError",
+    "ParameterError",
+    "ConflictError",
+    "QueryFailedError",
+    "QueryCancelledError",
+    "WatchTimeoutError",
+    "LossyFormatError",
+    "ServerError",
+    "TransportError",
+]
+
+
+class WatchError(Exception):
+    """Root of every watch_pandas error.
+
+    Attributes are optional context: ``status_code`` (HTTP status, if any), ``url`` (the
+    request URL, never with a key), ``query_id`` and ``job_id``.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        url: str | None = None,
+        query_id: int | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status_code = status_code
+        self.url = url
+        self.query_id = query_id
+        self.job_id = job_id
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(WatchError, ValueError):
+    """Missing or invalid configuration (URL, API key, profile, config file)."""
+
+
+class AuthError(WatchError):
+    """The server did not accept the API key (Redash answers a bad key with 404 "Please login")."""
+
+
+class ForbiddenError(AuthError):
+    """The key is valid but may not do this (403, or a query key on a user-key-only route)."""
+
+
+class NotFoundError(WatchError, LookupError):
+    """The query, result, dashboard or job does not exist (or is not visible to this key)."""
+
+
+class ParameterError(WatchError, ValueError):
+    """A parameter name or value does not fit the query's parameter definitions.
+
+    ``name`` is the parameter, ``value`` what was given, ``allowed`` a description of what
+    would be accepted (enum options, a date format...).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        name: str | None = None,
+        value: object = None,
+        allowed: str | None = None,
+        **context: object,
+    ) -> None:
+        super().__init__(message, **context)  # type: ignore[arg-type]
+        self.name = name
+        self.value = value
+        self.allowed = allowed
+
+
+class ConflictError(WatchError):
+    """The object changed on the server since it was read (409 on a stale ``version``)."""
+
+
+class QueryFailedError(WatchError):
+    """The query ran and failed; ``server_message`` is the database's or server's own text."""
+
+    def __init__(self, message: str, *, server_message: str = "", **context: object) -> None:
+        super().__init__(message, **context)  # type: ignore[arg-type]
+        self.server_message = server_message
+
+
+class QueryCancelledError(WatchError):
+    """The job was cancelled before it produced a result."""
+
+
+class WatchTimeoutError(WatchError, TimeoutError):
+    """The overall deadline passed; the server job (if any) was cancelled first."""
+
+
+class LossyFormatError(WatchError):
+    """A download format (CSV/TSV) cannot represent this result without losing values or types."""
+
+
+class ServerError(WatchError):
+    """The server failed (5xx) or answered something that is not the documented API."""
+
+
+class TransportError(ServerError):
+    """The connection failed: refused, reset, timed out, or the body was cut short."""

@@ -1,0 +1,277 @@
+"""Dataclasses for the objects the Watch API sends (watch-api.md §5).
+
+Each model keeps the fields a notebook user needs, typed, plus ``raw`` (the JSON object as the
+server sent it) so nothing the server said is lost. ``api_key`` fields are kept out of reprs.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from typing import Any
+
+from . import _constants as C
+
+__all__ = [
+    "JobStatus",
+    "Job",
+    "Column",
+    "ResultMeta",
+    "Query",
+    "DataSource",
+    "Dashboard",
+    "Widget",
+    "Page",
+]
+
+
+class JobStatus(enum.IntEnum):
+    """Job states (watch-api.md §5.2); 5-7 exist only on newer servers."""
+
+    QUEUED = C.JOB_QUEUED
+    STARTED = C.JOB_STARTED
+    FINISHED = C.JOB_FINISHED
+    FAILED = C.JOB_FAILED
+    CANCELED = C.JOB_CANCELED
+    DEFERRED = C.JOB_DEFERRED
+    SCHEDULED = C.JOB_SCHEDULED
+
+    @property
+    def is_waiting(self) -> bool:
+        """Not started yet (queued, deferred, scheduled: 6/7 count as waiting)."""
+        return self in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED)
+
+    @property
+    def is_terminal(self) -> bool:
+        return self in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED)
+
+
+# Error texts the server uses for a cancelled job (v9+ and v8).
+CANCELLED_MESSAGES = ("Query cancelled by user.", "Query execution cancelled.")
+
+
+@dataclass(frozen=True)
+class Job:
+    """An execution job: ``{"job": {...}}``."""
+
+    id: str
+    status: JobStatus
+    error: str = ""
+    query_result_id: int | None = None
+    updated_at: str | int | None = None
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Job:
+        raw_status = obj.get("status")
+        try:
+            status = JobStatus(int(raw_status))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            from .errors import ServerError
+
+            raise ServerError(f"The server sent a job with an unknown status {raw_status!r}.") from None
+        result_id = obj.get("query_result_id")
+        if result_id is None:
+            result_id = obj.get("result")
+        return cls(
+            id=str(obj.get("id") or ""),
+            status=status,
+            error=obj.get("error") or "",
+            query_result_id=int(result_id) if isinstance(result_id, int) else None,
+            updated_at=obj.get("updated_at"),
+        )
+
+    @property
+    def is_cancelled(self) -> bool:
+        """Cancelled: status 5, or status 4 with the server's cancel message."""
+        return self.status == JobStatus.CANCELED or (
+            self.status == JobStatus.FAILED and self.error in CANCELLED_MESSAGES
+        )
+
+
+@dataclass(frozen=True)
+class Column:
+    """A result column: ``type`` is one of ``_constants.COLUMN_TYPES`` or ``None``."""
+
+    name: str
+    type: str | None = None
+    friendly_name: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Column:
+        return cls(name=str(obj["name"]), type=obj.get("type"), friendly_name=obj.get("friendly_name"))
+
+
+@dataclass(frozen=True)
+class ResultMeta:
+    """Everything about a query result except its rows.
+
+    A result returned inline to a query key is trimmed (watch-api.md §4.3): then ``id``,
+    ``query_hash``, ``query``, ``data_source_id`` and ``runtime`` are ``None``.
+    """
+
+    columns: tuple[Column, ...]
+    id: int | None = None
+    query_hash: str | None = None
+    query: str | None = None
+    data_source_id: int | None = None
+    runtime: float | None = None
+    retrieved_at: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> ResultMeta:
+        """From a ``query_result`` object (its ``data.rows`` are ignored)."""
+        data = obj.get("data") or {}
+        return cls(
+            columns=tuple(Column.from_json(c) for c in data.get("columns") or ()),
+            id=obj.get("id"),
+            query_hash=obj.get("query_hash"),
+            query=obj.get("query"),
+            data_source_id=obj.get("data_source_id"),
+            runtime=obj.get("runtime"),
+            retrieved_at=obj.get("retrieved_at"),
+        )
+
+
+@dataclass(frozen=True)
+class Query:
+    """A saved query (watch-api.md §5.1)."""
+
+    id: int
+    name: str
+    query: str
+    data_source_id: int | None
+    parameters: tuple[dict[str, Any], ...]
+    is_draft: bool = False
+    is_archived: bool = False
+    is_safe: bool = True
+    version: int | None = None
+    tags: tuple[str, ...] = ()
+    description: str | None = None
+    latest_query_data_id: int | None = None
+    query_hash: str | None = None
+    api_key: str | None = field(default=None, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Query:
+        options = obj.get("options") or {}
+        return cls(
+            id=int(obj["id"]),
+            name=obj.get("name") or "",
+            query=obj.get("query") or "",
+            data_source_id=obj.get("data_source_id"),
+            parameters=tuple(options.get("parameters") or ()),
+            is_draft=bool(obj.get("is_draft", False)),
+            is_archived=bool(obj.get("is_archived", False)),
+            is_safe=bool(obj.get("is_safe", True)),
+            version=obj.get("version"),
+            tags=tuple(obj.get("tags") or ()),
+            description=obj.get("description"),
+            latest_query_data_id=obj.get("latest_query_data_id"),
+            query_hash=obj.get("query_hash"),
+            api_key=obj.get("api_key"),
+            raw=obj,
+        )
+
+
+@dataclass(frozen=True)
+class DataSource:
+    """A data source as listed by ``GET /api/data_sources``."""
+
+    id: int
+    name: str
+    type: str
+    syntax: str = "sql"
+    paused: bool = False
+    pause_reason: str | None = None
+    view_only: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> DataSource:
+        return cls(
+            id=int(obj["id"]),
+            name=obj.get("name") or "",
+            type=obj.get("type") or "",
+            syntax=obj.get("syntax") or "sql",
+            paused=bool(obj.get("paused")),
+            pause_reason=obj.get("pause_reason"),
+            view_only=bool(obj.get("view_only", False)),
+            raw=obj,
+        )
+
+
+@dataclass(frozen=True)
+class Widget:
+    """A dashboard widget; ``query`` is ``None`` for text widgets and restricted ones."""
+
+    id: int
+    title: str
+    query: Query | None
+    visualization_name: str | None = None
+    text: str = ""
+    restricted: bool = False
+    parameter_mappings: dict[str, Any] = field(default_factory=dict, repr=False)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Widget:
+        viz = obj.get("visualization") or None
+        query = Query.from_json(viz["query"]) if viz and viz.get("query") else None
+        options = obj.get("options") or {}
+        viz_name = viz.get("name") if viz else None
+        # The web UI titles a widget "<query name>" (plus " - <viz name>" when not the default table).
+        title = query.name if query else (obj.get("text") or f"widget {obj.get('id')}")
+        return cls(
+            id=int(obj["id"]),
+            title=title,
+            query=query,
+            visualization_name=viz_name,
+            text=obj.get("text") or "",
+            restricted=bool(obj.get("restricted", False)),
+            parameter_mappings=options.get("parameterMappings") or {},
+            raw=obj,
+        )
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """A dashboard; ``widgets`` is empty in list items (the server sends ``null`` there)."""
+
+    id: int
+    slug: str
+    name: str
+    widgets: tuple[Widget, ...] = ()
+    is_draft: bool = False
+    is_archived: bool = False
+    version: int | None = None
+    tags: tuple[str, ...] = ()
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> Dashboard:
+        return cls(
+            id=int(obj["id"]),
+            slug=obj.get("slug") or "",
+            name=obj.get("name") or "",
+            widgets=tuple(Widget.from_json(w) for w in obj.get("widgets") or ()),
+            is_draft=bool(obj.get("is_draft", False)),
+            is_archived=bool(obj.get("is_archived", False)),
+            version=obj.get("version"),
+            tags=tuple(obj.get("tags") or ()),
+            raw=obj,
+        )
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a paginated listing (watch-api.md §3)."""
+
+    count: int
+    page: int
+    page_size: int
+    results: list[dict[str, Any]]
+
+    @property
+    def last_page(self) -> int:
+        return max(1, -(-self.count // self.page_size)) if self.page_size else 1
