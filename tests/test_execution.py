@@ -1,0 +1,195 @@
+"""Execution: every job state, the deadline, KeyboardInterrupt, adaptive polling, progress events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pytest
+
+from watch_pandas.errors import (
+    ForbiddenError,
+    QueryCancelledError,
+    QueryFailedError,
+    WatchTimeoutError,
+)
+from watch_pandas.execution import Execution, PollSchedule
+from watch_pandas.models import Job, JobStatus
+
+
+def job(status: int, error: str = "", result: int | None = None, job_id: str = "j-1") -> Job:
+    return Job.from_json(
+        {"id": job_id, "status": status, "error": error, "query_result_id": result, "updated_at": 0}
+    )
+
+
+@dataclass
+class Response:
+    job: Job | None = None
+    body: bytes | None = None
+
+
+@dataclass
+class FakeClock:
+    now: float = 0.0
+    sleeps: list[float] = field(default_factory=list)
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class FakeClient:
+    """Serves a scripted sequence of job states; records polls and cancels."""
+
+    def __init__(self, states: list[Job], *, cancel_raises: Exception | None = None) -> None:
+        self.states = list(states)
+        self.polls: list[tuple[str, int | None]] = []
+        self.cancelled: list[str] = []
+        self.cancel_raises = cancel_raises
+
+    def get_job(self, job_id: str, *, query_id: int | None = None) -> Job:
+        self.polls.append((job_id, query_id))
+        if len(self.states) > 1:
+            return self.states.pop(0)
+        return self.states[0]
+
+    def cancel_job(self, job_id: str) -> None:
+        if self.cancel_raises is not None:
+            raise self.cancel_raises
+        self.cancelled.append(job_id)
+
+
+def make(client, clock: FakeClock, *, timeout: float | None = None, events=None) -> Execution:
+    listeners = [events.append] if events is not None else []
+    return Execution(
+        client,
+        query_id=7,
+        query_url="http://watch.test/queries/7",
+        timeout=timeout,
+        listeners=listeners,
+        clock=clock,
+        sleep=clock.sleep,
+    )
+
+
+def test_inline_result_is_returned_without_polling():
+    client, clock = FakeClient([]), FakeClock()
+    outcome = make(client, clock).run(lambda: Response(body=b'{"query_result": {}}'))
+    assert outcome.body == b'{"query_result": {}}'
+    assert not outcome.fresh
+    assert client.polls == []
+
+
+def test_job_is_polled_through_every_waiting_state_until_finished():
+    states = [job(2), job(6), job(7), job(2), job(3, result=42)]
+    client, clock, events = FakeClient(states), FakeClock(), []
+    outcome = make(client, clock, events=events).run(lambda: Response(job=job(1)))
+    assert outcome.result_id == 42 and outcome.job_id == "j-1" and outcome.fresh
+    assert [p for p in client.polls] == [("j-1", 7)] * 5
+    assert [e.state for e in events] == [
+        "queued",  # submitting
+        "queued",  # status 1
+        "running",
+        "queued",  # 6 deferred counts as waiting
+        "queued",  # 7 scheduled counts as waiting
+        "running",
+    ]
+    assert all(e.job_id == "j-1" for e in events[1:])
+    assert events[-1].elapsed > 0
+
+
+def test_poll_intervals_start_fast_and_grow_to_a_cap():
+    client, clock = FakeClient([job(1)] * 12 + [job(3, result=1)]), FakeClock()
+    make(client, clock).run(lambda: Response(job=job(1)))
+    assert clock.sleeps[0] == pytest.approx(0.1)
+    assert clock.sleeps == sorted(clock.sleeps)
+    assert max(clock.sleeps) == pytest.approx(PollSchedule().maximum)
+
+
+def test_failed_job_raises_with_the_database_message_and_the_query_link():
+    client, clock, events = FakeClient([job(4, error='near "SELEC": syntax error')]), FakeClock(), []
+    with pytest.raises(QueryFailedError) as info:
+        make(client, clock, events=events).run(lambda: Response(job=job(1)))
+    assert info.value.server_message == 'near "SELEC": syntax error'
+    assert 'near "SELEC": syntax error' in str(info.value)
+    assert "http://watch.test/queries/7" in str(info.value)
+    assert events[-1].state == "failed"
+
+
+def test_failed_job_without_a_reason_still_raises():
+    client, clock = FakeClient([job(4, error="")]), FakeClock()
+    with pytest.raises(QueryFailedError, match="gave no reason"):
+        make(client, clock).run(lambda: Response(job=job(1)))
+
+
+@pytest.mark.parametrize(
+    "cancelled",
+    [job(4, error="Query cancelled by user."), job(4, error="Query execution cancelled."), job(5)],
+    ids=["v9+", "v8", "status-5"],
+)
+def test_cancelled_job_raises_cancelled_not_success(cancelled):
+    client, clock = FakeClient([cancelled]), FakeClock()
+    with pytest.raises(QueryCancelledError):
+        make(client, clock).run(lambda: Response(job=job(1)))
+    assert client.cancelled == []  # someone else cancelled it; we do not cancel again
+
+
+def test_finished_without_result_id_is_an_error_not_success():
+    client, clock = FakeClient([Job(id="j-1", status=JobStatus.FINISHED)]), FakeClock()
+    with pytest.raises(QueryFailedError, match="without a result id"):
+        make(client, clock).run(lambda: Response(job=job(1)))
+
+
+def test_deadline_cancels_the_job_then_raises_timeout():
+    client, clock, events = FakeClient([job(1)]), FakeClock(), []
+    with pytest.raises(WatchTimeoutError) as info:
+        make(client, clock, timeout=3, events=events).run(lambda: Response(job=job(1)))
+    assert client.cancelled == ["j-1"]
+    assert "cancelled on the server" in str(info.value)
+    assert clock.now == pytest.approx(3)  # never sleeps past the deadline
+    assert events[-1].state == "cancelled"
+
+
+def test_deadline_with_a_key_that_cannot_cancel_says_so():
+    forbidden = ForbiddenError("cancelling needs a user API key")
+    client, clock = FakeClient([job(2)], cancel_raises=forbidden), FakeClock()
+    with pytest.raises(WatchTimeoutError, match="could not be cancelled"):
+        make(client, clock, timeout=1).run(lambda: Response(job=job(1)))
+
+
+def test_keyboard_interrupt_while_waiting_cancels_the_job_and_reraises():
+    client, clock = FakeClient([job(2)]), FakeClock()
+
+    def interrupting_sleep(seconds: float) -> None:
+        if len(clock.sleeps) == 2:
+            raise KeyboardInterrupt
+        clock.sleep(seconds)
+
+    execution = make(client, clock)
+    execution._sleep = interrupting_sleep
+    with pytest.raises(KeyboardInterrupt):
+        execution.run(lambda: Response(job=job(1)))
+    assert client.cancelled == ["j-1"]
+
+
+def test_keyboard_interrupt_while_polling_request_cancels_too():
+    class InterruptedClient(FakeClient):
+        def get_job(self, job_id, *, query_id=None):
+            raise KeyboardInterrupt
+
+    client, clock = InterruptedClient([]), FakeClock()
+    with pytest.raises(KeyboardInterrupt):
+        make(client, clock).run(lambda: Response(job=job(1)))
+    assert client.cancelled == ["j-1"]
+
+
+def test_a_broken_progress_listener_does_not_break_the_read():
+    def broken(event):
+        raise RuntimeError("UI bug")
+
+    client, clock = FakeClient([job(3, result=5)]), FakeClock()
+    execution = Execution(client, listeners=[broken], clock=clock, sleep=clock.sleep)
+    assert execution.run(lambda: Response(job=job(1))).result_id == 5

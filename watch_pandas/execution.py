@@ -1,0 +1,205 @@
+"""Run an execution to its end: POST → cached result or job → poll → result id.
+
+The one place that polls. Every job state is handled (watch-api.md §5.2, §10.16): finished
+returns, failed and cancelled raise, 1/6/7 count as waiting and 2 as running. Polling starts
+fast and slows down; an overall deadline bounds the whole wait; on the deadline **and** on
+KeyboardInterrupt the server job is cancelled before the error propagates.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from .errors import (
+    ForbiddenError,
+    QueryCancelledError,
+    QueryFailedError,
+    WatchError,
+    WatchTimeoutError,
+)
+from .models import Job, JobStatus
+from .progress import ProgressEvent, ProgressListener, emit
+
+__all__ = ["PollSchedule", "Outcome", "Execution"]
+
+log = logging.getLogger("watch_pandas")
+
+
+@dataclass(frozen=True)
+class PollSchedule:
+    """Adaptive poll intervals: ``first`` seconds, growing by ``factor`` up to ``maximum``."""
+
+    first: float = 0.1
+    factor: float = 1.5
+    maximum: float = 2.0
+
+    def intervals(self):
+        interval = self.first
+        while True:
+            yield interval
+            interval = min(interval * self.factor, self.maximum)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How an execution ended: an inline result ``body``, or a finished job's ``result_id``."""
+
+    body: bytes | None = None
+    result_id: int | None = None
+    job_id: str | None = None
+
+    @property
+    def fresh(self) -> bool:
+        """True when a job ran (the result was not served from the server's cache)."""
+        return self.job_id is not None
+
+
+class Execution:
+    """One execution of a query or of ad-hoc SQL, with its deadline and progress listeners.
+
+    ``client`` needs ``get_job(job_id, query_id=...)`` and ``cancel_job(job_id)``; ``start`` is
+    a callable that sends the POST and returns an ``ExecutionResponse`` (``.job`` or ``.body``).
+    """
+
+    def __init__(
+        self,
+        client,
+        *,
+        query_id: int | None = None,
+        query_url: str | None = None,
+        timeout: float | None = None,
+        listeners: Sequence[ProgressListener] = (),
+        schedule: PollSchedule = PollSchedule(),
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.client = client
+        self.query_id = query_id
+        self.query_url = query_url
+        self.timeout = timeout
+        self.listeners = tuple(listeners)
+        self.schedule = schedule
+        self._clock = clock
+        self._sleep = sleep
+        self._started = clock()
+        self.job_id: str | None = None
+
+    # -- progress ---------------------------------------------------------------------------
+    @property
+    def elapsed(self) -> float:
+        return self._clock() - self._started
+
+    def report(self, state, message: str = "", source: str | None = None) -> None:
+        """Emit a progress event for this execution."""
+        emit(
+            self.listeners,
+            ProgressEvent(
+                state=state,
+                elapsed=self.elapsed,
+                query_id=self.query_id,
+                job_id=self.job_id,
+                message=message,
+                source=source,
+            ),
+        )
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline (``None`` when there is none)."""
+        if self.timeout is None:
+            return None
+        return self.timeout - self.elapsed
+
+    # -- the run ----------------------------------------------------------------------------
+    def run(self, start: Callable[[], object]) -> Outcome:
+        """Send the POST via ``start`` and wait for its result (see module docstring)."""
+        self.report("queued", "submitting")
+        response = start()
+        job = getattr(response, "job", None)
+        if job is None:
+            return Outcome(body=response.body)  # type: ignore[attr-defined]
+        return self.wait(job)
+
+    def wait(self, job: Job) -> Outcome:
+        """Poll ``job`` until it ends; cancel it on the deadline or on KeyboardInterrupt."""
+        self.job_id = job.id
+        intervals = self.schedule.intervals()
+        try:
+            while True:
+                outcome = self._check(job)
+                if outcome is not None:
+                    return outcome
+                remaining = self.remaining()
+                if remaining is not None and remaining <= 0:
+                    self._on_deadline()
+                delay = next(intervals)
+                if remaining is not None:
+                    delay = max(0.0, min(delay, remaining))
+                self._sleep(delay)
+                job = self.client.get_job(job.id, query_id=self.query_id)
+        except KeyboardInterrupt:
+            self.cancel(reason="interrupted")
+            raise
+
+    def _check(self, job: Job) -> Outcome | None:
+        if job.status == JobStatus.FINISHED:
+            if job.query_result_id is None:
+                raise QueryFailedError(
+                    f"Job {job.id} finished without a result id{self._where()}.",
+                    query_id=self.query_id,
+                    job_id=job.id,
+                )
+            return Outcome(result_id=job.query_result_id, job_id=job.id)
+        if job.is_cancelled:
+            self.report("cancelled", job.error or "cancelled")
+            raise QueryCancelledError(
+                f"Job {job.id} was cancelled{self._where()}: {job.error or 'cancelled'} "
+                "Run it again to get a result.",
+                query_id=self.query_id,
+                job_id=job.id,
+            )
+        if job.status == JobStatus.FAILED:
+            server_message = job.error or "(the server gave no reason)"
+            self.report("failed", server_message)
+            raise QueryFailedError(
+                f"The query failed{self._where()}: {server_message}",
+                server_message=job.error,
+                query_id=self.query_id,
+                job_id=job.id,
+            )
+        state = "running" if job.status == JobStatus.STARTED else "queued"
+        self.report(state)
+        return None
+
+    def _on_deadline(self) -> None:
+        cancelled = self.cancel(reason="deadline")
+        what = "cancelled on the server" if cancelled else "could not be cancelled"
+        raise WatchTimeoutError(
+            f"Gave up waiting after {self.timeout:g} s{self._where()}; job {self.job_id} was "
+            f"{what}. Raise timeout= or use a cached result (max_age=None).",
+            query_id=self.query_id,
+            job_id=self.job_id,
+        )
+
+    def cancel(self, *, reason: str = "cancelled") -> bool:
+        """Cancel the server job (best effort); True when the server accepted the cancel."""
+        if self.job_id is None:
+            return False
+        try:
+            self.client.cancel_job(self.job_id)
+        except ForbiddenError as exc:
+            log.warning("could not cancel job %s: %s", self.job_id, exc)
+            return False
+        except WatchError as exc:
+            log.warning("cancelling job %s failed: %s", self.job_id, exc)
+            return False
+        self.report("cancelled", reason)
+        return True
+
+    def _where(self) -> str:
+        if self.query_id is None:
+            return ""
+        link = f" ({self.query_url})" if self.query_url else ""
+        return f" for query {self.query_id}{link}"
