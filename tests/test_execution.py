@@ -1,4 +1,4 @@
-"""Execution: every job state, the deadline, KeyboardInterrupt, adaptive polling, progress events."""
+"""Execution: every job state, the deadline, Ctrl-C, adaptive polling and progress events."""
 
 from __future__ import annotations
 
@@ -110,7 +110,8 @@ def test_poll_intervals_start_fast_and_grow_to_a_cap():
 
 
 def test_failed_job_raises_with_the_database_message_and_the_query_link():
-    client, clock, events = FakeClient([job(4, error='near "SELEC": syntax error')]), FakeClock(), []
+    failed = job(4, error='near "SELEC": syntax error')
+    client, clock, events = FakeClient([failed]), FakeClock(), []
     with pytest.raises(QueryFailedError) as info:
         make(client, clock, events=events).run(lambda: Response(job=job(1)))
     assert info.value.server_message == 'near "SELEC": syntax error'

@@ -11,7 +11,7 @@ what the user can do about them::
     ├── ParameterError         a parameter name or value the query's definitions reject
     ├── ConflictError          an edit lost an optimistic-locking race (409, stale ``version``)
     ├── QueryFailedError       the server ran the query and the database said no
-    ├── QueryCancelledError    the job was cancelled (by us on timeout/interrupt, or by someone else)
+    ├── QueryCancelledError    the job was cancelled (by us on timeout/Ctrl-C, or by someone else)
     ├── WatchTimeoutError      the overall deadline passed (the job was cancelled on the server)
     ├── LossyFormatError       a download format cannot represent this result faithfully
     └── ServerError            5xx, or a response we cannot understand

@@ -68,7 +68,9 @@ class Job:
         except (TypeError, ValueError):
             from .errors import ServerError
 
-            raise ServerError(f"The server sent a job with an unknown status {raw_status!r}.") from None
+            raise ServerError(
+                f"The server sent a job with an unknown status {raw_status!r}."
+            ) from None
         result_id = obj.get("query_result_id")
         if result_id is None:
             result_id = obj.get("result")
@@ -98,7 +100,9 @@ class Column:
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Column:
-        return cls(name=str(obj["name"]), type=obj.get("type"), friendly_name=obj.get("friendly_name"))
+        return cls(
+            name=str(obj["name"]), type=obj.get("type"), friendly_name=obj.get("friendly_name")
+        )
 
 
 @dataclass(frozen=True)
@@ -220,7 +224,7 @@ class Widget:
         query = Query.from_json(viz["query"]) if viz and viz.get("query") else None
         options = obj.get("options") or {}
         viz_name = viz.get("name") if viz else None
-        # The web UI titles a widget "<query name>" (plus " - <viz name>" when not the default table).
+        # The web UI titles a widget by its query name (text widgets have none).
         title = query.name if query else (obj.get("text") or f"widget {obj.get('id')}")
         return cls(
             id=int(obj["id"]),

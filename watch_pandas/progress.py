@@ -46,7 +46,9 @@ class ProgressEvent:
 ProgressListener = Callable[[ProgressEvent], None]
 
 
-def emit(listeners: list[ProgressListener] | tuple[ProgressListener, ...], event: ProgressEvent) -> None:
+def emit(
+    listeners: list[ProgressListener] | tuple[ProgressListener, ...], event: ProgressEvent
+) -> None:
     """Send ``event`` to every listener; a failing listener is logged, not propagated."""
     log.debug(
         "progress %s query=%s job=%s elapsed=%.2fs %s",
