@@ -1,0 +1,284 @@
+"""Where the Watch URL and API key come from: arguments > environment > config-file profile.
+
+The config file is TOML (``config_path()``; ``$WATCH_CONFIG`` overrides the location)::
+
+    default = "mainnet"
+
+    [profiles.mainnet]
+    url = "https://watch.example.org"
+    api_key = "..."
+
+It holds keys, so on POSIX it must not be readable by group or others (``chmod 600``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import stat
+import sys
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from .errors import ConfigError
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+__all__ = ["WatchConfig", "config_path", "resolve_config", "normalize_url"]
+
+ENV_URL = "WATCH_URL"
+ENV_API_KEY = "WATCH_API_KEY"
+ENV_PROFILE = "WATCH_PROFILE"
+ENV_CONFIG = "WATCH_CONFIG"
+DEFAULT_PROFILE = "default"
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """A resolved server address and API key; ``profile`` names the profile used, if any."""
+
+    url: str
+    api_key: str = field(repr=False)
+    profile: str | None = None
+
+    def __repr__(self) -> str:
+        return f"WatchConfig(url={self.url!r}, api_key='…', profile={self.profile!r})"
+
+
+def config_path() -> Path:
+    """The config file: ``$WATCH_CONFIG``, else ``<user config dir>/watch-pandas/config.toml``."""
+    override = os.environ.get(ENV_CONFIG, "").strip()
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_config_dir("watch-pandas", appauthor=False)) / "config.toml"
+
+
+def resolve_config(
+    url: str | None = None, api_key: str | None = None, profile: str | None = None
+) -> WatchConfig:
+    """Resolve URL and key: explicit argument > ``WATCH_URL``/``WATCH_API_KEY`` > config profile.
+
+    The profile is ``profile=``, else ``$WATCH_PROFILE``, else the file's top-level
+    ``default = "name"``, else a profile called ``default``. Raises :class:`ConfigError` when
+    something is missing or malformed, saying every way to fix it.
+    """
+    url_value, url_source = _pick(url, "the url= argument", ENV_URL)
+    key_value, key_source = _pick(api_key, "the api_key= argument", ENV_API_KEY)
+    requested = _explicit_profile(profile)
+
+    used_profile: str | None = None
+    path = config_path()
+    if url_value is None or key_value is None or requested is not None:
+        settings, used_profile = _load_profile(path, requested)
+        if url_value is None and settings.get("url") is not None:
+            url_value, url_source = settings["url"], f"profile {used_profile!r} in {path}"
+        if key_value is None and settings.get("api_key") is not None:
+            key_value, key_source = settings["api_key"], f"profile {used_profile!r} in {path}"
+
+    if url_value is None or key_value is None:
+        raise ConfigError(
+            _missing_message(url_value is None, key_value is None, path, used_profile)
+        )
+
+    return WatchConfig(
+        url=normalize_url(url_value, source=url_source),
+        api_key=_check_key(key_value, source=key_source),
+        profile=used_profile,
+    )
+
+
+def normalize_url(url: str, *, source: str = "the URL") -> str:
+    """Validate a server URL and return it without a trailing slash (a path prefix is kept).
+
+    Must be ``http(s)://host[:port][/org]`` without credentials, query string or fragment.
+    Plain ``http://`` to a host other than loopback warns: the key would travel in cleartext.
+    """
+    if not isinstance(url, str):
+        raise ConfigError(
+            f"The Watch URL from {source} must be a string like 'https://watch.example.org', "
+            f"not {type(url).__name__}."
+        )
+    text = url.strip()
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        # Echo the URL only when it cannot carry a secret (no query string, no user info).
+        shown = f" ({text!r})" if not (parts.query or "@" in parts.netloc) else ""
+        raise ConfigError(
+            f"The Watch URL from {source}{shown} is not an http(s) address with a host; "
+            "expected something like 'https://watch.example.org'."
+        )
+    if parts.username is not None or parts.password is not None:
+        raise ConfigError(
+            f"The Watch URL from {source} contains a user name or password; remove it and give "
+            "the API key as api_key= (or WATCH_API_KEY) instead."
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"The Watch URL from {source} has a query string or fragment; give only the base "
+            "address (e.g. 'https://watch.example.org' or 'https://host/<org>'), and the key "
+            "as api_key=, never in the URL."
+        )
+    try:
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError:
+        raise ConfigError(
+            f"The Watch URL from {source} has an invalid port; expected e.g. 'http://host:5000'."
+        ) from None
+    normalized = urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+    if scheme == "http" and not _is_loopback(parts.hostname):
+        warnings.warn(
+            f"The Watch URL {normalized} uses plain http: the API key is sent in cleartext. "
+            "Use https:// unless this is a trusted local network.",
+            UserWarning,
+            stacklevel=3,
+        )
+    return normalized
+
+
+# -- helpers -------------------------------------------------------------------------------
+def _pick(argument: str | None, argument_name: str, env_name: str) -> tuple[str | None, str]:
+    """The explicit argument if given, else the environment variable if set and non-empty."""
+    if argument is not None:
+        return argument, argument_name
+    env_value = os.environ.get(env_name)
+    if env_value:
+        return env_value, f"the environment variable {env_name}"
+    return None, ""
+
+
+def _explicit_profile(profile: str | None) -> str | None:
+    if profile is not None:
+        if not isinstance(profile, str) or not profile.strip():
+            raise ConfigError("profile= must be a non-empty profile name, e.g. profile='mainnet'.")
+        return profile.strip()
+    env_value = os.environ.get(ENV_PROFILE, "").strip()
+    return env_value or None
+
+
+def _check_key(key: object, *, source: str) -> str:
+    if not isinstance(key, str):
+        raise ConfigError(f"The API key from {source} must be a string, not {type(key).__name__}.")
+    stripped = key.strip()
+    if not stripped:
+        raise ConfigError(
+            f"The API key from {source} is empty; copy the key from your Watch profile page "
+            "(or the query's API key)."
+        )
+    if any(ch.isspace() or not ch.isprintable() for ch in stripped):
+        raise ConfigError(
+            f"The API key from {source} contains spaces or control characters; an API key "
+            "is a single word of letters and digits. Check for a copy/paste mistake."
+        )
+    return stripped
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _load_profile(path: Path, requested: str | None) -> tuple[dict[str, Any], str | None]:
+    """The chosen profile's settings (``{}`` when there is no file and none was requested)."""
+    if not path.is_file():
+        if requested is not None:
+            raise ConfigError(
+                f"Profile {requested!r} was requested, but the config file {path} does not "
+                f"exist. Create it with:\n{_profile_example(path, requested)}"
+            )
+        return {}, None
+    document = _read_toml(path)
+    profiles = document.get("profiles", {})
+    if not isinstance(profiles, dict) or not all(isinstance(p, dict) for p in profiles.values()):
+        raise ConfigError(
+            f"In {path}, profiles must be TOML tables like [profiles.<name>]; "
+            f"see:\n{_profile_example(path, 'mainnet')}"
+        )
+    name = requested
+    if name is None:
+        default = document.get("default")
+        if default is not None and not isinstance(default, str):
+            raise ConfigError(
+                f'In {path}, default must be a profile name string: default = "name".'
+            )
+        name = default
+    if name is None:
+        name = DEFAULT_PROFILE if DEFAULT_PROFILE in profiles else None
+        if name is None:
+            return {}, None
+    if name not in profiles:
+        available = ", ".join(sorted(profiles)) or "none"
+        raise ConfigError(
+            f"Profile {name!r} is not in {path} (available profiles: {available}). "
+            f"Add a [profiles.{name}] table or choose one of those."
+        )
+    settings = profiles[name]
+    for field_name in ("url", "api_key"):
+        value = settings.get(field_name)
+        if value is not None and not isinstance(value, str):
+            raise ConfigError(
+                f"In {path}, profiles.{name}.{field_name} must be a quoted string, "
+                f"not {type(value).__name__}."
+            )
+    return settings, name
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    _check_permissions(path)
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"The config file {path} is not valid TOML: {exc}.") from None
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror or exc}.") from None
+
+
+def _check_permissions(path: Path) -> None:
+    if os.name != "posix":
+        return
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise ConfigError(f"Cannot read the config file {path}: {exc.strerror or exc}.") from None
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(
+            f"The config file {path} holds API keys but other users can access it "
+            f"(mode {stat.filemode(mode)}). Run: chmod 600 {path}"
+        )
+
+
+def _profile_example(path: Path, profile: str) -> str:
+    return (
+        f"  # {path}\n"
+        f'  default = "{profile}"\n'
+        f"  [profiles.{profile}]\n"
+        f'  url = "https://watch.example.org"\n'
+        f'  api_key = "<your API key>"'
+    )
+
+
+def _missing_message(no_url: bool, no_key: bool, path: Path, profile: str | None) -> str:
+    missing = " and ".join(
+        part for part, absent in (("server URL", no_url), ("API key", no_key)) if absent
+    )
+    where = f" (profile {profile!r} in {path} does not set it)" if profile else ""
+    return (
+        f"No Watch {missing} configured{where}. Give it in one of three ways:\n"
+        "  1. arguments: url='https://watch.example.org', api_key='...'\n"
+        f"  2. environment variables: {ENV_URL} and {ENV_API_KEY}\n"
+        f"  3. a profile in the config file {path} (chmod 600), chosen with profile= or "
+        f"{ENV_PROFILE}:\n{_profile_example(path, profile or DEFAULT_PROFILE)}"
+    )
