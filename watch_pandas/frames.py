@@ -1,0 +1,522 @@
+"""Result bytes → correctly typed pandas DataFrames (watch-api.md §5.3, §6, §10 traps 6-9).
+
+Dtypes come from the result's ``columns[].type``, never from guessing text:
+
+============  ======================  =====================================
+column type   ``numpy_nullable``      ``pyarrow``
+============  ======================  =====================================
+integer       ``Int64``               ``int64[pyarrow]``
+float         ``Float64``             ``double[pyarrow]``
+boolean       ``boolean``             ``bool[pyarrow]``
+string        ``string`` (NA ≠ "")    ``string[pyarrow]``
+date          ``datetime64[s]``       ``date32[day][pyarrow]``
+datetime      ``datetime64[ms]``      ``timestamp[ms][pyarrow]``
+datetime (Z)  ``datetime64[ms, UTC]`` ``timestamp[ms, tz=UTC][pyarrow]``
+============  ======================  =====================================
+
+Decisions (both backends):
+
+- Integers beyond int64 (wei amounts) → ``object`` column of exact Python ints.
+- JSON ints in a float column become floats when exactly representable (|v| ≤ 2**53);
+  otherwise the column is ``object`` with the values untouched (never rounded).
+- Dates use second resolution (0001-01-01 .. 9999-12-31 fit; nanoseconds would not).
+- Datetimes use millisecond resolution (what the server sends); a value with finer digits
+  moves the column to ``us``. Offsets are converted to UTC. A column mixing naive and
+  zone-carrying values is ``object`` holding the server's ISO strings untouched (choosing a
+  zone for the naive ones would silently shift them).
+- A value that does not fit its declared type (say text in an integer column) sends the
+  column through the untyped inference below, so no value is ever changed or dropped.
+- ``type: null`` columns are inferred from the values: all ints → integer, ints and floats →
+  float (object if an int is not exactly representable), all bools → boolean, all strings →
+  string, and with ``infer_untyped=True`` strict ISO dates / datetimes → date / datetime.
+  dict/list cells or mixed kinds → ``object`` with the Python values untouched. An untyped
+  column with no non-null value (including an empty result) → ``object`` of ``None``: there
+  is nothing to infer a type from, and ``object`` claims nothing.
+- The frame has a RangeIndex and the columns of ``columns`` in order (duplicates kept).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import _constants as C
+from .errors import LossyFormatError, ServerError
+from .models import Column, ResultMeta
+
+__all__ = ["decode_result", "decode_csv", "csv_loss_reason"]
+
+DtypeBackend = Literal["numpy_nullable", "pyarrow"]
+_BACKENDS = ("numpy_nullable", "pyarrow")
+
+_MAX_EXACT_FLOAT_INT = 2**53
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?$"
+_HAS_ZONE = r"(?:Z|[+-]\d{2}:\d{2}|[+-]\d{4})$"
+# A run of 19+ digits may be an integer outside orjson's exact range (it silently turns
+# those into floats), so such bodies are parsed with the stdlib instead.
+_LONG_DIGITS = re.compile(rb"\d{19}")
+
+
+# --------------------------------------------------------------------------- JSON parsing
+
+
+def _loads(body: bytes | str) -> Any:
+    """Parse JSON with exact integers: orjson when it is safe, else the stdlib."""
+    raw = body.encode("utf-8") if isinstance(body, str) else body
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is optional
+        orjson = None
+    if orjson is not None and not _LONG_DIGITS.search(raw):
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            pass  # e.g. v8's bare NaN tokens: the stdlib accepts those
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServerError(f"The result body is not valid JSON ({exc}).") from None
+
+
+def _query_result_object(parsed: Any) -> dict[str, Any]:
+    if isinstance(parsed, dict) and isinstance(parsed.get("query_result"), dict):
+        return parsed["query_result"]
+    if isinstance(parsed, dict) and isinstance(parsed.get("data"), dict):
+        return parsed
+    if isinstance(parsed, dict) and "job" in parsed:
+        raise ServerError(
+            "Expected a query result but the server answered with a job; "
+            "wait for the job to finish and fetch its result."
+        )
+    what = (
+        f"an object with keys {sorted(parsed)[:5]}"
+        if isinstance(parsed, dict)
+        else "a " + (type(parsed).__name__)
+    )
+    raise ServerError(
+        'Expected a query result ({"query_result": {"data": {"columns": [...], "rows": [...]}}}) '
+        f"but got {what}."
+    )
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def decode_result(
+    body: bytes | str,
+    *,
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    infer_untyped: bool = True,
+) -> tuple[pd.DataFrame, ResultMeta]:
+    """Decode a JSON result body into a typed DataFrame and its :class:`ResultMeta`.
+
+    ``body`` is ``{"query_result": {...}}`` or a bare ``query_result`` object (the trimmed
+    inline form a query key gets is fine). Column order and dtypes come from
+    ``data.columns``; a row missing a key gives null there; extra ``data`` keys (``log``,
+    ``metadata``) are ignored. ``infer_untyped=False`` keeps ISO-looking strings in untyped
+    columns as strings.
+    """
+    _check_backend(dtype_backend)
+    result = _query_result_object(_loads(body))
+    data = result["data"]
+    rows = data.get("rows") or []
+    if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+        raise ServerError("The result's data.rows is not a list of objects.")
+    meta = ResultMeta.from_json(result)
+    columns = meta.columns
+    if not columns and rows:
+        # No column list but rows: take the keys in first-seen order, types unknown.
+        names = dict.fromkeys(key for row in rows for key in row)
+        columns = tuple(Column(name=str(name)) for name in names)
+        meta = dataclasses.replace(meta, columns=columns)
+    built = []
+    for column in columns:
+        values = [row.get(column.name) for row in rows]
+        built.append(_build_from_values(values, column.type, infer_untyped))
+        del values
+    return _assemble(built, columns, len(rows), dtype_backend), meta
+
+
+def csv_loss_reason(columns: Sequence[Column], *, date_format: str, time_format: str) -> str | None:
+    """Say what a CSV/TSV of a result with these columns would lose, or ``None`` if nothing.
+
+    ``date_format``/``time_format`` are the org's moment formats (``client_config.dateFormat``
+    and the time part of ``dateTimeFormat``), which the server applies to date/datetime
+    columns in CSV downloads (watch-api.md §6). Only integer, float and boolean columns, and
+    date columns under a format with day, month and 4-digit year, survive a CSV exactly.
+    """
+    untyped = [c.name for c in columns if c.type is None]
+    strings = [c.name for c in columns if c.type == C.TYPE_STRING]
+    reasons = []
+    if untyped:
+        reasons.append(
+            f"{_names(untyped)} {'has' if len(untyped) == 1 else 'have'} no type, so the CSV text "
+            "cannot be decoded to the JSON values (numbers, text, True/False, nulls and JSON "
+            "cells look alike)"
+        )
+    if strings:
+        reasons.append(
+            f"{_names(strings)} (string): null and the empty string are both an empty field"
+        )
+    for column in columns:
+        if column.type not in (None, C.TYPE_STRING):
+            reason = _column_loss(column, date_format, time_format)
+            if reason:
+                reasons.append(reason)
+    if not reasons:
+        return None
+    return "a CSV download would differ from the JSON result: " + "; ".join(reasons) + "."
+
+
+def _names(names: list[str]) -> str:
+    return ("column " if len(names) == 1 else "columns ") + ", ".join(map(repr, names))
+
+
+def decode_csv(
+    body: bytes,
+    columns: Sequence[Column],
+    *,
+    date_format: str = "DD/MM/YY",
+    time_format: str = "HH:mm",
+    delimiter: str = ",",
+    dtype_backend: DtypeBackend = "numpy_nullable",
+) -> pd.DataFrame:
+    """Parse a .csv/.tsv download into the frame :func:`decode_result` would give.
+
+    ``columns`` are the result's columns (types from its JSON metadata), the formats are
+    the org's. Raises :class:`LossyFormatError` when the CSV cannot represent this result
+    faithfully (see :func:`csv_loss_reason`) or a value does not parse as its column type.
+    """
+    _check_backend(dtype_backend)
+    reason = csv_loss_reason(columns, date_format=date_format, time_format=time_format)
+    if reason is not None:
+        raise LossyFormatError(reason)
+    if not columns:
+        if body.strip():
+            raise ServerError("The CSV has data but the result has no columns.")
+        return pd.DataFrame(index=pd.RangeIndex(0))
+    table = _read_csv_strings(body, columns, delimiter)
+    date_fmt = _moment_to_strftime(date_format)
+    built = [
+        _build_from_csv_strings(table.column(i), column, date_fmt)
+        for i, column in enumerate(columns)
+    ]
+    return _assemble(built, tuple(columns), table.num_rows, dtype_backend)
+
+
+# --------------------------------------------------------------------------- building columns
+
+
+def _check_backend(dtype_backend: str) -> None:
+    if dtype_backend not in _BACKENDS:
+        from .errors import ConfigError
+
+        raise ConfigError(
+            f"dtype_backend must be one of {', '.join(map(repr, _BACKENDS))}, "
+            f"not {dtype_backend!r}."
+        )
+
+
+def _build_from_values(values: list[Any], col_type: str | None, infer_untyped: bool) -> Any:
+    """Turn one column's JSON values into an Arrow array (or a list for ``object``)."""
+    builder = _TYPED_BUILDERS.get(col_type) if col_type is not None else None
+    if builder is not None:
+        try:
+            built = builder(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            built = None
+        if built is not None:
+            return built
+    return _infer(values, infer_untyped)
+
+
+def _build_integers(values: list[Any]) -> Any:
+    try:
+        return pa.array(values, type=pa.int64())
+    except OverflowError:
+        # Beyond int64: exact Python ints, if every value really is an int.
+        if all(type(v) is int for v in values if v is not None):
+            return values
+        raise
+
+
+def _build_floats(values: list[Any]) -> Any:
+    # pyarrow refuses ints that a double cannot hold exactly → object via inference.
+    return pa.array(values, type=pa.float64())
+
+
+def _build_booleans(values: list[Any]) -> Any:
+    return pa.array(values, type=pa.bool_())
+
+
+def _build_strings(values: list[Any]) -> Any:
+    return pa.array(values, type=pa.string())
+
+
+def _build_dates(values: list[Any]) -> Any:
+    return pc.cast(pa.array(values, type=pa.string()), pa.date32())
+
+
+def _build_datetimes(values: list[Any]) -> Any:
+    return _parse_iso_datetimes(pa.array(values, type=pa.string()))
+
+
+_TYPED_BUILDERS: dict[str, Callable[[list[Any]], Any]] = {
+    C.TYPE_INTEGER: _build_integers,
+    C.TYPE_FLOAT: _build_floats,
+    C.TYPE_BOOLEAN: _build_booleans,
+    C.TYPE_STRING: _build_strings,
+    C.TYPE_DATE: _build_dates,
+    C.TYPE_DATETIME: _build_datetimes,
+}
+
+
+def _parse_iso_datetimes(strings: pa.Array) -> Any:
+    """ISO strings → timestamp[ms] (naive) or timestamp[ms, UTC]; mixed → the strings as-is.
+
+    Returns ``None`` when some value is not an ISO datetime.
+    """
+    valid = strings.drop_null()
+    if len(valid) == 0:
+        return pc.cast(strings, pa.timestamp("ms"))
+    zoned = pc.match_substring_regex(valid, _HAS_ZONE)
+    n_zoned = pc.sum(zoned).as_py() or 0
+    if 0 < n_zoned < len(valid):
+        return strings.to_pylist()  # mixed naive/aware: keep the server's text (see module doc)
+    tz = "UTC" if n_zoned else None
+    for unit in ("ms", "us", "ns"):
+        try:
+            return pc.cast(strings, pa.timestamp(unit, tz=tz))
+        except pa.ArrowInvalid:
+            continue
+    return None
+
+
+def _infer(values: list[Any], infer_untyped: bool) -> Any:
+    """Careful inference for untyped columns (and values that defy their declared type)."""
+    kinds = {type(v) for v in values}
+    kinds.discard(type(None))
+    if not kinds:
+        return values  # all null / no rows: object of None
+    if kinds == {int}:
+        return _build_integers(values)
+    if kinds <= {int, float}:
+        try:
+            return pa.array(values, type=pa.float64())
+        except pa.ArrowInvalid:
+            return values  # an int a double cannot hold exactly: keep it exact
+    if kinds == {bool}:
+        return pa.array(values, type=pa.bool_())
+    if kinds == {str}:
+        strings = pa.array(values, type=pa.string())
+        if infer_untyped:
+            return _infer_temporal(strings)
+        return strings
+    return values  # dict/list cells or a mix of kinds: untouched
+
+
+def _infer_temporal(strings: pa.Array) -> Any:
+    valid = strings.drop_null()
+    if pc.all(pc.match_substring_regex(valid, _ISO_DATE)).as_py():
+        try:
+            return pc.cast(strings, pa.date32())
+        except pa.ArrowInvalid:
+            return strings  # e.g. 2024-13-45: not a date after all
+    if pc.all(pc.match_substring_regex(valid, _ISO_DATETIME)).as_py():
+        parsed = _parse_iso_datetimes(strings)
+        if isinstance(parsed, (pa.Array, pa.ChunkedArray)):
+            return parsed
+    return strings
+
+
+# --------------------------------------------------------------------------- to pandas
+
+
+_NULLABLE_TYPES = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+}
+
+
+def _to_series(built: Any, n_rows: int, dtype_backend: str) -> pd.Series:
+    if isinstance(built, list):
+        return pd.Series(built, dtype=object, index=pd.RangeIndex(n_rows))
+    if dtype_backend == "pyarrow":
+        return built.to_pandas(types_mapper=pd.ArrowDtype)
+    if pa.types.is_date32(built.type):
+        built = pc.cast(built, pa.timestamp("s"))  # datetime64[s]: 0001..9999 fit
+    return built.to_pandas(types_mapper=_NULLABLE_TYPES.get)
+
+
+def _assemble(
+    built: list[Any], columns: Sequence[Column], n_rows: int, dtype_backend: str
+) -> pd.DataFrame:
+    index = pd.RangeIndex(n_rows)
+    series = {i: _to_series(b, n_rows, dtype_backend) for i, b in enumerate(built)}
+    frame = pd.DataFrame(series, index=index)
+    frame.columns = pd.Index([c.name for c in columns])
+    return frame
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+# moment token → strftime, in the order the server replaces them (watch-api.md §6).
+_MOMENT_TOKENS = (
+    ("DD", "%d"),
+    ("MM", "%m"),
+    ("YYYY", "%Y"),
+    ("YY", "%y"),
+    ("HH", "%H"),
+    ("mm", "%M"),
+    ("ss", "%S"),
+    ("SSS", "%f"),
+)
+
+
+def _moment_to_strftime(moment_format: str) -> str:
+    """Translate an org moment format exactly as the server does for CSV downloads."""
+    result = moment_format
+    for token, directive in _MOMENT_TOKENS:
+        result = result.replace(token, directive)
+    return result
+
+
+def _untranslated_letters(strftime_format: str) -> str:
+    literal = re.sub(r"%.", "", strftime_format)
+    return "".join(sorted({ch for ch in literal if ch.isalpha()}))
+
+
+def _date_losses(strftime_format: str) -> list[str]:
+    losses = []
+    if "%Y" not in strftime_format:
+        losses.append("the century (2-digit year)" if "%y" in strftime_format else "the year")
+    if "%m" not in strftime_format:
+        losses.append("the month")
+    if "%d" not in strftime_format:
+        losses.append("the day")
+    leftover = _untranslated_letters(strftime_format)
+    if leftover:
+        losses.append(f"exactness (tokens the server does not translate: {leftover})")
+    return losses
+
+
+def _column_loss(column: Column, date_format: str, time_format: str) -> str | None:
+    name, kind = column.name, column.type
+    if kind == C.TYPE_DATE:
+        losses = _date_losses(_moment_to_strftime(date_format))
+        if losses:
+            return f"column {name!r} (date): org format {date_format} drops " + _join(losses)
+        return None
+    if kind == C.TYPE_DATETIME:
+        full = f"{date_format} {time_format}"
+        fmt = _moment_to_strftime(full)
+        losses = _date_losses(fmt)
+        for directive, what in (
+            ("%H", "the hour"),
+            ("%M", "the minutes"),
+            ("%S", "the seconds"),
+            ("%f", "the milliseconds"),
+        ):
+            if directive not in fmt:
+                losses.append(what)
+        losses.append("the time zone (UTC values cannot be told from naive ones)")
+        return f"column {name!r} (datetime): org format {full} drops " + _join(losses)
+    if kind in (C.TYPE_INTEGER, C.TYPE_FLOAT, C.TYPE_BOOLEAN):
+        return None
+    return f"column {name!r} has the unknown type {kind!r}"
+
+
+def _join(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _read_csv_strings(body: bytes, columns: Sequence[Column], delimiter: str) -> pa.Table:
+    """Read every field as a string (empty → null) and check the header against ``columns``."""
+    from pyarrow import csv as pa_csv
+
+    names = [f"f{i}" for i in range(len(columns))]
+    try:
+        table = pa_csv.read_csv(
+            io.BytesIO(body),
+            read_options=pa_csv.ReadOptions(column_names=names, block_size=16 << 20),
+            parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
+            convert_options=pa_csv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        raise ServerError(f"The CSV download does not fit the result's columns ({exc}).") from None
+    if table.num_rows == 0:
+        raise ServerError("The CSV download is empty; a header row was expected.")
+    header = [table.column(i)[0].as_py() or "" for i in range(len(columns))]
+    expected = [c.name for c in columns]
+    if header != expected:
+        raise ServerError(f"The CSV header {header} does not match the result columns {expected}.")
+    return table.slice(1).combine_chunks()
+
+
+def _build_from_csv_strings(strings: Any, column: Column, date_fmt: str) -> Any:
+    if isinstance(strings, pa.ChunkedArray):
+        strings = strings.combine_chunks()
+    try:
+        if column.type == C.TYPE_INTEGER:
+            return _csv_integers(strings)
+        if column.type == C.TYPE_FLOAT:
+            return _csv_floats(strings)
+        if column.type == C.TYPE_BOOLEAN:
+            return _csv_booleans(strings)
+        if column.type == C.TYPE_DATE:
+            parsed = pc.strptime(strings, format=date_fmt, unit="s", error_is_null=False)
+            return pc.cast(parsed, pa.date32())
+    except (pa.ArrowInvalid, ValueError) as exc:
+        raise LossyFormatError(
+            f"column {column.name!r} ({column.type}): the CSV holds a value that is not a "
+            f"plain {column.type} ({exc}); use the JSON result."
+        ) from None
+    raise LossyFormatError(f"column {column.name!r} ({column.type}) cannot be read from a CSV.")
+
+
+def _csv_integers(strings: pa.Array) -> Any:
+    try:
+        return pc.cast(strings, pa.int64())
+    except pa.ArrowInvalid:
+        return _build_integers([None if s is None else int(s) for s in strings.to_pylist()])
+
+
+_INT_TOKEN = r"^[+-]?\d+$"
+_LONG_INT_TOKEN = r"^[+-]?\d{16,}$"
+
+
+def _csv_floats(strings: pa.Array) -> Any:
+    # Python writes floats with '.' or 'e'; a bare digit run was a JSON int. Long ones may
+    # not fit a double exactly, so they go through the same rule as the JSON path.
+    if pc.any(pc.match_substring_regex(strings, _LONG_INT_TOKEN)).as_py():
+        values = [
+            None if s is None else int(s) if re.match(_INT_TOKEN, s) else float(s)
+            for s in strings.to_pylist()
+        ]
+        return _infer(values, infer_untyped=False)
+    return pc.cast(strings, pa.float64())
+
+
+def _csv_booleans(strings: pa.Array) -> Any:
+    valid = strings.drop_null()
+    if not pc.all(pc.is_in(valid, value_set=pa.array(["true", "false"]))).as_py():
+        raise ValueError("booleans must be written true/false")
+    return pc.equal(strings, "true")
