@@ -347,6 +347,12 @@ def test_enum_multi_values(enum_multi, value, wire):
         assert to_wire(enum_multi, value) == wire
 
 
+def test_enum_multi_accepts_arrays_and_series(enum_multi):
+    assert to_wire(enum_multi, np.array(["2", "three"])) == ["2", "three"]
+    assert to_wire(enum_multi, pd.Series([1, 2]).unique()) == ["1", "2"]
+    assert to_wire(enum_multi, pd.Series(["three"])) == ["three"]
+
+
 def test_enum_multi_with_quote_in_options():
     definition = _definition(
         "enum", ["it's"], enumOptions="it's\nplain", multiValuesOptions={"prefix": "'"}
@@ -525,6 +531,16 @@ def test_impossible_times(value):
 def test_date_range_values(value):
     wire = to_wire(_definition("date-range"), value)
     assert wire == {"start": "2024-01-01", "end": "2024-01-31"}
+
+
+def test_range_from_pandas_values():
+    index = pd.to_datetime(["2024-01-01 08:00", "2024-01-02 17:45"])
+    assert to_wire(_definition("datetime-range"), index) == {
+        "start": "2024-01-01 08:00",
+        "end": "2024-01-02 17:45",
+    }
+    days = np.array(["2024-01-01", "2024-01-31"], dtype="datetime64[D]")
+    assert to_wire(_definition("date-range"), days) == {"start": "2024-01-01", "end": "2024-01-31"}
 
 
 def test_single_day_range_is_fine():

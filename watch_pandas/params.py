@@ -17,9 +17,10 @@ Decisions (each one tested in ``tests/test_params.py``):
   numeric string that a float cannot hold exactly is sent as its exact numeric string (the
   server accepts it and inserts it verbatim). ``bool``, NaN and infinity are refused.
 * **enum / query** take ``str``, or an ``int`` as ``str(int)``. A multi-value parameter takes a
-  list or tuple of those (a scalar becomes a one-element list; an empty list is refused); a list
-  for a single-value parameter is refused. Query-based dropdown options come from a callback;
-  without one the membership check is skipped (the server still checks).
+  list, tuple, 1-D numpy array or pandas Series of those (a scalar becomes a one-element list;
+  an empty list is refused; a set is refused because its order, and so the SQL text, is not
+  stable); a list for a single-value parameter is refused. Query-based dropdown options come
+  from a callback; without one the membership check is skipped (the server still checks).
 * **dates** are sent in the web UI's formats: ``YYYY-MM-DD``, ``YYYY-MM-DD HH:mm``,
   ``YYYY-MM-DD HH:mm:ss``. A ``date`` given to a datetime parameter means midnight. A datetime
   given to a date parameter is accepted only at exactly midnight (a ``pandas.Timestamp`` of a
@@ -452,6 +453,7 @@ def _convert_option(
             raise fail(f"{text!r} is not one of the options")
         return text
 
+    value = _as_list_if_array(value)
     if isinstance(value, (list, tuple)):
         if not definition.is_multi:
             raise fail("this parameter takes a single value, not a list")
@@ -468,6 +470,7 @@ def _convert_range(
     definition: ParameterDefinition, value: object, fail: Callable[..., ParameterError]
 ) -> dict[str, str]:
     single = _RANGE_TO_SINGLE[definition.type]
+    value = _as_list_if_array(value)
     if isinstance(value, Mapping):
         if set(value) != {"start", "end"}:
             raise fail("a range dict needs exactly the keys 'start' and 'end'")
@@ -481,6 +484,13 @@ def _convert_range(
     if start > end:
         raise fail(f"the start {_format(start, single)} is after the end {_format(end, single)}")
     return {"start": _format(start, single), "end": _format(end, single)}
+
+
+def _as_list_if_array(value: object) -> object:
+    """A 1-D numpy array or pandas Series/Index (``df[col].unique()``) as a plain list."""
+    if getattr(value, "ndim", None) == 1 and hasattr(value, "tolist"):
+        return list(value)  # keeps numpy/pandas scalars (e.g. Timestamp) as they are
+    return value
 
 
 # --- dates -------------------------------------------------------------------------------
