@@ -241,18 +241,27 @@ def _build_from_values(values: list[Any], col_type: str | None, infer_untyped: b
 
 
 def _build_integers(values: list[Any]) -> Any:
+    # pyarrow would silently truncate floats (1.5 → 1) and accept bools: insist on ints.
+    if not _kinds(values) <= {int}:
+        raise TypeError("not all values are integers")
     try:
         return pa.array(values, type=pa.int64())
     except OverflowError:
-        # Beyond int64: exact Python ints, if every value really is an int.
-        if all(type(v) is int for v in values if v is not None):
-            return values
-        raise
+        return values  # beyond int64: exact Python ints in an object column
 
 
 def _build_floats(values: list[Any]) -> Any:
-    # pyarrow refuses ints that a double cannot hold exactly → object via inference.
+    # pyarrow would turn bools into 1.0; it refuses ints a double cannot hold exactly.
+    if not _kinds(values) <= {int, float}:
+        raise TypeError("not all values are numbers")
     return pa.array(values, type=pa.float64())
+
+
+def _kinds(values: list[Any]) -> set[type]:
+    """The Python types of the non-null values (bool is its own kind, not an int)."""
+    kinds = {type(v) for v in values}
+    kinds.discard(type(None))
+    return kinds
 
 
 def _build_booleans(values: list[Any]) -> Any:
@@ -304,8 +313,7 @@ def _parse_iso_datetimes(strings: pa.Array) -> Any:
 
 def _infer(values: list[Any], infer_untyped: bool) -> Any:
     """Careful inference for untyped columns (and values that defy their declared type)."""
-    kinds = {type(v) for v in values}
-    kinds.discard(type(None))
+    kinds = _kinds(values)
     if not kinds:
         return values  # all null / no rows: object of None
     if kinds == {int}:
@@ -517,6 +525,6 @@ def _csv_floats(strings: pa.Array) -> Any:
 
 def _csv_booleans(strings: pa.Array) -> Any:
     valid = strings.drop_null()
-    if not pc.all(pc.is_in(valid, value_set=pa.array(["true", "false"]))).as_py():
+    if not pc.all(pc.is_in(valid, value_set=pa.array(["true", "false"])), min_count=0).as_py():
         raise ValueError("booleans must be written true/false")
     return pc.equal(strings, "true")
