@@ -1,0 +1,363 @@
+"""IPython magics: ``%%watch`` runs the cell's SQL, ``%watch`` reads a saved query.
+
+Load with ``%load_ext watch_pandas``. Defaults are traitlets of :class:`WatchMagic`, so
+``%config WatchMagic.data_source = "mainnet"`` sets one and ``%config WatchMagic`` lists them.
+The magic is a sequence of small steps (parse the line → resolve values → run → hand over the
+frame) and holds no protocol logic: it calls :func:`watch_pandas.run_sql` and
+:func:`watch_pandas.read_watch_query` like any script.
+
+User mistakes (unknown option, bad parameter, missing configuration, unknown data source or
+query) raise :class:`~IPython.core.error.UsageError`, which IPython prints as one line. A query
+that fails on the server prints the server's message and the query's link on stderr, once,
+and the magic returns None. The API key never comes near the line, the options or a message:
+it is read from the environment or the config file by the client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic_arguments import MagicArgumentParser
+from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, Union
+
+from .errors import (
+    AuthError,
+    ConfigError,
+    NotFoundError,
+    ParameterError,
+    QueryCancelledError,
+    QueryFailedError,
+    WatchTimeoutError,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+__all__ = ["WatchMagic", "load_ipython_extension", "unload_ipython_extension"]
+
+# Errors that mean "the user asked for something wrong": one UsageError line, no traceback.
+_USER_MISTAKES = (ConfigError, AuthError, NotFoundError, ParameterError)
+# Errors of the run itself: the server's word and the link on stderr, the magic returns None.
+_RUN_FAILURES = (QueryFailedError, QueryCancelledError, WatchTimeoutError)
+
+
+def _cell_parser() -> MagicArgumentParser:
+    parser = MagicArgumentParser(
+        prog="%%watch",
+        description="Run the cell's SQL on a data source; {{ name }} placeholders are filled "
+        "by the server from --param/--params (never by string formatting).",
+    )
+    parser.add_argument("var", nargs="?", help="assign the frame to this variable")
+    parser.add_argument("--data-source", "-d", help="data source id or name")
+    parser.add_argument("--max-age", type=int, help="accept a cached result this many s old")
+    parser.add_argument(
+        "--param",
+        "-p",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter; VALUE may be $variable (its Python value); repeat a name for a list",
+    )
+    parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
+    return parser
+
+
+def _line_parser() -> MagicArgumentParser:
+    parser = MagicArgumentParser(
+        prog="%watch", description="Read a saved query's result into a DataFrame."
+    )
+    parser.add_argument(
+        "words",
+        nargs="*",
+        metavar="QUERY_ID [VAR] [NAME=VALUE ...]",
+        help="the query id, an optional variable, parameters (VALUE may be $variable)",
+    )
+    parser.add_argument("--max-age", type=int, help="accept a cached result this many s old")
+    parser.add_argument("--interactive", "-i", action="store_true", help="show the picker")
+    return parser
+
+
+_CELL_PARSER = _cell_parser()
+_LINE_PARSER = _line_parser()
+
+
+@magics_class
+class WatchMagic(Magics):
+    """``%%watch`` (ad-hoc SQL) and ``%watch`` (saved queries), configured by traitlets."""
+
+    profile = Unicode(
+        None, allow_none=True, help="Config-file profile to use (None: WATCH_PROFILE/default)."
+    ).tag(config=True)
+    url = Unicode(
+        None, allow_none=True, help="Server URL (None: WATCH_URL or the profile's url)."
+    ).tag(config=True)
+    data_source = Union(
+        [Int(), Unicode()],
+        default_value=None,
+        allow_none=True,
+        help="Default data source (id or name) for %%watch.",
+    ).tag(config=True)
+    max_age = Int(
+        None,
+        allow_none=True,
+        help="Default max_age in seconds (None: any cached result; 0: always run).",
+    ).tag(config=True)
+    progress = Bool(True, help="Show job progress (a widget in notebooks).").tag(config=True)
+    timeout = Float(None, allow_none=True, help="Overall deadline of a read, seconds.").tag(
+        config=True
+    )
+    dtype_backend = CaselessStrEnum(
+        ["numpy_nullable", "pyarrow"],
+        default_value="numpy_nullable",
+        help="pandas dtype backend of the frames.",
+    ).tag(config=True)
+
+    @no_var_expand
+    @line_cell_magic
+    def watch(self, line: str, cell: str | None = None):
+        """Run SQL or read a saved query into a DataFrame.
+
+        Cell magic (ad-hoc SQL; the body is the SQL)::
+
+            %%watch [VAR] [--data-source ID|NAME] [--max-age S] [--param NAME=VALUE ...]
+                    [--params EXPR]
+
+        Line magic (saved query)::
+
+            %watch QUERY_ID [VAR] [NAME=VALUE ...] [--max-age S] [--interactive]
+
+        ``VALUE`` is taken as text, or as a notebook variable's Python value when written
+        ``$name`` (so a ``date`` stays a date); repeat a name to send a list. ``--params``
+        takes a dict expression evaluated in the notebook (``$my_dict`` or ``my_dict``).
+        With ``VAR`` the frame is assigned to it; otherwise it is returned (and displayed).
+        Defaults: ``%config WatchMagic`` lists them, ``%config WatchMagic.max_age = 0``
+        sets one.
+        """
+        if cell is None:
+            return self._line(line)
+        return self._cell(line, cell)
+
+    # -- steps ---------------------------------------------------------------------------
+    def _cell(self, line: str, sql: str):
+        args = _parse(_CELL_PARSER, line)
+        var = _check_var(args.var)
+        if not sql.strip():
+            raise UsageError("%%watch: the cell is empty; write the SQL below the %%watch line.")
+        source = args.data_source if args.data_source is not None else self.data_source
+        if source is None or source == "":
+            raise UsageError(
+                "%%watch: no data source; pass --data-source ID|NAME or set "
+                "%config WatchMagic.data_source = 'NAME'."
+            )
+        if isinstance(source, str) and source.strip().isdigit():
+            source = int(source)
+        params = self._params(args.params, args.param)
+        from .api import run_sql
+
+        with self._client() as client:
+            frame = self._guarded(
+                lambda: run_sql(
+                    sql,
+                    source,
+                    params,
+                    max_age=self._max_age(args.max_age),
+                    timeout=self.timeout,
+                    dtype_backend=self.dtype_backend,  # type: ignore[arg-type]
+                    progress=None if self.progress else False,
+                    client=client,
+                ),
+                link=None,
+            )
+        return self._hand_over(frame, var)
+
+    def _line(self, line: str):
+        args = _parse(_LINE_PARSER, line)
+        if not args.words:
+            raise UsageError("%watch: give a query id: %watch QUERY_ID [VAR] [NAME=VALUE ...]")
+        query_id = self._query_id(args.words[0])
+        var: str | None = None
+        pairs: list[str] = []
+        for word in args.words[1:]:
+            if "=" in word:
+                pairs.append(word)
+            elif var is None:
+                var = _check_var(word)
+            else:
+                raise UsageError(
+                    f"%watch: unexpected {word!r}; parameters are NAME=VALUE and only one "
+                    "variable name may follow the query id."
+                )
+        params = self._params(None, pairs)
+        if args.interactive:
+            return self._picker(query_id, params, var, args.max_age)
+        from .api import read_watch_query
+
+        with self._client() as client:
+            frame = self._guarded(
+                lambda: read_watch_query(
+                    query_id,
+                    params,
+                    max_age=self._max_age(args.max_age),
+                    timeout=self.timeout,
+                    dtype_backend=self.dtype_backend,  # type: ignore[arg-type]
+                    progress=None if self.progress else False,
+                    client=client,
+                ),
+                link=client.query_url(query_id),
+            )
+        return self._hand_over(frame, var)
+
+    def _picker(self, query_id: int, params: dict[str, Any], var: str | None, max_age):
+        try:
+            from .widgets import picker
+        except ImportError as exc:  # pragma: no cover - widgets imports ipywidgets lazily
+            raise UsageError(f"%watch --interactive: {exc}") from None
+
+        def assign(frame) -> None:
+            if var is not None:
+                self.shell.user_ns[var] = frame
+
+        try:
+            return picker(
+                query_id,
+                url=self.url or None,
+                profile=self.profile or None,
+                params=params,
+                on_result=assign,
+                max_age=self._max_age(max_age),
+                timeout=self.timeout,
+                dtype_backend=self.dtype_backend,
+            )
+        except ImportError as exc:
+            raise UsageError(f"%watch --interactive: {exc}") from None
+        except _USER_MISTAKES as exc:
+            raise UsageError(str(exc)) from None
+
+    @contextmanager
+    def _client(self):
+        from .client import WatchClient
+
+        try:
+            client = WatchClient(self.url or None, None, profile=self.profile or None)
+        except _USER_MISTAKES as exc:
+            raise UsageError(str(exc)) from None
+        try:
+            yield client
+        finally:
+            client.close()
+
+    def _guarded(self, read, *, link: str | None):
+        """Run ``read``; user mistakes → UsageError, failed runs → one stderr line and None."""
+        try:
+            return read()
+        except _USER_MISTAKES as exc:
+            raise UsageError(str(exc)) from None
+        except QueryFailedError as exc:
+            reason = exc.server_message or str(exc)
+            where = f" ({link})" if link and link not in reason else ""
+            print(f"watch: the query failed: {reason}{where}", file=sys.stderr)
+        except _RUN_FAILURES as exc:
+            where = f" ({link})" if link and link not in str(exc) else ""
+            print(f"watch: {exc}{where}", file=sys.stderr)
+        return None
+
+    def _hand_over(self, frame: pd.DataFrame | None, var: str | None):
+        if frame is None:
+            return None
+        if var is not None:
+            self.shell.user_ns[var] = frame
+            return None
+        return frame
+
+    def _max_age(self, given: int | None) -> int | None:
+        return given if given is not None else self.max_age
+
+    def _query_id(self, word: str) -> int:
+        value = self._value(word)
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise UsageError(f"%watch: the query id must be a number, not {value!r}.")
+        text = str(value).strip()
+        if not text.isdigit():
+            raise UsageError(f"%watch: the query id must be a number, not {text!r}.")
+        return int(text)
+
+    def _value(self, text: str) -> Any:
+        """``$name`` → the notebook variable's Python value; anything else stays text."""
+        if text.startswith("$") and len(text) > 1:
+            name = text[1:]
+            if name.startswith("{") and name.endswith("}"):
+                name = name[1:-1]
+            if name not in self.shell.user_ns:
+                raise UsageError(f"%watch: ${name} is not defined in the notebook.")
+            return self.shell.user_ns[name]
+        return text
+
+    def _params(self, expression: str | None, pairs: list[str]) -> dict[str, Any]:
+        """Merge ``--params EXPR`` with the NAME=VALUE pairs (pairs win; repeats → a list)."""
+        params: dict[str, Any] = {}
+        if expression:
+            params.update(self._params_expression(expression))
+        from_pairs: dict[str, list[Any]] = {}
+        for pair in pairs:
+            name, sep, raw = pair.partition("=")
+            name = name.strip()
+            if not sep or not name.isidentifier():
+                raise UsageError(
+                    f"%watch: {pair!r} is not NAME=VALUE (for example start=2024-01-01 or "
+                    "start=$start_date)."
+                )
+            from_pairs.setdefault(name, []).append(self._value(raw))
+        for name, values in from_pairs.items():
+            params[name] = values[0] if len(values) == 1 else values
+        return params
+
+    def _params_expression(self, expression: str) -> Mapping[str, Any]:
+        text = expression.strip()
+        text = text[1:] if text.startswith("$") else text
+        try:
+            value = self.shell.ev(text)
+        except Exception as exc:
+            raise UsageError(
+                f"%watch: --params {expression!r} could not be evaluated: "
+                f"{type(exc).__name__}: {exc}"
+            ) from None
+        if not isinstance(value, Mapping):
+            raise UsageError(
+                f"%watch: --params must be a dict of parameter values, not {type(value).__name__}."
+            )
+        return value
+
+
+def _parse(parser: MagicArgumentParser, line: str) -> argparse.Namespace:
+    """Parse a magic line (MagicArgumentParser turns argparse errors into UsageError)."""
+    from IPython.utils.process import arg_split
+
+    try:
+        return parser.parse_intermixed_args(arg_split(line, strict=False))
+    except UsageError as exc:
+        raise UsageError(f"{parser.prog}: {exc}") from None
+
+
+def _check_var(name: str | None) -> str | None:
+    if name is not None and not name.isidentifier():
+        raise UsageError(f"%watch: {name!r} is not a valid variable name to assign the frame to.")
+    return name
+
+
+def load_ipython_extension(ipython) -> None:
+    """Register ``%watch``/``%%watch`` (``%load_ext watch_pandas``); idempotent."""
+    unload_ipython_extension(ipython)
+    ipython.register_magics(WatchMagic(shell=ipython))
+
+
+def unload_ipython_extension(ipython) -> None:
+    """Forget an earlier WatchMagic (its options) so a reload starts clean."""
+    configurables = getattr(ipython, "configurables", None)
+    if configurables is not None:
+        configurables[:] = [c for c in configurables if not isinstance(c, WatchMagic)]

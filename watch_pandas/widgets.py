@@ -1,0 +1,608 @@
+"""Notebook widgets: inline job progress and a parameter picker for saved queries.
+
+ipywidgets is optional (``pip install 'watch-pandas[jupyter]'``) and imported only inside the
+functions and classes that draw something, so this module imports without it. Without
+ipywidgets, or outside a kernel with a widget front end, :func:`auto_progress` falls back to
+the text line of :class:`~watch_pandas.progress.TextProgress`.
+
+The widgets are listeners of the same progress events a script sees (architecture.md): the
+picker calls :func:`watch_pandas.read_watch_query` like any caller, on a background thread so
+its Cancel button stays clickable. No widget trait ever holds the API key: the key lives only
+in the picker's private :class:`~watch_pandas.client.WatchClient`.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+import sys
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
+
+from . import params as _params
+from .errors import ParameterError, QueryCancelledError, QueryFailedError, WatchError
+from .progress import ProgressEvent, ProgressListener, TextProgress
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from .client import WatchClient
+
+__all__ = [
+    "auto_progress",
+    "widget_frontend_available",
+    "ProgressDisplay",
+    "QueryPicker",
+    "picker",
+]
+
+log = logging.getLogger("watch_pandas")
+
+INSTALL_HINT = "The widgets need ipywidgets: pip install 'watch-pandas[jupyter]'."
+
+_STATE_COLOURS = {
+    "queued": "#777",
+    "running": "#1565c0",
+    "downloading": "#1565c0",
+    "done": "#2e7d32",
+    "failed": "#c62828",
+    "cancelled": "#ef6c00",
+}
+_ERROR_STYLE = "color:#c62828"
+_DATE_TYPES = ("date", "datetime-local", "datetime-with-seconds")
+_RANGE_TYPES = {
+    "date-range": "date",
+    "datetime-range": "datetime-local",
+    "datetime-range-with-seconds": "datetime-with-seconds",
+}
+
+
+def _ipywidgets():
+    """Import ipywidgets, or raise ImportError saying how to install it."""
+    try:
+        import ipywidgets
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
+    return ipywidgets
+
+
+def widget_frontend_available() -> bool:
+    """True inside an IPython kernel (a notebook front end) with ipywidgets importable."""
+    if "ipykernel" not in sys.modules:
+        return False
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return False
+    try:
+        _ipywidgets()
+    except ImportError:
+        return False
+    return True
+
+
+def auto_progress(force: bool = False) -> ProgressListener:
+    """The default progress listener: a widget in a notebook, else a text line on stderr.
+
+    ``force`` makes the text fallback draw even when stderr is not a terminal.
+    """
+    if widget_frontend_available():
+        try:
+            return ProgressDisplay(display_on_first_event=True)
+        except ImportError:  # pragma: no cover - guarded by widget_frontend_available
+            pass
+    return TextProgress(force=force)
+
+
+# -- progress --------------------------------------------------------------------------------
+def progress_text(event: ProgressEvent) -> str:
+    """One line for an event: state, elapsed time, job id, then the message or source."""
+    parts = [event.state, f"{event.elapsed:.1f} s"]
+    if event.query_id is not None:
+        parts.append(f"query {event.query_id}")
+    if event.job_id:
+        parts.append(f"job {event.job_id}")
+    if event.source:
+        parts.append(event.source)
+    if event.message:
+        parts.append(event.message)
+    return " · ".join(parts)
+
+
+class ProgressDisplay:
+    """A progress listener drawn as one ipywidgets ``HTML`` line (state, elapsed, job id).
+
+    ``states`` keeps every state seen, in order. With ``display_on_first_event`` the widget
+    displays itself in the current cell output when the first event arrives (so a cached
+    read that never emits shows nothing). Safe to call from a worker thread.
+    """
+
+    def __init__(self, *, display_on_first_event: bool = False) -> None:
+        widgets = _ipywidgets()
+        self.widget = widgets.HTML(value="")
+        self.states: list[str] = []
+        self.last_event: ProgressEvent | None = None
+        self._display_pending = display_on_first_event
+        self._lock = threading.Lock()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            if self._display_pending:
+                self._display_pending = False
+                from IPython.display import display
+
+                display(self.widget)
+            self.states.append(event.state)
+            self.last_event = event
+            colour = _STATE_COLOURS.get(event.state, "inherit")
+            self.widget.value = (
+                f'<span style="color:{colour};font-family:monospace">'
+                f"watch: {html.escape(progress_text(event))}</span>"
+            )
+
+    def clear(self) -> None:
+        """Forget the states seen and blank the line (before a new run)."""
+        with self._lock:
+            self.states.clear()
+            self.last_event = None
+            self.widget.value = ""
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+
+# -- the parameter picker --------------------------------------------------------------------
+@dataclass
+class _Field:
+    """One parameter's row: its definition, input control(s) and the error line next to it."""
+
+    definition: _params.ParameterDefinition
+    controls: tuple[Any, ...]
+    error: Any
+    row: Any
+    options: list[str] | None = None  # values of a dropdown (enum or query)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def show_error(self, message: str) -> None:
+        self.error.value = f'<span style="{_ERROR_STYLE}">{html.escape(message)}</span>'
+
+    def clear_error(self) -> None:
+        self.error.value = ""
+
+    @property
+    def has_error(self) -> bool:
+        return bool(self.error.value)
+
+
+class QueryPicker:
+    """A form for one saved query: a control per parameter, Run, Cancel, progress and output.
+
+    Build it with :func:`picker`. ``.df`` holds the latest frame, ``.error`` the latest error;
+    ``on_result(df)`` is called (on the worker thread) after every successful run. Display it
+    by leaving it as the last expression of a cell (or ``display(p)``).
+    """
+
+    def __init__(
+        self,
+        query_id: int,
+        *,
+        url: str | None = None,
+        api_key: str | None = None,
+        profile: str | None = None,
+        client: WatchClient | None = None,
+        params: Mapping[str, Any] | None = None,
+        on_result: Callable[[pd.DataFrame], Any] | None = None,
+        max_age: int | None = None,
+        timeout: float | None = None,
+        dtype_backend: str = "numpy_nullable",
+        now: datetime | None = None,
+    ) -> None:
+        widgets = _ipywidgets()
+        self.query_id = int(query_id)
+        self.on_result = on_result
+        self.max_age = max_age
+        self.timeout = timeout
+        self.dtype_backend = dtype_backend
+        self.df: pd.DataFrame | None = None
+        self.error: BaseException | None = None
+        self.job_id: str | None = None
+        self._owns_client = client is None
+        if client is None:
+            from .client import WatchClient
+
+            client = WatchClient(url, api_key, profile=profile)
+        self._client = client
+        self._lock = threading.RLock()
+        self._thread: threading.Thread | None = None
+        self._cancel_requested = False
+
+        query = client.get_query(self.query_id)
+        self.query_name = query.name
+        self.query_url = client.query_url(self.query_id)
+        self.definitions = _params.parse_definitions(query.parameters)
+        self._now = now
+        given = dict(params or {})
+        unknown = [name for name in given if name not in {d.name for d in self.definitions}]
+        if unknown:
+            # Reuse the library's message (names the known parameters, suggests a spelling).
+            _params.resolve_parameters(self.definitions, {unknown[0]: given[unknown[0]]})
+
+        self.fields: dict[str, _Field] = {}
+        for definition in self.definitions:
+            self.fields[definition.name] = self._build_field(widgets, definition, given)
+
+        self.run_button = widgets.Button(
+            description="Run", button_style="primary", icon="play", tooltip="Run the query"
+        )
+        self.cancel_button = widgets.Button(
+            description="Cancel", icon="stop", disabled=True, tooltip="Cancel the server job"
+        )
+        self.run_button.on_click(lambda _button: self.run())
+        self.cancel_button.on_click(lambda _button: self.cancel())
+        self.progress = ProgressDisplay()
+        self.message = widgets.HTML(value="")
+        self.output = widgets.Output()
+        title = widgets.HTML(
+            value=f"<b>{html.escape(self.query_name or f'query {self.query_id}')}</b> "
+            f'<a href="{html.escape(self.query_url)}" target="_blank">#{self.query_id}</a>'
+        )
+        self.widget = widgets.VBox(
+            [
+                title,
+                *(f.row for f in self.fields.values()),
+                widgets.HBox([self.run_button, self.cancel_button, self.progress.widget]),
+                self.message,
+                self.output,
+            ]
+        )
+
+    # -- building -------------------------------------------------------------------------
+    def _build_field(self, widgets, definition, given: Mapping[str, Any]) -> _Field:
+        kind = definition.type
+        options: list[str] | None = None
+        labels: list[tuple[str, str]] | None = None
+        if kind == "enum":
+            options = list(definition.enum_options)
+            labels = [(option, option) for option in options]
+        elif kind == "query":
+            rows = self._client.get_dropdown_options(
+                self.query_id, parameter_query_id=definition.query_id
+            )
+            labels = [
+                (str(row.get("name", row.get("value"))), str(row.get("value"))) for row in rows
+            ]
+            options = [value for _label, value in labels]
+
+        problem = ""
+        start = given[definition.name] if definition.name in given else definition.default
+        try:
+            wire = self._to_wire(definition, start, options) if start not in (None, "") else None
+        except ParameterError as exc:
+            wire, problem = None, str(exc)
+        if start is None and kind in ("text", "text-pattern"):
+            wire = ""
+
+        layout = widgets.Layout(width="auto")
+        if definition.is_multi:
+            value = tuple(v for v in (wire or ()) if v in (options or ()))
+            controls = (
+                widgets.SelectMultiple(
+                    options=labels or [], value=value, rows=min(6, max(2, len(labels or [])))
+                ),
+            )
+        elif kind in ("enum", "query"):
+            value = wire if wire in (options or ()) else None
+            controls = (widgets.Dropdown(options=labels or [], value=value),)
+        elif kind == "number":
+            if isinstance(wire, int) or wire is None and isinstance(definition.default, int):
+                controls = (widgets.IntText(value=wire if wire is not None else 0),)
+            else:
+                controls = (widgets.FloatText(value=float(wire) if wire is not None else 0.0),)
+        elif kind in _DATE_TYPES:
+            controls = (self._date_control(widgets, kind, wire),)
+        elif kind in _RANGE_TYPES:
+            single = _RANGE_TYPES[kind]
+            bounds = (wire or {}).get("start"), (wire or {}).get("end")
+            controls = tuple(self._date_control(widgets, single, value) for value in bounds)
+        else:  # text, text-pattern and types this client does not know
+            controls = (widgets.Text(value="" if wire is None else str(wire), layout=layout),)
+
+        label = widgets.Label(
+            value=definition.title,
+            tooltip=f"{definition.name} ({kind})",
+            layout=widgets.Layout(width="14em"),
+        )
+        error = widgets.HTML(value="")
+        separator = [widgets.Label(value="→")] if len(controls) == 2 else []
+        row = widgets.HBox([label, controls[0], *separator, *controls[1:], error])
+        result = _Field(definition, controls, error, row, options=options)
+        if problem:
+            result.show_error(problem)
+        for control in controls:
+            control.observe(lambda _change, f=result: self._check_field(f), names="value")
+        return result
+
+    def _to_wire(self, definition, value, options):
+        return _params.to_wire(
+            definition, value, now=self._now, query_options=options, query_id=self.query_id
+        )
+
+    @staticmethod
+    def _date_control(widgets, kind: str, wire: str | None):
+        if kind == "date":
+            return widgets.DatePicker(value=date.fromisoformat(wire) if wire else None)
+        return widgets.NaiveDatetimePicker(value=datetime.fromisoformat(wire) if wire else None)
+
+    # -- reading the form ---------------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        """The form's values as Python objects (what ``read_watch_query`` is given).
+
+        Datetime controls are cut to the parameter's precision (minutes or seconds).
+        Raises ParameterError (and marks the field) for an empty or inconsistent field.
+        """
+        result = {}
+        for name, f in self.fields.items():
+            result[name] = self._field_value(f)
+        return result
+
+    def _field_value(self, f: _Field) -> Any:
+        definition, kind = f.definition, f.definition.type
+        raw = [control.value for control in f.controls]
+        if definition.is_multi:
+            return list(raw[0])
+        if kind in _DATE_TYPES:
+            return self._point(f, raw[0], kind, "")
+        if kind in _RANGE_TYPES:
+            single = _RANGE_TYPES[kind]
+            start = self._point(f, raw[0], single, "start ")
+            end = self._point(f, raw[1], single, "end ")
+            if start > end:
+                raise self._field_error(f, (start, end), "the start must be on or before the end")
+            return (start, end)
+        if kind in ("enum", "query") and raw[0] is None:
+            raise self._field_error(f, None, "choose one of the options")
+        return raw[0]
+
+    def _point(self, f: _Field, value, kind: str, role: str):
+        if value is None:
+            raise self._field_error(f, None, f"pick a {role}{'date' if kind == 'date' else 'time'}")
+        if kind == "datetime-local":
+            return value.replace(second=0, microsecond=0)
+        if kind == "datetime-with-seconds":
+            return value.replace(microsecond=0)
+        return value
+
+    def _field_error(self, f: _Field, value, problem: str) -> ParameterError:
+        message = f"{f.definition.title}: {problem}."
+        return ParameterError(message, name=f.definition.name, value=value, query_id=self.query_id)
+
+    def _check_field(self, f: _Field) -> None:
+        """Validate one field as soon as it changes (start ≤ end, formats, options)."""
+        try:
+            value = self._field_value(f)
+            self._to_wire(f.definition, value, f.options)
+        except ParameterError as exc:
+            f.show_error(str(exc))
+        else:
+            f.clear_error()
+
+    def validate(self) -> dict[str, Any] | None:
+        """Check every field; show errors next to the fields; return the values or None."""
+        for f in self.fields.values():
+            f.clear_error()
+        try:
+            given = self.values()
+            _params.resolve_parameters(
+                self.definitions,
+                given,
+                now=self._now,
+                dropdown_options=lambda d: self.fields[d.name].options or [],
+                query_id=self.query_id,
+            )
+        except ParameterError as exc:
+            self._show_parameter_error(exc)
+            return None
+        return given
+
+    def _show_parameter_error(self, exc: ParameterError) -> None:
+        target = self.fields.get(exc.name or "")
+        if target is not None:
+            target.show_error(str(exc))
+        else:
+            self._say(str(exc), error=True)
+
+    # -- running ---------------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def run(self, *, wait: bool = False) -> bool:
+        """Validate the form and start the read on a worker thread (``wait`` joins it).
+
+        Returns False when a field is invalid or a run is already going.
+        """
+        with self._lock:
+            if self.running:
+                return False
+            given = self.validate()
+            if given is None:
+                return False
+            self.error = None
+            self.job_id = None
+            self._cancel_requested = False
+            self.progress.clear()
+            self._say("")
+            self.run_button.disabled = True
+            self.cancel_button.disabled = False
+            self._thread = threading.Thread(
+                target=self._work, args=(given,), name=f"watch-picker-{self.query_id}", daemon=True
+            )
+            self._thread.start()
+        if wait:
+            self.wait()
+        return True
+
+    def wait(self, timeout: float | None = None) -> pd.DataFrame | None:
+        """Block until the current run ends; return the frame (None if it failed)."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return self.df
+
+    def cancel(self) -> bool:
+        """Cancel the running server job (or the job about to be created). True if asked."""
+        with self._lock:
+            if not self.running:
+                return False
+            self._cancel_requested = True
+            job_id = self.job_id
+            self.cancel_button.disabled = True
+            self._say("cancelling…")
+        if job_id is not None:
+            self._cancel_job(job_id)
+        return True
+
+    def _cancel_job(self, job_id: str) -> None:
+        try:
+            self._client.cancel_job(job_id)
+        except WatchError as exc:
+            self._say(f"Could not cancel job {job_id}: {exc}", error=True)
+
+    def _listen(self, event: ProgressEvent) -> None:
+        """Learn the job id from progress events (and honour an early Cancel)."""
+        cancel_now = None
+        with self._lock:
+            if event.job_id and self.job_id is None:
+                self.job_id = event.job_id
+                if self._cancel_requested:
+                    cancel_now = event.job_id
+        if cancel_now is not None:
+            self._cancel_job(cancel_now)
+
+    def _work(self, given: dict[str, Any]) -> None:
+        from .api import read_watch_query
+
+        try:
+            frame = read_watch_query(
+                self.query_id,
+                given,
+                max_age=self.max_age,
+                timeout=self.timeout,
+                dtype_backend=self.dtype_backend,  # type: ignore[arg-type]
+                progress=[self._listen, self.progress],
+                client=self._client,
+            )
+        except ParameterError as exc:
+            self.error = exc
+            self._show_parameter_error(exc)
+        except QueryCancelledError as exc:
+            self.error = exc
+            self._say("Cancelled: the server job was stopped; press Run to try again.")
+        except QueryFailedError as exc:
+            self.error = exc
+            reason = exc.server_message or str(exc)
+            self._say(f"The query failed: {reason} ({self.query_url})", error=True)
+        except WatchError as exc:
+            self.error = exc
+            self._say(str(exc), error=True)
+        except Exception as exc:  # a thread must not die silently
+            log.exception("picker run failed")
+            self.error = exc
+            self._say(f"{type(exc).__name__}: {exc}", error=True)
+        else:
+            with self._lock:
+                self.df = frame
+            self._show_frame(frame)
+            self._say(f"{len(frame)} rows × {frame.shape[1]} columns")
+            if self.on_result is not None:
+                try:
+                    self.on_result(frame)
+                except Exception as exc:
+                    log.exception("on_result callback failed")
+                    self._say(f"on_result failed: {type(exc).__name__}: {exc}", error=True)
+        finally:
+            with self._lock:
+                self.run_button.disabled = False
+                self.cancel_button.disabled = True
+
+    # -- showing ---------------------------------------------------------------------------
+    def _say(self, text: str, *, error: bool = False) -> None:
+        style = f' style="{_ERROR_STYLE}"' if error else ""
+        with self._lock:
+            self.message.value = f"<span{style}>{html.escape(text)}</span>" if text else ""
+
+    def _show_frame(self, frame: pd.DataFrame) -> None:
+        data, metadata = _mime_bundle(frame)
+        with self._lock:
+            self.output.outputs = (
+                {"output_type": "display_data", "data": data, "metadata": metadata},
+            )
+
+    def close(self) -> None:
+        """Close the widgets and the client the picker created."""
+        self.widget.close()
+        if self._owns_client:
+            self._client.close()
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        return self.widget._repr_mimebundle_(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"<QueryPicker query {self.query_id} ({self.query_url})>"
+
+
+def _mime_bundle(obj: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The display bundle of ``obj`` (IPython's formatter when a shell runs, else repr/HTML)."""
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    if shell is not None:
+        return shell.display_formatter.format(obj)
+    data = {"text/plain": repr(obj)}
+    to_html = getattr(obj, "_repr_html_", None)
+    rendered = to_html() if callable(to_html) else None
+    if rendered:
+        data["text/html"] = rendered
+    return data, {}
+
+
+def picker(
+    query_id: int,
+    *,
+    url: str | None = None,
+    api_key: str | None = None,
+    profile: str | None = None,
+    client: WatchClient | None = None,
+    params: Mapping[str, Any] | None = None,
+    on_result: Callable[[pd.DataFrame], Any] | None = None,
+    max_age: int | None = None,
+    timeout: float | None = None,
+    dtype_backend: str = "numpy_nullable",
+) -> QueryPicker:
+    """A parameter picker for saved query ``query_id`` (display it; press Run).
+
+    Controls come from the query's parameter definitions, prefilled with ``params`` or the
+    saved defaults (dynamic dates resolved). ``on_result(df)`` runs after each read; the
+    latest frame is ``.df``. Needs ipywidgets (``pip install 'watch-pandas[jupyter]'``).
+    """
+    return QueryPicker(
+        query_id,
+        url=url,
+        api_key=api_key,
+        profile=profile,
+        client=client,
+        params=params,
+        on_result=on_result,
+        max_age=max_age,
+        timeout=timeout,
+        dtype_backend=dtype_backend,
+    )
