@@ -410,6 +410,14 @@ def test_bare_query_result_object_and_str_or_bytes_body() -> None:
     assert df_bare["a"].tolist() == [1]
 
 
+def test_rows_without_a_column_list_give_untyped_columns() -> None:
+    body = b'{"data": {"columns": [], "rows": [{"a": 1, "b": "x"}, {"c": true}]}}'
+    df, meta = decode_result(body)
+    assert list(df.columns) == ["a", "b", "c"]
+    assert [c.type for c in meta.columns] == [None, None, None]
+    assert df["c"].tolist() == [pd.NA, True]
+
+
 def test_meta_has_typed_columns() -> None:
     _, meta = decode_result(result_body([("a", "integer"), ("b", None)], []))
     assert meta.columns == (
@@ -721,6 +729,6 @@ def test_csv_value_not_in_its_type_is_a_lossy_error() -> None:
     body = b"flag,n\r\nTrue,1\r\n"
     with pytest.raises(LossyFormatError, match="'flag'"):
         decode_csv(body, cols([("flag", "boolean"), ("n", "integer")]))
-    bad_date = b"d\r\n2024/01/02\r\n"
+    bad_date = "d\r\n2024/01/02\r\n"  # str bodies are accepted too
     with pytest.raises(LossyFormatError, match="'d'"):
         decode_csv(bad_date, cols([("d", "date")]), date_format="YYYY-MM-DD")

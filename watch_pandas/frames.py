@@ -183,7 +183,7 @@ def _names(names: list[str]) -> str:
 
 
 def decode_csv(
-    body: bytes,
+    body: bytes | str,
     columns: Sequence[Column],
     *,
     date_format: str = "DD/MM/YY",
@@ -198,6 +198,8 @@ def decode_csv(
     faithfully (see :func:`csv_loss_reason`) or a value does not parse as its column type.
     """
     _check_backend(dtype_backend)
+    if isinstance(body, str):
+        body = body.encode("utf-8")
     reason = csv_loss_reason(columns, date_format=date_format, time_format=time_format)
     if reason is not None:
         raise LossyFormatError(reason)
