@@ -1,0 +1,216 @@
+"""Running SQL on a data source's SQLite database and turning rows into wire JSON.
+
+Two kinds of data source (watch-api.md §5.3, §12):
+
+* ``sqlite`` — like Redash's sqlite runner: every column ``type: null``, values as SQLite
+  returns them (booleans are 0/1).
+* ``typed-sqlite`` — reports ``integer/float/boolean/string/date/datetime`` like a
+  PostgreSQL-backed server. Declared column types (or ``AS "x [TYPE]"`` column names) select
+  converters: ``BOOLEAN``, ``DATE``, ``TIMESTAMP``, ``TIMESTAMPTZ`` and ``HUGEINT`` (an integer of
+  any size stored as TEXT, e.g. wei amounts). Each column's type comes from its Python values.
+
+Rows are encoded once, as one JSON object per line, so a large result is kept as bytes on disk
+and streamed without being rebuilt (see ``_results``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+import sqlite3
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .. import _constants as C
+
+SQLITE = "sqlite"
+TYPED_SQLITE = "typed-sqlite"
+NO_DATA = "Query completed but it returned no data."
+
+
+def _to_bool(raw: bytes) -> bool:
+    return raw.strip().lower() not in (b"0", b"false", b"f", b"")
+
+
+def _to_date(raw: bytes) -> dt.date:
+    return dt.date.fromisoformat(raw.decode()[:10])
+
+
+def _to_naive(raw: bytes) -> dt.datetime:
+    value = dt.datetime.fromisoformat(raw.decode())
+    return value.replace(tzinfo=None) if value.tzinfo else value
+
+
+def _to_aware(raw: bytes) -> dt.datetime:
+    value = dt.datetime.fromisoformat(raw.decode())
+    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+
+
+def _to_int(raw: bytes) -> int:
+    return int(raw)
+
+
+_CONVERTERS = {
+    "BOOLEAN": _to_bool,
+    "BOOL": _to_bool,
+    "DATE": _to_date,
+    "TIMESTAMP": _to_naive,
+    "DATETIME": _to_naive,
+    "TIMESTAMPTZ": _to_aware,
+    "HUGEINT": _to_int,
+}
+_registered = False
+
+
+def _register_converters() -> None:
+    # sqlite3 converters are process-global; they only apply to connections opened with
+    # detect_types, which only the typed data source uses.
+    global _registered
+    if not _registered:
+        for name, func in _CONVERTERS.items():
+            sqlite3.register_converter(name, func)
+        _registered = True
+
+
+def connect(path: str, kind: str, *, check_same_thread: bool = True) -> sqlite3.Connection:
+    """Open a data source database the way its runner would."""
+    if kind == TYPED_SQLITE:
+        _register_converters()
+        detect = sqlite3.PARSE_DECLTYPES | sqlite3.PARSE_COLNAMES
+        return sqlite3.connect(path, detect_types=detect, check_same_thread=check_same_thread)
+    return sqlite3.connect(path, check_same_thread=check_same_thread)
+
+
+def _column_type(value: Any) -> str | None:
+    if isinstance(value, bool):
+        return C.TYPE_BOOLEAN
+    if isinstance(value, int):
+        return C.TYPE_INTEGER
+    if isinstance(value, float):
+        return C.TYPE_FLOAT
+    if isinstance(value, dt.datetime):
+        return C.TYPE_DATETIME
+    if isinstance(value, dt.date):
+        return C.TYPE_DATE
+    if isinstance(value, str):
+        return C.TYPE_STRING
+    return None
+
+
+def encode_datetime(value: dt.datetime) -> str:
+    """ISO text as Redash's JSONEncoder: ms truncation, fraction only if non-zero, UTC ``Z``."""
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        suffix = "Z"
+    else:
+        suffix = ""
+    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    if value.microsecond:
+        text += f".{value.microsecond // 1000:03d}"
+    return text + suffix
+
+
+def encode_value(value: Any) -> Any:
+    """Make one cell JSON-ready (§5.3): NaN/Inf → None, dates ISO, bytes → hex."""
+    if value is None or isinstance(value, (str, int)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dt.datetime):
+        return encode_datetime(value)
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return bytes(value).hex()
+    return str(value)
+
+
+def unique_names(names: list[str]) -> list[str]:
+    """Rename duplicates ``x, x1, x2`` like ``fetch_columns``."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        if name in seen:
+            seen[name] += 1
+            candidate = f"{name}{seen[name]}"
+            while candidate in seen:
+                seen[name] += 1
+                candidate = f"{name}{seen[name]}"
+            name = candidate
+        seen.setdefault(name, 0)
+        out.append(name)
+    return out
+
+
+@dataclass
+class Execution:
+    """What a finished SQL run produced: columns and the encoded rows file."""
+
+    columns: list[dict[str, Any]]
+    row_count: int
+    runtime: float
+
+
+class QueryError(Exception):
+    """The database refused or the statement returned nothing; the message is the job error."""
+
+
+def execute(
+    conn: sqlite3.Connection,
+    sql: str,
+    kind: str,
+    out,
+    batch: int = 5000,
+) -> Execution:
+    """Run ``sql`` on ``conn``, writing one JSON object per row (joined by newlines) to ``out``.
+
+    Raises QueryError with the database's message (or "returned no data").
+    """
+    started = time.monotonic()
+    try:
+        cursor = conn.execute(sql)
+    except sqlite3.Error as exc:
+        raise QueryError(str(exc)) from exc
+    if cursor.description is None:
+        raise QueryError(NO_DATA)
+    names = unique_names([d[0] for d in cursor.description])
+    typed = kind == TYPED_SQLITE
+    types: list[str | None] = [None] * len(names)
+    pending = set(range(len(names))) if typed else set()
+    dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
+    count = 0
+    first = True
+    try:
+        while True:
+            rows = cursor.fetchmany(batch)
+            if not rows:
+                break
+            lines = []
+            for row in rows:
+                if pending:
+                    for i in list(pending):
+                        if row[i] is not None:
+                            types[i] = _column_type(row[i])
+                            pending.discard(i)
+                lines.append(dumps({n: encode_value(v) for n, v in zip(names, row, strict=True)}))
+            chunk = "\n".join(lines)
+            out.write(chunk.encode("utf-8") if first else b"\n" + chunk.encode("utf-8"))
+            first = False
+            count += len(rows)
+    except sqlite3.Error as exc:
+        raise QueryError(str(exc)) from exc
+    columns = [
+        {"name": n, "friendly_name": n, "type": t} for n, t in zip(names, types, strict=True)
+    ]
+    return Execution(columns=columns, row_count=count, runtime=time.monotonic() - started)
+
+
+def iter_rows(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
+    """Decode rows written by ``execute`` (one JSON object per line)."""
+    loads = json.loads
+    for line in lines:
+        if line.strip():
+            yield loads(line)

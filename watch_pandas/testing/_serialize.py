@@ -1,0 +1,265 @@
+"""Wire shapes of the local server: users, queries, dashboards, data sources, results (JSON/CSV).
+
+Result bodies are generators of bytes built from the stored rows file (one JSON object per line),
+so a million-row result is streamed in chunks instead of being rebuilt in memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import hashlib
+import io
+import json
+import re
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+from .. import _constants as C
+from . import _engine
+from ._store import StoredResult, iso_z
+
+_CHUNK = 1 << 20
+
+
+def _gravatar(email: str) -> str:
+    digest = hashlib.md5(email.lower().encode()).hexdigest()
+    return f"https://www.gravatar.com/avatar/{digest}?s=40&d=identicon"
+
+
+def user_json(user: dict[str, Any], *, short: bool = False) -> dict[str, Any]:
+    """A user object (the ``short`` form is what dashboards embed)."""
+    out = {
+        "id": user["id"],
+        "name": user["name"],
+        "email": user["email"],
+        "profile_image_url": _gravatar(user["email"]),
+    }
+    if short:
+        return out
+    out.update(
+        {
+            "groups": [1] if user.get("view_only") else [1, 2],
+            "updated_at": user["updated_at"],
+            "created_at": user["created_at"],
+            "disabled_at": None,
+            "is_disabled": False,
+            "active_at": user["updated_at"],
+            "is_invitation_pending": False,
+            "is_email_verified": True,
+            "auth_type": "password",
+        }
+    )
+    return out
+
+
+def visualization_json(vis: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: vis[k]
+        for k in ("id", "type", "name", "description", "options", "updated_at", "created_at")
+    }
+
+
+def query_json(
+    query: dict[str, Any],
+    users: dict[int, dict[str, Any]],
+    *,
+    mode: str,
+    result: StoredResult | None = None,
+    api_user: bool = False,
+    can_edit: bool = False,
+) -> dict[str, Any]:
+    """A query object; ``mode`` is "list" (stats, no visualizations), "single" or "embedded"."""
+    out: dict[str, Any] = {
+        "id": query["id"],
+        "latest_query_data_id": query.get("latest_query_data_id"),
+        "name": query["name"],
+        "description": query.get("description"),
+        "query": query["query"],
+        "query_hash": query["query_hash"],
+        "schedule": query.get("schedule"),
+        "api_key": query["api_key"],
+        "is_archived": query["is_archived"],
+        "is_draft": query["is_draft"],
+        "updated_at": query["updated_at"],
+        "created_at": query["created_at"],
+        "data_source_id": query["data_source_id"],
+        "options": query.get("options") or {},
+        "version": query["version"],
+        "tags": query.get("tags") or [],
+        "is_safe": query["is_safe"],
+    }
+    owner = users.get(query["user_id"])
+    out["user"] = user_json(owner) if owner else None
+    if mode == "list":
+        out["last_modified_by_id"] = query.get("last_modified_by_id")
+        out["retrieved_at"] = iso_z(result.retrieved_at) if result else None
+        out["runtime"] = result.runtime if result else None
+        out["is_favorite"] = False
+        return out
+    modifier = users.get(query.get("last_modified_by_id") or -1)
+    out["last_modified_by"] = user_json(modifier) if modifier else None
+    if mode == "single":
+        out["visualizations"] = [visualization_json(v) for v in query.get("visualizations", [])]
+        if not api_user:
+            out["is_favorite"] = False
+            out["can_edit"] = can_edit
+    return out
+
+
+def data_source_json(source: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": source["id"],
+        "name": source["name"],
+        "type": source["type"],
+        "syntax": "sql",
+        "paused": int(bool(source.get("paused"))),
+        "pause_reason": source.get("pause_reason"),
+        "supports_auto_limit": True,
+        "view_only": bool(source.get("view_only", False)),
+    }
+
+
+# -- results -------------------------------------------------------------------------------
+def _rows_bytes(result: StoredResult) -> Iterator[bytes]:
+    """The stored rows as ``row,row,row`` (newline separators become commas, 1:1 in size)."""
+    with open(result.rows_path, "rb") as fh:
+        while True:
+            chunk = fh.read(_CHUNK)
+            if not chunk:
+                return
+            yield chunk.replace(b"\n", b",")
+
+
+def result_json(result: StoredResult, *, trimmed: bool = False) -> tuple[Iterator[bytes], int]:
+    """``{"query_result": ...}`` as chunks plus its exact length.
+
+    ``trimmed`` is the inline reply for query keys: only ``data`` and ``retrieved_at``.
+    """
+    dumps = json.dumps
+    columns = dumps(result.columns, ensure_ascii=False)
+    if trimmed:
+        head = '{"query_result": {"data": {"columns": ' + columns + ', "rows": ['
+        tail = ']}, "retrieved_at": ' + dumps(iso_z(result.retrieved_at)) + "}}"
+    else:
+        head = (
+            '{"query_result": {"id": '
+            + str(result.id)
+            + ', "query_hash": '
+            + dumps(result.query_hash)
+            + ', "query": '
+            + dumps(result.query, ensure_ascii=False)
+            + ', "data": {"columns": '
+            + columns
+            + ', "rows": ['
+        )
+        tail = (
+            ']}, "data_source_id": '
+            + str(result.data_source_id)
+            + ', "runtime": '
+            + repr(float(result.runtime))
+            + ', "retrieved_at": '
+            + dumps(iso_z(result.retrieved_at))
+            + "}}"
+        )
+    head_b, tail_b = head.encode(), tail.encode()
+    size = len(head_b) + result.rows_path.stat().st_size + len(tail_b)
+
+    def chunks() -> Iterator[bytes]:
+        yield head_b
+        yield from _rows_bytes(result)
+        yield tail_b
+
+    return chunks(), size
+
+
+def result_dict(result: StoredResult, *, trimmed: bool = False) -> dict[str, Any]:
+    """The same object as ``result_json`` but decoded (for small results and embedding)."""
+    body, _ = result_json(result, trimmed=trimmed)
+    return json.loads(b"".join(body))["query_result"]
+
+
+def moment_to_strftime(fmt: str) -> str:
+    """Redash's ``_convert_format``: moment tokens to strftime, in its replacement order."""
+    return (
+        fmt.replace("DD", "%d")
+        .replace("MM", "%m")
+        .replace("SSS", "%f")
+        .replace("ss", "%S")
+        .replace("HH", "%H")
+        .replace("mm", "%M")
+        .replace("YYYY", "%Y")
+        .replace("YY", "%y")
+    )
+
+
+def _datetime_converter(fmt: str):
+    def convert(value: Any) -> Any:
+        if not value:
+            return value
+        try:
+            return dt.datetime.fromisoformat(value).strftime(fmt)
+        except (TypeError, ValueError):
+            return value
+
+    return convert
+
+
+def _bool_converter(value: Any) -> Any:
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    return value
+
+
+def result_dsv(
+    result: StoredResult, *, delimiter: str, date_format: str, time_format: str
+) -> Iterator[bytes]:
+    """CSV/TSV as ``csv.DictWriter`` (excel dialect, ``\\r\\n``) with the org date formats."""
+    names = [c["name"] for c in result.columns]
+    date_fmt = moment_to_strftime(date_format)
+    datetime_fmt = moment_to_strftime(f"{date_format} {time_format}")
+    special: dict[str, Any] = {}
+    for column in result.columns:
+        if column.get("type") == C.TYPE_BOOLEAN:
+            special[column["name"]] = _bool_converter
+        elif column.get("type") == C.TYPE_DATE:
+            special[column["name"]] = _datetime_converter(date_fmt)
+        elif column.get("type") == C.TYPE_DATETIME:
+            special[column["name"]] = _datetime_converter(datetime_fmt)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=names, extrasaction="ignore", delimiter=delimiter)
+    writer.writeheader()
+    specials = list(special.items())
+    with open(result.rows_path, "rb") as fh:
+        for count, row in enumerate(_engine.iter_rows(fh), start=1):
+            for name, convert in specials:
+                if name in row:
+                    row[name] = convert(row[name])
+            writer.writerow(row)
+            if count % 20000 == 0:
+                yield buffer.getvalue().encode("utf-8")
+                buffer.seek(0)
+                buffer.truncate()
+    yield buffer.getvalue().encode("utf-8")
+
+
+def download_filename(
+    result: StoredResult, query: dict[str, Any] | None, ext: str
+) -> dict[str, str]:
+    """``Content-Disposition`` options (filename / filename*) per watch-api.md §4.4."""
+    if query is not None:
+        name = re.sub(r'[<>:"\\/|?*]', " ", query["name"])
+        name = re.sub(r"\s+", "_", name.strip()) or str(query["id"])
+    else:
+        name = str(result.id)
+    filename = f"{name}_{result.retrieved_at.strftime('%Y_%m_%d')}.{ext}"
+    try:
+        filename.encode("ascii")
+    except UnicodeEncodeError:
+        ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+        return {"filename": ascii_name, "filename*": "UTF-8''" + quote(filename, safe="")}
+    return {"filename": filename}

@@ -1,0 +1,276 @@
+"""``LocalWatch``: the local Watch-compatible server over real HTTP, and ``serve()`` for the CLI."""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, TextIO
+
+from werkzeug.serving import WSGIRequestHandler, make_server
+
+from ._app import WatchApp
+from ._faults import Counters, FaultMiddleware, Faults
+from ._store import Store
+
+ADMIN_KEY_ENV = "WATCH_LOCAL_ADMIN_KEY"
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log lines (tests stay quiet); errors still reach ``log_error``."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        pass
+
+
+class LocalWatch:
+    """A SQLite-backed Inverse Watch/Redash server on 127.0.0.1, for demos and tests.
+
+    Use as a context manager::
+
+        with LocalWatch(demo=True) as lw:
+            lw.url, lw.admin_key, lw.demo.queries["prices"]
+
+    ``db`` is a path to keep the server's state (queries, results, data source databases in a
+    ``<db>.d`` folder beside it) across runs; ``None`` keeps everything in a temporary folder.
+    ``execution_delay`` seconds are spent queued and again running, so every job state can be
+    observed. The admin key is random unless ``WATCH_LOCAL_ADMIN_KEY`` is set.
+    """
+
+    def __init__(
+        self,
+        db: str | os.PathLike[str] | None = None,
+        execution_delay: float = 0.0,
+        workers: int = 2,
+        demo: bool = False,
+        date_format: str = "DD/MM/YY",
+        time_format: str = "HH:mm",
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if db is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="local-watch-")
+            db_path = Path(self._tmp.name) / "watch.sqlite"
+            data_dir = Path(self._tmp.name)
+        else:
+            db_path = Path(db)
+            db_path.parent.mkdir(parents=True, exist_ok=True)
+            data_dir = db_path.with_name(db_path.name + ".d")
+        self._store = Store(db_path, data_dir)
+        self.counters = Counters()
+        self.faults = Faults()
+        self._app = WatchApp(
+            self._store,
+            counters=self.counters,
+            workers=workers,
+            execution_delay=execution_delay,
+            admin_key=os.environ.get(ADMIN_KEY_ENV) or None,
+            date_format=date_format,
+            time_format=time_format,
+        )
+        self._host, self._port = host, port
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self._demo: Any = None
+        self._want_demo = demo
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def start(self) -> LocalWatch:
+        """Bind and serve in a background thread (idempotent)."""
+        if self._server is None:
+            wsgi = FaultMiddleware(self._app, self.faults, self.counters, self._app.route_of)
+            self._server = make_server(
+                self._host, self._port, wsgi, threaded=True, request_handler=_QuietHandler
+            )
+            self._server.daemon_threads = True
+            host = self._host if ":" not in self._host else f"[{self._host}]"
+            self._app.base_url = f"http://{host}:{self._server.server_port}"
+            self._thread = threading.Thread(
+                target=self._server.serve_forever, name="local-watch-http", daemon=True
+            )
+            self._thread.start()
+            if self._want_demo and self._demo is None:
+                self.load_demo()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, cancel running jobs and delete temporary files."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        self._app.jobs.shutdown()
+        self._store.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+            self._tmp = None
+
+    def __enter__(self) -> LocalWatch:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = self.url if self._server is not None else "stopped"
+        return f"<LocalWatch {state}>"
+
+    # -- connection details ----------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
+        if self._server is None:
+            raise RuntimeError("LocalWatch is not running: use it as a context manager")
+        return self._app.base_url
+
+    @property
+    def admin_key(self) -> str:
+        """The admin user's API key."""
+        return str(self._app.admin["api_key"])
+
+    # -- content helpers -------------------------------------------------------------------
+    def add_data_source(self, name: str = "db", typed: bool = False) -> int:
+        """Create a SQLite data source (``typed=True`` reports column types like PostgreSQL)."""
+        return int(self._app.create_data_source(name, typed=typed)["id"])
+
+    def execute_sql(self, data_source_id: int, script: str) -> None:
+        """Run DDL/DML (several statements allowed) directly on a data source's database."""
+        self._app.execute_sql(data_source_id, script)
+
+    def add_query(
+        self,
+        sql: str,
+        data_source_id: int,
+        name: str = "New Query",
+        parameters: Iterable[dict[str, Any]] | None = None,
+        published: bool = True,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> int:
+        """Save a query (Redash parameter definitions in ``parameters``) and return its id."""
+        opts = dict(options or {})
+        if parameters is not None:
+            opts["parameters"] = [dict(p) for p in parameters]
+        query = self._app.create_query(
+            sql,
+            data_source_id,
+            name=name,
+            description=description,
+            options=opts,
+            tags=list(tags or []),
+            is_draft=not published,
+        )
+        return int(query["id"])
+
+    def query_key(self, query_id: int) -> str:
+        """The query's own API key (scope: that query's routes only)."""
+        query = self._app.store.get("queries", int(query_id))
+        if query is None:
+            raise KeyError(f"no query with id {query_id}")
+        return str(query["api_key"])
+
+    def add_dashboard(
+        self, name: str, query_ids: Iterable[int] = (), published: bool = True
+    ) -> int:
+        """Create a dashboard with one table widget per query; returns its id."""
+        dashboard = self._app.create_dashboard(
+            name, query_ids=list(query_ids), is_draft=not published
+        )
+        return int(dashboard["id"])
+
+    def add_user(self, name: str, view_only: bool = False) -> str:
+        """Add a (non-admin) user and return its API key."""
+        return str(self._app.create_user(name, view_only=view_only)["api_key"])
+
+    def seed_result(self, data_source_id: int, sql: str) -> int:
+        """Run ``sql`` now and store it as a cached result (becomes latest of matching queries)."""
+        return self._app.add_result(data_source_id, sql).id
+
+    def refresh_query(self, query_id: int) -> int:
+        """Run a saved query with its default parameter values now; returns the result id."""
+        from . import _params
+
+        query = self._app.store.get("queries", int(query_id))
+        if query is None:
+            raise KeyError(f"no query with id {query_id}")
+        definitions = (query.get("options") or {}).get("parameters") or []
+        sql = _params.render(query["query"], _params.default_values(definitions))
+        return self.seed_result(query["data_source_id"], sql)
+
+    # -- behaviour switches ----------------------------------------------------------------
+    def set_date_format(self, date_format: str, time_format: str = "HH:mm") -> None:
+        """Switch the org ``date_format``/``time_format`` (CSV output and client_config)."""
+        self._app.set_date_format(date_format, time_format)
+
+    def hold_jobs(self) -> None:
+        """Keep new and queued jobs at status 1 (queued) until ``release_jobs``."""
+        self._app.jobs.hold()
+
+    def release_jobs(self) -> None:
+        self._app.jobs.release()
+
+    @property
+    def execution_delay(self) -> float:
+        return self._app.jobs.execution_delay
+
+    @execution_delay.setter
+    def execution_delay(self, seconds: float) -> None:
+        self._app.jobs.execution_delay = float(seconds)
+
+    def fail_query(
+        self, query_id_or_sql_substring: int | str, error: str = 'relation "x" does not exist'
+    ) -> None:
+        """Make executions of a query id (or of SQL containing a text) fail with ``error``."""
+        self._app.fail_query(query_id_or_sql_substring, error)
+
+    def clear_failures(self) -> None:
+        self._app.clear_failures()
+
+    def wait_for_jobs(self, timeout: float = 30.0) -> None:
+        """Block until every job has finished (tests)."""
+        for job in list(self._app.jobs._jobs.values()):
+            job.done.wait(timeout)
+
+    # -- demo ------------------------------------------------------------------------------
+    def load_demo(self) -> Any:
+        """Load the deterministic DeFi demo (idempotent); returns ``lw.demo``."""
+        from ._demo import load_demo
+
+        if self._demo is None:
+            self._demo = load_demo(self)
+        return self._demo
+
+    @property
+    def demo(self) -> Any:
+        """Ids of the demo content by stable names (see ``watch_pandas.testing._demo``)."""
+        if self._demo is None:
+            raise RuntimeError("no demo loaded: use LocalWatch(demo=True) or lw.load_demo()")
+        return self._demo
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 5000,
+    db: str | os.PathLike[str] | None = None,
+    demo: bool = False,
+    execution_delay: float = 0.0,
+    stream: TextIO | None = None,
+) -> None:
+    """Run a local Watch server in the foreground until Ctrl-C; prints its URL and admin key."""
+    stream = stream or sys.stdout
+    lw = LocalWatch(db=db, demo=demo, execution_delay=execution_delay, host=host, port=port)
+    with lw:
+        print(f"Local Watch server running at {lw.url}", file=stream)
+        print(f"Admin API key: {lw.admin_key}", file=stream)
+        if demo:
+            print(f"Demo queries: {lw.demo.queries}", file=stream)
+        print("Press Ctrl-C to stop.", file=stream, flush=True)
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("Stopped.", file=stream)
