@@ -1,0 +1,931 @@
+"""WatchClient on mocked HTTP (``responses``); retries and transport on a 127.0.0.1 server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import requests
+import responses
+import urllib3.util.retry
+
+from watch_pandas.client import ExecutionResponse, WatchClient
+from watch_pandas.errors import (
+    AuthError,
+    ConfigError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ParameterError,
+    QueryFailedError,
+    ServerError,
+    TransportError,
+    WatchError,
+)
+from watch_pandas.models import JobStatus
+
+SAMPLES = Path(__file__).parent / "samples"
+BASE = "https://watch.example.org"
+API = f"{BASE}/api"
+SECRET = "SECRETKEY123abcdefXYZ"
+JOB_ID = "7c24b284-4aa7-4d22-a252-a831a0eb3a35"
+
+
+def load_sample(name: str) -> dict[str, Any]:
+    return json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def body_of(name: str) -> Any:
+    return load_sample(name)["body"]
+
+
+def status_of(name: str) -> int:
+    return load_sample(name)["status"]
+
+
+@pytest.fixture(autouse=True)
+def no_watch_env(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    for name in ("WATCH_URL", "WATCH_API_KEY", "WATCH_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "absent.toml"))
+
+
+@pytest.fixture
+def mock() -> Iterator[responses.RequestsMock]:
+    """HTTP mock; afterwards every request must carry the key header and no key in its URL."""
+    with responses.RequestsMock(assert_all_requests_are_fired=True) as rsps:
+        yield rsps
+        for call in rsps.calls:
+            assert call.request.headers["Authorization"] == f"Key {SECRET}"
+            assert call.request.headers["User-Agent"].startswith("watch-pandas/")
+            assert SECRET not in call.request.url
+            assert "api_key" not in call.request.url
+
+
+@pytest.fixture
+def client() -> Iterator[WatchClient]:
+    with WatchClient(BASE, SECRET, retries=0) as watch:
+        yield watch
+
+
+@pytest.fixture
+def query_key_client() -> Iterator[WatchClient]:
+    with WatchClient(BASE, SECRET, retries=0, key_kind="query") as watch:
+        yield watch
+
+
+def sent_json(call: Any) -> Any:
+    return json.loads(call.request.body)
+
+
+def query_params(call: Any) -> dict[str, list[str]]:
+    return parse_qs(urlsplit(call.request.url).query, keep_blank_values=True)
+
+
+def page_body(count: int, page: int, page_size: int, ids: range) -> dict[str, Any]:
+    template = body_of("03-queries-list")["results"][0]
+    return {
+        "count": count,
+        "page": page,
+        "page_size": page_size,
+        "results": [{**template, "id": i, "name": f"q{i}"} for i in ids],
+    }
+
+
+# -- construction, repr, secrets -----------------------------------------------------------
+def test_repr_has_url_and_kind_but_no_key(client: WatchClient) -> None:
+    assert repr(client) == "WatchClient(url='https://watch.example.org', key_kind='auto')"
+    assert SECRET not in repr(client) and SECRET not in str(vars(client).get("url"))
+
+
+def test_session_headers(client: WatchClient) -> None:
+    assert client.session.headers["Authorization"] == f"Key {SECRET}"
+    assert client.session.headers["User-Agent"].startswith("watch-pandas/")
+
+
+def test_missing_configuration_is_config_error() -> None:
+    with pytest.raises(ConfigError, match="WATCH_API_KEY"):
+        WatchClient(BASE)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"timeout": 0}, {"timeout": (1, -1)}, {"retries": -1}, {"key_kind": "admin"}],
+)
+def test_bad_constructor_arguments(kwargs: dict[str, Any]) -> None:
+    with pytest.raises(ConfigError):
+        WatchClient(BASE, SECRET, **kwargs)
+
+
+def test_query_url(client: WatchClient) -> None:
+    assert client.query_url(7) == f"{BASE}/queries/7"
+
+
+def test_multi_org_prefix_is_kept(mock: responses.RequestsMock) -> None:
+    mock.get(f"{BASE}/acme/api/queries/2", json=body_of("06-query-demo-params"))
+    with WatchClient(f"{BASE}/acme/", SECRET) as watch:
+        assert watch.get_query(2).id == 2
+        assert watch.query_url(2) == f"{BASE}/acme/queries/2"
+
+
+def test_server_echoing_the_key_is_redacted(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/queries/3", json={"message": f"bad thing with {SECRET}"}, status=404)
+    with pytest.raises(NotFoundError) as info:
+        client.get_query(3)
+    assert SECRET not in str(info.value)
+    assert "<redacted>" in str(info.value)
+
+
+def test_debug_log_has_method_path_status_but_no_key(
+    mock: responses.RequestsMock, client: WatchClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+    with caplog.at_level(logging.DEBUG, logger="watch_pandas"):
+        client.list_data_sources()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "GET /api/data_sources -> 200" in text
+    assert SECRET not in text
+
+
+# -- queries -------------------------------------------------------------------------------
+def test_list_queries_stops_at_last_page(mock: responses.RequestsMock, client: WatchClient) -> None:
+    for page, ids in ((1, range(1, 26)), (2, range(26, 51)), (3, range(51, 58))):
+        mock.get(f"{API}/queries", json=page_body(57, page, 25, ids))
+    queries = list(client.list_queries(q="demo", tags=["defi", "eth"], order="-name", page_size=25))
+    assert [q.id for q in queries] == list(range(1, 58))
+    assert len(mock.calls) == 3
+    params = [query_params(c) for c in mock.calls]
+    assert [p["page"] for p in params] == [["1"], ["2"], ["3"]]
+    assert all(p["page_size"] == ["25"] for p in params)
+    assert params[0]["q"] == ["demo"]
+    assert params[0]["tags"] == ["defi", "eth"]
+    assert params[0]["order"] == ["-name"]
+
+
+def test_list_queries_exact_multiple_does_not_ask_for_an_empty_page(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/queries", json=page_body(50, 1, 25, range(1, 26)))
+    mock.get(f"{API}/queries", json=page_body(50, 2, 25, range(26, 51)))
+    assert len(list(client.list_queries(page_size=25))) == 50
+    assert len(mock.calls) == 2
+
+
+def test_list_queries_empty(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/queries", json={"count": 0, "page": 1, "page_size": 250, "results": []})
+    assert list(client.list_queries()) == []
+    assert query_params(mock.calls[0])["page_size"] == ["250"]
+
+
+def test_list_queries_limit_stops_early(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/queries", json=page_body(57, 1, 5, range(1, 6)))
+    assert [q.id for q in client.list_queries(limit=5)] == [1, 2, 3, 4, 5]
+    assert len(mock.calls) == 1
+    assert query_params(mock.calls[0])["page_size"] == ["5"]
+
+
+@pytest.mark.parametrize("page_size", [0, 251, "25", True])
+def test_bad_page_size_rejected_before_sending(client: WatchClient, page_size: Any) -> None:
+    with pytest.raises(ConfigError, match="1 to 250"):
+        list(client.list_queries(page_size=page_size))
+
+
+def test_get_queries_page(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/queries", json=body_of("03-queries-list"))
+    page = client.get_queries_page(page=1, page_size=2)
+    assert (page.count, page.page_size, page.last_page) == (11, 2, 6)
+    assert page.results[0]["name"] == "example evm balances"
+
+
+def test_page_out_of_range_is_not_found(mock: responses.RequestsMock, client: WatchClient) -> None:
+    sample = load_sample("04-queries-page-out-of-range")
+    mock.get(f"{API}/queries", json=sample["body"], status=sample["status"])
+    with pytest.raises(NotFoundError, match="past the last one"):
+        client.get_queries_page(page=99)
+
+
+def test_get_query_detects_user_key(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/queries/2", json=body_of("06-query-demo-params"))
+    query = client.get_query(2)
+    assert query.name == "demo params"
+    assert [p["name"] for p in query.parameters] == ["start_date", "min_price", "flag", "label"]
+    assert client.key_kind == "user"  # it read the query but is not the query's key
+
+
+def test_get_query_detects_query_key(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(
+        f"{API}/queries/5", json={**body_of("06-query-demo-params"), "id": 5, "api_key": SECRET}
+    )
+    query = client.get_query("5")
+    assert client.is_query_key_for(query)
+    assert client.key_kind == "query"
+
+
+@pytest.mark.parametrize("bad", ["abc", 0, -3, 1.5, None, True])
+def test_bad_query_id_rejected_before_sending(client: WatchClient, bad: Any) -> None:
+    with pytest.raises(ConfigError, match="positive integer id"):
+        client.get_query(bad)
+
+
+def test_create_query_and_publish(mock: responses.RequestsMock, client: WatchClient) -> None:
+    created = {**body_of("06-query-demo-params"), "id": 12, "is_draft": True, "version": 1}
+    mock.post(f"{API}/queries", json=created)
+    mock.post(f"{API}/queries/12", json={**created, "is_draft": False, "version": 2})
+    params = [{"name": "n", "type": "number", "value": 1, "title": "n"}]
+    query = client.create_query(
+        data_source_id=1,
+        query="SELECT {{ n }}",
+        name="n",
+        tags=["t"],
+        parameters=params,
+        publish=True,
+    )
+    assert not query.is_draft and query.version == 2
+    assert sent_json(mock.calls[0]) == {
+        "data_source_id": 1,
+        "query": "SELECT {{ n }}",
+        "name": "n",
+        "description": None,
+        "options": {"parameters": params},
+        "schedule": None,
+        "tags": ["t"],
+    }
+    assert sent_json(mock.calls[1]) == {"is_draft": False, "version": 1}
+
+
+def test_edit_query_sends_version_and_maps_409(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.post(
+        f"{API}/queries/2",
+        json={"message": "Overwriting this query would lose changes."},
+        status=409,
+    )
+    with pytest.raises(ConflictError, match="Read it again"):
+        client.edit_query(2, version=3, name="new")
+    assert sent_json(mock.calls[0]) == {"name": "new", "version": 3}
+
+
+def test_edit_by_non_owner_is_forbidden(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.post(
+        f"{API}/queries/2",
+        json={"message": "You don't have permission to edit this resource."},
+        status=403,
+    )
+    with pytest.raises(ForbiddenError, match="permission to edit"):
+        client.edit_query(2, name="x")
+
+
+def test_archive_query(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.delete(f"{API}/queries/2", body="null", content_type="application/json")
+    assert client.archive_query(2) is None
+    assert mock.calls[0].request.method == "DELETE"
+
+
+def test_dropdown_routes(mock: responses.RequestsMock, client: WatchClient) -> None:
+    options = [{"name": "a", "value": "a"}, {"name": "b", "value": 2}]
+    mock.get(f"{API}/queries/8/dropdown", json=options)
+    mock.get(f"{API}/queries/9/dropdowns/8", json=options[:1])
+    assert client.get_dropdown_options(8) == options
+    assert client.get_dropdown_options(9, parameter_query_id=8) == options[:1]
+
+
+# -- execution -----------------------------------------------------------------------------
+def test_post_results_cached_returns_raw_body(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    raw = json.dumps(body_of("07-results-post-cached")).encode()
+    mock.post(f"{API}/queries/1/results", body=raw, content_type="application/json")
+    answer = client.post_query_results(1)
+    assert answer == ExecutionResponse(job=None, body=raw)
+    assert sent_json(mock.calls[0]) == {"max_age": -1}
+
+
+def test_post_results_job(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.post(f"{API}/queries/1/results", json=body_of("08-results-post-max-age-0"))
+    answer = client.post_query_results(1, {"flag": "1", "n": 2}, max_age=0, apply_auto_limit=False)
+    assert answer.body is None and answer.job is not None
+    assert answer.job.id == JOB_ID and answer.job.status is JobStatus.QUEUED
+    assert sent_json(mock.calls[0]) == {
+        "max_age": 0,
+        "parameters": {"flag": "1", "n": 2},
+        "apply_auto_limit": False,
+    }
+
+
+def test_post_results_big_body_with_job_key_later_is_a_result(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    # A big result body is recognised by its first key, without parsing it.
+    raw = b'{"query_result": {"data": {"rows": [' + b"1," * 100_000 + b'1]}, "job": 1}}'
+    mock.post(f"{API}/queries/1/results", body=raw, content_type="application/json")
+    assert client.post_query_results(1, max_age=None).body == raw
+    assert sent_json(mock.calls[0]) == {"max_age": -1}
+
+
+@pytest.mark.parametrize("bad", [-2, "60", 1.5, True])
+def test_bad_max_age_rejected(client: WatchClient, bad: Any) -> None:
+    with pytest.raises(ConfigError, match="max_age"):
+        client.post_query_results(1, max_age=bad)
+
+
+def test_missing_parameters_mapped(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.post(
+        f"{API}/queries/2/results",
+        json=body_of("18-params-missing"),
+        status=status_of("18-params-missing"),
+    )
+    with pytest.raises(ParameterError) as info:
+        client.post_query_results(2, max_age=0)
+    # The server lists them in random order; we sort them.
+    assert info.value.name == "flag, label, min_price, start_date"
+    assert "never fills in defaults" in str(info.value)
+    assert info.value.status_code == 400
+
+
+def test_incompatible_parameters_mapped(mock: responses.RequestsMock, client: WatchClient) -> None:
+    sample = load_sample("19-params-incompatible")
+    mock.post(f"{API}/queries/2/results", json=sample["body"], status=sample["status"])
+    with pytest.raises(ParameterError) as info:
+        client.post_query_results(2, sample["request"]["json"]["parameters"], max_age=0)
+    assert info.value.name == "flag"
+    assert info.value.value == "2"
+    assert "flag='2'" in str(info.value)
+
+
+def test_unsafe_query_with_query_key(mock: responses.RequestsMock, client: WatchClient) -> None:
+    sample = load_sample("20-query-key-unsafe")
+    mock.post(f"{API}/queries/2/results", json=sample["body"], status=sample["status"])
+    with pytest.raises(ForbiddenError) as info:
+        client.post_query_results(2, sample["request"]["json"]["parameters"], max_age=0)
+    assert "potentially unsafe parameters" in str(info.value)
+    assert "user API key" in str(info.value)
+
+
+def test_paused_data_source(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.post(
+        f"{API}/queries/2/results",
+        json={"job": {"status": 4, "error": "demo is paused (maintenance). Please try later."}},
+        status=400,
+    )
+    with pytest.raises(QueryFailedError) as info:
+        client.post_query_results(2, max_age=0)
+    assert info.value.server_message.startswith("demo is paused")
+
+
+def test_execute_sql(mock: responses.RequestsMock, client: WatchClient) -> None:
+    sample = load_sample("11-adhoc-post")
+    mock.post(f"{API}/query_results", json=sample["body"], status=sample["status"])
+    answer = client.execute_sql("SELECT {{ x }}", 3, {"x": 1}, query_id=12)
+    assert answer.job is not None
+    assert sent_json(mock.calls[0]) == {
+        "query": "SELECT {{ x }}",
+        "data_source_id": 3,
+        "max_age": 0,
+        "parameters": {"x": 1},
+        "query_id": 12,
+    }
+
+
+def test_adhoc_without_data_source_is_config_not_auth(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    sample = load_sample("17-adhoc-no-data-source")
+    mock.post(f"{API}/query_results", json=sample["body"], status=sample["status"])
+    with pytest.raises(ConfigError) as info:
+        client.execute_sql("select 1", 1)
+    assert not isinstance(info.value, AuthError)
+    assert "Please select data source" in str(info.value)
+
+
+def test_adhoc_unknown_data_source_500_has_hint(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.post(f"{API}/query_results", json={"message": "Internal Server Error"}, status=500)
+    with pytest.raises(ServerError, match=r"POST /api/query_results .*list_data_sources"):
+        client.execute_sql("select 1", 99)
+
+
+def test_execute_sql_with_query_key_refused_without_request(query_key_client: WatchClient) -> None:
+    with pytest.raises(ForbiddenError, match="user API key"):
+        query_key_client.execute_sql("select 1", 1)
+
+
+# -- jobs ----------------------------------------------------------------------------------
+def test_get_job_user_key(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/jobs/{JOB_ID}", json=body_of("10-job-finished"))
+    job = client.get_job(JOB_ID)
+    assert job.status is JobStatus.FINISHED
+    assert job.query_result_id == body_of("10-job-finished")["job"]["query_result_id"]
+    assert client.key_kind == "user"
+
+
+def test_get_job_query_key_uses_query_route(
+    mock: responses.RequestsMock, query_key_client: WatchClient
+) -> None:
+    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=body_of("23-query-key-query-job-route"))
+    job = query_key_client.get_job(JOB_ID, query_id=5)
+    assert (job.status, job.query_result_id) == (JobStatus.FINISHED, 61)
+
+
+def test_get_job_auto_with_query_id_uses_route_both_keys_may_use(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=body_of("23-query-key-query-job-route"))
+    assert client.get_job(JOB_ID, query_id=5).query_result_id == 61
+
+
+def test_get_job_query_key_remembers_its_query(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(
+        f"{API}/queries/5", json={**body_of("06-query-demo-params"), "id": 5, "api_key": SECRET}
+    )
+    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=body_of("23-query-key-query-job-route"))
+    client.get_query(5)
+    assert client.get_job(JOB_ID).status is JobStatus.FINISHED
+
+
+def test_get_job_query_key_without_query_id(query_key_client: WatchClient) -> None:
+    with pytest.raises(ConfigError, match="pass query_id="):
+        query_key_client.get_job(JOB_ID)
+
+
+def test_query_key_on_global_job_route_is_auth_error_with_hint(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    sample = load_sample("22-query-key-global-job-route")
+    mock.get(f"{API}/jobs/{JOB_ID}", json=sample["body"], status=sample["status"])
+    with pytest.raises(AuthError) as info:
+        client.get_job(JOB_ID)
+    assert not isinstance(info.value, NotFoundError)
+    assert "needs a user API key" in str(info.value)
+
+
+def test_unknown_job_500(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/jobs/nope", json=body_of("16-job-unknown"), status=500)
+    with pytest.raises(ServerError) as info:
+        client.get_job("nope")
+    assert "GET /api/jobs/nope" in str(info.value)
+    assert "expired" in str(info.value)
+    assert info.value.job_id == "nope"
+
+
+def test_cancel_job(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.delete(f"{API}/jobs/{JOB_ID}", body="null", content_type="application/json")
+    assert client.cancel_job(JOB_ID) is None
+    assert len(mock.calls) == 1
+
+
+def test_cancel_job_with_query_key_sends_nothing(
+    mock: responses.RequestsMock, query_key_client: WatchClient
+) -> None:
+    with pytest.raises(ForbiddenError, match="cancelling needs a user API key"):
+        query_key_client.cancel_job(JOB_ID)
+    assert len(mock.calls) == 0
+
+
+# -- results -------------------------------------------------------------------------------
+def test_get_cached_result(mock: responses.RequestsMock, client: WatchClient) -> None:
+    csv = load_sample("28-typed-pg-csv")["body"]
+    mock.get(f"{API}/queries/4/results.csv", body=csv, content_type="text/csv; charset=UTF-8")
+    assert client.get_cached_result(4, "csv") == csv.encode()
+
+
+def test_no_cached_result(mock: responses.RequestsMock, client: WatchClient) -> None:
+    sample = load_sample("24-query-key-result-by-id-hash-mismatch")
+    mock.get(f"{API}/queries/5/results/61.json", json=sample["body"], status=404)
+    with pytest.raises(NotFoundError, match="re-POST"):
+        client.get_result(61, query_id=5)
+
+
+def test_get_result_by_id(mock: responses.RequestsMock, client: WatchClient) -> None:
+    raw = json.dumps(body_of("27-typed-pg-json")).encode()
+    mock.get(f"{API}/query_results/61.json", body=raw, content_type="application/json")
+    assert client.get_result(61) == raw
+
+
+def test_stream_result(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/query_results/61.tsv", body="a\tb\r\n1\t2\r\n")
+    with client.stream_result(61, "tsv") as response:
+        assert b"".join(response.iter_content(4)) == b"a\tb\r\n1\t2\r\n"
+
+
+@pytest.mark.parametrize("fmt", ["txt", "JSON", "parquet"])
+def test_unknown_format_rejected(client: WatchClient, fmt: str) -> None:
+    with pytest.raises(ConfigError, match="json, csv, tsv, xlsx"):
+        client.get_result(61, fmt)
+
+
+def test_query_key_result_by_id_needs_query_id(query_key_client: WatchClient) -> None:
+    with pytest.raises(ForbiddenError, match="query_id="):
+        query_key_client.get_result(61)
+
+
+# -- dashboards ----------------------------------------------------------------------------
+def test_list_dashboards(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    dashboards = list(client.list_dashboards(q="demo"))
+    assert [(d.id, d.slug, d.widgets) for d in dashboards] == [(1, "demo-dashboard", ())]
+    assert query_params(mock.calls[0])["q"] == ["demo"]
+
+
+@pytest.mark.parametrize("given", [1, "1"])
+def test_dashboard_by_id(mock: responses.RequestsMock, client: WatchClient, given: Any) -> None:
+    mock.get(f"{API}/dashboards/1", json=body_of("35-dashboard-by-id"))
+    dashboard = client.get_dashboard(given)
+    assert dashboard.slug == "demo-dashboard" and dashboard.widgets[0].query is not None
+
+
+def test_dashboard_by_slug_uses_legacy(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=body_of("37-dashboard-by-slug-legacy"))
+    assert client.get_dashboard("demo-dashboard").id == 1
+    assert urlsplit(mock.calls[0].request.url).query == "legacy"
+
+
+def test_dashboard_slug_falls_back_to_v8_form_and_remembers(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    legacy = mock.get(f"{API}/dashboards/demo-dashboard?legacy", status=500, json={})
+    mock.get(f"{API}/dashboards/demo-dashboard", json=body_of("35-dashboard-by-id"))
+    mock.get(f"{API}/dashboards/other", json={**body_of("35-dashboard-by-id"), "slug": "other"})
+    assert client.get_dashboard("demo-dashboard").id == 1
+    assert client.get_dashboard("other").slug == "other"
+    assert legacy.call_count == 1  # the v8/v9 form is used directly the second time
+
+
+def test_dashboard_slug_missing_everywhere(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/dashboards/ghost?legacy", status=404, json={"message": "Not Found"})
+    mock.get(
+        f"{API}/dashboards/ghost", status=500, json=body_of("36-dashboard-by-slug-without-legacy")
+    )
+    with pytest.raises(NotFoundError, match="No dashboard with slug 'ghost'"):
+        client.get_dashboard("ghost")
+
+
+def test_dashboard_with_bad_key_is_auth_not_fallback(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/dashboards/x?legacy", status=404, json=body_of("01-auth-bad-key"))
+    with pytest.raises(AuthError):
+        client.get_dashboard("x")
+    assert len(mock.calls) == 1
+
+
+def test_create_edit_archive_dashboard(mock: responses.RequestsMock, client: WatchClient) -> None:
+    dash = body_of("35-dashboard-by-id")
+    mock.post(f"{API}/dashboards", json={**dash, "is_draft": True})
+    mock.post(f"{API}/dashboards/1", json={**dash, "version": 3})
+    mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=dash)
+    mock.delete(f"{API}/dashboards/1", json=dash)
+    assert client.create_dashboard("Demo Dashboard").is_draft
+    assert client.edit_dashboard(1, version=2, is_draft=False).version == 3
+    client.archive_dashboard("demo-dashboard")
+    assert sent_json(mock.calls[0]) == {"name": "Demo Dashboard"}
+    assert sent_json(mock.calls[1]) == {"is_draft": False, "version": 2}
+    assert mock.calls[3].request.method == "DELETE"
+
+
+# -- data sources / config -----------------------------------------------------------------
+def test_list_and_resolve_data_sources(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+    assert [s.name for s in client.list_data_sources()] == [
+        "demo-postgres",
+        "demo-sqlite",
+        "evm-python",
+    ]
+    assert client.resolve_data_source("demo-sqlite").id == 1
+    assert client.resolve_data_source(3).name == "evm-python"
+    assert client.resolve_data_source("2").name == "demo-postgres"
+    with pytest.raises(NotFoundError) as info:
+        client.resolve_data_source("mainnet")
+    assert "demo-postgres (id 2)" in str(info.value) and "evm-python (id 3)" in str(info.value)
+
+
+def test_client_config_from_session(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/session", json=body_of("40-session"))
+    assert client.get_client_config()["dateFormat"] == "DD/MM/YY"
+    assert client.get_server_version() == "26.08.0-dev"
+
+
+def test_client_config_falls_back_to_public_config(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/session", json=body_of("01-auth-bad-key"), status=404)
+    mock.get(f"{API}/config", json=body_of("39-config"))
+    assert client.get_client_config()["dateTimeFormat"] == "DD/MM/YY HH:mm"
+
+
+def test_query_key_reads_public_config(
+    mock: responses.RequestsMock, query_key_client: WatchClient
+) -> None:
+    mock.get(f"{API}/config", json=body_of("39-config"))
+    assert query_key_client.get_server_version() is None
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: list(c.list_queries()),
+        lambda c: list(c.list_dashboards()),
+        lambda c: c.list_data_sources(),
+        lambda c: c.create_dashboard("x"),
+    ],
+)
+def test_user_only_routes_refused_for_query_key(
+    mock: responses.RequestsMock, query_key_client: WatchClient, call: Any
+) -> None:
+    with pytest.raises(ForbiddenError, match="user API key"):
+        call(query_key_client)
+    assert len(mock.calls) == 0
+
+
+# -- error mapping -------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["01-auth-bad-key", "02-auth-no-key"])
+def test_bad_key_404_is_auth_error(
+    mock: responses.RequestsMock, client: WatchClient, name: str
+) -> None:
+    mock.get(f"{API}/queries/1", json=body_of(name), status=status_of(name))
+    with pytest.raises(AuthError) as info:
+        client.get_query(1)
+    assert not isinstance(info.value, NotFoundError)
+    assert "not accepted" in str(info.value) and SECRET not in str(info.value)
+    assert info.value.status_code == 404
+
+
+def test_login_message_with_did_you_mean_suffix(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    message = (
+        "Couldn't find resource. Please login and try again. You have requested this URI "
+        "[/api/queries/1] but did you mean /api/queries/<query_id> ?"
+    )
+    mock.get(f"{API}/queries/1", json={"message": message}, status=404)
+    with pytest.raises(AuthError):
+        client.get_query(1)
+
+
+def test_plain_404_is_not_found(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/queries/999", json={"message": "Not Found"}, status=404)
+    with pytest.raises(NotFoundError, match="Query 999 was not found"):
+        client.get_query(999)
+
+
+def test_html_page_is_server_error(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/queries/1", body="<html><body>Welcome</body></html>", content_type="text/html")
+    with pytest.raises(ServerError, match="HTML page instead of the API"):
+        client.get_query(1)
+
+
+def test_redirect_to_login_is_auth_error(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/queries/1", status=302, headers={"Location": f"{BASE}/login?next=/api"})
+    mock.get(f"{BASE}/login", body="<html><form>login</form></html>", content_type="text/html")
+    with pytest.raises(AuthError, match="login page"):
+        client.get_query(1)
+
+
+def test_non_json_body_is_server_error(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/queries/1", body="oops", content_type="text/plain")
+    with pytest.raises(ServerError, match="not JSON"):
+        client.get_query(1)
+
+
+def test_post_redirect_is_not_followed(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.post(f"{API}/queries/1/results", status=301, headers={"Location": "https://other/x"})
+    with pytest.raises(ServerError, match="redirected"):
+        client.post_query_results(1, max_age=0)
+    assert len(mock.calls) == 1
+
+
+def test_unknown_400_is_watch_error(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.post(f"{API}/queries/1", json={"message": "The browser sent nonsense."}, status=400)
+    with pytest.raises(WatchError, match="nonsense"):
+        client.edit_query(1, name="x")
+
+
+@pytest.mark.parametrize(
+    ("exc", "says"),
+    [
+        (requests.ConnectionError("refused"), "could not connect"),
+        (requests.exceptions.ConnectTimeout("slow"), "timed out while connecting"),
+        (requests.exceptions.ReadTimeout("slow"), "read timeout"),
+        (requests.exceptions.ChunkedEncodingError("cut"), "truncated"),
+        (requests.exceptions.SSLError("cert"), "REQUESTS_CA_BUNDLE"),
+    ],
+)
+def test_transport_errors_mapped(
+    mock: responses.RequestsMock, client: WatchClient, exc: Exception, says: str
+) -> None:
+    mock.get(f"{API}/queries/1", body=exc)
+    with pytest.raises(TransportError) as info:
+        client.get_query(1)
+    assert says in str(info.value)
+    assert "GET /api/queries/1" in str(info.value)
+    assert isinstance(info.value, ServerError)
+
+
+# -- real HTTP on 127.0.0.1: retries, Retry-After, transport failures ----------------------
+class _Script:
+    """Responses the local server plays in order; it records what it received."""
+
+    def __init__(self) -> None:
+        self.replies: list[tuple[int, dict[str, str], bytes, float]] = []
+        self.received: list[tuple[str, str, dict[str, str]]] = []
+
+    def add(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None, delay: float = 0
+    ) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        self.replies.append(
+            (status, {"Content-Type": "application/json", **(headers or {})}, raw, delay)
+        )
+
+
+@pytest.fixture
+def local() -> Iterator[tuple[str, _Script]]:
+    script = _Script()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            if length:
+                self.rfile.read(length)
+            script.received.append((self.command, self.path, dict(self.headers)))
+            status, headers, raw, delay = script.replies.pop(0)
+            if delay:
+                threading.Event().wait(delay)
+            self.send_response(status)
+            truncated = headers.pop("X-Truncate", None)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(raw) * (10 if truncated else 1)))
+            self.end_headers()
+            self.wfile.write(raw)
+            if truncated:
+                self.wfile.flush()
+                self.close_connection = True
+
+        do_GET = do_POST = do_DELETE = _serve
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    server.handle_error = lambda *args: None  # the client hanging up early is expected here
+    thread = threading.Thread(target=server.serve_forever, args=(0.02,), daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", script
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture
+def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """urllib3's retry sleeps, recorded instead of slept."""
+    recorded: list[float] = []
+    monkeypatch.setattr(urllib3.util.retry.time, "sleep", recorded.append)
+    return recorded
+
+
+def test_wire_headers(local: tuple[str, _Script]) -> None:
+    url, script = local
+    script.add(200, body_of("38-data-sources"))
+    with WatchClient(url, SECRET) as watch:
+        watch.list_data_sources()
+    method, path, headers = script.received[0]
+    assert (method, path) == ("GET", "/api/data_sources")
+    assert headers["Authorization"] == f"Key {SECRET}"
+    assert headers["User-Agent"].startswith("watch-pandas/")
+
+
+def test_get_retried_on_503_honouring_retry_after(
+    local: tuple[str, _Script], sleeps: list[float]
+) -> None:
+    url, script = local
+    script.add(503, {"message": "busy"}, {"Retry-After": "2"})
+    script.add(200, body_of("10-job-finished"))
+    with WatchClient(url, SECRET, retries=3, backoff_factor=0) as watch:
+        assert watch.get_job(JOB_ID).status is JobStatus.FINISHED
+    assert len(script.received) == 2
+    assert sleeps == [2.0]
+
+
+def test_retry_after_is_capped(local: tuple[str, _Script], sleeps: list[float]) -> None:
+    url, script = local
+    script.add(429, {"message": "slow down"}, {"Retry-After": "3600"})
+    script.add(200, body_of("38-data-sources"))
+    with WatchClient(url, SECRET, retries=1) as watch:
+        watch.list_data_sources()
+    assert sleeps == [60.0]
+
+
+def test_retries_exhausted_is_server_error(local: tuple[str, _Script], sleeps: list[float]) -> None:
+    url, script = local
+    for _ in range(4):
+        script.add(502, b"<html>bad gateway</html>", {"Content-Type": "text/html"})
+    with WatchClient(url, SECRET, retries=3, backoff_factor=0.5) as watch:
+        with pytest.raises(ServerError) as info:
+            watch.get_query(1)
+    assert len(script.received) == 4
+    assert "HTTP 502" in str(info.value) and "after 3 retries" in str(info.value)
+    assert not isinstance(info.value, TransportError)
+    # urllib3 retries the first time at once, then backs off exponentially.
+    assert sleeps == [1.0, 2.0]
+
+
+def test_post_not_retried_on_503(local: tuple[str, _Script], sleeps: list[float]) -> None:
+    url, script = local
+    script.add(503, {"message": "busy"}, {"Retry-After": "1"})
+    script.add(200, body_of("08-results-post-max-age-0"))  # must not be reached
+    with WatchClient(url, SECRET, retries=3) as watch:
+        with pytest.raises(ServerError, match="HTTP 503"):
+            watch.post_query_results(1, max_age=0)
+    assert len(script.received) == 1
+    assert sleeps == []
+
+
+def test_delete_job_retried(local: tuple[str, _Script], sleeps: list[float]) -> None:
+    url, script = local
+    script.add(504, {"message": "gateway timeout"})
+    script.add(200, None)
+    with WatchClient(url, SECRET, retries=2, backoff_factor=0) as watch:
+        watch.cancel_job(JOB_ID)
+    assert [r[0] for r in script.received] == ["DELETE", "DELETE"]
+
+
+@pytest.fixture
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _retry_warnings(caplog: pytest.LogCaptureFixture) -> int:
+    return sum("Retrying" in r.getMessage() for r in caplog.records)
+
+
+def test_connection_refused_is_transport_error(
+    closed_port: int, sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    with WatchClient(f"http://127.0.0.1:{closed_port}", SECRET, retries=2) as watch:
+        with pytest.raises(TransportError) as info:
+            watch.get_query(1)
+    assert "could not connect" in str(info.value) and "after 2 retries" in str(info.value)
+    assert SECRET not in str(info.value)
+    assert _retry_warnings(caplog) == 2  # connection errors were retried
+
+
+def test_post_retried_when_connection_refused(
+    closed_port: int, sleeps: list[float], caplog: pytest.LogCaptureFixture
+) -> None:
+    # Nothing was sent, so re-trying the connection is safe even for a POST.
+    with WatchClient(f"http://127.0.0.1:{closed_port}", SECRET, retries=1) as watch:
+        with pytest.raises(TransportError):
+            watch.post_query_results(1, max_age=0)
+    assert _retry_warnings(caplog) == 1
+
+
+@pytest.mark.parametrize("retries", [0, 1])
+def test_read_timeout_is_transport_error(
+    local: tuple[str, _Script], sleeps: list[float], retries: int
+) -> None:
+    url, script = local
+    for _ in range(retries + 1):
+        script.add(200, body_of("10-job-finished"), delay=0.5)
+    with WatchClient(url, SECRET, retries=retries, timeout=(5, 0.1)) as watch:
+        with pytest.raises(TransportError, match="read timeout"):
+            watch.get_job(JOB_ID)
+
+
+def test_post_not_retried_after_read_timeout(local: tuple[str, _Script]) -> None:
+    url, script = local
+    script.add(200, body_of("08-results-post-max-age-0"), delay=0.5)
+    with WatchClient(url, SECRET, retries=3, timeout=(5, 0.1)) as watch:
+        with pytest.raises(TransportError, match="read timeout"):
+            watch.post_query_results(1, max_age=0)
+    assert len(script.received) == 1
+
+
+def test_truncated_body_is_transport_error(local: tuple[str, _Script]) -> None:
+    url, script = local
+    script.add(200, b'{"query_result": {"data"', {"X-Truncate": "1"})
+    with WatchClient(url, SECRET, retries=0) as watch:
+        with pytest.raises(TransportError, match="truncated"):
+            watch.get_result(61)

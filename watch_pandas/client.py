@@ -1,0 +1,1079 @@
+"""WatchClient: one method per Watch/Redash endpoint, over one ``requests.Session``.
+
+The key travels only in the ``Authorization: Key …`` header of the session (never in a URL we
+build). Idempotent requests are retried by urllib3 with exponential backoff on 429/502/503/504
+and connection errors, honouring ``Retry-After``; POSTs (which may start executions) are retried
+only when the connection failed before anything was sent. Every HTTP or transport failure is
+raised as an :mod:`watch_pandas.errors` type whose message names the method and path, never
+the key.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
+from urllib.parse import quote, urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util.retry import Retry
+
+from . import __version__
+from ._constants import MAX_PAGE_SIZE
+from .config import resolve_config
+from .errors import (
+    AuthError,
+    ConfigError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ParameterError,
+    QueryFailedError,
+    ServerError,
+    TransportError,
+    WatchError,
+)
+from .models import Dashboard, DataSource, Job, Page, Query
+
+__all__ = ["WatchClient", "ExecutionResponse", "RESULT_FORMATS"]
+
+log = logging.getLogger("watch_pandas.client")
+
+KeyKind = Literal["auto", "user", "query"]
+RESULT_FORMATS = ("json", "csv", "tsv", "xlsx")
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Methods urllib3 may repeat after a read error or a retryable status. DELETE is safe here:
+# archiving or cancelling twice leaves the same state. POST is deliberately absent.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT", "TRACE"})
+# A cached result body is never parsed just to tell it from a job: peek at the first key.
+_FIRST_KEY = re.compile(rb'\s*\{\s*"([A-Za-z_]+)"')
+_SMALL_BODY = 64 * 1024
+_LOGIN_TEXT = "please login"
+
+
+@dataclass(frozen=True)
+class ExecutionResponse:
+    """What ``POST …/results`` answered: a ``job`` to poll, or the raw result ``body`` bytes."""
+
+    job: Job | None
+    body: bytes | None
+
+
+class _Retry(Retry):
+    """urllib3 ``Retry`` that caps how long a ``Retry-After`` header may make us sleep."""
+
+    RETRY_AFTER_MAX = 60.0
+
+    def get_retry_after(self, response: Any) -> float | None:
+        value = super().get_retry_after(response)
+        return None if value is None else min(value, self.RETRY_AFTER_MAX)
+
+
+class WatchClient:
+    """A connection to one Watch (Redash) server.
+
+    ``url``/``api_key``/``profile`` are resolved by :func:`watch_pandas.config.resolve_config`.
+    ``timeout`` is seconds, or ``(connect, read)``. ``retries`` bounds the automatic retries of
+    idempotent requests (``0`` disables them), ``backoff_factor`` their exponential backoff.
+    ``key_kind`` says whether the key is a user API key or one query's API key; ``"auto"``
+    detects it from the query JSON (which exposes the query's key) or from a user-only route
+    that succeeded. Use as a context manager, or call :meth:`close`.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        api_key: str | None = None,
+        *,
+        profile: str | None = None,
+        timeout: float | tuple[float, float] = (10, 300),
+        retries: int = 3,
+        backoff_factor: float = 0.5,
+        session: requests.Session | None = None,
+        key_kind: KeyKind = "auto",
+    ) -> None:
+        if key_kind not in ("auto", "user", "query"):
+            raise ConfigError(f"key_kind must be 'auto', 'user' or 'query', not {key_kind!r}.")
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+            raise ConfigError(f"retries must be an integer >= 0, not {retries!r}.")
+        if not isinstance(backoff_factor, (int, float)) or backoff_factor < 0:
+            raise ConfigError(f"backoff_factor must be a number >= 0, not {backoff_factor!r}.")
+        config = resolve_config(url, api_key, profile)
+        self.url: str = config.url
+        self.profile = config.profile
+        self.timeout = _check_timeout(timeout)
+        self.retries = retries
+        self._key = config.api_key
+        self._key_kind: KeyKind = key_kind
+        self._detected_kind: KeyKind = "auto"
+        self._query_key_query_id: int | None = None
+        self._dashboard_slug_style: Literal["legacy", "slug"] | None = None
+        self._owns_session = session is None
+        self.session = session if session is not None else requests.Session()
+        self.session.headers["Authorization"] = f"Key {self._key}"
+        self.session.headers["User-Agent"] = f"watch-pandas/{__version__}"
+        self.session.headers["Accept"] = "application/json"
+        if self._owns_session:
+            adapter = HTTPAdapter(max_retries=self._make_retry(retries, backoff_factor))
+            self.session.mount("https://", adapter)
+            self.session.mount("http://", adapter)
+
+    @staticmethod
+    def _make_retry(retries: int, backoff_factor: float) -> Retry:
+        return _Retry(
+            total=retries,
+            connect=retries,
+            read=retries,
+            status=retries,
+            other=0,
+            allowed_methods=IDEMPOTENT_METHODS,
+            status_forcelist=RETRY_STATUSES,
+            backoff_factor=backoff_factor,
+            backoff_max=30,
+            respect_retry_after_header=True,
+            raise_on_status=False,  # hand back the last response so we can explain it
+        )
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def __repr__(self) -> str:
+        return f"WatchClient(url={self.url!r}, key_kind={self.key_kind!r})"
+
+    def close(self) -> None:
+        """Close the HTTP session (only if this client created it)."""
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self) -> WatchClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    @property
+    def key_kind(self) -> KeyKind:
+        """``"user"`` or ``"query"`` once known (configured or detected), else ``"auto"``."""
+        return self._key_kind if self._key_kind != "auto" else self._detected_kind
+
+    def query_url(self, query_id: int | str) -> str:
+        """The human link to a query in the web UI (no key)."""
+        return f"{self.url}/queries/{_as_id(query_id, 'query_id')}"
+
+    def is_query_key_for(self, query: Query) -> bool:
+        """True when this client's key is ``query``'s own API key (a query key).
+
+        With ``key_kind="auto"`` this also settles the kind: a key that could read the query
+        but is not its key must be a user key.
+        """
+        if not query.api_key:
+            return self._key_kind == "query"
+        matches = hmac.compare_digest(query.api_key.encode(), self._key.encode())
+        if matches:
+            self._query_key_query_id = query.id
+        if self._key_kind == "auto" and self._detected_kind == "auto":
+            self._detected_kind = "query" if matches else "user"
+        return matches
+
+    # -- queries ---------------------------------------------------------------------------
+    def list_queries(
+        self,
+        q: str | None = None,
+        tags: Sequence[str] | str | None = None,
+        *,
+        order: str | None = None,
+        page_size: int = MAX_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> Iterator[Query]:
+        """All queries (drafts included), fetched page by page; stops at the last page."""
+        for item in self._paginate("queries", q, tags, order, page_size, limit, "list queries"):
+            yield Query.from_json(item)
+
+    def get_queries_page(
+        self,
+        page: int = 1,
+        page_size: int = 25,
+        q: str | None = None,
+        tags: Sequence[str] | str | None = None,
+        order: str | None = None,
+    ) -> Page:
+        """One page of ``GET /api/queries`` (``results`` are raw query objects)."""
+        return self._page("queries", page, page_size, q, tags, order, "list queries")
+
+    def get_query(self, query_id: int | str) -> Query:
+        """One saved query, with its parameter definitions."""
+        qid = _as_id(query_id, "query_id")
+        data = self._json("GET", f"queries/{qid}", what=f"query {qid}", query_id=qid)
+        query = Query.from_json(_expect_dict(data, "a query"))
+        self.is_query_key_for(query)
+        return query
+
+    def create_query(
+        self,
+        *,
+        data_source_id: int,
+        query: str,
+        name: str,
+        description: str | None = None,
+        parameters: Sequence[Mapping[str, Any]] | None = None,
+        tags: Sequence[str] | None = None,
+        schedule: Mapping[str, Any] | None = None,
+        publish: bool = False,
+    ) -> Query:
+        """Create a saved query (a draft unless ``publish=True``)."""
+        self._require_user_key("create queries")
+        if not isinstance(query, str) or not query.strip():
+            raise ConfigError("query= must be the SQL text of the new query (non-empty).")
+        body: dict[str, Any] = {
+            "data_source_id": _as_id(data_source_id, "data_source_id"),
+            "query": query,
+            "name": name,
+            "description": description,
+            "options": {"parameters": [dict(p) for p in parameters or ()]},
+            "schedule": dict(schedule) if schedule is not None else None,
+            "tags": list(tags or ()),
+        }
+        created = Query.from_json(_expect_dict(self._json("POST", "queries", body=body), "a query"))
+        if publish:
+            return self.edit_query(created.id, version=created.version, is_draft=False)
+        return created
+
+    def edit_query(
+        self, query_id: int | str, *, version: int | None = None, **fields: Any
+    ) -> Query:
+        """Change fields of a saved query (``query=`` is the SQL, ``is_draft=False`` publishes).
+
+        With ``version=`` the server refuses (``ConflictError``) when someone saved in between.
+        """
+        qid = _as_id(query_id, "query_id")
+        body = dict(fields)
+        if version is not None:
+            body["version"] = version
+        data = self._json("POST", f"queries/{qid}", body=body, what=f"query {qid}", query_id=qid)
+        return Query.from_json(_expect_dict(data, "a query"))
+
+    def archive_query(self, query_id: int | str) -> None:
+        """Archive a saved query (``DELETE /api/queries/<id>``)."""
+        qid = _as_id(query_id, "query_id")
+        self._json("DELETE", f"queries/{qid}", what=f"query {qid}", query_id=qid)
+
+    def get_dropdown_options(
+        self, query_id: int | str, *, parameter_query_id: int | str | None = None
+    ) -> list[dict[str, Any]]:
+        """Options of a query-based dropdown parameter: ``[{"name": …, "value": …}, …]``.
+
+        Without ``parameter_query_id`` this is ``/dropdown`` (the query's own values);
+        with it, ``/dropdowns/<parameter_query_id>`` (a parameter of ``query_id``).
+        """
+        qid = _as_id(query_id, "query_id")
+        path = f"queries/{qid}/dropdown"
+        if parameter_query_id is not None:
+            path = f"queries/{qid}/dropdowns/{_as_id(parameter_query_id, 'parameter_query_id')}"
+        data = self._json("GET", path, what=f"dropdown options of query {qid}", query_id=qid)
+        if not isinstance(data, list):
+            raise ServerError(f"GET /api/{path} did not answer a list of options.", query_id=qid)
+        return data
+
+    # -- execution -------------------------------------------------------------------------
+    def post_query_results(
+        self,
+        query_id: int | str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        max_age: int | None = -1,
+        apply_auto_limit: bool | None = None,
+    ) -> ExecutionResponse:
+        """Run (or fetch from cache) a saved query: ``POST /api/queries/<id>/results``.
+
+        ``max_age`` is always sent: seconds a cached result may be old, ``0`` = always run,
+        ``-1`` (or ``None``) = any cached result. Not retried once the request went out.
+        """
+        qid = _as_id(query_id, "query_id")
+        body: dict[str, Any] = {"max_age": _max_age(max_age)}
+        if parameters:
+            body["parameters"] = dict(parameters)
+        if apply_auto_limit is not None:
+            body["apply_auto_limit"] = bool(apply_auto_limit)
+        response = self._request(
+            "POST",
+            f"queries/{qid}/results",
+            body=body,
+            what=f"query {qid}",
+            query_id=qid,
+            sent_parameters=body.get("parameters"),
+        )
+        return _execution_response(response)
+
+    def execute_sql(
+        self,
+        sql: str,
+        data_source_id: int | str,
+        parameters: Mapping[str, Any] | None = None,
+        *,
+        max_age: int = 0,
+        query_id: int | str | None = None,
+        apply_auto_limit: bool | None = None,
+    ) -> ExecutionResponse:
+        """Run ad-hoc SQL on a data source: ``POST /api/query_results`` (user key only)."""
+        self._require_user_key("run ad-hoc SQL")
+        if not isinstance(sql, str) or not sql.strip():
+            raise ConfigError("sql must be a non-empty SQL string.")
+        body: dict[str, Any] = {
+            "query": sql,
+            "data_source_id": _as_id(data_source_id, "data_source_id"),
+            "max_age": _max_age(max_age),
+            "parameters": dict(parameters or {}),
+        }
+        if query_id is not None:
+            body["query_id"] = _as_id(query_id, "query_id")
+        if apply_auto_limit is not None:
+            body["apply_auto_limit"] = bool(apply_auto_limit)
+        response = self._request(
+            "POST",
+            "query_results",
+            body=body,
+            what=f"data source {body['data_source_id']}",
+            user_only=True,
+            sent_parameters=body["parameters"],
+        )
+        return _execution_response(response)
+
+    def get_job(self, job_id: str, *, query_id: int | str | None = None) -> Job:
+        """The state of an execution job.
+
+        A user key reads ``/api/jobs/<id>``; a query key can only use
+        ``/api/queries/<query_id>/jobs/<id>`` (``query_id`` defaults to the key's query).
+        """
+        jid = _as_job_id(job_id)
+        qid = None if query_id is None else _as_id(query_id, "query_id")
+        kind = self.key_kind
+        if kind == "query" or (kind == "auto" and qid is not None):
+            qid = qid if qid is not None else self._query_key_query_id
+            if qid is None:
+                raise ConfigError(
+                    f"A query API key can only read job {jid} through its query's route; "
+                    "pass query_id= (the query that started the job), or use a user API key."
+                )
+            path = f"queries/{qid}/jobs/{quote(jid, safe='')}"
+            data = self._json("GET", path, what=f"job {jid}", query_id=qid, job_id=jid)
+        else:
+            path = f"jobs/{quote(jid, safe='')}"
+            data = self._json("GET", path, what=f"job {jid}", job_id=jid, user_only=True)
+        job = _expect_dict(data, "a job").get("job")
+        if not isinstance(job, dict):
+            raise ServerError(f"GET /api/{path} did not answer a job object.", job_id=jid)
+        return Job.from_json(job)
+
+    def cancel_job(self, job_id: str) -> None:
+        """Cancel a job (``DELETE /api/jobs/<id>``); needs a user API key.
+
+        Note that a job is shared by everyone who ran the same SQL at the same time.
+        """
+        jid = _as_job_id(job_id)
+        if self.key_kind == "query":
+            raise ForbiddenError(
+                f"Cannot cancel job {jid}: cancelling needs a user API key, and this client "
+                "uses a query API key (the server offers no cancel route for query keys).",
+                job_id=jid,
+            )
+        self._json(
+            "DELETE", f"jobs/{quote(jid, safe='')}", what=f"job {jid}", job_id=jid, user_only=True
+        )
+
+    # -- results ---------------------------------------------------------------------------
+    def get_cached_result(self, query_id: int | str, fmt: str = "json") -> bytes:
+        """The query's latest cached result (``GET /api/queries/<id>/results.<fmt>``) as bytes."""
+        qid = _as_id(query_id, "query_id")
+        path = f"queries/{qid}/results.{_check_format(fmt)}"
+        response = self._request("GET", path, what=f"cached result of query {qid}", query_id=qid)
+        return response.content
+
+    def get_result(
+        self, result_id: int | str, fmt: str = "json", *, query_id: int | str | None = None
+    ) -> bytes:
+        """A query result by id as bytes (``json``, ``csv``, ``tsv`` or ``xlsx``).
+
+        Without ``query_id``: ``/api/query_results/<rid>.<fmt>`` (user key); with it:
+        ``/api/queries/<qid>/results/<rid>.<fmt>`` (either key; for a query key only results
+        whose SQL hash matches the saved query, i.e. default parameter values).
+        """
+        return self.stream_result(result_id, fmt, query_id=query_id, stream=False).content
+
+    def stream_result(
+        self,
+        result_id: int | str,
+        fmt: str = "json",
+        *,
+        query_id: int | str | None = None,
+        stream: bool = True,
+    ) -> requests.Response:
+        """Like :meth:`get_result` but returns the open ``Response`` (close it when done)."""
+        rid = _as_id(result_id, "result_id")
+        fmt = _check_format(fmt)
+        qid = None if query_id is None else _as_id(query_id, "query_id")
+        if qid is None and self.key_kind == "query":
+            qid = self._query_key_query_id
+            if qid is None:
+                raise ForbiddenError(
+                    f"Result {rid} can be read by id only with a user API key; with a query "
+                    "API key pass query_id= (or re-POST the same parameters)."
+                )
+        if qid is None:
+            return self._request(
+                "GET",
+                f"query_results/{rid}.{fmt}",
+                what=f"result {rid}",
+                user_only=True,
+                stream=stream,
+            )
+        return self._request(
+            "GET",
+            f"queries/{qid}/results/{rid}.{fmt}",
+            what=f"result {rid} of query {qid}",
+            query_id=qid,
+            stream=stream,
+        )
+
+    # -- dashboards ------------------------------------------------------------------------
+    def list_dashboards(
+        self,
+        q: str | None = None,
+        tags: Sequence[str] | str | None = None,
+        *,
+        page_size: int = MAX_PAGE_SIZE,
+        limit: int | None = None,
+    ) -> Iterator[Dashboard]:
+        """All dashboards (without widgets), page by page; stops at the last page."""
+        for item in self._paginate(
+            "dashboards", q, tags, None, page_size, limit, "list dashboards"
+        ):
+            yield Dashboard.from_json(item)
+
+    def get_dashboard(self, id_or_slug: int | str) -> Dashboard:
+        """A dashboard with its widgets, by numeric id or by slug.
+
+        A slug is looked up as ``/api/dashboards/<slug>?legacy`` (v10+); when that fails the
+        v8/v9 form ``/api/dashboards/<slug>`` is tried, and the working form is remembered.
+        """
+        if isinstance(id_or_slug, int) or (isinstance(id_or_slug, str) and id_or_slug.isdigit()):
+            did = _as_id(id_or_slug, "dashboard id")
+            data = self._json("GET", f"dashboards/{did}", what=f"dashboard {did}", user_only=True)
+            return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+        if not isinstance(id_or_slug, str) or not id_or_slug.strip():
+            raise ConfigError(
+                f"A dashboard is given by numeric id or slug (e.g. 'my-dashboard'), "
+                f"not {id_or_slug!r}."
+            )
+        slug = id_or_slug.strip()
+        quoted = quote(slug, safe="")
+        what = f"dashboard {slug!r}"
+        if self._dashboard_slug_style != "slug":
+            try:
+                data = self._json("GET", f"dashboards/{quoted}?legacy", what=what, user_only=True)
+            except (NotFoundError, ServerError) as exc:
+                if isinstance(exc, TransportError) or self._dashboard_slug_style == "legacy":
+                    raise
+                log.debug("dashboard slug lookup with ?legacy failed (%s); trying v8/v9 form", exc)
+            else:
+                self._dashboard_slug_style = "legacy"
+                return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+        try:
+            data = self._json("GET", f"dashboards/{quoted}", what=what, user_only=True)
+        except ServerError as exc:
+            if isinstance(exc, TransportError):
+                raise
+            raise NotFoundError(
+                f"No dashboard with slug {slug!r} on {self.url} (neither "
+                f"/api/dashboards/{quoted}?legacy nor /api/dashboards/{quoted} found it). "
+                "Check the slug in the dashboard's address, or pass its numeric id.",
+                status_code=exc.status_code,
+            ) from None
+        self._dashboard_slug_style = "slug"
+        return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+
+    def create_dashboard(self, name: str) -> Dashboard:
+        """Create a (draft) dashboard."""
+        self._require_user_key("create dashboards")
+        if not isinstance(name, str) or not name.strip():
+            raise ConfigError("A new dashboard needs a non-empty name.")
+        data = self._json("POST", "dashboards", body={"name": name}, user_only=True)
+        return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+
+    def edit_dashboard(
+        self, dashboard_id: int | str, *, version: int | None = None, **fields: Any
+    ) -> Dashboard:
+        """Change fields (``name``, ``tags``, ``is_draft``, ``layout``, …) of a dashboard by id."""
+        did = _as_id(dashboard_id, "dashboard_id")
+        body = dict(fields)
+        if version is not None:
+            body["version"] = version
+        data = self._json(
+            "POST", f"dashboards/{did}", body=body, what=f"dashboard {did}", user_only=True
+        )
+        return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+
+    def archive_dashboard(self, dashboard: int | str) -> None:
+        """Archive a dashboard given by id or slug."""
+        if isinstance(dashboard, int) or (isinstance(dashboard, str) and dashboard.isdigit()):
+            key: int | str = _as_id(dashboard, "dashboard")
+        else:
+            found = self.get_dashboard(dashboard)
+            # v8/v9 servers address dashboards by slug here too; v10+ by id.
+            key = quote(found.slug, safe="") if self._dashboard_slug_style == "slug" else found.id
+        self._json("DELETE", f"dashboards/{key}", what=f"dashboard {dashboard}", user_only=True)
+
+    # -- data sources / org ----------------------------------------------------------------
+    def list_data_sources(self) -> list[DataSource]:
+        """The data sources this user may see (sorted by name by the server)."""
+        self._require_user_key("list data sources")
+        data = self._json("GET", "data_sources", what="data sources", user_only=True)
+        if not isinstance(data, list):
+            raise ServerError("GET /api/data_sources did not answer a list.")
+        return [DataSource.from_json(item) for item in data]
+
+    def resolve_data_source(self, id_or_name: int | str) -> DataSource:
+        """A data source by id (int or digit string) or exact name."""
+        if isinstance(id_or_name, bool) or not isinstance(id_or_name, (int, str)):
+            raise ConfigError(
+                f"A data source is given by id or name, not {type(id_or_name).__name__}."
+            )
+        sources = self.list_data_sources()
+        if isinstance(id_or_name, int) or id_or_name.strip().isdigit():
+            wanted_id = int(id_or_name)
+            match = [s for s in sources if s.id == wanted_id]
+        else:
+            match = [s for s in sources if s.name == id_or_name]
+        if match:
+            return match[0]
+        available = ", ".join(f"{s.name} (id {s.id})" for s in sources) or "none visible"
+        raise NotFoundError(f"No data source {id_or_name!r} on {self.url}. Available: {available}.")
+
+    def get_client_config(self) -> dict[str, Any]:
+        """The server's ``client_config`` (date formats, page size, version for users).
+
+        From ``/api/session`` for a user key, else from ``/api/config`` (no login needed).
+        """
+        if self.key_kind != "query":
+            try:
+                data = self._json(
+                    "GET", "session", what="session", user_only=True, detect_user=False
+                )
+            except AuthError:
+                if self.key_kind == "user":
+                    raise
+            else:
+                config = _expect_dict(data, "a session").get("client_config")
+                if isinstance(config, dict):
+                    return config
+        data = self._json("GET", "config", what="server config")
+        config = _expect_dict(data, "a config").get("client_config")
+        if not isinstance(config, dict):
+            raise ServerError("GET /api/config did not include client_config.")
+        return config
+
+    def get_server_version(self) -> str | None:
+        """The server's version string (only shown to user keys), or ``None``."""
+        version = self.get_client_config().get("version")
+        return str(version) if version else None
+
+    # -- plumbing --------------------------------------------------------------------------
+    def _require_user_key(self, action: str) -> None:
+        if self.key_kind == "query":
+            raise ForbiddenError(
+                f"Cannot {action} with a query API key; a query key only reads and runs its "
+                "own query. Use a user API key (from your Watch profile page)."
+            )
+
+    def _page(
+        self,
+        resource: str,
+        page: int,
+        page_size: int,
+        q: str | None,
+        tags: Sequence[str] | str | None,
+        order: str | None,
+        action: str,
+    ) -> Page:
+        self._require_user_key(action)
+        if isinstance(page, bool) or not isinstance(page, int) or page < 1:
+            raise ConfigError(f"page must be a positive integer, not {page!r}.")
+        _check_page_size(page_size)
+        params: dict[str, Any] = {"page": page, "page_size": page_size}
+        if q:
+            params["q"] = q
+        if tags:
+            params["tags"] = [tags] if isinstance(tags, str) else list(tags)
+        if order:
+            params["order"] = order
+        data = _expect_dict(
+            self._json("GET", resource, params=params, what=resource, user_only=True), "a page"
+        )
+        try:
+            return Page(
+                count=int(data["count"]),
+                page=int(data.get("page", page)),
+                page_size=int(data.get("page_size", page_size)),
+                results=list(data["results"]),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise ServerError(
+                f"GET /api/{resource} did not answer a page envelope (count/results)."
+            ) from None
+
+    def _paginate(
+        self,
+        resource: str,
+        q: str | None,
+        tags: Sequence[str] | str | None,
+        order: str | None,
+        page_size: int,
+        limit: int | None,
+        action: str,
+    ) -> Iterator[dict[str, Any]]:
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or limit < 0
+        ):
+            raise ConfigError(f"limit must be a non-negative integer or None, not {limit!r}.")
+        _check_page_size(page_size)
+        if limit is not None:
+            page_size = max(1, min(page_size, limit))
+        yielded = 0
+        page_number = 1
+        last_page = 1
+        while page_number <= last_page and (limit is None or yielded < limit):
+            page = self._page(resource, page_number, page_size, q, tags, order, action)
+            # Never ask past ceil(count / page_size): the server answers that with a 400.
+            last_page = max(1, math.ceil(page.count / page_size))
+            for item in page.results:
+                if limit is not None and yielded >= limit:
+                    return
+                yielded += 1
+                yield item
+            if not page.results:
+                return
+            page_number += 1
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = self._request(method, path, **kwargs)
+        return _decode_json(response, method, path, self._redact)
+
+    def _request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        what: str | None = None,
+        user_only: bool = False,
+        detect_user: bool | None = None,
+        query_id: int | None = None,
+        job_id: str | None = None,
+        sent_parameters: Mapping[str, Any] | None = None,
+        stream: bool = False,
+    ) -> requests.Response:
+        """Send one request; return the 2xx response or raise the fitting WatchError."""
+        url = f"{self.url}/api/{path}"
+        context = {"query_id": query_id, "job_id": job_id}
+        started = time.monotonic()
+        try:
+            response = self.session.request(
+                method,
+                url,
+                params=params,
+                json=body if method in ("POST", "PUT") else None,
+                timeout=self.timeout,
+                # A redirect turns a POST into a GET (§10.13): refuse it instead of following.
+                allow_redirects=method != "POST",
+                stream=stream,
+            )
+        except requests.RequestException as exc:
+            raise self._transport_error(exc, method, path, context) from None
+        elapsed = time.monotonic() - started
+        log.debug("%s %s -> %s in %.3fs", method, urlsplit(url).path, response.status_code, elapsed)
+        if response.ok and not response.is_redirect:
+            self._check_not_login_page(response, method, path, context)
+            # Success on a user-key-only route proves a user key (``detect_user`` opts out).
+            proves_user = user_only if detect_user is None else detect_user
+            if proves_user and self._key_kind == "auto" and self._detected_kind == "auto":
+                self._detected_kind = "user"
+            return response
+        try:
+            raise self._http_error(
+                response, method, path, what, user_only, sent_parameters, context
+            )
+        finally:
+            response.close()
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._key, "<redacted>") if self._key else text
+
+    def _transport_error(
+        self, exc: requests.RequestException, method: str, path: str, context: dict[str, Any]
+    ) -> WatchError:
+        where = f"{method} /api/{urlsplit(path).path}"
+        # After urllib3 gave up retrying, requests wraps the real cause in MaxRetryError.
+        reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
+        retried = f" (after {self.retries} retries)" if self.retries else ""
+        if isinstance(exc, requests.exceptions.SSLError) or isinstance(reason, SSLError):
+            advice = (
+                "TLS/certificate problem: check the URL's host name, or point REQUESTS_CA_BUNDLE "
+                "at your organisation's CA bundle."
+            )
+        elif isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
+            reason, ReadTimeoutError
+        ):
+            advice = (
+                f"the server did not answer within the read timeout ({self.timeout[1]:g} s)"
+                f"{retried}; raise timeout= (e.g. timeout=(10, 900)) for big results, or try "
+                "again later."
+            )
+        elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
+            advice = "the connection broke while the body was arriving (truncated); try again."
+        elif isinstance(reason, NewConnectionError) or (
+            isinstance(exc, requests.ConnectionError)
+            and not isinstance(exc, requests.exceptions.ConnectTimeout)
+            and not isinstance(reason, (ConnectTimeoutError, ProtocolError))
+        ):
+            advice = (
+                f"could not connect to {self.url}{retried}: check the URL, your network/VPN, "
+                "and that the server is up."
+            )
+        elif isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+            reason, ConnectTimeoutError
+        ):
+            advice = (
+                f"timed out while connecting{retried}: check the URL, VPN/firewall, and that "
+                "the server is up."
+            )
+        elif isinstance(reason, ProtocolError):
+            advice = (
+                f"the connection was closed or reset before the answer arrived{retried}; "
+                "try again (a proxy may have cut a slow request)."
+            )
+        elif isinstance(exc, requests.exceptions.RetryError):
+            return ServerError(
+                f"{where} kept failing after {self.retries} retries; try again later.", **context
+            )
+        else:
+            advice = f"the request failed ({type(exc).__name__}); check the URL and try again."
+        return TransportError(f"{where}: {advice}", url=None, **context)
+
+    def _check_not_login_page(
+        self, response: requests.Response, method: str, path: str, context: dict[str, Any]
+    ) -> None:
+        """A 2xx HTML page (a login form after a redirect, a proxy page) is not the API."""
+        content_type = response.headers.get("Content-Type", "")
+        if "text/html" not in content_type.lower():
+            return
+        if response.history or "/login" in urlsplit(response.url).path:
+            raise AuthError(
+                f"{method} /api/{path} was redirected to the server's login page: the API key "
+                f"was not accepted by {self.url}. Check the key (and that the URL is the Watch "
+                "base address).",
+                status_code=response.status_code,
+                **context,
+            )
+        raise ServerError(
+            f"{method} /api/{path} answered an HTML page instead of the API's JSON. Is {self.url} "
+            "the Watch base address (not a page inside it), and is no single-sign-on proxy in "
+            "front of it?",
+            status_code=response.status_code,
+            **context,
+        )
+
+    def _http_error(
+        self,
+        response: requests.Response,
+        method: str,
+        path: str,
+        what: str | None,
+        user_only: bool,
+        sent_parameters: Mapping[str, Any] | None,
+        context: dict[str, Any],
+    ) -> WatchError:
+        status = response.status_code
+        where = f"{method} /api/{path}"
+        text = self._redact(_server_text(response))
+        said = f' The server said: "{text}"' if text else ""
+        extra = {"status_code": status, **context}
+        subject = what or f"/api/{path}"
+
+        if response.is_redirect or 300 <= status < 400:
+            location = self._redact(response.headers.get("Location", "?"))
+            return ServerError(
+                f"{where} was redirected ({status}) to {location}; a redirect would turn this "
+                "POST into a GET. Configure the final address as the URL (for instance "
+                "https:// instead of http://).",
+                **extra,
+            )
+        if status == 404 and _LOGIN_TEXT in text.lower():
+            hint = ""
+            if user_only and self._key_kind != "user":
+                hint = (
+                    " If this is a query API key (one query's key), it only works on that "
+                    "query's own routes; this call needs a user API key (from your profile page)."
+                )
+            return AuthError(
+                f"The API key was not accepted by {self.url} ({where} answered 404 "
+                f'"Please login").{hint} Check the key and the URL.',
+                **extra,
+            )
+        if status == 404:
+            if "no cached result" in text.lower():
+                return NotFoundError(
+                    f"No cached result for {subject}.{said} Run the query first (max_age=0); "
+                    "with a query key only results of the saved default parameters can be "
+                    "read this way (re-POST the parameters instead).",
+                    **extra,
+                )
+            return NotFoundError(
+                f"{subject[0].upper() + subject[1:]} was not found ({where}).{said} Check the id.",
+                **extra,
+            )
+        if status == 403:
+            hint = ""
+            lowered = text.lower()
+            if "user api key" in lowered or "unsafe parameters" in lowered:
+                hint = " Use a user API key for this (a query key cannot do it)."
+            return ForbiddenError(f"Not allowed: {where} answered 403.{said}{hint}", **extra)
+        if status == 409:
+            return ConflictError(
+                f"{subject[0].upper() + subject[1:]} changed on the server since you read it "
+                f"(version conflict on {where}).{said} Read it again and re-apply your change.",
+                **extra,
+            )
+        if status == 400:
+            return _bad_request(text, where, subject, sent_parameters, extra)
+        if status == 401:
+            lowered = text.lower()
+            if "data source" in lowered:
+                return ConfigError(
+                    f"{where}: no usable data source.{said} Pass a valid data_source_id "
+                    "(see list_data_sources()), or attach the query to a data source.",
+                    **extra,
+                )
+            return AuthError(f"{where} answered 401.{said} Check the API key.", **extra)
+        if status == 429 or status in (502, 503, 504):
+            tried = f" after {self.retries} retries" if self.retries and method != "POST" else ""
+            reason = (
+                "is rate-limiting us" if status == 429 else "(or a proxy in front) is unavailable"
+            )
+            return ServerError(
+                f"{where}: the server {reason} (HTTP {status}){tried}.{said} Try again later.",
+                **extra,
+            )
+        if status >= 500:
+            return ServerError(
+                f"{where} failed on the server (HTTP {status}).{said}"
+                f"{_server_error_hint(method, path)}",
+                **extra,
+            )
+        return WatchError(f"{where} answered HTTP {status}.{said}", **extra)
+
+
+# -- helpers (module level, no client state) -----------------------------------------------
+def _as_id(value: object, name: str) -> int:
+    """A positive integer id from an int or a digit string."""
+    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
+        return int(value)
+    raise ConfigError(f"{name} must be a positive integer id like 42, not {value!r}.")
+
+
+def _as_job_id(value: object) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"job_id must be the job's id string (a UUID), not {value!r}.")
+    return value.strip()
+
+
+def _check_format(fmt: object) -> str:
+    if fmt not in RESULT_FORMATS:
+        raise ConfigError(
+            f"Unknown result format {fmt!r}; use one of {', '.join(RESULT_FORMATS)} (lower case)."
+        )
+    return str(fmt)
+
+
+def _check_page_size(page_size: object) -> None:
+    if (
+        isinstance(page_size, bool)
+        or not isinstance(page_size, int)
+        or not 1 <= page_size <= MAX_PAGE_SIZE
+    ):
+        raise ConfigError(
+            f"page_size must be an integer from 1 to {MAX_PAGE_SIZE}, not {page_size!r}."
+        )
+
+
+def _check_timeout(timeout: object) -> tuple[float, float]:
+    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
+        return (float(timeout), float(timeout))
+    if (
+        isinstance(timeout, tuple)
+        and len(timeout) == 2
+        and all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in timeout)
+    ):
+        return (float(timeout[0]), float(timeout[1]))
+    raise ConfigError(
+        f"timeout must be seconds > 0 or a (connect, read) pair like (10, 300), not {timeout!r}."
+    )
+
+
+def _max_age(max_age: object) -> int:
+    if max_age is None:
+        return -1
+    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < -1:
+        raise ConfigError(
+            f"max_age must be seconds (an int >= 0), -1 or None for any age, not {max_age!r}."
+        )
+    return max_age
+
+
+def _expect_dict(data: Any, what: str) -> dict[str, Any]:
+    if not isinstance(data, dict):
+        raise ServerError(f"The server answered {type(data).__name__} where {what} was expected.")
+    return data
+
+
+def _decode_json(response: requests.Response, method: str, path: str, redact: Any) -> Any:
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        content_type = response.headers.get("Content-Type", "unknown")
+        snippet = redact(response.text[:120]).replace("\n", " ")
+        raise ServerError(
+            f"{method} /api/{path} answered {content_type}, not JSON (starts with {snippet!r}). "
+            "Is the URL the Watch base address?",
+            status_code=response.status_code,
+        ) from None
+
+
+def _server_text(response: requests.Response) -> str:
+    """The server's own explanation: ``{"message"}`` or ``{"job": {"error"}}``; "" if none."""
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return ""
+    if isinstance(data, dict):
+        message = data.get("message")
+        if isinstance(message, str):
+            return message.strip()
+        job = data.get("job")
+        if isinstance(job, dict) and isinstance(job.get("error"), str):
+            return job["error"].strip()
+    return ""
+
+
+_INCOMPATIBLE = "parameter values are incompatible with their definitions:"
+_MISSING = "missing parameter value for:"
+
+
+def _names_after(text: str, marker: str) -> list[str]:
+    tail = text[text.lower().index(marker) + len(marker) :]
+    return [name.strip() for name in tail.split(",") if name.strip()]
+
+
+def _bad_request(
+    text: str,
+    where: str,
+    subject: str,
+    sent: Mapping[str, Any] | None,
+    extra: dict[str, Any],
+) -> WatchError:
+    lowered = text.lower()
+    said = f' The server said: "{text}"' if text else ""
+    if _INCOMPATIBLE in lowered:
+        names = _names_after(text, _INCOMPATIBLE)
+        values = ", ".join(f"{n}={sent[n]!r}" for n in names if sent and n in sent)
+        unknown = [n for n in names if not sent or n not in sent]
+        return ParameterError(
+            f"The server rejected parameter(s) {', '.join(names)} of {subject}"
+            + (f" (sent {values})" if values else "")
+            + ": a value does not fit the parameter's definition (type, enum option, date "
+            "format) or the name is not a parameter of the query"
+            + (f" ({', '.join(unknown)})" if unknown else "")
+            + ".",
+            name=", ".join(names) or None,
+            value=sent.get(names[0]) if sent and len(names) == 1 else None,
+            **extra,
+        )
+    if _MISSING in lowered:
+        names = sorted(_names_after(text, _MISSING))
+        return ParameterError(
+            f"{subject[0].upper() + subject[1:]} needs a value for parameter(s) "
+            f"{', '.join(names)}; the server never fills in defaults, so every parameter "
+            "must be sent.",
+            name=", ".join(names) or None,
+            allowed="a value for every parameter of the query",
+            **extra,
+        )
+    if "detached from any data source" in lowered:
+        return ParameterError(
+            f"A dropdown parameter's source query has no data source.{said}",
+            **extra,
+        )
+    if "page is out of range" in lowered:
+        return NotFoundError(
+            f"{where}: that page is past the last one.{said} Use a page number up to "
+            "ceil(count / page_size).",
+            **extra,
+        )
+    if "page size is out of range" in lowered or "page must be" in lowered:
+        return ConfigError(f"{where}: bad paging argument.{said}", **extra)
+    if "paused" in lowered:
+        return QueryFailedError(
+            f"The data source of {subject} is paused.{said}", server_message=text, **extra
+        )
+    return WatchError(f"{where} was rejected as a bad request (400).{said}", **extra)
+
+
+def _server_error_hint(method: str, path: str) -> str:
+    """What a 500 on this route usually means (watch-api.md §10.17)."""
+    if path.startswith("jobs/") or "/jobs/" in path:
+        return " The job id is probably unknown or expired (finished jobs expire after 12 h)."
+    if path == "query_results" and method == "POST":
+        return " Check that data_source_id exists (list_data_sources())."
+    if path.startswith("dashboards/") and "?legacy" not in path and method == "GET":
+        return " A slug needs '?legacy' on v10+ servers; pass the numeric id instead."
+    if path.startswith("dashboards/"):
+        return " The dashboard may not exist."
+    return ""
+
+
+def _execution_response(response: requests.Response) -> ExecutionResponse:
+    """Tell ``{"job": …}`` from ``{"query_result": …}`` without parsing a big result twice."""
+    body = response.content
+    first = _FIRST_KEY.match(body[:256])
+    if first is not None and first.group(1) == b"query_result":
+        return ExecutionResponse(job=None, body=body)
+    if len(body) > _SMALL_BODY and (first is None or first.group(1) != b"job"):
+        return ExecutionResponse(job=None, body=body)
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise ServerError(
+            "The execution request did not answer JSON.", status_code=response.status_code
+        ) from None
+    if isinstance(data, dict) and isinstance(data.get("job"), dict):
+        return ExecutionResponse(job=Job.from_json(data["job"]), body=None)
+    if isinstance(data, dict) and "query_result" in data:
+        return ExecutionResponse(job=None, body=body)
+    raise ServerError(
+        "The execution request answered neither a job nor a query_result.",
+        status_code=response.status_code,
+    )
