@@ -143,7 +143,7 @@ class ProgressDisplay:
             colour = _STATE_COLOURS.get(event.state, "inherit")
             self.widget.value = (
                 f'<span style="color:{colour};font-family:monospace">'
-                f"watch: {html.escape(progress_text(event))}</span>"
+                f"watch: {html.escape(progress_text(event), quote=False)}</span>"
             )
 
     def clear(self) -> None:
@@ -170,7 +170,9 @@ class _Field:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def show_error(self, message: str) -> None:
-        self.error.value = f'<span style="{_ERROR_STYLE}">{html.escape(message)}</span>'
+        self.error.value = (
+            f'<span style="{_ERROR_STYLE}">{html.escape(message, quote=False)}</span>'
+        )
 
     def clear_error(self) -> None:
         self.error.value = ""
@@ -266,10 +268,10 @@ class QueryPicker:
     def _build_field(self, widgets, definition, given: Mapping[str, Any]) -> _Field:
         kind = definition.type
         options: list[str] | None = None
-        labels: list[tuple[str, str]] | None = None
+        labels: list[Any] | None = None
         if kind == "enum":
             options = list(definition.enum_options)
-            labels = [(option, option) for option in options]
+            labels = list(options)
         elif kind == "query":
             rows = self._client.get_dropdown_options(
                 self.query_id, parameter_query_id=definition.query_id
@@ -393,11 +395,22 @@ class QueryPicker:
             f.clear_error()
 
     def validate(self) -> dict[str, Any] | None:
-        """Check every field; show errors next to the fields; return the values or None."""
-        for f in self.fields.values():
+        """Check every field; show each error next to its field; return the values or None."""
+        given: dict[str, Any] = {}
+        failed = False
+        for name, f in self.fields.items():
             f.clear_error()
+            try:
+                value = self._field_value(f)
+                self._to_wire(f.definition, value, f.options)
+            except ParameterError as exc:
+                f.show_error(str(exc))
+                failed = True
+            else:
+                given[name] = value
+        if failed:
+            return None
         try:
-            given = self.values()
             _params.resolve_parameters(
                 self.definitions,
                 given,
@@ -535,7 +548,9 @@ class QueryPicker:
     def _say(self, text: str, *, error: bool = False) -> None:
         style = f' style="{_ERROR_STYLE}"' if error else ""
         with self._lock:
-            self.message.value = f"<span{style}>{html.escape(text)}</span>" if text else ""
+            self.message.value = (
+                f"<span{style}>{html.escape(text, quote=False)}</span>" if text else ""
+            )
 
     def _show_frame(self, frame: pd.DataFrame) -> None:
         data, metadata = _mime_bundle(frame)

@@ -1,0 +1,414 @@
+"""The parameter picker and the progress widget (ipywidgets driven from Python).
+
+Construction and validation run against a small in-memory client (no HTTP); Run, progress
+and Cancel run against the local Watch server so the parameters that reach the server and the
+job that gets cancelled are real.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import ipywidgets
+import pytest
+
+from watch_pandas import widgets as W
+from watch_pandas.errors import ParameterError, QueryCancelledError
+from watch_pandas.models import Query
+from watch_pandas.progress import ProgressEvent, TextProgress
+
+
+# -- an in-memory client for building forms ------------------------------------------------
+class FormClient:
+    """Just what QueryPicker needs to build its form; records the calls it gets."""
+
+    url = "http://127.0.0.1:9"
+
+    def __init__(self, parameters, dropdown_rows=()):
+        self.parameters = list(parameters)
+        self.dropdown_rows = list(dropdown_rows)
+        self.dropdown_calls: list[tuple[int, int | None]] = []
+        self.cancelled: list[str] = []
+
+    def get_query(self, query_id):
+        return Query.from_json(
+            {
+                "id": query_id,
+                "name": "Demo <prices>",
+                "query": "SELECT 1",
+                "data_source_id": 1,
+                "options": {"parameters": self.parameters},
+            }
+        )
+
+    def get_dropdown_options(self, query_id, *, parameter_query_id=None):
+        self.dropdown_calls.append((query_id, parameter_query_id))
+        return self.dropdown_rows
+
+    def query_url(self, query_id):
+        return f"{self.url}/queries/{query_id}"
+
+    def cancel_job(self, job_id):
+        self.cancelled.append(job_id)
+
+    def close(self):
+        pass
+
+
+SAMPLES = Path(__file__).parent / "samples"
+
+
+def _recorded_parameters(*names: str) -> list[dict]:
+    parameters = []
+    for name in names:
+        body = json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8"))["body"]
+        parameters += body["options"]["parameters"]
+    return parameters
+
+
+@pytest.fixture
+def all_kinds_client() -> FormClient:
+    """Every definition from the recorded 06-* queries, plus the dropdown's options."""
+    parameters = _recorded_parameters(
+        "06-query-demo-params",
+        "06-query-example-ranges-multi",
+        "06-query-example-seconds",
+        "06-query-example-dropdown",
+    )
+    parameters.append({"name": "at", "type": "datetime-local", "title": "At", "value": None})
+    parameters.append({"name": "ratio", "type": "number", "title": "Ratio", "value": 0.25})
+    rows = [{"name": "zero", "value": 0}, {"name": "one", "value": 1}]
+    return FormClient(parameters, rows)
+
+
+def _build(client, **kwargs) -> W.QueryPicker:
+    return W.QueryPicker(7, client=client, **kwargs)
+
+
+def test_each_parameter_type_gets_its_control_with_the_saved_default(all_kinds_client):
+    picker = _build(all_kinds_client)
+    controls = {name: f.controls for name, f in picker.fields.items()}
+
+    assert isinstance(controls["label"][0], ipywidgets.Text)
+    assert controls["label"][0].value == "item"
+    assert isinstance(controls["min_price"][0], ipywidgets.IntText)
+    assert controls["min_price"][0].value == 10
+    assert isinstance(controls["ratio"][0], ipywidgets.FloatText)
+    assert controls["ratio"][0].value == pytest.approx(0.25)
+    flag = controls["flag"][0]
+    assert isinstance(flag, ipywidgets.Dropdown) and not isinstance(flag, ipywidgets.SelectMultiple)
+    assert list(flag.options) == ["0", "1"] and flag.value == "1"
+    assert isinstance(controls["start_date"][0], ipywidgets.DatePicker)
+    assert controls["start_date"][0].value == date(2024, 3, 1)
+    start, end = controls["period"]
+    assert isinstance(start, ipywidgets.DatePicker) and isinstance(end, ipywidgets.DatePicker)
+    assert (start.value, end.value) == (date(2024, 2, 1), date(2024, 3, 1))
+    kinds = controls["kinds"][0]
+    assert isinstance(kinds, ipywidgets.SelectMultiple)
+    assert kinds.value == ("a", "c")
+    since = controls["since"][0]
+    assert isinstance(since, ipywidgets.NaiveDatetimePicker)
+    assert since.value == datetime(2024, 1, 10, 12, 0, 0)
+    assert isinstance(controls["at"][0], ipywidgets.NaiveDatetimePicker)
+    assert controls["at"][0].value is None
+
+
+def test_query_dropdown_is_filled_from_the_dropdown_query(all_kinds_client):
+    picker = _build(all_kinds_client)
+    dropdown = picker.fields["f"].controls[0]
+
+    assert all_kinds_client.dropdown_calls == [(7, 8)]
+    assert dropdown.options == (("zero", "0"), ("one", "1"))
+    assert dropdown.value == "1"
+    assert picker.fields["f"].options == ["0", "1"]
+
+
+def test_dynamic_defaults_are_resolved_at_now():
+    client = FormClient(
+        [
+            {"name": "day", "type": "date", "title": "Day", "value": "d_yesterday"},
+            {"name": "week", "type": "date-range", "title": "Week", "value": "d_last_7_days"},
+        ]
+    )
+    now = datetime(2024, 5, 15, 10, 30)
+    picker = _build(client, now=now)
+
+    assert picker.fields["day"].controls[0].value == date(2024, 5, 14)
+    start, end = (c.value for c in picker.fields["week"].controls)
+    assert (start, end) == (date(2024, 5, 8), date(2024, 5, 15))
+
+
+def test_prefilled_params_override_defaults(all_kinds_client):
+    picker = _build(all_kinds_client, params={"flag": "0", "kinds": ["b"], "min_price": 3})
+
+    assert picker.fields["flag"].controls[0].value == "0"
+    assert picker.fields["kinds"].controls[0].value == ("b",)
+    assert picker.fields["min_price"].controls[0].value == 3
+
+
+def test_an_unknown_prefilled_name_is_a_parameter_error(all_kinds_client):
+    with pytest.raises(ParameterError, match="min_prise") as caught:
+        _build(all_kinds_client, params={"min_prise": 3})
+    assert caught.value.name == "min_prise"
+
+
+def test_an_invalid_prefill_is_shown_next_to_its_field(all_kinds_client):
+    picker = _build(all_kinds_client, params={"flag": "7"})
+
+    assert picker.fields["flag"].has_error
+    assert "'7'" in picker.fields["flag"].error.value
+    assert not picker.fields["label"].has_error
+
+
+def test_range_with_start_after_end_is_refused_next_to_the_field(all_kinds_client):
+    picker = _build(all_kinds_client)
+    start, end = picker.fields["period"].controls
+    start.value = date(2024, 4, 1)  # after the end (2024-03-01)
+
+    assert picker.fields["period"].has_error  # shown as soon as the value changes
+    assert "start must be on or before the end" in picker.fields["period"].error.value
+
+    picker.run_button.click()
+    assert picker._thread is None  # nothing was started
+    assert picker.fields["period"].has_error
+
+    end.value = date(2024, 4, 30)
+    assert not picker.fields["period"].has_error
+
+
+def test_an_empty_date_is_refused_and_names_the_field(all_kinds_client):
+    picker = _build(all_kinds_client)
+    picker.fields["start_date"].controls[0].value = None
+
+    assert picker.validate() is None
+    assert "pick a date" in picker.fields["start_date"].error.value
+
+
+def test_values_cut_datetimes_to_the_parameter_precision(all_kinds_client):
+    picker = _build(all_kinds_client)
+    picker.fields["at"].controls[0].value = datetime(2024, 6, 1, 9, 45, 31, 500)
+    picker.fields["since"].controls[0].value = datetime(2024, 6, 1, 9, 45, 31, 500)
+    picker.fields["kinds"].controls[0].value = ("b", "c")
+
+    values = picker.validate()
+
+    assert values is not None
+    assert values["at"] == datetime(2024, 6, 1, 9, 45)
+    assert values["since"] == datetime(2024, 6, 1, 9, 45, 31)
+    assert values["kinds"] == ["b", "c"]
+    assert values["period"] == (date(2024, 2, 1), date(2024, 3, 1))
+
+
+def test_a_bad_number_is_flagged_on_its_field_by_the_library_validation(all_kinds_client):
+    picker = _build(all_kinds_client)
+    picker.fields["ratio"].controls[0].value = float("nan")
+
+    assert picker.validate() is None
+    assert "NaN" in picker.fields["ratio"].error.value
+    assert "pick a time" in picker.fields["at"].error.value  # every bad field is marked
+    assert not picker.fields["label"].has_error
+
+
+def test_title_is_html_escaped(all_kinds_client):
+    picker = _build(all_kinds_client)
+    title = picker.widget.children[0].value
+    assert "Demo &lt;prices&gt;" in title and "<prices>" not in title
+
+
+def test_cancel_before_the_job_exists_cancels_it_once_its_id_is_known(all_kinds_client):
+    picker = _build(all_kinds_client)
+    gate = threading.Event()
+    picker._thread = threading.Thread(target=gate.wait)  # pretend a run is going
+    picker._thread.start()
+    try:
+        assert picker.cancel() is True
+        assert all_kinds_client.cancelled == []
+        picker._listen(ProgressEvent(state="queued", elapsed=0.1, job_id="job-1"))
+        picker._listen(ProgressEvent(state="running", elapsed=0.2, job_id="job-1"))
+    finally:
+        gate.set()
+        picker._thread.join()
+    assert all_kinds_client.cancelled == ["job-1"]
+    assert picker.cancel() is False  # nothing running any more
+
+
+# -- progress --------------------------------------------------------------------------------
+def test_progress_display_shows_state_elapsed_and_job_id():
+    display = W.ProgressDisplay()
+    display(ProgressEvent(state="queued", elapsed=0.0, query_id=3))
+    display(ProgressEvent(state="running", elapsed=2.25, query_id=3, job_id="ab-12"))
+    display(ProgressEvent(state="failed", elapsed=3.0, job_id="ab-12", message="a <b> c"))
+
+    assert display.states == ["queued", "running", "failed"]
+    assert "failed" in display.widget.value
+    assert "3.0 s" in display.widget.value
+    assert "job ab-12" in display.widget.value
+    assert "a &lt;b&gt; c" in display.widget.value
+
+
+def test_progress_text_line():
+    event = ProgressEvent(state="done", elapsed=1.234, query_id=5, job_id="j", source="fresh run")
+    assert W.progress_text(event) == "done · 1.2 s · query 5 · job j · fresh run"
+
+
+def test_auto_progress_is_text_outside_a_kernel():
+    listener = W.auto_progress(force=True)
+    assert isinstance(listener, TextProgress)
+    assert listener.enabled
+
+
+class _FakeKernelShell:
+    kernel = object()
+
+
+@pytest.fixture
+def fake_kernel(monkeypatch):
+    import ipykernel  # noqa: F401  (its presence in sys.modules marks a kernel)
+    import IPython
+
+    monkeypatch.setattr(IPython, "get_ipython", lambda: _FakeKernelShell())
+    shown = []
+    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    return shown
+
+
+def test_auto_progress_is_a_widget_in_a_kernel_and_displays_on_first_event(fake_kernel):
+    listener = W.auto_progress()
+
+    assert isinstance(listener, W.ProgressDisplay)
+    assert fake_kernel == []
+    listener(ProgressEvent(state="queued", elapsed=0.0))
+    listener(ProgressEvent(state="done", elapsed=0.5))
+    assert fake_kernel == [listener.widget]  # displayed once
+
+
+def test_without_ipywidgets_progress_falls_back_to_text_and_picker_says_how_to_install(
+    fake_kernel, monkeypatch, all_kinds_client
+):
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets → ImportError
+
+    assert not W.widget_frontend_available()
+    assert isinstance(W.auto_progress(), TextProgress)
+    with pytest.raises(ImportError, match=r"pip install 'watch-pandas\[jupyter\]'"):
+        W.picker(7, client=all_kinds_client)
+
+
+# -- against the local server ------------------------------------------------------------------
+def _widget_states(root) -> str:
+    """Every trait value of a widget tree as one JSON text."""
+    seen, stack, texts = set(), [root], []
+    while stack:
+        widget = stack.pop()
+        if widget.model_id in seen:
+            continue
+        seen.add(widget.model_id)
+        texts.append(json.dumps(widget.get_state(), default=str))
+        stack.extend(getattr(widget, "children", ()))
+    return "\n".join(texts)
+
+
+@pytest.fixture
+def demo(local_watch_demo):
+    return local_watch_demo
+
+
+def _demo_query_id(demo, name: str) -> int:
+    query = demo.demo.queries[name]
+    return int(getattr(query, "id", query))
+
+
+def test_run_sends_the_chosen_parameters_and_shows_the_frame(demo):
+    query_id = _demo_query_id(demo, "demo-params")
+    seen = []
+    picker = W.picker(
+        query_id, url=demo.url, api_key=demo.admin_key, max_age=0, on_result=seen.append
+    )
+    picker.fields["start_date"].controls[0].value = date(2024, 3, 5)
+    picker.fields["min_price"].controls[0].value = 20
+    picker.fields["label"].controls[0].value = "it"
+
+    picker.run_button.click()
+    frame = picker.wait(timeout=60)
+
+    assert picker.error is None, picker.message.value
+    assert frame is not None and seen == [frame]
+    sql = frame.attrs["watch"]["sql"]  # the server's own substituted SQL
+    assert "'2024-03-05'" in sql and ">= 20" in sql and "'%it%'" in sql
+    assert frame.attrs["watch"]["parameters"]["start_date"] == "2024-03-05"
+    assert (frame["price"] >= 20).all()
+    assert picker.progress.states[0] == "queued"
+    assert picker.progress.states[-1] == "done"
+    shown = picker.output.outputs[0]["data"]["text/plain"]
+    assert str(frame["id"].iloc[0]) in shown
+    assert not picker.run_button.disabled and picker.cancel_button.disabled
+    assert demo.admin_key not in _widget_states(picker.widget)
+    assert demo.admin_key not in repr(picker)
+    picker.close()
+
+
+def test_cancel_button_cancels_the_server_job(demo):
+    query_id = _demo_query_id(demo, "demo-params")
+    picker = W.picker(query_id, url=demo.url, api_key=demo.admin_key, max_age=0)
+    demo.hold_jobs()
+    try:
+        picker.run_button.click()
+        for _ in range(600):  # until the worker learned the job id (or gave up)
+            if picker.job_id is not None or not picker.running:
+                break
+            picker._thread.join(0.05)
+        assert picker.job_id is not None, picker.message.value
+        assert not picker.cancel_button.disabled
+        picker.cancel_button.click()
+        picker.wait(timeout=60)
+    finally:
+        demo.release_jobs()
+
+    assert isinstance(picker.error, QueryCancelledError)
+    assert picker.df is None
+    assert "cancelled" in picker.progress.states
+    assert "Cancelled" in picker.message.value
+    job = picker._client.get_job(picker.job_id)
+    assert job.is_cancelled
+    picker.close()
+
+
+def test_query_failure_is_shown_with_the_server_message(demo):
+    query_id = demo.add_query("SELEC broken", data_source_id=_first_source(demo), name="bad")
+    picker = W.picker(int(getattr(query_id, "id", query_id)), url=demo.url, api_key=demo.admin_key)
+    picker.run(wait=True)
+
+    assert picker.df is None
+    assert "The query failed" in picker.message.value
+    assert "syntax error" in picker.message.value
+    assert picker.progress.states[-1] == "failed"
+    picker.close()
+
+
+def _first_source(demo) -> int:
+    from watch_pandas.client import WatchClient
+
+    with WatchClient(demo.url, demo.admin_key) as client:
+        return client.list_data_sources()[0].id
+
+
+def test_dynamic_default_runs_against_the_server(demo):
+    query_id = demo.add_query(
+        "SELECT count(*) AS n FROM demo WHERE d <= '{{ day }}'",
+        data_source_id=_first_source(demo),
+        name="dynamic",
+        parameters=[{"name": "day", "type": "date", "title": "Day", "value": "d_yesterday"}],
+    )
+    picker = W.picker(int(getattr(query_id, "id", query_id)), url=demo.url, api_key=demo.admin_key)
+    picker.run(wait=True)
+
+    yesterday = (datetime.now() - timedelta(days=1)).date()
+    assert picker.error is None, picker.message.value
+    assert picker.df.attrs["watch"]["parameters"]["day"] in {
+        yesterday.isoformat(),
+        (yesterday + timedelta(days=1)).isoformat(),  # midnight passed during the test
+    }
+    picker.close()
