@@ -311,22 +311,54 @@ def _widget_states(root) -> str:
     return "\n".join(texts)
 
 
+DEMO_ROWS = """
+CREATE TABLE demo (id INTEGER, price REAL, flag INTEGER, d TEXT, ts TEXT, label TEXT);
+INSERT INTO demo VALUES
+  (1, 5.0, 1, '2024-03-01', '2024-03-01 10:00:00', 'item-a'),
+  (2, 25.0, 1, '2024-03-06', '2024-03-06 10:00:00', 'item-b'),
+  (3, 40.0, 0, '2024-03-09', '2024-03-09 10:00:00', 'other');
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A local Watch server with a ``demo`` table and the recorded 06-query-demo-params query."""
+    from watch_pandas.testing import LocalWatch
+
+    with LocalWatch() as watch:
+        source = watch.add_data_source("db")
+        watch.execute_sql(source, DEMO_ROWS)
+        recorded = json.loads((SAMPLES / "06-query-demo-params.json").read_text("utf-8"))["body"]
+        watch.source_id = source
+        watch.demo_query = watch.add_query(
+            recorded["query"],
+            data_source_id=source,
+            name=recorded["name"],
+            parameters=recorded["options"]["parameters"],
+        )
+        yield watch
+
+
 @pytest.fixture
-def demo(local_watch_demo):
-    return local_watch_demo
+def recorded_client(server):
+    """A real WatchClient that records the JSON bodies it POSTs."""
+    from watch_pandas.client import WatchClient
+
+    client = WatchClient(server.url, server.admin_key)
+    client.posted = []
+
+    def record(response, *args, **kwargs):
+        if response.request.method == "POST" and response.request.body:
+            client.posted.append(json.loads(response.request.body))
+
+    client.session.hooks["response"].append(record)
+    yield client
+    client.close()
 
 
-def _demo_query_id(demo, name: str) -> int:
-    query = demo.demo.queries[name]
-    return int(getattr(query, "id", query))
-
-
-def test_run_sends_the_chosen_parameters_and_shows_the_frame(demo):
-    query_id = _demo_query_id(demo, "demo-params")
+def test_run_sends_the_chosen_parameters_and_shows_the_frame(server, recorded_client):
     seen = []
-    picker = W.picker(
-        query_id, url=demo.url, api_key=demo.admin_key, max_age=0, on_result=seen.append
-    )
+    picker = W.picker(server.demo_query, client=recorded_client, max_age=0, on_result=seen.append)
     picker.fields["start_date"].controls[0].value = date(2024, 3, 5)
     picker.fields["min_price"].controls[0].value = 20
     picker.fields["label"].controls[0].value = "it"
@@ -336,24 +368,38 @@ def test_run_sends_the_chosen_parameters_and_shows_the_frame(demo):
 
     assert picker.error is None, picker.message.value
     assert frame is not None and seen == [frame]
+    assert recorded_client.posted[0]["parameters"] == {
+        "start_date": "2024-03-05",
+        "min_price": 20,
+        "flag": "1",
+        "label": "it",
+    }
+    assert recorded_client.posted[0]["max_age"] == 0
     sql = frame.attrs["watch"]["sql"]  # the server's own substituted SQL
     assert "'2024-03-05'" in sql and ">= 20" in sql and "'%it%'" in sql
     assert frame.attrs["watch"]["parameters"]["start_date"] == "2024-03-05"
-    assert (frame["price"] >= 20).all()
+    assert frame["id"].tolist() == [2]
     assert picker.progress.states[0] == "queued"
     assert picker.progress.states[-1] == "done"
     shown = picker.output.outputs[0]["data"]["text/plain"]
-    assert str(frame["id"].iloc[0]) in shown
+    assert "item-b" in shown and "other" not in shown
     assert not picker.run_button.disabled and picker.cancel_button.disabled
-    assert demo.admin_key not in _widget_states(picker.widget)
-    assert demo.admin_key not in repr(picker)
     picker.close()
 
 
-def test_cancel_button_cancels_the_server_job(demo):
-    query_id = _demo_query_id(demo, "demo-params")
-    picker = W.picker(query_id, url=demo.url, api_key=demo.admin_key, max_age=0)
-    demo.hold_jobs()
+def test_no_widget_holds_the_api_key(server):
+    picker = W.picker(server.demo_query, url=server.url, api_key=server.admin_key)
+    picker.run(wait=True)
+
+    assert picker.df is not None, picker.message.value
+    assert server.admin_key not in _widget_states(picker.widget)
+    assert server.admin_key not in repr(picker)
+    picker.close()
+
+
+def test_cancel_button_cancels_the_server_job(server):
+    picker = W.picker(server.demo_query, url=server.url, api_key=server.admin_key, max_age=0)
+    server.hold_jobs()
     try:
         picker.run_button.click()
         for _ in range(600):  # until the worker learned the job id (or gave up)
@@ -365,7 +411,7 @@ def test_cancel_button_cancels_the_server_job(demo):
         picker.cancel_button.click()
         picker.wait(timeout=60)
     finally:
-        demo.release_jobs()
+        server.release_jobs()
 
     assert isinstance(picker.error, QueryCancelledError)
     assert picker.df is None
@@ -376,9 +422,9 @@ def test_cancel_button_cancels_the_server_job(demo):
     picker.close()
 
 
-def test_query_failure_is_shown_with_the_server_message(demo):
-    query_id = demo.add_query("SELEC broken", data_source_id=_first_source(demo), name="bad")
-    picker = W.picker(int(getattr(query_id, "id", query_id)), url=demo.url, api_key=demo.admin_key)
+def test_query_failure_is_shown_with_the_server_message(server):
+    query_id = server.add_query("SELEC broken", data_source_id=server.source_id, name="bad")
+    picker = W.picker(query_id, url=server.url, api_key=server.admin_key)
     picker.run(wait=True)
 
     assert picker.df is None
@@ -388,21 +434,14 @@ def test_query_failure_is_shown_with_the_server_message(demo):
     picker.close()
 
 
-def _first_source(demo) -> int:
-    from watch_pandas.client import WatchClient
-
-    with WatchClient(demo.url, demo.admin_key) as client:
-        return client.list_data_sources()[0].id
-
-
-def test_dynamic_default_runs_against_the_server(demo):
-    query_id = demo.add_query(
+def test_dynamic_default_runs_against_the_server(server):
+    query_id = server.add_query(
         "SELECT count(*) AS n FROM demo WHERE d <= '{{ day }}'",
-        data_source_id=_first_source(demo),
+        data_source_id=server.source_id,
         name="dynamic",
         parameters=[{"name": "day", "type": "date", "title": "Day", "value": "d_yesterday"}],
     )
-    picker = W.picker(int(getattr(query_id, "id", query_id)), url=demo.url, api_key=demo.admin_key)
+    picker = W.picker(query_id, url=server.url, api_key=server.admin_key)
     picker.run(wait=True)
 
     yesterday = (datetime.now() - timedelta(days=1)).date()
