@@ -6,8 +6,10 @@ Two kinds of data source (watch-api.md §5.3, §12):
   returns them (booleans are 0/1).
 * ``typed-sqlite`` — reports ``integer/float/boolean/string/date/datetime`` like a
   PostgreSQL-backed server. Declared column types (or ``AS "x [TYPE]"`` column names) select
-  converters: ``BOOLEAN``, ``DATE``, ``TIMESTAMP``, ``TIMESTAMPTZ`` and ``HUGEINT`` (an integer of
-  any size stored as TEXT, e.g. wei amounts). Each column's type comes from its Python values.
+  converters: ``BOOLEAN``, ``DATE``, ``TIMESTAMP``, ``TIMESTAMPTZ``, and for integers of any
+  size stored as TEXT (wei amounts) ``BIGNUM TEXT`` as a declared column type (the word TEXT keeps
+  SQLite from turning them into floats) or ``AS "x [HUGEINT]"`` on an expression. Each column's
+  type comes from its Python values.
 
 Rows are encoded once, as one JSON object per line, so a large result is kept as bytes on disk
 and streamed without being rebuilt (see ``_results``).
@@ -61,6 +63,7 @@ _CONVERTERS = {
     "DATETIME": _to_naive,
     "TIMESTAMPTZ": _to_aware,
     "HUGEINT": _to_int,
+    "BIGNUM": _to_int,
 }
 _registered = False
 
