@@ -111,6 +111,20 @@ def test_session_headers(client: WatchClient) -> None:
     assert client.session.headers["User-Agent"].startswith("watch-pandas/")
 
 
+def test_netrc_entry_does_not_replace_the_key_header(
+    mock: responses.RequestsMock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine watch.example.org login someone password hunter2\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+    with WatchClient(BASE, SECRET) as watch:
+        watch.list_data_sources()
+        assert SECRET not in repr(watch.session.auth)
+    # The mock fixture checks the Authorization header of every call.
+
+
 def test_missing_configuration_is_config_error() -> None:
     with pytest.raises(ConfigError, match="WATCH_API_KEY"):
         WatchClient(BASE)
@@ -309,6 +323,14 @@ def test_post_results_cached_returns_raw_body(
     answer = client.post_query_results(1)
     assert answer == ExecutionResponse(job=None, body=raw)
     assert sent_json(mock.calls[0]) == {"max_age": -1}
+
+
+def test_post_results_sends_empty_parameters_when_given(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.post(f"{API}/queries/1/results", json=body_of("08-results-post-max-age-0"))
+    client.post_query_results(1, {}, max_age=0)
+    assert sent_json(mock.calls[0]) == {"max_age": 0, "parameters": {}}
 
 
 def test_post_results_job(mock: responses.RequestsMock, client: WatchClient) -> None:

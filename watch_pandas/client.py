@@ -22,6 +22,7 @@ from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
+import requests.auth
 from requests.adapters import HTTPAdapter
 from urllib3.exceptions import (
     ConnectTimeoutError,
@@ -72,6 +73,20 @@ class ExecutionResponse:
 
     job: Job | None
     body: bytes | None
+
+
+class _KeyAuth(requests.auth.AuthBase):
+    """Puts ``Authorization: Key <key>`` on every request; its repr hides the key."""
+
+    def __init__(self, key: str) -> None:
+        self._header = f"Key {key}"
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers["Authorization"] = self._header
+        return request
+
+    def __repr__(self) -> str:
+        return "_KeyAuth(<hidden>)"
 
 
 class _Retry(Retry):
@@ -126,6 +141,9 @@ class WatchClient:
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         self.session.headers["Authorization"] = f"Key {self._key}"
+        # Setting session.auth also stops requests from replacing our header with ~/.netrc
+        # credentials for the same host.
+        self.session.auth = _KeyAuth(self._key)
         self.session.headers["User-Agent"] = f"watch-pandas/{__version__}"
         self.session.headers["Accept"] = "application/json"
         if self._owns_session:
@@ -303,7 +321,7 @@ class WatchClient:
         """
         qid = _as_id(query_id, "query_id")
         body: dict[str, Any] = {"max_age": _max_age(max_age)}
-        if parameters:
+        if parameters is not None:
             body["parameters"] = dict(parameters)
         if apply_auto_limit is not None:
             body["apply_auto_limit"] = bool(apply_auto_limit)
