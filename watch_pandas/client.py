@@ -826,7 +826,7 @@ class WatchClient:
         status = response.status_code
         where = f"{method} /api/{path}"
         text = self._redact(_server_text(response))
-        said = f' The server said: "{text}"' if text else ""
+        said = f' The server said: "{text}".' if text else ""
         extra = {"status_code": status, **context}
         subject = what or f"/api/{path}"
 
@@ -1014,7 +1014,7 @@ def _bad_request(
     extra: dict[str, Any],
 ) -> WatchError:
     lowered = text.lower()
-    said = f' The server said: "{text}"' if text else ""
+    said = f' The server said: "{text}".' if text else ""
     if _INCOMPATIBLE in lowered:
         names = _names_after(text, _INCOMPATIBLE)
         values = ", ".join(f"{n}={sent[n]!r}" for n in names if sent and n in sent)
