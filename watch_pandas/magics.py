@@ -339,7 +339,7 @@ def _parse(parser: MagicArgumentParser, line: str) -> argparse.Namespace:
     from IPython.utils.process import arg_split
 
     try:
-        return parser.parse_intermixed_args(arg_split(line, strict=False))
+        return parser.parse_intermixed_args(arg_split(line, posix=True, strict=False))
     except UsageError as exc:
         raise UsageError(f"{parser.prog}: {exc}") from None
 

@@ -1,0 +1,317 @@
+"""``%watch`` / ``%%watch`` through a real embedded IPython shell against the local server."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+from watch_pandas import magics as M
+
+SAMPLES = Path(__file__).parent / "samples"
+
+DEMO_ROWS = """
+CREATE TABLE demo (id INTEGER, price REAL, flag INTEGER, d TEXT, ts TEXT, label TEXT);
+INSERT INTO demo VALUES
+  (1, 5.0, 1, '2024-03-01', '2024-03-01 10:00:00', 'item-a'),
+  (2, 25.0, 1, '2024-03-06', '2024-03-06 10:00:00', 'item-b'),
+  (3, 40.0, 0, '2024-03-09', '2024-03-09 10:00:00', 'other');
+"""
+
+
+@pytest.fixture(scope="module")
+def server():
+    """A local Watch server: data source ``db`` with a ``demo`` table, and the recorded
+    06-query-demo-params query saved on it (``server.demo_query``)."""
+    from watch_pandas.testing import LocalWatch
+
+    with LocalWatch() as watch:
+        watch.source_id = watch.add_data_source("db")
+        watch.execute_sql(watch.source_id, DEMO_ROWS)
+        recorded = json.loads((SAMPLES / "06-query-demo-params.json").read_text("utf-8"))["body"]
+        watch.demo_query = watch.add_query(
+            recorded["query"],
+            data_source_id=watch.source_id,
+            name=recorded["name"],
+            parameters=recorded["options"]["parameters"],
+        )
+        yield watch
+
+
+@pytest.fixture
+def ip(server, monkeypatch, tmp_path):
+    """The embedded shell with a fresh WatchMagic pointed at the local server."""
+    monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "no-config.toml"))
+    monkeypatch.delenv("WATCH_URL", raising=False)
+    monkeypatch.delenv("WATCH_PROFILE", raising=False)
+    monkeypatch.setenv("WATCH_API_KEY", server.admin_key)
+    shell = InteractiveShell.instance()
+    shell.config.pop("WatchMagic", None)  # no %config left over from another test
+    M.load_ipython_extension(shell)
+    shell.run_line_magic("config", f"WatchMagic.url = {server.url!r}")
+    yield shell
+    shell.config.pop("WatchMagic", None)
+    for name in ("frame", "start", "my_params", "ids"):
+        shell.user_ns.pop(name, None)
+
+
+def _magic(shell) -> M.WatchMagic:
+    return shell.magics_manager.registry["WatchMagic"]
+
+
+# -- %config -----------------------------------------------------------------------------------
+def test_config_lists_the_options(ip, capsys):
+    ip.run_line_magic("config", "WatchMagic")
+    listing = capsys.readouterr().out
+
+    for option in ("profile", "url", "data_source", "max_age", "progress", "timeout"):
+        assert f"WatchMagic.{option}" in listing
+    assert "WatchMagic.dtype_backend" in listing
+
+
+def test_config_sets_an_option_on_the_loaded_magic(ip):
+    ip.run_line_magic("config", "WatchMagic.max_age = 0")
+    ip.run_line_magic("config", "WatchMagic.data_source = 'db'")
+
+    assert _magic(ip).max_age == 0
+    assert _magic(ip).data_source == "db"
+
+
+def test_config_refuses_a_bad_value(ip):
+    ip.run_line_magic("config", "WatchMagic.dtype_backend = 'pyarrow'")
+    ip.run_line_magic("config", "WatchMagic.dtype_backend = 'arrowish'")  # traitlets logs it
+
+    assert _magic(ip).dtype_backend == "pyarrow"
+
+
+def test_load_ext_registers_once(ip):
+    import watch_pandas
+
+    watch_pandas.load_ipython_extension(ip)
+    M.load_ipython_extension(ip)
+
+    assert sum(isinstance(c, M.WatchMagic) for c in ip.configurables) == 1
+    assert "watch" in ip.magics_manager.magics["line"]
+    assert "watch" in ip.magics_manager.magics["cell"]
+
+
+# -- %%watch -----------------------------------------------------------------------------------
+def test_cell_runs_sql_and_assigns_the_frame(ip):
+    result = ip.run_cell_magic(
+        "watch", "frame --data-source db", "SELECT id, label FROM demo ORDER BY id"
+    )
+
+    assert result is None
+    frame = ip.user_ns["frame"]
+    assert frame["id"].tolist() == [1, 2, 3]
+    assert frame["label"].tolist() == ["item-a", "item-b", "other"]
+
+
+def test_cell_returns_the_frame_without_a_variable_and_uses_the_default_source(ip):
+    ip.run_line_magic("config", "WatchMagic.data_source = 'db'")
+
+    frame = ip.run_cell_magic("watch", "", "SELECT count(*) AS n FROM demo")
+
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["n"].tolist() == [3]
+
+
+def test_cell_data_source_by_id(ip, server):
+    frame = ip.run_cell_magic("watch", f"-d {server.source_id}", "SELECT 7 AS x")
+    assert frame["x"].tolist() == [7]
+
+
+def test_param_dollar_variable_keeps_its_python_value(ip):
+    ip.user_ns["start"] = date(2024, 3, 5)
+
+    frame = ip.run_cell_magic(
+        "watch",
+        "--data-source db --param since=$start --max-age 0",
+        "SELECT id FROM demo WHERE d >= '{{ since }}' ORDER BY id",
+    )
+
+    assert frame["id"].tolist() == [2, 3]
+    watch = frame.attrs["watch"]
+    assert watch["parameters"] == {"since": "2024-03-05"}  # sent as parameters, not pasted
+    assert "'2024-03-05'" in watch["sql"]  # substituted by the server
+
+
+def test_params_expression_and_param_override(ip):
+    ip.user_ns["my_params"] = {"low": 10, "high": 30}
+
+    frame = ip.run_cell_magic(
+        "watch",
+        "-d db --params $my_params --param high=100",
+        "SELECT id FROM demo WHERE price BETWEEN {{ low }} AND {{ high }} ORDER BY id",
+    )
+    assert frame["id"].tolist() == [2, 3]
+
+    frame = ip.run_cell_magic(
+        "watch",
+        '-d db --params "dict(low=0, high=10)"',
+        "SELECT id FROM demo WHERE price BETWEEN {{ low }} AND {{ high }} ORDER BY id",
+    )
+    assert frame["id"].tolist() == [1]
+
+
+def test_repeated_param_sends_a_list(ip):
+    frame = ip.run_cell_magic(
+        "watch",
+        "-d db -p ids=1 -p ids=3",
+        "SELECT id FROM demo WHERE id IN ({{ ids }}) ORDER BY id",
+    )
+    assert frame["id"].tolist() == [1, 3]
+    assert frame.attrs["watch"]["parameters"] == {"ids": ["1", "3"]}
+
+
+def test_dollar_text_in_the_sql_is_left_alone(ip):
+    ip.user_ns["start"] = "NOT-USED"
+    frame = ip.run_cell_magic("watch", "-d db", "SELECT '$start' AS s")
+    assert frame["s"].tolist() == ["$start"]
+
+
+# -- %watch ------------------------------------------------------------------------------------
+def test_line_reads_a_saved_query_with_parameters(ip, server):
+    result = ip.run_line_magic(
+        "watch",
+        f"{server.demo_query} frame start_date=2024-03-05 min_price=20 label=it --max-age 0",
+    )
+
+    assert result is None
+    frame = ip.user_ns["frame"]
+    assert frame["id"].tolist() == [2]
+    assert frame.attrs["watch"]["parameters"] == {
+        "start_date": "2024-03-05",
+        "min_price": 20,
+        "flag": "1",
+        "label": "it",
+    }
+
+
+def test_line_returns_the_frame_and_takes_variables(ip, server):
+    ip.user_ns["start"] = date(2024, 3, 1)
+    frame = ip.run_line_magic("watch", f"{server.demo_query} start_date=$start min_price=0")
+
+    assert isinstance(frame, pd.DataFrame)
+    assert frame["id"].tolist() == [1, 2]  # flag defaults to 1, label to 'item'
+
+
+def test_interactive_shows_a_prefilled_picker_that_assigns_the_variable(ip, server):
+    from watch_pandas.widgets import QueryPicker
+
+    picker = ip.run_line_magic("watch", f"{server.demo_query} frame min_price=30 --interactive")
+
+    assert isinstance(picker, QueryPicker)
+    assert picker.fields["min_price"].controls[0].value == 30
+    picker.fields["flag"].controls[0].value = "0"
+    picker.fields["label"].controls[0].value = ""
+    picker.run(wait=True)
+    assert picker.error is None, picker.message.value
+    assert ip.user_ns["frame"]["id"].tolist() == [3]
+    picker.close()
+
+
+def test_interactive_shows_a_bad_prefill_next_to_its_field(ip, server):
+    picker = ip.run_line_magic("watch", f"{server.demo_query} --interactive flag=7")
+
+    assert "is not one of the options" in picker.fields["flag"].error.value
+    assert picker.run() is False
+    picker.close()
+
+
+# -- mistakes are one-line UsageErrors ---------------------------------------------------------
+@pytest.mark.parametrize(
+    ("line", "cell", "expected"),
+    [
+        ("--bogus 1", "SELECT 1", "unrecognized arguments: --bogus"),
+        ("--data-source db --max-age soon", "SELECT 1", "--max-age"),
+        ("", "SELECT 1", "no data source"),
+        ("--data-source nowhere", "SELECT 1", "No data source 'nowhere'"),
+        ("-d db", "   ", "the cell is empty"),
+        ("-d db --param =3", "SELECT 1", "is not NAME=VALUE"),
+        ("-d db --param x=$undefined_thing", "SELECT {{ x }}", r"\$undefined_thing is not"),
+        ("-d db --params 41+1", "SELECT 1", "must be a dict"),
+        ("-d db --params nope(", "SELECT 1", "could not be evaluated"),
+        ("-d db", "SELECT {{ x }}", "Missing value for parameter"),
+        ("not-a-name -d db", "SELECT 1", "not a valid variable name"),
+    ],
+)
+def test_cell_usage_errors(ip, line, cell, expected):
+    with pytest.raises(UsageError, match=expected):
+        ip.run_cell_magic("watch", line, cell)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("", "give a query id"),
+        ("abc", "must be a number"),
+        ("{q} frame other", "unexpected 'other'"),
+        ("{q} flag=7", "'7' is not one of the options"),
+        ("{q} min_prise=3", "Did you mean 'min_price'"),
+        ("999999", "999999"),
+        ("{q} --frobnicate", "unrecognized arguments"),
+    ],
+)
+def test_line_usage_errors(ip, server, line, expected):
+    with pytest.raises(UsageError, match=expected):
+        ip.run_line_magic("watch", line.format(q=server.demo_query))
+
+
+def test_missing_configuration_is_a_usage_error(ip, monkeypatch):
+    monkeypatch.delenv("WATCH_API_KEY")
+    with pytest.raises(UsageError, match="WATCH_API_KEY"):
+        ip.run_cell_magic("watch", "-d db", "SELECT 1")
+
+
+def test_usage_error_prints_one_line_without_traceback(ip, capsys):
+    ip.run_cell("%watch abc")
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+
+    assert "UsageError" in text and "must be a number" in text
+    assert "Traceback" not in text
+    assert len([line for line in text.splitlines() if line.strip()]) == 1
+
+
+# -- failed queries: the server's message and the link, no traceback ---------------------------
+def test_failed_sql_prints_the_server_message(ip, server, capsys):
+    result = ip.run_cell_magic("watch", "frame -d db", "SELEC id FROM demo")
+
+    assert result is None and "frame" not in ip.user_ns
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.startswith("watch:")]
+    assert len(lines) == 1
+    assert "the query failed" in lines[0] and "syntax error" in lines[0]
+    assert server.admin_key not in err
+
+
+def test_failed_saved_query_prints_the_link(ip, server, capsys):
+    query_id = server.add_query("SELEC broken", data_source_id=server.source_id, name="broken")
+
+    assert ip.run_line_magic("watch", f"{query_id} --max-age 0") is None
+    err = capsys.readouterr().err
+    assert "syntax error" in err
+    assert f"{server.url}/queries/{query_id}" in err
+    assert server.admin_key not in err
+    assert "Traceback" not in err
+
+
+def test_progress_option_off_reaches_the_read(ip, monkeypatch):
+    seen = []
+
+    def fake_run_sql(sql, data_source, params=None, **kwargs):
+        seen.append(kwargs["progress"])
+        return pd.DataFrame({"x": [1]})
+
+    monkeypatch.setattr("watch_pandas.api.run_sql", fake_run_sql)
+    ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
+    ip.run_line_magic("config", "WatchMagic.progress = False")
+    ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
+
+    assert seen == [None, False]  # None: automatic (widget or text line); False: off
