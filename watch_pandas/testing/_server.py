@@ -90,7 +90,10 @@ class LocalWatch:
             host = self._host if ":" not in self._host else f"[{self._host}]"
             self._app.base_url = f"http://{host}:{self._server.server_port}"
             self._thread = threading.Thread(
-                target=self._server.serve_forever, name="local-watch-http", daemon=True
+                target=self._server.serve_forever,
+                kwargs={"poll_interval": 0.05},
+                name="local-watch-http",
+                daemon=True,
             )
             self._thread.start()
             if self._want_demo and self._demo is None:
