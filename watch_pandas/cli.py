@@ -1,0 +1,203 @@
+"""The ``watch-pandas`` command: ``serve``, ``demo``, ``get`` and ``queries``.
+
+Errors print one clear line on stderr and exit non-zero; the API key is never printed except
+by ``serve``, which shows the key of the local server it just created.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from .errors import WatchError
+
+__all__ = ["main"]
+
+# The demo query the README's main job reads (a stable name in the local server's demo data).
+DEMO_QUERY = "prices_by_market"
+DEMO_PARAMS = {"market": "ETH-USD", "period": ("2024-02-01", "2024-02-29")}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``watch-pandas`` console script."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except WatchError as exc:
+        print(f"watch-pandas: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("watch-pandas: interrupted", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watch-pandas",
+        description="Inverse Watch / Redash query results as typed pandas DataFrames.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the local Watch-compatible server")
+    serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
+    serve.add_argument("--port", type=int, default=5000, help="port (0 = any free port)")
+    serve.add_argument("--db", type=Path, default=None, help="SQLite file to keep data in")
+    serve.add_argument("--demo", action="store_true", help="load the demo dataset and queries")
+    serve.add_argument(
+        "--execution-delay", type=float, default=0.0, help="seconds each job waits before running"
+    )
+    serve.set_defaults(run=_serve)
+
+    demo = sub.add_parser(
+        "demo",
+        help="read a parameterized query into a DataFrame and show it",
+        description="With no WATCH_URL set, starts the local server with demo data; otherwise "
+        "reads QUERY_ID from your server.",
+    )
+    demo.add_argument("query_id", nargs="?", type=int, help="query to read on your own server")
+    _connection_args(demo)
+    demo.set_defaults(run=_demo)
+
+    get = sub.add_parser("get", help="read a saved query and print it or write it to a file")
+    get.add_argument("query_id", type=int)
+    get.add_argument(
+        "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="a parameter"
+    )
+    get.add_argument("--max-age", type=int, default=None, help="accept a cached result this old")
+    get.add_argument("--timeout", type=float, default=None, help="overall deadline in seconds")
+    get.add_argument("-o", "--output", type=Path, help="write .parquet, .csv or .json")
+    _connection_args(get)
+    get.set_defaults(run=_get)
+
+    queries = sub.add_parser("queries", help="list saved queries")
+    queries.add_argument("--search", "-s", default=None, help="full-text search")
+    queries.add_argument("--limit", type=int, default=50)
+    _connection_args(queries)
+    queries.set_defaults(run=_queries)
+    return parser
+
+
+def _connection_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default=None, help="server URL (default: $WATCH_URL or profile)")
+    parser.add_argument("--profile", default=None, help="profile in the config file")
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .testing import serve
+
+    serve(
+        host=args.host,
+        port=args.port,
+        db=args.db,
+        demo=args.demo,
+        execution_delay=args.execution_delay,
+    )
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .api import read_watch_query
+
+    if args.url or os.environ.get("WATCH_URL") or args.profile:
+        if args.query_id is None:
+            raise _usage("demo against your own server needs a QUERY_ID")
+        frame = read_watch_query(args.query_id, url=args.url, profile=args.profile)
+        _show(frame)
+        return 0
+
+    from .testing import LocalWatch
+
+    print("No WATCH_URL set: starting the local Watch server with demo data…")
+    with LocalWatch(demo=True) as local:
+        query_id = local.demo.queries[DEMO_QUERY]
+        print(f"Server: {local.url}  (query {query_id}, params {DEMO_PARAMS})\n")
+        read_watch_query(query_id, DEMO_PARAMS, url=local.url, api_key=local.admin_key)
+        again = read_watch_query(query_id, DEMO_PARAMS, url=local.url, api_key=local.admin_key)
+        _show(again)
+    return 0
+
+
+def _show(frame) -> None:
+    import pandas as pd
+
+    with pd.option_context("display.width", 120, "display.max_columns", 20):
+        print(frame.head(10).to_string())
+        print(f"\n{len(frame)} rows\n\ndtypes:")
+        print(frame.dtypes.to_string())
+    info = frame.attrs.get("watch", {})
+    print("\nprovenance:")
+    for key in ("server", "query_url", "result_id", "retrieved_at", "runtime", "source"):
+        print(f"  {key:13} {info.get(key)}")
+    print(f"  {'parameters':13} {info.get('parameters')}")
+
+
+def _get(args: argparse.Namespace) -> int:
+    from .api import read_watch_query
+
+    params = dict(_split_param(p) for p in args.param)
+    frame = read_watch_query(
+        args.query_id,
+        params,
+        max_age=args.max_age,
+        timeout=args.timeout,
+        url=args.url,
+        profile=args.profile,
+    )
+    if args.output is None:
+        _show(frame)
+        return 0
+    suffix = args.output.suffix.lower()
+    if suffix == ".parquet":
+        frame.to_parquet(args.output)
+    elif suffix == ".csv":
+        frame.to_csv(args.output, index=False)
+    elif suffix == ".json":
+        frame.to_json(args.output, orient="records", date_format="iso", indent=1)
+    else:
+        raise _usage(
+            f"cannot write {suffix or 'a file without suffix'}: use .parquet, .csv or .json"
+        )
+    print(f"wrote {len(frame)} rows to {args.output}")
+    return 0
+
+
+def _queries(args: argparse.Namespace) -> int:
+    from .client import WatchClient
+
+    with WatchClient(args.url, profile=args.profile) as client:
+        rows = [
+            (q.id, q.name, ",".join(q.tags), "draft" if q.is_draft else "")
+            for q in client.list_queries(q=args.search, limit=args.limit)
+        ]
+    if not rows:
+        print("no queries")
+        return 0
+    width = max(len(name) for _, name, _, _ in rows)
+    print(f"{'id':>6}  {'name':<{width}}  tags")
+    for query_id, name, tags, draft in rows:
+        print(f"{query_id:>6}  {name:<{width}}  {tags} {draft}".rstrip())
+    return 0
+
+
+def _split_param(text: str) -> tuple[str, str]:
+    name, sep, value = text.partition("=")
+    if not sep or not name:
+        raise _usage(f"parameter {text!r} is not NAME=VALUE")
+    return name.strip(), value
+
+
+def _usage(message: str) -> WatchError:
+    from .errors import ConfigError
+
+    return ConfigError(message)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
