@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,8 +18,8 @@ from .errors import WatchError
 __all__ = ["main"]
 
 # The demo query the README's main job reads (a stable name in the local server's demo data).
-DEMO_QUERY = "prices_by_market"
-DEMO_PARAMS = {"market": "ETH-USD", "period": ("2024-02-01", "2024-02-29")}
+DEMO_QUERY = "price_history"
+DEMO_PARAMS = {"period": ("2024-02-01", "2024-02-29"), "symbols": ["WETH", "WBTC"]}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -118,9 +119,13 @@ def _demo(args: argparse.Namespace) -> int:
     with LocalWatch(demo=True) as local:
         query_id = local.demo.queries[DEMO_QUERY]
         print(f"Server: {local.url}  (query {query_id}, params {DEMO_PARAMS})\n")
-        read_watch_query(query_id, DEMO_PARAMS, url=local.url, api_key=local.admin_key)
-        again = read_watch_query(query_id, DEMO_PARAMS, url=local.url, api_key=local.admin_key)
-        _show(again)
+        for attempt in ("first read", "same read again"):
+            started = time.perf_counter()
+            frame = read_watch_query(query_id, DEMO_PARAMS, url=local.url, api_key=local.admin_key)
+            took = time.perf_counter() - started
+            print(f"{attempt}: {frame.attrs['watch']['source']} in {took:.2f} s")
+        print()
+        _show(frame)
     return 0
 
 
