@@ -1,0 +1,82 @@
+"""Execute every notebook in notebooks/ top to bottom; any error fails the test.
+
+The kernel gets no ``WATCH_URL`` (so each notebook starts its own local demo server) and a
+known admin key through ``WATCH_LOCAL_ADMIN_KEY``, so the outputs can be checked for it.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+CELL_TIMEOUT = 120
+
+
+def test_there_are_notebooks_to_run():
+    names = {path.name for path in NOTEBOOKS}
+    assert {"quickstart.ipynb", "parameters.ipynb"} <= names
+
+
+@pytest.fixture
+def kernel_env(monkeypatch, tmp_path):
+    """An environment for the kernel: no Watch configuration, a known local admin key."""
+    for name in ("WATCH_URL", "WATCH_API_KEY", "WATCH_PROFILE", "WATCH_DEMO_QUERIES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "absent-config.toml"))
+    key = "nbkey-" + secrets.token_hex(16)
+    monkeypatch.setenv("WATCH_LOCAL_ADMIN_KEY", key)
+    return key
+
+
+def _committed_without_outputs(notebook) -> bool:
+    return all(
+        not cell.get("outputs") and cell.get("execution_count") is None
+        for cell in notebook.cells
+        if cell.cell_type == "code"
+    )
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[path.stem for path in NOTEBOOKS])
+def test_notebook_runs_without_errors_and_never_shows_the_key(path, kernel_env, tmp_path):
+    notebook = nbformat.read(path, as_version=4)
+    assert _committed_without_outputs(notebook), f"{path.name} is committed with outputs"
+
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    # Run the kernel on this interpreter (the venv under test), whatever kernelspec is found.
+    client.kernel_manager_class = _kernel_manager_for(sys.executable)
+    client.execute()  # raises CellExecutionError on the first failing cell
+
+    outputs = json.dumps([cell.get("outputs", []) for cell in notebook.cells])
+    assert kernel_env not in outputs
+    errors = [
+        output
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if output.get("output_type") == "error"
+    ]
+    assert errors == []
+    assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+
+
+def _kernel_manager_for(python: str):
+    """A KernelManager class whose kernel command is ``python -m ipykernel_launcher``."""
+    from jupyter_client.manager import KernelManager
+
+    class ThisPythonKernelManager(KernelManager):
+        def format_kernel_cmd(self, extra_arguments=None):
+            return [python, "-m", "ipykernel_launcher", "-f", self.connection_file]
+
+    ThisPythonKernelManager.__name__ = "ThisPythonKernelManager"
+    return ThisPythonKernelManager
