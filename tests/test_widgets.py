@@ -256,9 +256,9 @@ def test_progress_text_line():
 
 
 def test_auto_progress_is_text_outside_a_kernel():
-    listener = W.auto_progress(force=True)
-    assert isinstance(listener, TextProgress)
-    assert listener.enabled
+    assert isinstance(W.auto_progress(), TextProgress)
+    assert W.auto_progress().enabled is sys.stderr.isatty()
+    assert W.auto_progress(force=True).enabled
 
 
 class _FakeKernelShell:
@@ -292,7 +292,9 @@ def test_without_ipywidgets_progress_falls_back_to_text_and_picker_says_how_to_i
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import ipywidgets → ImportError
 
     assert not W.widget_frontend_available()
-    assert isinstance(W.auto_progress(), TextProgress)
+    listener = W.auto_progress()
+    assert isinstance(listener, TextProgress)
+    assert listener.enabled  # a notebook's stderr is no TTY, but the line is still drawn
     with pytest.raises(ImportError, match=r"pip install 'watch-pandas\[jupyter\]'"):
         W.picker(7, client=all_kinds_client)
 

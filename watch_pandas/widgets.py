@@ -69,16 +69,23 @@ def _ipywidgets():
     return ipywidgets
 
 
-def widget_frontend_available() -> bool:
-    """True inside an IPython kernel (a notebook front end) with ipywidgets importable."""
+def _kernel_shell():
+    """The running IPython kernel's shell, or None (plain Python, terminal IPython)."""
     if "ipykernel" not in sys.modules:
-        return False
+        return None
     try:
         from IPython import get_ipython
     except ImportError:
-        return False
+        return None
     shell = get_ipython()
     if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    return shell
+
+
+def widget_frontend_available() -> bool:
+    """True inside an IPython kernel (a notebook front end) with ipywidgets importable."""
+    if _kernel_shell() is None:
         return False
     try:
         _ipywidgets()
@@ -90,14 +97,15 @@ def widget_frontend_available() -> bool:
 def auto_progress(force: bool = False) -> ProgressListener:
     """The default progress listener: a widget in a notebook, else a text line on stderr.
 
-    ``force`` makes the text fallback draw even when stderr is not a terminal.
+    In a kernel without ipywidgets the text line is drawn in the cell's stderr; in a terminal
+    only when stderr is a TTY, unless ``force``.
     """
     if widget_frontend_available():
         try:
             return ProgressDisplay(display_on_first_event=True)
         except ImportError:  # pragma: no cover - guarded by widget_frontend_available
             pass
-    return TextProgress(force=force)
+    return TextProgress(force=force or _kernel_shell() is not None)
 
 
 # -- progress --------------------------------------------------------------------------------
