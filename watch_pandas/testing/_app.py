@@ -684,7 +684,13 @@ class WatchApp:
         date_format, time_format = self.date_formats()
         config: dict[str, Any] = {}
         if with_version:
-            config.update({"newVersionAvailable": False, "version": VERSION})
+            config.update(
+                {
+                    "newVersionAvailable": False,
+                    "version": VERSION,
+                    "showBeaconConsentMessage": False,
+                }
+            )
         config.update(
             {
                 "allowScriptsInUserInput": False,
@@ -696,6 +702,30 @@ class WatchApp:
                 "autoPublishNamedQueries": True,
                 "extendedAlertOptions": False,
                 "mailSettingsMissing": True,
+                "dashboardRefreshIntervals": [60, 300, 600, 1800, 3600, 43200, 86400],
+                "queryRefreshIntervals": [
+                    60,
+                    300,
+                    600,
+                    900,
+                    1800,
+                    3600,
+                    7200,
+                    10800,
+                    14400,
+                    18000,
+                    21600,
+                    25200,
+                    28800,
+                    32400,
+                    36000,
+                    39600,
+                    43200,
+                    86400,
+                    604800,
+                    1209600,
+                    2592000,
+                ],
                 "googleLoginEnabled": False,
                 "ldapLoginEnabled": False,
                 "pageSize": 20,
