@@ -263,10 +263,12 @@ def test_line_usage_errors(ip, server, line, expected):
         ip.run_line_magic("watch", line.format(q=server.demo_query))
 
 
-def test_missing_configuration_is_a_usage_error(ip, monkeypatch):
+def test_missing_configuration_is_a_one_line_usage_error(ip, monkeypatch):
     monkeypatch.delenv("WATCH_API_KEY")
-    with pytest.raises(UsageError, match="WATCH_API_KEY"):
+    with pytest.raises(UsageError, match="WATCH_API_KEY") as caught:
         ip.run_cell_magic("watch", "-d db", "SELECT 1")
+    assert "\n" not in str(caught.value)
+    assert "%config WatchMagic.profile" in str(caught.value)
 
 
 def test_usage_error_prints_one_line_without_traceback(ip, capsys):

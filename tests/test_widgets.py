@@ -453,3 +453,23 @@ def test_dynamic_default_runs_against_the_server(server):
         (yesterday + timedelta(days=1)).isoformat(),  # midnight passed during the test
     }
     picker.close()
+
+
+def test_importing_the_module_does_not_need_ipywidgets():
+    import subprocess
+
+    script = (
+        "import sys; sys.modules['ipywidgets'] = None\n"
+        "import watch_pandas.widgets as w\n"
+        "from watch_pandas.progress import TextProgress\n"
+        "assert isinstance(w.auto_progress(), TextProgress)\n"
+        "try:\n"
+        "    w.ProgressDisplay()\n"
+        "except ImportError as exc:\n"
+        "    print(exc)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert "pip install 'watch-pandas[jupyter]'" in done.stdout

@@ -237,7 +237,7 @@ class WatchMagic(Magics):
         except ImportError as exc:
             raise UsageError(f"%watch --interactive: {exc}") from None
         except _USER_MISTAKES as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_one_line(exc)) from None
 
     @contextmanager
     def _client(self):
@@ -246,7 +246,7 @@ class WatchMagic(Magics):
         try:
             client = WatchClient(self.url or None, None, profile=self.profile or None)
         except _USER_MISTAKES as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_one_line(exc)) from None
         try:
             yield client
         finally:
@@ -257,7 +257,7 @@ class WatchMagic(Magics):
         try:
             return read()
         except _USER_MISTAKES as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(_one_line(exc)) from None
         except QueryFailedError as exc:
             reason = exc.server_message or str(exc)
             where = f" ({link})" if link and link not in reason else ""
@@ -342,6 +342,24 @@ def _parse(parser: MagicArgumentParser, line: str) -> argparse.Namespace:
         return parser.parse_intermixed_args(arg_split(line, posix=True, strict=False))
     except UsageError as exc:
         raise UsageError(f"{parser.prog}: {exc}") from None
+
+
+def _one_line(exc: Exception) -> str:
+    """The error as one line: long configuration help is cut to its first sentence + a hint."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0]
+    if len(lines) == 1:
+        return first
+    if first.endswith(":") and ". " in first:
+        first = first.rsplit(". ", 1)[0] + "."
+    if isinstance(exc, ConfigError):
+        first += (
+            " Set WATCH_URL and WATCH_API_KEY, or pick a config-file profile with "
+            "%config WatchMagic.profile = 'NAME' (see help(watch_pandas.config))."
+        )
+    return first
 
 
 def _check_var(name: str | None) -> str | None:
