@@ -150,6 +150,13 @@ def test_prefilled_params_override_defaults(all_kinds_client):
     assert picker.fields["min_price"].controls[0].value == 3
 
 
+def test_prefill_accepts_array_like_multi_values(all_kinds_client):
+    import numpy as np
+
+    picker = _build(all_kinds_client, params={"kinds": np.array(["a", "b"])})
+    assert picker.fields["kinds"].controls[0].value == ("a", "b")
+
+
 def test_an_unknown_prefilled_name_is_a_parameter_error(all_kinds_client):
     with pytest.raises(ParameterError, match="min_prise") as caught:
         _build(all_kinds_client, params={"min_prise": 3})

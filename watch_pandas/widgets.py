@@ -18,7 +18,7 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -175,7 +175,6 @@ class _Field:
     error: Any
     row: Any
     options: list[str] | None = None  # values of a dropdown (enum or query)
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def show_error(self, message: str) -> None:
         self.error.value = (
@@ -292,7 +291,8 @@ class QueryPicker:
         problem = ""
         start = given[definition.name] if definition.name in given else definition.default
         try:
-            wire = self._to_wire(definition, start, options) if start not in (None, "") else None
+            unset = start is None or (isinstance(start, str) and start == "")
+            wire = None if unset else self._to_wire(definition, start, options)
         except ParameterError as exc:
             wire, problem = None, str(exc)
         if start is None and kind in ("text", "text-pattern"):
@@ -310,7 +310,7 @@ class QueryPicker:
             value = wire if wire in (options or ()) else None
             controls = (widgets.Dropdown(options=labels or [], value=value),)
         elif kind == "number":
-            if isinstance(wire, int) or wire is None and isinstance(definition.default, int):
+            if isinstance(wire, int) or (wire is None and isinstance(definition.default, int)):
                 controls = (widgets.IntText(value=wire if wire is not None else 0),)
             else:
                 controls = (widgets.FloatText(value=float(wire) if wire is not None else 0.0),)
