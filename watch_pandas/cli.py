@@ -69,7 +69,12 @@ def _parser() -> argparse.ArgumentParser:
     get = sub.add_parser("get", help="read a saved query and print it or write it to a file")
     get.add_argument("query_id", type=int)
     get.add_argument(
-        "-p", "--param", action="append", default=[], metavar="NAME=VALUE", help="a parameter"
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a parameter; repeat NAME for multi-value, NAME.start=/NAME.end= for ranges",
     )
     get.add_argument("--max-age", type=int, default=None, help="accept a cached result this old")
     get.add_argument("--timeout", type=float, default=None, help="overall deadline in seconds")
@@ -146,7 +151,7 @@ def _show(frame) -> None:
 def _get(args: argparse.Namespace) -> int:
     from .api import read_watch_query
 
-    params = dict(_split_param(p) for p in args.param)
+    params = _collect_params(args.param)
     frame = read_watch_query(
         args.query_id,
         params,
@@ -189,6 +194,25 @@ def _queries(args: argparse.Namespace) -> int:
     for query_id, name, tags, draft in rows:
         print(f"{query_id:>6}  {name:<{width}}  {tags} {draft}".rstrip())
     return 0
+
+
+def _collect_params(items: Sequence[str]) -> dict[str, object]:
+    """``-p`` values: a repeated NAME makes a list (multi-value), NAME.start/NAME.end a range."""
+    params: dict[str, object] = {}
+    for item in items:
+        name, value = _split_param(item)
+        base, dot, part = name.rpartition(".")
+        if dot and part in ("start", "end"):
+            bounds = params.setdefault(base, {})
+            if not isinstance(bounds, dict):
+                raise _usage(f"parameter {base!r} given both as a value and as a range")
+            bounds[part] = value
+        elif name in params:
+            previous = params[name]
+            params[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            params[name] = value
+    return params
 
 
 def _split_param(text: str) -> tuple[str, str]:
