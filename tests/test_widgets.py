@@ -157,6 +157,21 @@ def test_prefill_accepts_array_like_multi_values(all_kinds_client):
     assert picker.fields["kinds"].controls[0].value == ("a", "b")
 
 
+def test_a_number_without_default_starts_empty_and_must_be_filled():
+    client = FormClient([{"name": "n", "type": "number", "title": "N", "value": None}])
+    picker = _build(client)
+    box = picker.fields["n"].controls[0]
+
+    assert box.value == ""
+    assert picker.validate() is None
+    assert "enter a number" in picker.fields["n"].error.value
+    box.value = "12.5"
+    assert picker.validate() == {"n": "12.5"}
+    box.value = "twelve"
+    assert picker.validate() is None
+    assert "not a number" in picker.fields["n"].error.value
+
+
 def test_an_unknown_prefilled_name_is_a_parameter_error(all_kinds_client):
     with pytest.raises(ParameterError, match="min_prise") as caught:
         _build(all_kinds_client, params={"min_prise": 3})

@@ -310,10 +310,12 @@ class QueryPicker:
             value = wire if wire in (options or ()) else None
             controls = (widgets.Dropdown(options=labels or [], value=value),)
         elif kind == "number":
-            if isinstance(wire, int) or (wire is None and isinstance(definition.default, int)):
-                controls = (widgets.IntText(value=wire if wire is not None else 0),)
+            if wire is None:  # no default: an empty box, not a silent 0
+                controls = (widgets.Text(value="", placeholder="a number", layout=layout),)
+            elif isinstance(wire, int):
+                controls = (widgets.IntText(value=wire),)
             else:
-                controls = (widgets.FloatText(value=float(wire) if wire is not None else 0.0),)
+                controls = (widgets.FloatText(value=float(wire)),)
         elif kind in _DATE_TYPES:
             controls = (self._date_control(widgets, kind, wire),)
         elif kind in _RANGE_TYPES:
@@ -375,6 +377,8 @@ class QueryPicker:
             if start > end:
                 raise self._field_error(f, (start, end), "the start must be on or before the end")
             return (start, end)
+        if kind == "number" and isinstance(raw[0], str) and not raw[0].strip():
+            raise self._field_error(f, raw[0], "enter a number")
         if kind in ("enum", "query") and raw[0] is None:
             raise self._field_error(f, None, "choose one of the options")
         return raw[0]
