@@ -31,6 +31,7 @@ __version__ = "0.1.0"
 __all__ = [
     "read_watch_query",
     "run_sql",
+    "picker",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
@@ -53,6 +54,7 @@ __all__ = [
 _LAZY = {
     "read_watch_query": "api",
     "run_sql": "api",
+    "picker": "widgets",
     "WatchClient": "client",
     "ProgressEvent": "progress",
     "load_ipython_extension": "magics",
@@ -63,6 +65,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import WatchClient
     from .magics import load_ipython_extension
     from .progress import ProgressEvent
+    from .widgets import picker
 
 
 def __getattr__(name: str) -> Any:
