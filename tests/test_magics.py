@@ -169,6 +169,22 @@ def test_repeated_param_sends_a_list(ip):
     assert frame.attrs["watch"]["parameters"] == {"ids": ["1", "3"]}
 
 
+def test_dotted_params_make_a_range(ip):
+    ip.user_ns["low"] = 1
+    frame = ip.run_cell_magic(
+        "watch",
+        "-d db -p band.start=$low -p band.end=3",
+        "SELECT id FROM demo WHERE id BETWEEN {{ band.start }} AND {{ band.end }} ORDER BY id",
+    )
+    assert frame["id"].tolist() == [1, 2, 3]
+    assert frame.attrs["watch"]["parameters"] == {"band": {"start": 1, "end": "3"}}
+
+
+def test_a_name_given_as_value_and_range_is_a_usage_error(ip):
+    with pytest.raises(UsageError, match="both as a value and as a range"):
+        ip.run_cell_magic("watch", "-d db -p band=1 -p band.start=2", "SELECT {{ band }}")
+
+
 def test_dollar_text_in_the_sql_is_left_alone(ip):
     ip.user_ns["start"] = "NOT-USED"
     frame = ip.run_cell_magic("watch", "-d db", "SELECT '$start' AS s")

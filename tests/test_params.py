@@ -17,6 +17,7 @@ from watch_pandas.params import (
     MultiValues,
     ParameterDefinition,
     cache_key,
+    collect_pairs,
     parse_definitions,
     resolve_dynamic,
     resolve_parameters,
@@ -780,3 +781,19 @@ def test_cache_key_is_canonical():
     assert " " not in cache_key(first)
     assert cache_key(first) != cache_key({**first, "b": ["y", "x"]})
     assert cache_key({"t": "ü"}) == '{"t":"ü"}'
+
+
+# --- collect_pairs (command line and magics) ----------------------------------------------------
+def test_collect_pairs_makes_lists_and_ranges():
+    pairs = [("a", "1"), ("m", "x"), ("m", "y"), ("m", "z"), ("p.start", "s"), ("p.end", "e")]
+    assert collect_pairs(pairs) == {
+        "a": "1",
+        "m": ["x", "y", "z"],
+        "p": {"start": "s", "end": "e"},
+    }
+
+
+def test_collect_pairs_refuses_a_value_and_a_range_for_one_name():
+    with pytest.raises(ParameterError, match="both as a value and as a range") as info:
+        collect_pairs([("p", "1"), ("p.start", "2")])
+    assert info.value.name == "p"

@@ -198,21 +198,9 @@ def _queries(args: argparse.Namespace) -> int:
 
 def _collect_params(items: Sequence[str]) -> dict[str, object]:
     """``-p`` values: a repeated NAME makes a list (multi-value), NAME.start/NAME.end a range."""
-    params: dict[str, object] = {}
-    for item in items:
-        name, value = _split_param(item)
-        base, dot, part = name.rpartition(".")
-        if dot and part in ("start", "end"):
-            bounds = params.setdefault(base, {})
-            if not isinstance(bounds, dict):
-                raise _usage(f"parameter {base!r} given both as a value and as a range")
-            bounds[part] = value
-        elif name in params:
-            previous = params[name]
-            params[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
-        else:
-            params[name] = value
-    return params
+    from .params import collect_pairs
+
+    return collect_pairs(_split_param(item) for item in items)
 
 
 def _split_param(text: str) -> tuple[str, str]:

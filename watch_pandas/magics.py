@@ -35,6 +35,7 @@ from .errors import (
     QueryFailedError,
     WatchTimeoutError,
 )
+from .params import collect_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -303,18 +304,20 @@ class WatchMagic(Magics):
         params: dict[str, Any] = {}
         if expression:
             params.update(self._params_expression(expression))
-        from_pairs: dict[str, list[Any]] = {}
+        named: list[tuple[str, Any]] = []
         for pair in pairs:
             name, sep, raw = pair.partition("=")
             name = name.strip()
-            if not sep or not name.isidentifier():
+            if not sep or not name.removesuffix(".start").removesuffix(".end").isidentifier():
                 raise UsageError(
-                    f"%watch: {pair!r} is not NAME=VALUE (for example start=2024-01-01 or "
-                    "start=$start_date)."
+                    f"%watch: {pair!r} is not NAME=VALUE (for example start=2024-01-01, "
+                    "start=$start_date or period.start=2024-01-01)."
                 )
-            from_pairs.setdefault(name, []).append(self._value(raw))
-        for name, values in from_pairs.items():
-            params[name] = values[0] if len(values) == 1 else values
+            named.append((name, self._value(raw)))
+        try:
+            params.update(collect_pairs(named))
+        except ParameterError as exc:
+            raise UsageError(f"%watch: {exc}") from None
         return params
 
     def _params_expression(self, expression: str) -> Mapping[str, Any]:

@@ -63,6 +63,7 @@ __all__ = [
     "to_wire",
     "resolve_dynamic",
     "cache_key",
+    "collect_pairs",
     "DYNAMIC_DATE_TOKENS",
     "DYNAMIC_RANGE_TOKENS",
 ]
@@ -344,6 +345,33 @@ def cache_key(wire: Mapping[str, object]) -> str:
     return json.dumps(
         wire, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
     )
+
+
+def collect_pairs(pairs: Iterable[tuple[str, object]]) -> dict[str, object]:
+    """``NAME=VALUE`` pairs (command line, magics) → a ``params`` dict.
+
+    A repeated NAME makes a list (multi-value parameters); ``NAME.start`` / ``NAME.end`` make a
+    ``{"start", "end"}`` range.
+    """
+    params: dict[str, object] = {}
+    for name, value in pairs:
+        base, dot, part = name.rpartition(".")
+        if dot and part in ("start", "end"):
+            bounds = params.setdefault(base, {})
+            if not isinstance(bounds, dict):
+                raise ParameterError(
+                    f"Parameter {base!r} is given both as a value and as a range.",
+                    name=base,
+                    value=value,
+                    allowed=f"either {base}=VALUE or {base}.start=… {base}.end=…",
+                )
+            bounds[part] = value
+        elif name in params:
+            previous = params[name]
+            params[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            params[name] = value
+    return params
 
 
 # --- conversion ---------------------------------------------------------------------------
