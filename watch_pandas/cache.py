@@ -1,0 +1,594 @@
+"""The local result cache: one Parquet file per (server, query, parameters, dtype backend).
+
+Where
+    ``platformdirs.user_cache_dir("watch-pandas")``, or ``$WATCH_CACHE_DIR``, or the
+    ``cache_dir=`` argument (argument > environment > platform default). A directory the cache
+    creates is made user-only (``0o700``); an existing one keeps its mode. Files are ``0o600``.
+
+Names
+    ``<sha256>.parquet`` for a result, ``<sha256>.query.json`` for a query's definitions.
+    The hash covers the server URL, the query id, the canonical wire parameters
+    (:func:`watch_pandas.params.cache_key`) and the dtype backend; the API key is never part of
+    a name or of a file's contents (the stored query JSON keeps an allow-list of fields that
+    excludes ``api_key``).
+
+What a file holds
+    The frame's columns as Arrow arrays (named ``c0, c1, …`` so duplicate names survive), the
+    exact Arrow schema (Parquet has no second-resolution timestamps), and JSON metadata: the
+    real column names and how each is restored, ``df.attrs["watch"]``, the result's id and
+    ``retrieved_at``, and the query's ``version``/``query_hash`` when it was stored. Object
+    columns are stored as text: integers beyond int64 as decimal strings (restored as exact
+    Python ints), anything else (JSON cells, mixed values) as JSON text. Data pages carry CRC
+    checksums; a file that cannot be read, fails a checksum or has unexpected metadata is
+    treated as a miss, deleted and replaced by the refetched result.
+
+How a cached read decides (:func:`usable`)
+    The online read always starts with ``GET /api/queries/<id>`` (it needs the parameter
+    definitions anyway), so a hit costs exactly that one request and executes nothing. The
+    stored entry is served when
+
+    * ``max_age`` is not ``0`` (``0`` means "run it now"; the cache is neither read nor
+      skipped silently: the fresh result replaces the entry);
+    * the query is unchanged: same ``version`` and ``query_hash`` as when it was stored;
+    * for a run with the saved default parameters: the stored result id is the query's
+      ``latest_query_data_id`` or newer (if someone refreshed the query on the server, the
+      newer result is fetched). Other parameters have no such server-side pointer;
+    * and its age satisfies ``max_age`` exactly like the server: ``now - retrieved_at`` (UTC)
+      ``<= max_age``. ``None`` accepts any age, like the server's ``max_age=-1``.
+
+    Offline mode (``offline=True`` or ``$WATCH_OFFLINE=1``) never touches the network: the
+    query's definitions come from its cached ``.query.json``, only ``max_age`` is checked (the
+    server's pointers cannot be), and a missing entry is a clear :class:`NotFoundError`.
+
+Concurrency
+    Writes go to a temporary file in the same directory and are moved into place with
+    ``os.replace`` (atomic on POSIX and Windows), so readers in other threads or processes see
+    the old file or the new one, never a mixture; concurrent writers of one key simply race
+    and the last complete file wins. An interrupted write (including ``KeyboardInterrupt``)
+    removes its temporary file.
+
+Scope: the cache trusts whoever may read the OS user's files. Online, the server still checks
+the key for every read (the ``GET`` of the query); offline, nothing is checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import params as _params
+from .errors import ConfigError
+from .models import Query
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import pyarrow as pa
+
+__all__ = [
+    "CACHE_DIR_ENV",
+    "OFFLINE_ENV",
+    "LOCAL_CACHE",
+    "CacheKey",
+    "EntryInfo",
+    "ResultCache",
+    "cache_directory",
+    "clear_cache",
+    "is_offline",
+    "usable",
+]
+
+log = logging.getLogger("watch_pandas.cache")
+
+CACHE_DIR_ENV = "WATCH_CACHE_DIR"
+OFFLINE_ENV = "WATCH_OFFLINE"
+LOCAL_CACHE = "local cache"  # df.attrs["watch"]["source"] of a frame served from here
+
+FORMAT_VERSION = 1
+_META_FIELD = b"watch_pandas.entry"
+_SCHEMA_FIELD = b"watch_pandas.schema"
+_RESULT_SUFFIX = ".parquet"
+_QUERY_SUFFIX = ".query.json"
+_TMP_SUFFIX = ".tmp"
+_TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
+_FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
+# Query fields worth keeping for offline reads; everything else (api_key, user objects with
+# e-mail addresses, visualizations) stays out of the cache.
+_QUERY_FIELDS = (
+    "id",
+    "name",
+    "description",
+    "query",
+    "query_hash",
+    "data_source_id",
+    "options",
+    "version",
+    "updated_at",
+    "latest_query_data_id",
+    "is_safe",
+    "is_draft",
+    "is_archived",
+    "tags",
+)
+
+
+# --------------------------------------------------------------------------- settings
+
+
+def cache_directory(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """The cache folder: ``cache_dir`` > ``$WATCH_CACHE_DIR`` > the platform's user cache dir."""
+    if cache_dir is not None:
+        return Path(cache_dir).expanduser()
+    override = os.environ.get(CACHE_DIR_ENV, "").strip()
+    if override:
+        return Path(override).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("watch-pandas", appauthor=False))
+
+
+def is_offline(offline: bool | None = None) -> bool:
+    """``offline`` if given, else ``$WATCH_OFFLINE`` (``1/true/yes/on`` or ``0/false/no/off``)."""
+    if offline is not None:
+        if not isinstance(offline, bool):
+            raise ConfigError(f"offline must be True, False or None, not {offline!r}.")
+        return offline
+    value = os.environ.get(OFFLINE_ENV, "").strip().lower()
+    if value in _TRUE_WORDS:
+        return True
+    if value in _FALSE_WORDS:
+        return False
+    raise ConfigError(f"${OFFLINE_ENV}={value!r} is not understood; use 1 (offline) or 0 (online).")
+
+
+def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
+    """Delete every cached result and query definition; returns how many files were removed.
+
+    Only the cache's own files (``*.parquet``, ``*.query.json``, leftover ``*.tmp``) are
+    touched, so pointing ``cache_dir`` at a shared folder removes nothing else.
+    """
+    return ResultCache(cache_dir).clear()
+
+
+# --------------------------------------------------------------------------- keys and rules
+
+
+@dataclass(frozen=True)
+class CacheKey:
+    """What identifies a cached result. ``parameters`` is the canonical wire JSON text."""
+
+    server: str
+    query_id: int
+    parameters: str
+    dtype_backend: str
+
+    @classmethod
+    def for_read(
+        cls, server: str, query_id: int, wire: Mapping[str, Any], dtype_backend: str
+    ) -> CacheKey:
+        return cls(server.rstrip("/"), int(query_id), _params.cache_key(wire), dtype_backend)
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the key tuple: the file name (never the key or raw parameters)."""
+        text = json.dumps(
+            ["result", FORMAT_VERSION, self.server, self.query_id, self.parameters],
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        text += "\x00" + self.dtype_backend
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """A cached entry's validation data (read from the file's metadata, not its rows)."""
+
+    result_id: int | None
+    retrieved_at: str | None
+    query_version: int | None
+    query_hash: str | None
+    is_default: bool
+    stored_at: str
+
+
+def usable(
+    info: EntryInfo,
+    *,
+    query: Query | None,
+    is_default: bool,
+    max_age: int | None,
+    now: datetime | None = None,
+) -> str | None:
+    """``None`` when the entry may be served, else the reason it may not (module docstring).
+
+    ``query`` is the server's current query (``None`` offline: then only ``max_age`` counts).
+    """
+    if max_age is not None and max_age == 0:
+        return "max_age=0 asks for a fresh run"
+    if query is not None:
+        if info.query_version != query.version or info.query_hash != query.query_hash:
+            return "the query changed since the result was cached"
+        latest = query.latest_query_data_id
+        if is_default and latest is not None:
+            if info.result_id is None or info.result_id < latest:
+                return f"the server has a newer result ({latest}) for the default parameters"
+    if max_age is not None:
+        age = age_seconds(info.retrieved_at, now)
+        if age is None:
+            return "the cached result has no retrieved_at to check max_age against"
+        if age > max_age:
+            return f"the cached result is {age:.0f} s old (max_age={max_age})"
+    return None
+
+
+def age_seconds(retrieved_at: str | None, now: datetime | None = None) -> float | None:
+    """Seconds since ``retrieved_at`` (ISO-8601; naive means UTC, as the server writes it)."""
+    if not retrieved_at:
+        return None
+    try:
+        moment = datetime.fromisoformat(retrieved_at.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    now = now if now is not None else datetime.now(timezone.utc)
+    return (now - moment).total_seconds()
+
+
+# --------------------------------------------------------------------------- the store
+
+
+class CorruptEntry(Exception):
+    """A cache file that cannot be trusted (internal: it is deleted and refetched)."""
+
+
+class Uncacheable(Exception):
+    """A frame this cache cannot store exactly (internal: the read goes on uncached)."""
+
+
+class ResultCache:
+    """The cache folder and its entries. Every method is safe to call from several processes."""
+
+    def __init__(self, cache_dir: str | os.PathLike[str] | None = None) -> None:
+        self.directory = cache_directory(cache_dir)
+
+    def __repr__(self) -> str:
+        return f"ResultCache({str(self.directory)!r})"
+
+    # -- results ---------------------------------------------------------------------------
+    def path_for(self, key: CacheKey) -> Path:
+        return self.directory / (key.digest + _RESULT_SUFFIX)
+
+    def info(self, key: CacheKey) -> EntryInfo | None:
+        """The entry's validation data without reading its rows (``None``: no usable entry)."""
+        path = self.path_for(key)
+        try:
+            meta = _read_entry_meta(path)
+        except FileNotFoundError:
+            return None
+        except CorruptEntry as exc:
+            self._discard(path, exc)
+            return None
+        if meta.get("key") != _key_json(key):
+            self._discard(path, CorruptEntry("its metadata names another key"))
+            return None
+        result = meta["result"]
+        return EntryInfo(
+            result_id=result.get("id"),
+            retrieved_at=result.get("retrieved_at"),
+            query_version=result.get("query_version"),
+            query_hash=result.get("query_hash"),
+            is_default=bool(result.get("is_default")),
+            stored_at=result.get("stored_at", ""),
+        )
+
+    def load(self, key: CacheKey) -> pd.DataFrame | None:
+        """The cached frame with ``attrs["watch"]["source"] == "local cache"``, or ``None``."""
+        path = self.path_for(key)
+        try:
+            frame = _read_frame(path)
+        except FileNotFoundError:
+            return None
+        except CorruptEntry as exc:
+            self._discard(path, exc)
+            return None
+        frame.attrs["watch"]["source"] = LOCAL_CACHE
+        return frame
+
+    def store(self, key: CacheKey, frame: pd.DataFrame, *, query: Query, is_default: bool) -> Path:
+        """Write ``frame`` for ``key`` atomically (raises :class:`Uncacheable` if not exact)."""
+        attrs = dict(frame.attrs.get("watch") or {})
+        meta = {
+            "format": FORMAT_VERSION,
+            "key": _key_json(key),
+            "result": {
+                "id": attrs.get("result_id"),
+                "retrieved_at": attrs.get("retrieved_at"),
+                "query_version": query.version,
+                "query_hash": query.query_hash,
+                "is_default": is_default,
+                "stored_at": datetime.now(timezone.utc).isoformat(),
+            },
+            "attrs": attrs,
+            "query": _safe_query_json(query),
+        }
+        table = _to_table(frame, meta)
+        path = self.path_for(key)
+        self._write_atomically(path, lambda f: _write_parquet(table, f))
+        return path
+
+    def discard(self, key: CacheKey) -> None:
+        """Forget one entry (missing is fine)."""
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(self.path_for(key))
+
+    # -- query definitions (for offline reads) ---------------------------------------------
+    def _query_path(self, server: str, query_id: int) -> Path:
+        text = json.dumps(["query", FORMAT_VERSION, server.rstrip("/"), int(query_id)])
+        return self.directory / (hashlib.sha256(text.encode()).hexdigest() + _QUERY_SUFFIX)
+
+    def store_query(self, server: str, query: Query) -> None:
+        """Keep the query's definitions (no API key) so offline reads can resolve parameters."""
+        data = json.dumps(
+            {"format": FORMAT_VERSION, "server": server.rstrip("/"), **_safe_query_json(query)},
+            ensure_ascii=False,
+        ).encode("utf-8")
+        self._write_atomically(self._query_path(server, query.id), lambda f: f.write(data))
+
+    def load_query(self, server: str, query_id: int) -> Query | None:
+        """The query as last seen online, or ``None``."""
+        path = self._query_path(server, query_id)
+        try:
+            data = json.loads(path.read_bytes())
+            if data.get("server") != server.rstrip("/") or data.get("id") != int(query_id):
+                raise ValueError("another query")
+            return Query.from_json({k: data[k] for k in _QUERY_FIELDS if k in data})
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._discard(path, CorruptEntry(str(exc)))
+            return None
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def clear(self) -> int:
+        """Delete the cache's own files; returns the count."""
+        removed = 0
+        if not self.directory.is_dir():
+            return 0
+        for pattern in ("*" + _RESULT_SUFFIX, "*" + _QUERY_SUFFIX, ".*" + _TMP_SUFFIX):
+            for path in self.directory.glob(pattern):
+                with contextlib.suppress(FileNotFoundError):
+                    path.unlink()
+                    removed += 1
+        return removed
+
+    def _ensure_directory(self) -> None:
+        if not self.directory.is_dir():
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+            with contextlib.suppress(OSError):
+                os.chmod(self.directory, 0o700)  # mkdir's mode is filtered by the umask
+
+    def _write_atomically(self, path: Path, write) -> None:
+        """Write via a temp file in the same folder + ``os.replace``; clean up on any failure."""
+        self._ensure_directory()
+        # mkstemp creates the file 0o600 and opens it exclusively.
+        fd, tmp = tempfile.mkstemp(
+            dir=self.directory, prefix="." + path.name[:16], suffix=_TMP_SUFFIX
+        )
+        try:
+            with os.fdopen(fd, "wb") as handle:
+                write(handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        except BaseException:  # KeyboardInterrupt too: never leave a partial file behind
+            with contextlib.suppress(OSError):
+                os.remove(tmp)
+            raise
+
+    def _discard(self, path: Path, reason: Exception) -> None:
+        log.warning("discarding unreadable cache file %s: %s", path.name, reason)
+        with contextlib.suppress(OSError):
+            os.remove(path)
+
+
+# --------------------------------------------------------------------------- encoding
+
+_KIND_PANDAS = "pandas"  # NumPy / nullable dtypes: restored with astype(dtype)
+_KIND_ARROW = "arrow"  # pd.ArrowDtype columns
+_KIND_BIGINT = "bigint"  # object column of Python ints: decimal strings
+_KIND_JSON = "json"  # any other object column: one JSON text per cell
+_JSON_TYPES = (str, int, float, bool, dict, list)
+
+
+def _key_json(key: CacheKey) -> list[Any]:
+    return [key.server, key.query_id, key.parameters, key.dtype_backend]
+
+
+def _safe_query_json(query: Query) -> dict[str, Any]:
+    raw = query.raw or {}
+    kept = {name: raw[name] for name in _QUERY_FIELDS if name in raw}
+    kept.setdefault("id", query.id)
+    kept.setdefault("name", query.name)
+    kept.setdefault("query", query.query)
+    kept.setdefault("data_source_id", query.data_source_id)
+    kept.setdefault("options", {"parameters": list(query.parameters)})
+    kept.setdefault("version", query.version)
+    kept.setdefault("query_hash", query.query_hash)
+    kept.setdefault("latest_query_data_id", query.latest_query_data_id)
+    return kept
+
+
+def _to_table(frame: pd.DataFrame, meta: dict[str, Any]) -> pa.Table:
+    import pandas as pd
+    import pyarrow as pa
+
+    arrays, columns = [], []
+    for position in range(frame.shape[1]):
+        series = frame.iloc[:, position]
+        name = frame.columns[position]
+        if not isinstance(name, str):
+            raise Uncacheable(f"column name {name!r} is not a string")
+        dtype = series.dtype
+        if isinstance(dtype, pd.ArrowDtype):
+            arrays.append(pa.chunked_array(pa.array(series)))
+            columns.append({"name": name, "kind": _KIND_ARROW})
+        elif pd.api.types.is_object_dtype(dtype):
+            kind, array = _encode_objects(series.tolist())
+            arrays.append(array)
+            columns.append({"name": name, "kind": kind})
+        else:
+            try:
+                arrays.append(pa.array(series))
+            except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError) as exc:
+                raise Uncacheable(f"column {name!r} ({dtype}): {exc}") from None
+            columns.append({"name": name, "kind": _KIND_PANDAS, "dtype": str(dtype)})
+    names = [f"c{i}" for i in range(len(arrays))]
+    table = pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
+    meta = {**meta, "columns": columns, "rows": len(frame)}
+    try:
+        meta_text = json.dumps(meta, ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise Uncacheable(f"provenance is not JSON: {exc}") from None
+    return table.replace_schema_metadata(
+        {
+            _META_FIELD: meta_text.encode("utf-8"),
+            _SCHEMA_FIELD: base64.b64encode(table.schema.serialize().to_pybytes()),
+        }
+    )
+
+
+def _encode_objects(values: list[Any]) -> tuple[str, pa.Array]:
+    import pyarrow as pa
+
+    present = [v for v in values if v is not None]
+    if present and all(type(v) is int for v in present):
+        return _KIND_BIGINT, pa.array([None if v is None else str(v) for v in values], pa.string())
+    odd = {type(v).__name__ for v in present if type(v) not in _JSON_TYPES}
+    if odd:
+        # json.dumps would turn a tuple into a list or a Decimal into an error: not exact.
+        raise Uncacheable(f"an object column holds {', '.join(sorted(odd))} values")
+    try:
+        texts = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
+    except (TypeError, ValueError) as exc:
+        raise Uncacheable(f"an object column holds a value JSON cannot keep: {exc}") from None
+    return _KIND_JSON, pa.array(texts, pa.string())
+
+
+def _write_parquet(table: pa.Table, handle) -> None:
+    import pyarrow.parquet as pq
+
+    pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
+
+
+def _read_entry_meta(path: Path) -> dict[str, Any]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        schema = pq.read_schema(path)
+    except FileNotFoundError:
+        raise
+    except (pa.ArrowException, OSError) as exc:
+        raise CorruptEntry(f"unreadable Parquet footer ({exc})") from None
+    return _parse_meta(schema.metadata)
+
+
+def _parse_meta(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
+    raw = (metadata or {}).get(_META_FIELD)
+    if raw is None:
+        raise CorruptEntry("no watch_pandas metadata")
+    try:
+        meta = json.loads(raw)
+    except ValueError as exc:
+        raise CorruptEntry(f"bad metadata ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+        raise CorruptEntry("metadata of another format version")
+    for field in ("key", "result", "attrs", "columns", "rows"):
+        if field not in meta:
+            raise CorruptEntry(f"metadata without {field!r}")
+    return meta
+
+
+def _read_frame(path: Path) -> pd.DataFrame:
+    import pandas as pd
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(path, page_checksum_verification=True, use_pandas_metadata=False)
+        meta = _parse_meta(table.schema.metadata)
+        schema = pa.ipc.read_schema(
+            pa.py_buffer(base64.b64decode(table.schema.metadata[_SCHEMA_FIELD]))
+        )
+        if table.num_rows != meta["rows"] or table.num_columns != len(meta["columns"]):
+            raise CorruptEntry("row or column count differs from the metadata")
+        table = table.cast(schema)
+        series = [
+            _restore(table.column(i), column, table.num_rows)
+            for i, column in enumerate(meta["columns"])
+        ]
+    except FileNotFoundError:
+        raise
+    except CorruptEntry:
+        raise
+    except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as exc:
+        raise CorruptEntry(f"{type(exc).__name__}: {exc}") from None
+    index = pd.RangeIndex(table.num_rows)
+    frame = pd.DataFrame(dict(enumerate(series)), index=index)
+    frame.columns = pd.Index([column["name"] for column in meta["columns"]])
+    frame.attrs["watch"] = dict(meta["attrs"])
+    return frame
+
+
+_NULLABLE_BY_ARROW: dict[Any, Any] = {}
+
+
+def _nullable_mapper(arrow_type):
+    import pandas as pd
+    import pyarrow as pa
+
+    if not _NULLABLE_BY_ARROW:
+        _NULLABLE_BY_ARROW.update(
+            {
+                pa.int64(): pd.Int64Dtype(),
+                pa.float64(): pd.Float64Dtype(),
+                pa.bool_(): pd.BooleanDtype(),
+                pa.string(): pd.StringDtype(),
+                pa.large_string(): pd.StringDtype(),
+            }
+        )
+    return _NULLABLE_BY_ARROW.get(arrow_type)
+
+
+def _restore(array: pa.ChunkedArray, column: Mapping[str, Any], n_rows: int) -> pd.Series:
+    import pandas as pd
+
+    index = pd.RangeIndex(n_rows)
+    kind = column["kind"]
+    if kind == _KIND_ARROW:
+        return pd.Series(pd.arrays.ArrowExtensionArray(array), index=index)
+    if kind == _KIND_BIGINT:
+        values = [None if v is None else int(v) for v in array.to_pylist()]
+        return pd.Series(values, dtype=object, index=index)
+    if kind == _KIND_JSON:
+        values = [None if v is None else json.loads(v) for v in array.to_pylist()]
+        return pd.Series(values, dtype=object, index=index)
+    if kind == _KIND_PANDAS:
+        series = array.to_pandas(types_mapper=_nullable_mapper)
+        dtype = pd.api.types.pandas_dtype(column["dtype"])
+        if series.dtype != dtype:
+            series = series.astype(dtype)
+        series.index = index
+        return series
+    raise CorruptEntry(f"unknown column kind {kind!r}")
