@@ -220,3 +220,27 @@ def test_empty_result_has_columns_and_no_rows(local_watch):
     assert json.dumps(body["query_result"]["data"]["rows"]) == "[]"
     assert [c["name"] for c in body["query_result"]["data"]["columns"]] == ["a", "b"]
     assert call(local_watch, "GET", f"/api/query_results/{rid}.csv").text == "a,b\r\n"
+
+
+@pytest.mark.parametrize(
+    "moment", ["DD/MM/YY HH:mm", "YYYY-MM-DD HH:mm:ss", "MM/DD/YY HH:mm:ss.SSS", "DD.MM.YYYY"]
+)
+@pytest.mark.parametrize(
+    "value",
+    [
+        "2024-01-02T03:04:05",
+        "2024-01-02T03:04:05.678",
+        "2024-02-29T18:29:59Z",
+        "9999-12-31T23:59:59.999Z",
+        "2024-01-02",
+    ],
+)
+def test_csv_date_reformatting_equals_strftime(moment, value):
+    import datetime as dt
+
+    from watch_pandas.testing._serialize import _datetime_converter, moment_to_strftime
+
+    fmt = moment_to_strftime(moment)
+    convert = _datetime_converter(fmt, with_time=len(value) > 10)
+    assert convert(value) == dt.datetime.fromisoformat(value).strftime(fmt)
+    assert convert("not a date") == "not a date" and convert(None) is None
