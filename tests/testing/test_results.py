@@ -241,6 +241,6 @@ def test_csv_date_reformatting_equals_strftime(moment, value):
     from watch_pandas.testing._serialize import _datetime_converter, moment_to_strftime
 
     fmt = moment_to_strftime(moment)
-    convert = _datetime_converter(fmt, with_time=len(value) > 10)
+    convert = _datetime_converter(fmt)
     assert convert(value) == dt.datetime.fromisoformat(value).strftime(fmt)
     assert convert("not a date") == "not a date" and convert(None) is None

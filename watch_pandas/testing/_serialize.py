@@ -206,7 +206,7 @@ _SLICES = {
 }
 
 
-def _datetime_converter(fmt: str, *, with_time: bool) -> Callable[[Any], Any]:
+def _datetime_converter(fmt: str) -> Callable[[Any], Any]:
     """Reformat ISO text like ``strftime(fmt)`` of ``fromisoformat(value)``.
 
     Values in the canonical form the server writes (``YYYY-MM-DD`` / ``YYYY-MM-DDTHH:MM:SS``
@@ -223,6 +223,7 @@ def _datetime_converter(fmt: str, *, with_time: bool) -> Callable[[Any], Any]:
         elif token:
             pieces.append(repr(token))
     fast: Callable[[str], str] = eval("lambda v: " + (" + ".join(pieces) or "''"))  # noqa: S307
+    with_time = any(t in fmt for t in ("%H", "%M", "%S", "%f"))
     canonical_length = 19 if with_time else 10
 
     def slow(value: Any) -> Any:
@@ -286,9 +287,9 @@ def result_dsv(
         if column.get("type") == C.TYPE_BOOLEAN:
             special.append((column["name"], _bool_converter))
         elif column.get("type") == C.TYPE_DATE:
-            special.append((column["name"], _datetime_converter(date_fmt, with_time=False)))
+            special.append((column["name"], _datetime_converter(date_fmt)))
         elif column.get("type") == C.TYPE_DATETIME:
-            special.append((column["name"], _datetime_converter(datetime_fmt, with_time=True)))
+            special.append((column["name"], _datetime_converter(datetime_fmt)))
     buffer = io.StringIO()
     writer = csv.writer(buffer, delimiter=delimiter)
     writer.writerow(names)
