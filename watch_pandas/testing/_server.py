@@ -263,8 +263,14 @@ def serve(
     demo: bool = False,
     execution_delay: float = 0.0,
     stream: TextIO | None = None,
+    *,
+    stop_event: threading.Event | None = None,
 ) -> None:
-    """Run a local Watch server in the foreground until Ctrl-C; prints its URL and admin key."""
+    """Run a local Watch server in the foreground until Ctrl-C; prints its URL and admin key.
+
+    ``stop_event`` (for tests and embedding) stops it when set. Binds to loopback unless
+    ``host`` says otherwise.
+    """
     stream = stream or sys.stdout
     lw = LocalWatch(db=db, demo=demo, execution_delay=execution_delay, host=host, port=port)
     with lw:
@@ -274,6 +280,6 @@ def serve(
             print(f"Demo queries: {lw.demo.queries}", file=stream)
         print("Press Ctrl-C to stop.", file=stream, flush=True)
         try:
-            threading.Event().wait()
+            (stop_event or threading.Event()).wait()
         except KeyboardInterrupt:
             print("Stopped.", file=stream)

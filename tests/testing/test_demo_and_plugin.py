@@ -1,0 +1,207 @@
+"""The DeFi demo, persistence, ``serve()`` and the pytest fixtures."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import threading
+
+import pytest
+from local_watch_helpers import call, run_saved
+
+from watch_pandas.testing import LocalWatch, serve
+
+INT64_MAX = 2**63 - 1
+
+
+def _defaults(lw, qid):
+    query = call(lw, "GET", f"/api/queries/{qid}").json()
+    return {p["name"]: p["value"] for p in query["options"].get("parameters", [])}
+
+
+PARAM_TYPES = {
+    "param_text": "text",
+    "param_number": "number",
+    "param_enum": "enum",
+    "param_multi_enum": "enum",
+    "param_query": "query",
+    "param_date": "date",
+    "param_datetime": "datetime-local",
+    "param_datetime_seconds": "datetime-with-seconds",
+    "param_date_range": "date-range",
+    "param_datetime_range": "datetime-range",
+    "param_datetime_range_seconds": "datetime-range-with-seconds",
+}
+
+
+def test_demo_covers_every_parameter_type_and_each_runs_with_its_defaults(local_watch_demo):
+    lw = local_watch_demo
+    for name, kind in PARAM_TYPES.items():
+        qid = lw.demo.queries[name]
+        definition = call(lw, "GET", f"/api/queries/{qid}").json()["options"]["parameters"][0]
+        assert definition["type"] == kind
+        job = run_saved(lw, qid, _defaults(lw, qid))
+        assert job["status"] == 3, (name, job)
+    multi = call(lw, "GET", f"/api/queries/{lw.demo.queries['param_multi_enum']}").json()
+    assert multi["options"]["parameters"][0]["multiValuesOptions"]["prefix"] == '"'
+
+
+def test_demo_seeded_results_are_served_without_executing(local_watch_demo):
+    lw = local_watch_demo
+    for name in ("markets", "prices", "positions", "price_history", "market_options"):
+        reply = call(lw, "GET", f"/api/queries/{lw.demo.queries[name]}/results.json")
+        assert reply.status_code == 200, name
+        assert reply.json()["query_result"]["data"]["rows"]
+    assert lw.counters.executions == 0
+
+
+def test_demo_typed_and_untyped_values(local_watch_demo):
+    lw = local_watch_demo
+    typed = call(lw, "GET", f"/api/queries/{lw.demo.queries['positions']}/results.json").json()
+    types = {c["name"]: c["type"] for c in typed["query_result"]["data"]["columns"]}
+    assert types["amount_wei"] == "integer" and types["is_open"] == "boolean"
+    assert types["opened_at_tz"] == "datetime" and types["closed_on"] == "date"
+    rows = typed["query_result"]["data"]["rows"]
+    assert max(r["amount_wei"] for r in rows) > INT64_MAX
+    assert all(r["opened_at_tz"].endswith("Z") for r in rows)
+    assert any(r["note"] is None for r in rows) and any("\n" in (r["note"] or "") for r in rows)
+    plain = call(lw, "GET", f"/api/queries/{lw.demo.queries['markets']}/results.json").json()
+    assert {c["type"] for c in plain["query_result"]["data"]["columns"]} == {None}
+    assert {r["is_stable"] for r in plain["query_result"]["data"]["rows"]} == {0, 1}
+
+
+def test_demo_dropdown_text_param_failing_query_and_dashboard(local_watch_demo):
+    lw = local_watch_demo
+    dropdown = lw.demo.queries["param_query"]
+    assert run_saved(lw, dropdown, {"market": "DAI"})["status"] == 3
+    bad = call(lw, "POST", f"/api/queries/{dropdown}/results", json={"parameters": {"market": "X"}})
+    assert bad.status_code == 400
+    text = lw.demo.queries["param_text"]
+    unsafe = call(
+        lw,
+        "POST",
+        f"/api/queries/{text}/results",
+        lw.query_key(text),
+        json={"parameters": {"symbol": "WETH"}},
+    )
+    assert unsafe.status_code == 403
+    failed = run_saved(lw, lw.demo.queries["failing"])
+    assert (failed["status"], failed["error"]) == (4, "no such table: no_such_table")
+    board = call(lw, "GET", "/api/dashboards/defi-overview?legacy").json()
+    assert board["id"] == lw.demo.dashboards["defi_overview"] and board["name"] == "DeFi overview"
+    assert len(board["widgets"]) >= 3
+
+
+def test_demo_price_history_multi_value_quoting(local_watch_demo):
+    lw = local_watch_demo
+    qid = lw.demo.queries["price_history"]
+    params = {**_defaults(lw, qid), "symbols": ["DAI", "USDC"], "min_price": 0.5}
+    job = run_saved(lw, qid, params)
+    result = call(lw, "GET", f"/api/query_results/{job['query_result_id']}").json()["query_result"]
+    assert "IN ('DAI','USDC')" in result["query"]
+    assert {r["symbol"] for r in result["data"]["rows"]} == {"DAI", "USDC"}
+
+
+def test_state_persists_in_a_db_file(tmp_path, monkeypatch):
+    monkeypatch.delenv("WATCH_LOCAL_ADMIN_KEY", raising=False)
+    db = tmp_path / "watch.sqlite"
+    with LocalWatch(db=db, demo=True) as first:
+        key, demo, count = (
+            first.admin_key,
+            first.demo,
+            call(first, "GET", "/api/queries").json()["count"],
+        )
+    with LocalWatch(db=db, demo=True) as second:
+        assert second.admin_key == key and second.demo == demo
+        assert call(second, "GET", "/api/queries").json()["count"] == count
+        reply = call(second, "GET", f"/api/queries/{demo.queries['prices']}/results.csv")
+        assert reply.status_code == 200 and reply.text.startswith("day,symbol,price")
+
+
+def test_admin_key_from_environment(monkeypatch):
+    monkeypatch.setenv("WATCH_LOCAL_ADMIN_KEY", "fixed-local-key")
+    with LocalWatch() as lw:
+        assert lw.admin_key == "fixed-local-key"
+        assert call(lw, "GET", "/api/session").status_code == 200
+
+
+def test_serve_prints_url_and_key_and_stops(monkeypatch):
+    monkeypatch.setenv("WATCH_LOCAL_ADMIN_KEY", "serve-key")
+    out = io.StringIO()
+    stop = threading.Event()
+    thread = threading.Thread(target=serve, kwargs={"port": 0, "stream": out, "stop_event": stop})
+    thread.start()
+    try:
+        for _ in range(500):
+            if "Ctrl-C" in out.getvalue():
+                break
+            threading.Event().wait(0.01)
+        url = re.search(r"http://127\.0\.0\.1:\d+", out.getvalue()).group(0)
+        assert "serve-key" in out.getvalue()
+        import requests
+
+        assert (
+            requests.get(
+                f"{url}/api/session", headers={"Authorization": "Key serve-key"}, timeout=10
+            ).status_code
+            == 200
+        )
+    finally:
+        stop.set()
+        thread.join(10)
+    assert not thread.is_alive()
+
+
+def test_local_watch_fixture_is_fresh_and_empty(local_watch):
+    assert call(local_watch, "GET", "/api/queries").json()["count"] == 0
+    assert call(local_watch, "GET", "/api/data_sources").json() == []
+    assert local_watch.url.startswith("http://127.0.0.1:")
+
+
+def test_demo_fixture_resets_switches_between_tests(local_watch_demo):
+    # arm everything; the next test using the fixture must not see it
+    local_watch_demo.faults.fail_next(5)
+    local_watch_demo.hold_jobs()
+    local_watch_demo.set_date_format("YYYY-MM-DD", "HH:mm:ss")
+
+
+def test_demo_fixture_after_switches(local_watch_demo):
+    assert local_watch_demo.faults.pending == 0
+    assert (
+        call(local_watch_demo, "GET", "/api/config", None).json()["client_config"]["dateFormat"]
+        == "DD/MM/YY"
+    )
+    assert run_saved(local_watch_demo, local_watch_demo.demo.queries["markets"])["status"] == 3
+
+
+def test_not_running_has_no_url():
+    lw = LocalWatch()
+    try:
+        with pytest.raises(RuntimeError, match="not running"):
+            _ = lw.url
+    finally:
+        lw.stop()
+
+
+@pytest.mark.slow
+def test_large_query_million_rows(local_watch_demo):
+    lw = local_watch_demo
+    qid = lw.demo.queries["large"]
+    job = run_saved(lw, qid)
+    assert job["status"] == 3
+    body = call(lw, "GET", f"/api/queries/{qid}/results.json", timeout=300).json()
+    data = body["query_result"]["data"]
+    assert len(data["rows"]) >= 1_000_000 and len(data["columns"]) == 8
+    assert {c["type"] for c in data["columns"]} >= {
+        "integer",
+        "float",
+        "boolean",
+        "date",
+        "datetime",
+        "string",
+    }
+    assert data["rows"][0]["amount_wei"] > INT64_MAX
+    text = call(lw, "GET", f"/api/queries/{qid}/results.csv", timeout=300).text
+    rows = list(csv.reader(io.StringIO(text, newline="")))
+    assert len(rows) == 1 + len(data["rows"])
