@@ -41,7 +41,7 @@ import dataclasses
 import io
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import pandas as pd
@@ -52,7 +52,7 @@ from . import _constants as C
 from .errors import LossyFormatError, ServerError
 from .models import Column, ResultMeta
 
-__all__ = ["decode_result", "decode_csv", "csv_loss_reason"]
+__all__ = ["decode_result", "read_result", "decode_csv", "csv_loss_reason"]
 
 DtypeBackend = Literal["numpy_nullable", "pyarrow"]
 _BACKENDS = ("numpy_nullable", "pyarrow")
@@ -145,6 +145,160 @@ def decode_result(
         built.append(_build_from_values(values, column.type, infer_untyped))
         del values
     return _assemble(built, columns, len(rows), dtype_backend), meta
+
+
+def read_result(
+    source: bytes | str | Iterable[bytes] | Any,
+    *,
+    dtype_backend: DtypeBackend = "numpy_nullable",
+    infer_untyped: bool = True,
+    batch_bytes: int = 4 << 20,
+) -> tuple[pd.DataFrame, ResultMeta]:
+    """Like :func:`decode_result`, but decodes the rows in batches as the body arrives.
+
+    ``source`` is the body (bytes/str), an iterable of byte chunks, or an open streaming
+    ``requests.Response`` (read in chunks and closed). The whole body and a Python object per
+    cell are never held at once: each batch of about ``batch_bytes`` is decoded with msgspec
+    into the column types and turned into Arrow arrays. Bodies of an unexpected layout (rows
+    before columns, duplicate column names) go through :func:`decode_result`. The frame and
+    metadata are the same as :func:`decode_result` gives for the same body.
+    """
+    from ._rows import Batch, Finished, ResultSplitter, RowDecoder, Whole
+
+    _check_backend(dtype_backend)
+    chunks, close = _chunks_of(source, batch_bytes)
+    try:
+        columns: tuple[Column, ...] = ()
+        parts: list[list[Any]] = []
+        n_rows = 0
+
+        def make_decoder(raw_columns: list[Any]) -> RowDecoder | None:
+            nonlocal columns, parts
+            if not raw_columns or not all(isinstance(c, dict) and "name" in c for c in raw_columns):
+                return None
+            columns = tuple(Column.from_json(c) for c in raw_columns)
+            names = [c.name for c in columns]
+            if len(set(names)) != len(names):
+                return None  # duplicates: each gets the same values, the careful path does that
+            parts = [[] for _ in columns]
+            return RowDecoder(names, [c.type for c in columns])
+
+        for event in ResultSplitter(batch_bytes).events(chunks, make_decoder):
+            if isinstance(event, Whole):
+                return decode_result(
+                    event.body, dtype_backend=dtype_backend, infer_untyped=infer_untyped
+                )
+            if isinstance(event, Batch):
+                n_rows += len(event.values[0]) if event.values else 0
+                for column, values, column_parts in zip(columns, event.values, parts, strict=True):
+                    column_parts.append(_batch_part(values, column.type, event.checked))
+                event.values.clear()
+            elif isinstance(event, Finished):
+                result = _query_result_object(_loads(event.document))
+                meta = dataclasses.replace(ResultMeta.from_json(result), columns=columns)
+        built = []
+        for column in columns:
+            built.append(_merge_parts(parts.pop(0), column.type, n_rows, infer_untyped))
+        return _assemble(built, columns, n_rows, dtype_backend), meta
+    finally:
+        close()
+
+
+def _chunks_of(source: Any, batch_bytes: int) -> tuple[Iterable[bytes], Callable[[], None]]:
+    """Byte chunks of a body, a chunk iterable or a streaming response, and how to close it."""
+    if isinstance(source, str):
+        source = source.encode("utf-8")
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        view = memoryview(source)
+        step = max(1, batch_bytes)
+        return (bytes(view[i : i + step]) for i in range(0, len(view), step)), lambda: None
+    if hasattr(source, "iter_content"):
+        return source.iter_content(chunk_size=1 << 20), source.close
+    return source, getattr(source, "close", lambda: None)
+
+
+def _batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
+    """One batch of one column: an Arrow array when the values surely fit, else the list.
+
+    A list part keeps the exact JSON values; :func:`_merge_parts` then builds the whole
+    column from all values with :func:`_build_from_values`, as :func:`decode_result` does.
+    """
+    kind = col_type if col_type in _TYPED_BUILDERS else None
+    if kind is None or not checked or kind == C.TYPE_FLOAT:
+        kinds = set(map(type, values))
+        kinds.discard(type(None))
+        if not kinds:
+            return pa.nulls(len(values))
+        wanted = _PART_KINDS.get(kind)
+        if kind is None:
+            wanted = kinds if len(kinds) == 1 and next(iter(kinds)) in _ARROW_OF_KIND else None
+        if wanted is None or not kinds <= wanted:
+            return values
+        arrow_type = _ARROW_OF_KIND[next(iter(kinds))] if kind is None else _PART_TYPES[kind]
+    else:
+        arrow_type = _PART_TYPES[kind]
+    try:
+        return pa.array(values, type=arrow_type)
+    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
+        return values  # e.g. an integer beyond int64: exact Python ints
+
+
+_PART_TYPES = {
+    C.TYPE_INTEGER: pa.int64(),
+    C.TYPE_FLOAT: pa.float64(),
+    C.TYPE_BOOLEAN: pa.bool_(),
+    C.TYPE_STRING: pa.string(),
+    C.TYPE_DATE: pa.string(),  # parsed once for the whole column (one rule for all rows)
+    C.TYPE_DATETIME: pa.string(),
+}
+_PART_KINDS = {
+    C.TYPE_INTEGER: {int},
+    C.TYPE_FLOAT: {float},  # ints in a float column: the whole-column rule decides
+    C.TYPE_BOOLEAN: {bool},
+    C.TYPE_STRING: {str},
+    C.TYPE_DATE: {str},
+    C.TYPE_DATETIME: {str},
+}
+_ARROW_OF_KIND = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: pa.string()}
+
+
+def _merge_parts(parts: list[Any], col_type: str | None, n_rows: int, infer_untyped: bool) -> Any:
+    """Join a column's batch parts into what :func:`_build_from_values` gives for all rows."""
+    if all(not isinstance(p, list) for p in parts):
+        types = {p.type for p in parts} - {pa.null()}
+        if len(types) == 1:
+            arrow_type = types.pop()
+            chunked = pa.chunked_array(
+                [p if p.type == arrow_type else pa.nulls(len(p), arrow_type) for p in parts],
+                type=arrow_type,
+            )
+            parts.clear()
+            finished = _finish_column(chunked, col_type, infer_untyped)
+            if finished is not None:
+                return finished
+            parts = [chunked]
+        elif not types:  # no rows, or every value null
+            parts.clear()
+            return _build_from_values([None] * n_rows, col_type, infer_untyped)
+    values: list[Any] = []
+    for part in parts:
+        values.extend(part if isinstance(part, list) else part.to_pylist())
+    parts.clear()
+    return _build_from_values(values, col_type, infer_untyped)
+
+
+def _finish_column(chunked: pa.ChunkedArray, col_type: str | None, infer_untyped: bool) -> Any:
+    """The column from parts that all fit; ``None`` when the values must be looked at again."""
+    try:
+        if col_type == C.TYPE_DATE:
+            return pc.cast(chunked, pa.date32())
+        if col_type == C.TYPE_DATETIME:
+            return _parse_iso_datetimes(chunked)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError):
+        return None
+    if col_type not in _TYPED_BUILDERS and pa.types.is_string(chunked.type):
+        return _infer_temporal(chunked) if infer_untyped else chunked
+    return chunked
 
 
 def csv_loss_reason(columns: Sequence[Column], *, date_format: str, time_format: str) -> str | None:

@@ -1,0 +1,299 @@
+"""Split a JSON result body into row batches while it arrives, and decode them with msgspec.
+
+A result body is ``{"query_result": {..., "data": {"columns": [...], "rows": [{...}, ...]},
+...}}`` (or the bare ``query_result`` object). :class:`ResultSplitter` scans the small prefix
+with a tiny JSON tokenizer until it finds ``data.rows`` (after ``data.columns``), then cuts the
+rows into batches of roughly ``batch_bytes`` at ``}, {`` boundaries and hands each batch to a
+:class:`RowDecoder`. A cut that lands inside a string or a nested value always makes the batch
+invalid JSON (an unterminated string or an unclosed bracket), so a failed decode moves the cut
+to an earlier boundary. When the layout is not the expected one (no columns before the rows,
+duplicate column names, no ``rows`` list) the splitter says so and the caller decodes the whole
+body the careful way instead.
+
+msgspec keeps integers of any size exact (orjson turns those beyond 64 bits into floats).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
+
+import msgspec
+
+from . import _constants as C
+from .errors import ServerError
+
+__all__ = ["RowDecoder", "ResultSplitter", "Batch", "Whole", "Finished", "Columns"]
+
+# A token of the prefix: a complete string, a structural character, or a bare scalar.
+_TOKEN = re.compile(rb'[ \t\r\n]*(?:("(?:[^"\\]|\\.)*")|([{}\[\]:,])|([^ \t\r\n{}\[\]:,"]+))')
+_ROW_CUT = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
+_MAX_PREFIX = 64 << 20  # a prefix (query text, columns) larger than this is not worth scanning
+_CUT_ATTEMPTS = 8
+_ODD = -1  # the prefix scanner's answer for "not the layout the fast path expects"
+_END_ATTEMPTS = 16
+
+# JSON value types per column type: what msgspec accepts without changing a value. Float
+# columns take ints too (kept as Python ints; the builder decides), untyped columns anything.
+_FIELD_TYPES: dict[str | None, Any] = {
+    C.TYPE_INTEGER: int | None,
+    C.TYPE_FLOAT: int | float | None,
+    C.TYPE_BOOLEAN: bool | None,
+    C.TYPE_STRING: str | None,
+    C.TYPE_DATE: str | None,
+    C.TYPE_DATETIME: str | None,
+}
+
+
+class _Malformed(Exception):
+    """The batch is not valid JSON (usually: the cut landed inside a string)."""
+
+
+class RowDecoder:
+    """Decode ``[{row}, …]`` batches into one list of values per column.
+
+    ``checked`` in the answer says the values were validated against the column types by
+    msgspec (ints are ints, bools are bools, strings are strings, each possibly ``None``);
+    otherwise they are whatever the JSON held.
+    """
+
+    def __init__(self, names: Sequence[str], types: Sequence[str | None]) -> None:
+        self.names = list(names)
+        typed = [
+            (f"f{i}", _FIELD_TYPES.get(kind, Any), msgspec.field(default=None, name=name))
+            for i, (name, kind) in enumerate(zip(names, types, strict=True))
+        ]
+        loose = [(f"f{i}", Any, msgspec.field(default=None, name=n)) for i, n in enumerate(names)]
+        row = msgspec.defstruct("Row", typed, gc=False)
+        any_row = msgspec.defstruct("AnyRow", loose, gc=False)
+        self._typed = msgspec.json.Decoder(list[row])
+        self._loose = msgspec.json.Decoder(list[any_row])
+        self._getters = [attrgetter(f"f{i}") for i in range(len(names))]
+
+    def decode(self, batch: bytes | bytearray | memoryview) -> tuple[list[list[Any]], bool]:
+        """Column values of the rows in ``batch`` (a JSON array) and whether they are checked."""
+        try:
+            rows = self._typed.decode(batch)
+            checked = True
+        except msgspec.ValidationError:
+            checked = False
+            try:
+                rows = self._loose.decode(batch)
+            except msgspec.ValidationError:
+                raise ServerError("The result's data.rows is not a list of objects.") from None
+            except msgspec.DecodeError:
+                return self._decode_stdlib(batch), False
+        except msgspec.DecodeError:
+            return self._decode_stdlib(batch), False
+        columns = [list(map(getter, rows)) for getter in self._getters]
+        del rows
+        return columns, checked
+
+    def _decode_stdlib(self, batch: bytes | bytearray | memoryview) -> list[list[Any]]:
+        # msgspec refuses NaN/Infinity tokens (old servers wrote them); the stdlib takes them.
+        try:
+            rows = json.loads(bytes(batch))
+        except (ValueError, UnicodeDecodeError):
+            raise _Malformed from None
+        if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
+            raise ServerError("The result's data.rows is not a list of objects.")
+        return [[row.get(name) for row in rows] for name in self.names]
+
+
+@dataclass
+class Columns:
+    """The result's ``data.columns`` list, read before any row."""
+
+    columns: list[dict[str, Any]]
+
+
+@dataclass
+class Batch:
+    """Decoded rows: one list of values per column, ``checked`` as in :class:`RowDecoder`."""
+
+    values: list[list[Any]]
+    checked: bool
+
+
+@dataclass
+class Finished:
+    """The body with its rows removed (``"rows": []``), for the result's metadata."""
+
+    document: bytes
+
+
+@dataclass
+class Whole:
+    """The layout is not the expected one: here is the whole body to decode another way."""
+
+    body: bytes
+
+
+class _PrefixScanner:
+    """Incremental tokenizer of the prefix; finds ``data.rows`` and ``data.columns``."""
+
+    def __init__(self) -> None:
+        self.pos = 0
+        self.stack: list[tuple[bytes, str | None, int]] = []  # (bracket, key, start)
+        self.key: str | None = None
+        self.want_key = False
+        self.columns: tuple[int, int] | None = None
+        self.started = False
+
+    def _data_level(self) -> bool:
+        keys = [key for _, key, _ in self.stack]
+        return keys in ([None, "query_result", "data"], [None, "data"])
+
+    def feed(self, buf: bytes | bytearray) -> int | None:
+        """Scan on: the index just after the rows' ``[``, ``None`` for more, ``-1`` if odd."""
+        match = _TOKEN.match
+        while True:
+            token = match(buf, self.pos)
+            if token is None or token.end() == len(buf):
+                return None  # incomplete token (or may continue): wait for more bytes
+            self.pos = token.end()
+            string, punct, scalar = token.groups()
+            if not self.started:
+                if punct != b"{":
+                    return _ODD
+                self.started = True
+            if string is not None:
+                if self.stack and self.stack[-1][0] == b"{" and self.want_key:
+                    self.key = json.loads(string)
+                    self.want_key = False
+                continue
+            if scalar is not None:
+                continue
+            if punct in (b"{", b"["):
+                parent_is_object = bool(self.stack) and self.stack[-1][0] == b"{"
+                key = self.key if parent_is_object else None
+                if punct == b"[" and key == "rows" and self._data_level():
+                    return self.pos if self.columns is not None else _ODD
+                self.stack.append((punct, key, token.end() - 1))
+                self.want_key = punct == b"{"
+                self.key = None
+            elif punct in (b"}", b"]"):
+                if not self.stack:
+                    return _ODD
+                bracket, key, start = self.stack.pop()
+                if key == "columns" and bracket == b"[" and self._data_level():
+                    self.columns = (start, self.pos)
+                if not self.stack:
+                    return _ODD  # the document ended without rows
+            elif punct == b",":
+                self.want_key = self.stack[-1][0] == b"{" if self.stack else False
+
+
+class ResultSplitter:
+    """Turn body chunks into :class:`Columns`, :class:`Batch` … and :class:`Finished` events.
+
+    ``make_decoder(columns)`` returns the :class:`RowDecoder` for the column list, or ``None``
+    when the fast path does not apply (then the events are one :class:`Whole`).
+    """
+
+    def __init__(self, batch_bytes: int = 4 << 20) -> None:
+        self.batch_bytes = batch_bytes
+
+    def events(self, chunks: Iterable[bytes], make_decoder: Any) -> Iterator[Any]:
+        it = iter(chunks)
+        scanner = _PrefixScanner()
+        prefix = bytearray()
+        rows_at: int | None = None
+        for chunk in it:
+            prefix += chunk
+            rows_at = scanner.feed(prefix)
+            if rows_at is not None or len(prefix) > _MAX_PREFIX:
+                break
+        decoder = None
+        if rows_at is not None and rows_at != _ODD and scanner.columns:
+            start, end = scanner.columns
+            columns = json.loads(bytes(prefix[start:end]))
+            decoder = make_decoder(columns) if isinstance(columns, list) else None
+            if decoder is not None:
+                yield Columns(columns)
+        if decoder is None:
+            yield Whole(bytes(prefix) + b"".join(it))
+            return
+        head = bytes(prefix[:rows_at])
+        parts = [bytes(prefix[rows_at:])]
+        size = len(parts[0])
+        del prefix
+        for chunk in it:
+            parts.append(chunk)
+            size += len(chunk)
+            if size < self.batch_bytes:
+                continue
+            batch, rest = self._cut(b"".join(parts), decoder)
+            parts, size = [rest], len(rest)
+            if batch is not None:
+                yield batch
+        yield from self._finish(head, b"".join(parts), decoder)
+
+    def _cut(self, buf: bytes, decoder: RowDecoder) -> tuple[Batch | None, bytes]:
+        """Decode the complete rows at the front of ``buf``; return them and the rest."""
+        end = len(buf)
+        for _ in range(_CUT_ATTEMPTS):
+            cut = _last_row_cut(buf, end)
+            if cut is None:
+                break
+            brace, next_row = cut
+            try:
+                values, checked = decoder.decode(b"[" + buf[: brace + 1] + b"]")
+            except _Malformed:
+                end = brace  # inside a string or a nested value: try an earlier boundary
+                continue
+            return Batch(values, checked), buf[next_row:]
+        return None, buf  # keep accumulating; the next chunk brings new boundaries
+
+    def _finish(self, head: bytes, rest: bytes, decoder: RowDecoder) -> Iterator[Any]:
+        """The last rows, and the document without rows for the metadata."""
+        stripped = rest.lstrip(b" \t\r\n")
+        if stripped.startswith(b"]"):  # no rows at all
+            yield Finished(head + stripped)
+            return
+        end = len(rest)
+        for _ in range(_END_ATTEMPTS):
+            close = _last_close(rest, end)
+            if close is None:
+                break
+            brace, bracket = close
+            try:
+                values, checked = decoder.decode(b"[" + rest[: brace + 1] + b"]")
+            except _Malformed:
+                end = brace  # a "}]" inside the tail's strings or the last rows: look earlier
+                continue
+            yield Batch(values, checked)
+            yield Finished(head + rest[bracket:])
+            return
+        raise ServerError("The result body is not valid JSON (the rows list does not end).")
+
+
+def _last_row_cut(buf: bytes, end: int) -> tuple[int, int] | None:
+    """The last ``}`` … ``{`` row boundary before ``end``: (index of ``}``, index of ``{``)."""
+    best = max(buf.rfind(b"},{", 0, end), buf.rfind(b"}, {", 0, end))
+    if best >= 0:
+        return best, buf.index(b"{", best + 1)
+    window = max(0, end - (1 << 20))
+    last = None
+    for last in _ROW_CUT.finditer(buf, window, end):  # noqa: B007 - want the last match
+        pass
+    if last is None:
+        return None
+    return last.start(), last.end() - 1
+
+
+def _last_close(buf: bytes, end: int) -> tuple[int, int] | None:
+    """The last ``}`` ``]`` (end of the rows list?) before ``end``: (``}`` index, ``]`` index)."""
+    pos = buf.rfind(b"]", 0, end)
+    while pos > 0:
+        brace = pos - 1
+        while brace >= 0 and buf[brace] in b" \t\r\n":
+            brace -= 1
+        if brace >= 0 and buf[brace] == 0x7D:  # "}"
+            return brace, pos
+        pos = buf.rfind(b"]", 0, pos)
+    return None
