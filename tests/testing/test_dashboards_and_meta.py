@@ -109,3 +109,26 @@ def test_custom_formats_from_the_constructor(local_watch_factory):
     assert config["dateTimeFormat"] == "YYYY-MM-DD HH:mm:ss"
     settings = call(lw, "GET", "/api/settings/organization").json()["settings"]
     assert settings == {"date_format": "YYYY-MM-DD", "time_format": "HH:mm:ss"}
+
+
+def test_v8_generation_takes_slugs(local_watch_factory):
+    lw = local_watch_factory(dashboard_slug_routes=True)
+    did = lw.add_dashboard("Old Style")
+    assert call(lw, "GET", "/api/dashboards/old-style").json()["id"] == did
+    assert call(lw, "GET", "/api/session").json()["client_config"]["version"].startswith("8.")
+    assert call(lw, "DELETE", "/api/dashboards/old-style").json()["is_archived"] is True
+
+
+def test_paused_data_source_refuses_execution(sqlite_lw):
+    qid = sqlite_lw.add_query("SELECT 1 AS x", 1)
+    sqlite_lw.pause_data_source(1, reason="maintenance")
+    reply = call(sqlite_lw, "POST", f"/api/queries/{qid}/results", json={"max_age": 0})
+    assert reply.status_code == 400
+    assert reply.json() == {
+        "job": {"status": 4, "error": "demo-sqlite is paused (maintenance). Please try later."}
+    }
+    assert call(sqlite_lw, "GET", "/api/data_sources").json()[0]["paused"] == 1
+    sqlite_lw.resume_data_source(1)
+    assert (
+        "job" in call(sqlite_lw, "POST", f"/api/queries/{qid}/results", json={"max_age": 0}).json()
+    )

@@ -30,6 +30,7 @@ from ._jobs import JobManager
 from ._store import Store, StoredResult, iso_z, utcnow
 
 VERSION = "26.08.0-dev"
+V8_VERSION = "8.0.0"
 PLEASE_LOGIN = "Couldn't find resource. Please login and try again."
 NOT_FOUND = (
     "The requested URL was not found on the server. If you entered the URL manually please "
@@ -180,6 +181,8 @@ class WatchApp:
         self.store = store
         self.counters = counters
         self.base_url = ""
+        # v8 generation: GET/DELETE /api/dashboards/<slug> (POST edits still take the id)
+        self.dashboard_slug_routes = False
         self._lock = threading.RLock()
         self._fail_rules: list[tuple[int | str, str]] = []
         self.jobs = JobManager(
@@ -265,6 +268,16 @@ class WatchApp:
         if source is None:
             raise KeyError(f"no data source with id {ds_id}")
         return source
+
+    def pause_data_source(self, ds_id: int, reason: str | None = None) -> None:
+        source = self.data_source(ds_id)
+        source["paused"], source["pause_reason"] = 1, reason
+        self.store.put("data_sources", source)
+
+    def resume_data_source(self, ds_id: int) -> None:
+        source = self.data_source(ds_id)
+        source["paused"], source["pause_reason"] = 0, None
+        self.store.put("data_sources", source)
 
     def execute_sql(self, ds_id: int, script: str) -> None:
         source = self.data_source(ds_id)
@@ -687,7 +700,7 @@ class WatchApp:
             config.update(
                 {
                     "newVersionAvailable": False,
-                    "version": VERSION,
+                    "version": V8_VERSION if self.dashboard_slug_routes else VERSION,
                     "showBeaconConsentMessage": False,
                 }
             )
@@ -1215,7 +1228,7 @@ class WatchApp:
         return json_response({"tags": [{"name": n, "count": c} for n, c in sorted(counts.items())]})
 
     def _find_dashboard(self, request: Request, key: str) -> dict[str, Any]:
-        if "legacy" in request.args:
+        if self.dashboard_slug_routes or "legacy" in request.args:
             found = [d for d in self.store.all("dashboards") if d["slug"] == key]
             dashboard = found[0] if found else None
         else:
@@ -1270,7 +1283,10 @@ class WatchApp:
         return json_response(self._dashboard_json(dashboard, caller, single=True))
 
     def h_dashboard_archive(self, request: Request, caller: Caller, dashboard_id: str) -> Response:
-        dashboard = self._existing_dashboard(dashboard_id)
+        if self.dashboard_slug_routes:
+            dashboard = self._find_dashboard(request, dashboard_id)
+        else:
+            dashboard = self._existing_dashboard(dashboard_id)
         self._require_editor(caller, dashboard["user_id"])
         dashboard["is_archived"] = True
         dashboard["updated_at"] = iso_z(utcnow())

@@ -38,6 +38,8 @@ class LocalWatch:
     ``<db>.d`` folder beside it) across runs; ``None`` keeps everything in a temporary folder.
     ``execution_delay`` seconds are spent queued and again running, so every job state can be
     observed. The admin key is random unless ``WATCH_LOCAL_ADMIN_KEY`` is set.
+    ``dashboard_slug_routes=True`` imitates the v8 generation: ``GET/DELETE
+    /api/dashboards/<slug>`` and ``client_config.version`` "8.0.0".
     """
 
     def __init__(
@@ -50,6 +52,8 @@ class LocalWatch:
         time_format: str = "HH:mm",
         host: str = "127.0.0.1",
         port: int = 0,
+        *,
+        dashboard_slug_routes: bool = False,
     ) -> None:
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if db is None:
@@ -72,6 +76,7 @@ class LocalWatch:
             date_format=date_format,
             time_format=time_format,
         )
+        self._app.dashboard_slug_routes = dashboard_slug_routes
         self._host, self._port = host, port
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -139,6 +144,13 @@ class LocalWatch:
     def add_data_source(self, name: str = "db", typed: bool = False) -> int:
         """Create a SQLite data source (``typed=True`` reports column types like PostgreSQL)."""
         return int(self._app.create_data_source(name, typed=typed)["id"])
+
+    def pause_data_source(self, data_source_id: int, reason: str | None = None) -> None:
+        """Pause a data source: executions answer 400 "<name> is paused ... Please try later."."""
+        self._app.pause_data_source(data_source_id, reason)
+
+    def resume_data_source(self, data_source_id: int) -> None:
+        self._app.resume_data_source(data_source_id)
 
     def execute_sql(self, data_source_id: int, script: str) -> None:
         """Run DDL/DML (several statements allowed) directly on a data source's database."""
