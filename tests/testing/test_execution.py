@@ -382,3 +382,11 @@ def test_apply_auto_limit_appends_limit(sqlite_lw):
     job = wait_job(sqlite_lw, reply.json()["job"]["id"])
     result = call(sqlite_lw, "GET", f"/api/query_results/{job['query_result_id']}").json()
     assert result["query_result"]["query"] == "SELECT id FROM demo LIMIT 1000"
+
+
+def test_query_without_definitions_accepts_any_parameters(sqlite_lw):
+    # ParameterizedQuery has no schema to check against: values are just rendered
+    qid = sqlite_lw.add_query("SELECT {{ n }} AS n", 1)
+    job = run_saved(sqlite_lw, qid, {"n": 7, "unused": "x"})
+    result = call(sqlite_lw, "GET", f"/api/query_results/{job['query_result_id']}").json()
+    assert result["query_result"]["data"]["rows"] == [{"n": 7}]

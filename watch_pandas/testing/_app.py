@@ -350,6 +350,14 @@ class WatchApp:
     def update_query(
         self, query: dict[str, Any], changes: dict[str, Any], user: dict[str, Any]
     ) -> dict[str, Any]:
+        with self._lock:  # re-read: a job may have set latest_query_data_id meanwhile
+            return self._update_query(
+                self.store.get("queries", query["id"]) or query, changes, user
+            )
+
+    def _update_query(
+        self, query: dict[str, Any], changes: dict[str, Any], user: dict[str, Any]
+    ) -> dict[str, Any]:
         changes = dict(changes)
         for ignored in (
             "id",
@@ -389,6 +397,10 @@ class WatchApp:
         return self.store.put("queries", query)
 
     def archive_query(self, query: dict[str, Any]) -> None:
+        with self._lock:
+            self._archive_query(self.store.get("queries", query["id"]) or query)
+
+    def _archive_query(self, query: dict[str, Any]) -> None:
         query["is_archived"] = True
         query["schedule"] = None
         query["updated_at"] = iso_z(utcnow())
@@ -476,6 +488,10 @@ class WatchApp:
 
     def _on_result(self, result: StoredResult) -> None:
         """A finished run becomes latest_query_data of every saved query with its hash."""
+        with self._lock:
+            self._set_latest(result)
+
+    def _set_latest(self, result: StoredResult) -> None:
         for query in self.store.all("queries"):
             if (
                 not query["is_archived"]
@@ -925,7 +941,7 @@ class WatchApp:
             raise job_error(400, f"{data_source['name']} is paused{suffix}. Please try later.")
         if not isinstance(values, dict):
             values = {}
-        if definitions is not None:
+        if definitions:  # no definitions (ad-hoc, or none saved): any names, no validation
             try:
                 _params.validate(definitions, values, self.dropdown_values)
             except _params.InvalidParameters as exc:
