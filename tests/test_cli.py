@@ -19,6 +19,7 @@ def no_config(monkeypatch, tmp_path):
     for name in _ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "missing.toml"))
+    monkeypatch.setenv("WATCH_CACHE_DIR", str(tmp_path / "watch-cache"))  # not the user's cache
 
 
 @pytest.fixture

@@ -19,6 +19,13 @@ from watch_pandas import WatchClient, read_watch_query, run_sql
 from watch_pandas.testing import LocalWatch
 
 
+@pytest.fixture(autouse=True)
+def _private_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    """Each test gets its own local result cache (never the user's cache folder)."""
+    monkeypatch.setenv("WATCH_CACHE_DIR", str(tmp_path / "watch-cache"))
+    monkeypatch.delenv("WATCH_OFFLINE", raising=False)
+
+
 @pytest.fixture
 def lw(local_watch_demo: LocalWatch) -> LocalWatch:
     """The session's demo server, switches and counters reset for this test."""
@@ -34,8 +41,11 @@ def client(lw: LocalWatch) -> Iterator[WatchClient]:
 
 @pytest.fixture
 def read(lw: LocalWatch) -> Callable[..., Any]:
-    """``read_watch_query`` bound to the demo server and its user key, without progress output."""
-    return functools.partial(read_watch_query, url=lw.url, api_key=lw.admin_key, progress=False)
+    """``read_watch_query`` on the demo server with its user key: no progress output and no
+    local cache, so every call talks to the server (the local cache has its own tests)."""
+    return functools.partial(
+        read_watch_query, url=lw.url, api_key=lw.admin_key, progress=False, cache=False
+    )
 
 
 @pytest.fixture

@@ -167,7 +167,13 @@ def read_with_query_key(lw):
     def read(name: str, params=None, **kwargs):
         qid = lw.demo.queries[name]
         return read_watch_query(
-            qid, params, url=lw.url, api_key=lw.query_key(qid), progress=False, **kwargs
+            qid,
+            params,
+            url=lw.url,
+            api_key=lw.query_key(qid),
+            progress=False,
+            cache=False,
+            **kwargs,
         )
 
     return read
