@@ -34,6 +34,7 @@ _TOKEN = re.compile(rb'[ \t\r\n]*(?:("(?:[^"\\]|\\.)*")|([{}\[\]:,])|([^ \t\r\n{
 _ROW_CUT = re.compile(rb"\}[ \t\r\n]*,[ \t\r\n]*\{")
 _MAX_PREFIX = 64 << 20  # a prefix (query text, columns) larger than this is not worth scanning
 _CUT_ATTEMPTS = 8
+_OPEN, _CLOSE = ord("["), ord("]")
 _ODD = -1  # the prefix scanner's answer for "not the layout the fast path expects"
 _END_ATTEMPTS = 16
 
@@ -219,22 +220,24 @@ class ResultSplitter:
             yield Whole(bytes(prefix) + b"".join(it))
             return
         head = bytes(prefix[:rows_at])
-        parts = [bytes(prefix[rows_at:])]
-        size = len(parts[0])
+        # ``buf`` always starts with "[" followed by whole rows; each batch is decoded in place
+        # by writing "]" after its last row (no copy of the batch), then dropped from the front.
+        buf = prefix[rows_at - 1 :]
         del prefix
         for chunk in it:
-            parts.append(chunk)
-            size += len(chunk)
-            if size < self.batch_bytes:
+            buf += chunk
+            if len(buf) < self.batch_bytes:
                 continue
-            batch, rest = self._cut(b"".join(parts), decoder)
-            parts, size = [rest], len(rest)
+            batch, consumed = self._cut(buf, decoder)
             if batch is not None:
+                del buf[:consumed]
+                buf[0] = _OPEN
                 yield batch
-        yield from self._finish(head, b"".join(parts), decoder)
+        yield from self._finish(head, buf, decoder)
 
-    def _cut(self, buf: bytes, decoder: RowDecoder) -> tuple[Batch | None, bytes]:
-        """Decode the complete rows at the front of ``buf``; return them and the rest."""
+    def _cut(self, buf: bytearray, decoder: RowDecoder) -> tuple[Batch | None, int]:
+        """Decode the complete rows at the front of ``buf``; return them and where the rest
+        starts (the byte before the next row, to be overwritten with "[")."""
         end = len(buf)
         for _ in range(_CUT_ATTEMPTS):
             cut = _last_row_cut(buf, end)
@@ -242,34 +245,46 @@ class ResultSplitter:
                 break
             brace, next_row = cut
             try:
-                values, checked = decoder.decode(b"[" + buf[: brace + 1] + b"]")
+                values, checked = _decode_closed(buf, brace, decoder)
             except _Malformed:
                 end = brace  # inside a string or a nested value: try an earlier boundary
                 continue
-            return Batch(values, checked), buf[next_row:]
-        return None, buf  # keep accumulating; the next chunk brings new boundaries
+            return Batch(values, checked), next_row - 1
+        return None, 0  # keep accumulating; the next chunk brings new boundaries
 
-    def _finish(self, head: bytes, rest: bytes, decoder: RowDecoder) -> Iterator[Any]:
+    def _finish(self, head: bytes, buf: bytearray, decoder: RowDecoder) -> Iterator[Any]:
         """The last rows, and the document without rows for the metadata."""
-        stripped = rest.lstrip(b" \t\r\n")
+        stripped = bytes(buf[1:]).lstrip(b" \t\r\n")
         if stripped.startswith(b"]"):  # no rows at all
             yield Finished(head + stripped)
             return
-        end = len(rest)
+        end = len(buf)
         for _ in range(_END_ATTEMPTS):
-            close = _last_close(rest, end)
+            close = _last_close(buf, end)
             if close is None:
                 break
             brace, bracket = close
             try:
-                values, checked = decoder.decode(b"[" + rest[: brace + 1] + b"]")
+                values, checked = _decode_closed(buf, brace, decoder)
             except _Malformed:
                 end = brace  # a "}]" inside the tail's strings or the last rows: look earlier
                 continue
             yield Batch(values, checked)
-            yield Finished(head + rest[bracket:])
+            yield Finished(head + bytes(buf[bracket:]))
             return
         raise ServerError("The result body is not valid JSON (the rows list does not end).")
+
+
+def _decode_closed(buf: bytearray, brace: int, decoder: RowDecoder) -> tuple[list[list[Any]], bool]:
+    """Decode ``buf[:brace + 1]`` + "]" in place; ``buf`` is unchanged when it fails."""
+    saved = buf[brace + 1]
+    buf[brace + 1] = _CLOSE
+    try:
+        with memoryview(buf) as view, view[: brace + 2] as batch:
+            return decoder.decode(batch)
+    except BaseException:
+        buf[brace + 1] = saved
+        raise
 
 
 def _last_row_cut(buf: bytes, end: int) -> tuple[int, int] | None:

@@ -238,9 +238,15 @@ def _batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
     else:
         arrow_type = _PART_TYPES[kind]
     try:
-        return pa.array(values, type=arrow_type)
+        return pa.array(values, type=arrow_type, memory_pool=_part_pool())
     except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
         return values  # e.g. an integer beyond int64: exact Python ints
+
+
+def _part_pool() -> pa.MemoryPool:
+    """The C allocator for the batch parts: it hands freed builder buffers back to the OS,
+    where Arrow's default pool keeps them (about 40 MB more peak RSS for 1M rows)."""
+    return pa.system_memory_pool()
 
 
 _PART_TYPES = {
@@ -527,9 +533,16 @@ def _to_series(built: Any, n_rows: int, dtype_backend: str) -> pd.Series:
 def _assemble(
     built: list[Any], columns: Sequence[Column], n_rows: int, dtype_backend: str
 ) -> pd.DataFrame:
+    """The frame of the built columns; ``built`` is emptied as each column is converted, so
+    the Arrow data and the pandas data of all columns are never alive together."""
     index = pd.RangeIndex(n_rows)
-    series = {i: _to_series(b, n_rows, dtype_backend) for i, b in enumerate(built)}
-    frame = pd.DataFrame(series, index=index)
+    series = {}
+    for i in range(len(built)):
+        series[i] = _to_series(built[i], n_rows, dtype_backend)
+        built[i] = None
+    built.clear()
+    frame = pd.DataFrame(series, index=index, copy=False)
+    del series
     frame.columns = pd.Index([c.name for c in columns])
     return frame
 
