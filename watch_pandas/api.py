@@ -1,4 +1,4 @@
-"""The public verbs: ``read_watch_query`` and ``run_sql``.
+"""The public verbs: ``read_watch_query``, ``run_sql`` and ``clear_cache``.
 
 They compose the layers below (client, params, execution, frames) and hold no protocol detail
 of their own beyond choosing routes for the key kind (watch-api.md §10.4).
@@ -6,16 +6,20 @@ of their own beyond choosing routes for the key kind (watch-api.md §10.4).
 
 from __future__ import annotations
 
+import logging
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any, Literal
 
+from . import cache as _cache
 from . import params as _params
-from .errors import ParameterError, QueryFailedError
+from .config import normalize_url, resolve_config
+from .errors import ConfigError, NotFoundError, ParameterError, QueryFailedError
 from .execution import Execution, Outcome
-from .progress import ProgressListener, TextProgress
+from .progress import ProgressEvent, ProgressListener, TextProgress, emit
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -23,7 +27,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import WatchClient
     from .models import Query, ResultMeta
 
-__all__ = ["read_watch_query", "run_sql"]
+__all__ = ["read_watch_query", "run_sql", "clear_cache"]
+
+log = logging.getLogger("watch_pandas")
+
+clear_cache = _cache.clear_cache
 
 DtypeBackend = Literal["numpy_nullable", "pyarrow"]
 Progress = bool | ProgressListener | Iterable[ProgressListener] | None
@@ -44,6 +52,9 @@ def read_watch_query(
     dtype_backend: DtypeBackend = "numpy_nullable",
     progress: Progress = None,
     client: WatchClient | None = None,
+    cache: bool = True,
+    offline: bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Read a saved query's result into a DataFrame with dtypes from the result's column types.
 
@@ -52,42 +63,92 @@ def read_watch_query(
     (seconds) accepts a cached result at most that old; ``None`` accepts any cached result and
     ``0`` always runs the query. ``timeout`` bounds the whole read; on the deadline or Ctrl-C
     the server job is cancelled. ``df.attrs["watch"]`` records where the frame came from.
+
+    Results are kept in a local Parquet cache (``cache_dir``, ``$WATCH_CACHE_DIR`` or the
+    user cache folder); a repeated read it can serve costs one request and executes nothing
+    (rules: :mod:`watch_pandas.cache`). ``cache=False`` neither reads nor writes it.
+    ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
+    from the cache.
     """
+    results = _open_cache(cache, offline, cache_dir)
+    if _cache.is_offline(offline):
+        server = _server_url(client, url, api_key, profile)
+        return _read_offline(results, server, query_id, params, max_age, dtype_backend, progress)
     with _client_for(client, url, api_key, profile) as watch:
         query = watch.get_query(query_id)
-        definitions = _params.parse_definitions(query.parameters)
+        return _read_saved_query(
+            watch,
+            query,
+            params,
+            max_age=max_age,
+            timeout=timeout,
+            dtype_backend=dtype_backend,
+            listeners=_listeners(progress),
+            results=results,
+        )
+
+
+def _read_saved_query(
+    watch: WatchClient,
+    query: Query,
+    params: Mapping[str, Any] | None,
+    *,
+    max_age: int | None,
+    timeout: float | None,
+    dtype_backend: DtypeBackend,
+    listeners: list[ProgressListener],
+    results: _cache.ResultCache | None,
+) -> pd.DataFrame:
+    """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it)."""
+    query_id = query.id
+    definitions = _params.parse_definitions(query.parameters)
+    now = datetime.now()
+    # Dropdown options are checked only when the query really runs: a cached entry exists
+    # only for values the server already accepted, and a hit must cost no extra request.
+    wire = _params.resolve_parameters(definitions, params, now=now, query_id=query_id)
+    key = _cache.CacheKey.for_read(watch.url, query_id, wire, dtype_backend)
+    is_default = _are_defaults(definitions, wire, now)
+    if results is not None:
+        cached = _from_cache(results, key, query, is_default, max_age)
+        if cached is not None:
+            _emit_done(listeners, query_id, cached)
+            return cached
+    if any(d.type == "query" for d in definitions):
         wire = _params.resolve_parameters(
             definitions,
             params,
+            now=now,
             dropdown_options=_dropdown_lookup(watch, query_id),
             query_id=query_id,
         )
-        query_key = watch.is_query_key_for(query)
-        execution = Execution(
-            watch,
-            query_id=query_id,
-            query_url=watch.query_url(query_id),
-            timeout=timeout,
-            listeners=_listeners(progress),
-        )
-        wanted_age = ANY_AGE if max_age is None else int(max_age)
+    query_key = watch.is_query_key_for(query)
+    execution = Execution(
+        watch,
+        query_id=query_id,
+        query_url=watch.query_url(query_id),
+        timeout=timeout,
+        listeners=listeners,
+    )
+    wanted_age = ANY_AGE if max_age is None else int(max_age)
 
-        def start():
-            return watch.post_query_results(query_id, wire, max_age=wanted_age)
+    def start():
+        return watch.post_query_results(query_id, wire, max_age=wanted_age)
 
-        outcome = execution.run(start)
-        body = _result_body(
-            watch,
-            execution,
-            outcome,
-            query_id=query_id,
-            query_key=query_key,
-            repost=lambda: watch.post_query_results(query_id, wire, max_age=ANY_AGE),
-        )
-        frame, meta = _decode(body, dtype_backend)
-        _stamp(frame, watch, meta, outcome, query=query, parameters=wire)
-        execution.report("done", source=frame.attrs["watch"]["source"])
-        return frame
+    outcome = execution.run(start)
+    body = _result_body(
+        watch,
+        execution,
+        outcome,
+        query_id=query_id,
+        query_key=query_key,
+        repost=lambda: watch.post_query_results(query_id, wire, max_age=ANY_AGE),
+    )
+    frame, meta = _decode(body, dtype_backend)
+    _stamp(frame, watch, meta, outcome, query=query, parameters=wire)
+    if results is not None:
+        _to_cache(results, key, frame, query, is_default)
+    execution.report("done", source=frame.attrs["watch"]["source"])
+    return frame
 
 
 def run_sql(
@@ -195,6 +256,100 @@ def _adhoc_value(name: str, value: Any) -> Any:
         name=name,
         value=value,
         allowed="a string, number, date, datetime, (start, end) range or list",
+    )
+
+
+# -- local cache ---------------------------------------------------------------------------
+def _open_cache(cache: bool, offline: bool | None, cache_dir) -> _cache.ResultCache | None:
+    if not isinstance(cache, bool):
+        raise ConfigError(f"cache must be True or False, not {cache!r}.")
+    if not cache and _cache.is_offline(offline):
+        raise ConfigError(
+            "offline=True serves results only from the local cache, so it cannot be combined "
+            "with cache=False."
+        )
+    return _cache.ResultCache(cache_dir) if cache else None
+
+
+def _server_url(client, url, api_key, profile) -> str:
+    """The server's normalised URL without any network access (offline reads)."""
+    if client is not None:
+        return client.url
+    if url is not None:
+        return normalize_url(url, source="the url= argument")
+    return resolve_config(None, api_key, profile).url
+
+
+def _are_defaults(definitions, wire: Mapping[str, Any], now: datetime) -> bool:
+    """True when ``wire`` equals the saved defaults (the runs ``latest_query_data_id`` tracks)."""
+    try:
+        defaults = _params.resolve_parameters(definitions, None, now=now)
+    except ParameterError:
+        return False  # a parameter without a default: every run passes explicit values
+    return _params.cache_key(defaults) == _params.cache_key(wire)
+
+
+def _from_cache(results, key, query, is_default: bool, max_age: int | None):
+    """The cached frame if the rules in :mod:`watch_pandas.cache` allow serving it."""
+
+    def accept(info):
+        return _cache.usable(info, query=query, is_default=is_default, max_age=max_age)
+
+    try:
+        found = results.read(key, accept)
+    except OSError as exc:  # an unreadable cache folder must not break the read
+        log.warning("local cache unavailable (%s); reading from the server", exc)
+        return None
+    if found.frame is None:
+        log.debug("local cache not used for query %s: %s", query.id, found.reason)
+    return found.frame
+
+
+def _to_cache(results, key, frame, query, is_default: bool) -> None:
+    try:
+        results.store(key, frame, query=query, is_default=is_default)
+        results.store_query(key.server, query)
+    except (OSError, _cache.Uncacheable) as exc:
+        log.warning("could not cache the result of query %s: %s", query.id, exc)
+
+
+def _read_offline(results, server, query_id, params, max_age, dtype_backend, progress):
+    """Serve from the cache only; a clear NotFoundError when there is no usable copy."""
+    query = results.load_query(server, query_id)
+    where = f"in the local cache ({results.directory})"
+    if query is None:
+        raise NotFoundError(
+            f"Offline: query {query_id} from {server} has never been read online, so there is "
+            f"no cached copy {where}. Read it once online (offline=False, or unset "
+            f"${_cache.OFFLINE_ENV}).",
+            query_id=query_id,
+        )
+    if max_age == 0:
+        raise ConfigError("max_age=0 asks for a fresh run, which offline mode cannot do.")
+    definitions = _params.parse_definitions(query.parameters)
+    wire = _params.resolve_parameters(definitions, params, query_id=query_id)
+    key = _cache.CacheKey.for_read(server, query_id, wire, dtype_backend)
+    found = results.read(
+        key, lambda info: _cache.usable(info, query=None, is_default=False, max_age=max_age)
+    )
+    frame = found.frame
+    if frame is None:
+        raise NotFoundError(
+            f"Offline: cannot serve query {query_id} with parameters {_params.cache_key(wire)} "
+            f"from {server}: {found.reason} for these parameters and dtype_backend ({where}). "
+            "Read it online once with them, or relax max_age.",
+            query_id=query_id,
+        )
+    _emit_done(_listeners(progress), query_id, frame)
+    return frame
+
+
+def _emit_done(listeners, query_id: int, frame: pd.DataFrame) -> None:
+    emit(
+        listeners,
+        ProgressEvent(
+            state="done", elapsed=0.0, query_id=query_id, source=frame.attrs["watch"]["source"]
+        ),
     )
 
 

@@ -60,11 +60,11 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import params as _params
 from .errors import ConfigError
@@ -73,6 +73,7 @@ from .models import Query
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     import pyarrow as pa
+    import pyarrow.parquet as pq
 
 __all__ = [
     "CACHE_DIR_ENV",
@@ -80,6 +81,7 @@ __all__ = [
     "LOCAL_CACHE",
     "CacheKey",
     "EntryInfo",
+    "Lookup",
     "ResultCache",
     "cache_directory",
     "clear_cache",
@@ -190,6 +192,15 @@ class CacheKey:
 
 
 @dataclass(frozen=True)
+class Lookup:
+    """What :meth:`ResultCache.read` found: the ``frame``, or ``None`` and the ``reason``."""
+
+    frame: pd.DataFrame | None
+    info: EntryInfo | None
+    reason: str | None
+
+
+@dataclass(frozen=True)
 class EntryInfo:
     """A cached entry's validation data (read from the file's metadata, not its rows)."""
 
@@ -241,8 +252,12 @@ def age_seconds(retrieved_at: str | None, now: datetime | None = None) -> float 
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=timezone.utc)
-    now = now if now is not None else datetime.now(timezone.utc)
+    now = now if now is not None else _utcnow()
     return (now - moment).total_seconds()
+
+
+def _utcnow() -> datetime:
+    return datetime.now(timezone.utc)
 
 
 # --------------------------------------------------------------------------- the store
@@ -269,41 +284,44 @@ class ResultCache:
     def path_for(self, key: CacheKey) -> Path:
         return self.directory / (key.digest + _RESULT_SUFFIX)
 
+    def read(
+        self, key: CacheKey, accept: Callable[[EntryInfo], str | None] | None = None
+    ) -> Lookup:
+        """Read ``key``'s entry if ``accept(info)`` returns ``None`` (see :func:`usable`).
+
+        The file is opened once, so the metadata checked and the rows returned belong to the
+        same file even while another process replaces it. Rows are read only when accepted;
+        an unreadable file is deleted. The frame's ``attrs["watch"]["source"]`` is
+        ``"local cache"``.
+        """
+        path = self.path_for(key)
+        try:
+            handle = open(path, "rb")
+        except FileNotFoundError:
+            return Lookup(None, None, "there is no cached copy")
+        with handle:
+            try:
+                parquet, meta = _open_entry(handle)
+                if meta["key"] != _key_json(key):
+                    raise CorruptEntry("its metadata names another key")
+                info = _entry_info(meta)
+                reason = accept(info) if accept is not None else None
+                if reason is not None:
+                    return Lookup(None, info, reason)
+                frame = _read_frame(parquet, meta)
+            except CorruptEntry as exc:
+                self._discard(path, exc, opened=handle)
+                return Lookup(None, None, f"the cached copy was unreadable ({exc})")
+        frame.attrs["watch"]["source"] = LOCAL_CACHE
+        return Lookup(frame, info, None)
+
     def info(self, key: CacheKey) -> EntryInfo | None:
         """The entry's validation data without reading its rows (``None``: no usable entry)."""
-        path = self.path_for(key)
-        try:
-            meta = _read_entry_meta(path)
-        except FileNotFoundError:
-            return None
-        except CorruptEntry as exc:
-            self._discard(path, exc)
-            return None
-        if meta.get("key") != _key_json(key):
-            self._discard(path, CorruptEntry("its metadata names another key"))
-            return None
-        result = meta["result"]
-        return EntryInfo(
-            result_id=result.get("id"),
-            retrieved_at=result.get("retrieved_at"),
-            query_version=result.get("query_version"),
-            query_hash=result.get("query_hash"),
-            is_default=bool(result.get("is_default")),
-            stored_at=result.get("stored_at", ""),
-        )
+        return self.read(key, accept=lambda info: "only looking").info
 
     def load(self, key: CacheKey) -> pd.DataFrame | None:
-        """The cached frame with ``attrs["watch"]["source"] == "local cache"``, or ``None``."""
-        path = self.path_for(key)
-        try:
-            frame = _read_frame(path)
-        except FileNotFoundError:
-            return None
-        except CorruptEntry as exc:
-            self._discard(path, exc)
-            return None
-        frame.attrs["watch"]["source"] = LOCAL_CACHE
-        return frame
+        """The cached frame whatever its age, or ``None``."""
+        return self.read(key).frame
 
     def store(self, key: CacheKey, frame: pd.DataFrame, *, query: Query, is_default: bool) -> Path:
         """Write ``frame`` for ``key`` atomically (raises :class:`Uncacheable` if not exact)."""
@@ -396,10 +414,17 @@ class ResultCache:
                 os.remove(tmp)
             raise
 
-    def _discard(self, path: Path, reason: Exception) -> None:
-        log.warning("discarding unreadable cache file %s: %s", path.name, reason)
-        with contextlib.suppress(OSError):
+    def _discard(self, path: Path, reason: Exception, opened: BinaryIO | None = None) -> None:
+        """Delete an unreadable file, unless another process has already replaced it."""
+        try:
+            if opened is not None and not os.path.samestat(
+                os.fstat(opened.fileno()), os.stat(path)
+            ):
+                return
+            log.warning("discarding unreadable cache file %s: %s", path.name, reason)
             os.remove(path)
+        except OSError:
+            pass
 
 
 # --------------------------------------------------------------------------- encoding
@@ -491,17 +516,30 @@ def _write_parquet(table: pa.Table, handle) -> None:
     pq.write_table(table, handle, compression="zstd", write_page_checksum=True)
 
 
-def _read_entry_meta(path: Path) -> dict[str, Any]:
+def _open_entry(handle: BinaryIO) -> tuple[pq.ParquetFile, dict[str, Any]]:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     try:
-        schema = pq.read_schema(path)
-    except FileNotFoundError:
-        raise
-    except (pa.ArrowException, OSError) as exc:
+        parquet = pq.ParquetFile(handle, page_checksum_verification=True)
+        metadata = parquet.schema_arrow.metadata
+    except (pa.ArrowException, OSError, ValueError) as exc:
         raise CorruptEntry(f"unreadable Parquet footer ({exc})") from None
-    return _parse_meta(schema.metadata)
+    return parquet, _parse_meta(metadata)
+
+
+def _entry_info(meta: Mapping[str, Any]) -> EntryInfo:
+    result = meta["result"]
+    if not isinstance(result, dict):
+        raise CorruptEntry("metadata without a result object")
+    return EntryInfo(
+        result_id=result.get("id"),
+        retrieved_at=result.get("retrieved_at"),
+        query_version=result.get("query_version"),
+        query_hash=result.get("query_hash"),
+        is_default=bool(result.get("is_default")),
+        stored_at=result.get("stored_at", ""),
+    )
 
 
 def _parse_meta(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
@@ -520,14 +558,12 @@ def _parse_meta(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
     return meta
 
 
-def _read_frame(path: Path) -> pd.DataFrame:
+def _read_frame(parquet: pq.ParquetFile, meta: Mapping[str, Any]) -> pd.DataFrame:
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(path, page_checksum_verification=True, use_pandas_metadata=False)
-        meta = _parse_meta(table.schema.metadata)
+        table = parquet.read(use_pandas_metadata=False)
         schema = pa.ipc.read_schema(
             pa.py_buffer(base64.b64decode(table.schema.metadata[_SCHEMA_FIELD]))
         )
@@ -538,8 +574,6 @@ def _read_frame(path: Path) -> pd.DataFrame:
             _restore(table.column(i), column, table.num_rows)
             for i, column in enumerate(meta["columns"])
         ]
-    except FileNotFoundError:
-        raise
     except CorruptEntry:
         raise
     except (pa.ArrowException, OSError, ValueError, KeyError, TypeError) as exc:

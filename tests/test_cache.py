@@ -1,0 +1,510 @@
+"""The local result cache: exact round trips, the hit rules, safety of files, and reads through
+``read_watch_query`` against the local server (hits counted with ``lw.counters``)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import multiprocessing
+import os
+import stat
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+
+from watch_pandas import ConfigError, NotFoundError, read_watch_query
+from watch_pandas import cache as wc
+from watch_pandas.client import WatchClient
+from watch_pandas.frames import decode_result
+from watch_pandas.models import Query
+
+SAMPLES = Path(__file__).parent / "samples"
+RESULT_SAMPLES = [
+    "27-typed-pg-json",
+    "30-untyped-sqlite-json",
+    "32-pg-edge-cases-json",
+    "43-python-source-uint256-json",
+]
+SERVER = "https://watch.test"
+SECRET = "SECRETQUERYKEY0123456789abcdefghijklmno"
+POST_RESULTS = "/api/queries/<id>/results"
+GET_QUERY = "/api/queries/<id>"
+
+
+def sample_body(name: str) -> bytes:
+    return json.dumps(json.loads((SAMPLES / f"{name}.json").read_text())["body"]).encode()
+
+
+def make_query(**changes) -> Query:
+    raw = {
+        "id": 7,
+        "name": "q",
+        "query": "SELECT 1",
+        "data_source_id": 1,
+        "version": 2,
+        "query_hash": "abc",
+        "latest_query_data_id": 10,
+        "api_key": SECRET,
+        "user": {"email": "someone@example.com"},
+        "options": {"parameters": []},
+    }
+    raw.update(changes)
+    return Query.from_json(raw)
+
+
+def decoded(name: str, backend: str) -> pd.DataFrame:
+    frame, meta = decode_result(sample_body(name), dtype_backend=backend)
+    frame.attrs["watch"] = {
+        "result_id": meta.id,
+        "retrieved_at": meta.retrieved_at,
+        "source": "fresh run",
+        "parameters": {"x": 1},
+    }
+    return frame
+
+
+@pytest.fixture
+def store(tmp_path) -> wc.ResultCache:
+    return wc.ResultCache(tmp_path / "cache")
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch) -> Path:
+    """A private cache folder for reads through the public API (via ``$WATCH_CACHE_DIR``)."""
+    folder = tmp_path / "watch-cache"
+    monkeypatch.setenv(wc.CACHE_DIR_ENV, str(folder))
+    monkeypatch.delenv(wc.OFFLINE_ENV, raising=False)
+    return folder
+
+
+def files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir()) if folder.exists() else []
+
+
+# --------------------------------------------------------------------------- round trips
+
+
+@pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow"])
+@pytest.mark.parametrize("name", RESULT_SAMPLES)
+def test_a_stored_frame_reads_back_identical(store, name, backend):
+    frame = decoded(name, backend)
+    key = wc.CacheKey.for_read(SERVER, 7, {"x": 1}, backend)
+    store.store(key, frame, query=make_query(), is_default=False)
+
+    back = store.load(key)
+
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+    for position in range(frame.shape[1]):  # object columns: same values and same types
+        original, restored = frame.iloc[:, position].tolist(), back.iloc[:, position].tolist()
+        assert [type(v) for v in restored] == [type(v) for v in original]
+        assert restored == original
+    assert back.attrs["watch"]["source"] == wc.LOCAL_CACHE
+    assert back.attrs["watch"]["parameters"] == {"x": 1}
+
+
+def test_integers_beyond_int64_are_stored_as_marked_text_and_come_back_exact(store):
+    wei = [2**256 - 1, -(2**70), None, 0, 2**63]
+    frame = pd.DataFrame({"amount": pd.Series(wei, dtype=object), "n": pd.array([1, 2, 3, 4, 5])})
+    frame.attrs["watch"] = {"result_id": 1, "retrieved_at": None}
+    key = wc.CacheKey.for_read(SERVER, 7, {}, "numpy_nullable")
+    path = store.store(key, frame, query=make_query(), is_default=True)
+
+    schema = pq.read_schema(path)
+    assert str(schema.field("c0").type) == "string"
+    kinds = [c["kind"] for c in json.loads(schema.metadata[b"watch_pandas.entry"])["columns"]]
+    assert kinds == ["bigint", "pandas"]
+    back = store.load(key)["amount"].tolist()
+    assert back == wei and all(type(v) is int for v in back if v is not None)
+
+
+def test_duplicate_column_names_and_time_zones_survive(store):
+    frame = pd.DataFrame(
+        {
+            "a": pd.to_datetime(["2024-01-01T00:00:00.123Z", None], utc=True).as_unit("ms"),
+            "b": pd.array(["x", None], dtype="string"),
+        }
+    )
+    frame.columns = ["t", "t"]
+    frame.attrs["watch"] = {}
+    key = wc.CacheKey.for_read(SERVER, 1, {}, "numpy_nullable")
+    store.store(key, frame, query=make_query(), is_default=False)
+    back = store.load(key)
+    assert list(back.columns) == ["t", "t"]
+    assert str(back.dtypes.iloc[0]) == "datetime64[ms, UTC]"
+    pd.testing.assert_frame_equal(back, frame)
+
+
+def test_a_frame_that_json_cannot_keep_exactly_is_refused(store):
+    frame = pd.DataFrame({"pair": pd.Series([(1, 2)], dtype=object)})
+    with pytest.raises(wc.Uncacheable, match="tuple"):
+        store.store(
+            wc.CacheKey.for_read(SERVER, 1, {}, "pyarrow"), frame, query=make_query(), is_default=1
+        )
+    assert not list(store.directory.glob("*.parquet"))
+
+
+# --------------------------------------------------------------------------- the hit rule
+
+NOW = datetime(2026, 1, 2, 12, 0, 0, tzinfo=timezone.utc)
+
+
+def info(**changes) -> wc.EntryInfo:
+    values = dict(
+        result_id=10,
+        retrieved_at="2026-01-02T11:00:00.000Z",
+        query_version=2,
+        query_hash="abc",
+        is_default=True,
+        stored_at="",
+    )
+    values.update(changes)
+    return wc.EntryInfo(**values)
+
+
+@pytest.mark.parametrize(
+    ("entry", "query", "is_default", "max_age", "verdict"),
+    [
+        (info(), make_query(), True, None, None),
+        (info(result_id=11), make_query(), True, None, None),  # newer than latest: fine
+        (info(result_id=9), make_query(), True, None, "newer result"),
+        (info(result_id=None), make_query(), True, None, "newer result"),
+        (info(result_id=9), make_query(), False, None, None),  # latest tracks defaults only
+        (info(), make_query(version=3), True, None, "query changed"),
+        (info(), make_query(query_hash="zzz"), False, None, "query changed"),
+        (info(), make_query(), True, 0, "fresh run"),
+        (info(), make_query(), True, 3600, None),  # exactly max_age old: accepted
+        (info(), make_query(), True, 3599, "3600 s old"),
+        (info(retrieved_at="2026-01-02T11:00:00"), make_query(), False, 3600, None),  # naive=UTC
+        (info(retrieved_at=None), make_query(), False, 60, "no retrieved_at"),
+        (info(result_id=1, query_version=99), None, True, None, None),  # offline: age only
+        (info(), None, True, 10, "old"),
+    ],
+)
+def test_usable_follows_the_documented_rules(entry, query, is_default, max_age, verdict):
+    reason = wc.usable(entry, query=query, is_default=is_default, max_age=max_age, now=NOW)
+    if verdict is None:
+        assert reason is None
+    else:
+        assert reason is not None and verdict in reason
+
+
+# --------------------------------------------------------------------------- files on disk
+
+
+def test_names_are_hashes_and_no_file_holds_the_key_or_raw_parameters(store):
+    wire = {"wallet": "0xSECRETPARAMVALUE"}
+    key = wc.CacheKey.for_read(SERVER, 7, wire, "numpy_nullable")
+    frame = decoded("27-typed-pg-json", "numpy_nullable")
+    store.store(key, frame, query=make_query(), is_default=False)
+    store.store_query(SERVER, make_query())
+
+    names = [p.name for p in files(store.directory)]
+    assert len(names) == 2
+    for name in names:
+        stem = name.split(".")[0]
+        assert len(stem) == 64 and set(stem) <= set("0123456789abcdef")
+        assert "SECRET" not in name
+    for path in files(store.directory):
+        content = path.read_bytes()
+        assert SECRET.encode() not in content
+        assert b"someone@example.com" not in content
+    assert store.load_query(SERVER, 7).parameters == ()
+
+
+def test_different_parameters_servers_and_backends_are_different_files():
+    base = wc.CacheKey.for_read(SERVER, 7, {"a": 1, "b": 2}, "numpy_nullable")
+    same = wc.CacheKey.for_read(SERVER + "/", 7, {"b": 2, "a": 1}, "numpy_nullable")
+    assert base.digest == same.digest  # canonical parameters, trailing slash ignored
+    others = [
+        wc.CacheKey.for_read(SERVER, 7, {"a": 1, "b": 3}, "numpy_nullable"),
+        wc.CacheKey.for_read("https://other.test", 7, {"a": 1, "b": 2}, "numpy_nullable"),
+        wc.CacheKey.for_read(SERVER, 8, {"a": 1, "b": 2}, "numpy_nullable"),
+        wc.CacheKey.for_read(SERVER, 7, {"a": 1, "b": 2}, "pyarrow"),
+    ]
+    assert len({base.digest, *(k.digest for k in others)}) == 5
+
+
+@pytest.mark.skipif(os.name != "posix", reason="POSIX permissions")
+def test_files_are_user_only_and_a_new_folder_is_private(store):
+    key = wc.CacheKey.for_read(SERVER, 7, {}, "pyarrow")
+    path = store.store(
+        key, decoded("27-typed-pg-json", "pyarrow"), query=make_query(), is_default=0
+    )
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(store.directory.stat().st_mode) == 0o700
+
+
+@pytest.mark.parametrize("damage", ["truncate", "flip_data", "garbage", "empty"])
+def test_a_damaged_file_is_a_miss_and_is_removed(store, damage):
+    key = wc.CacheKey.for_read(SERVER, 7, {}, "numpy_nullable")
+    frame = decoded("43-python-source-uint256-json", "numpy_nullable")
+    path = store.store(key, frame, query=make_query(), is_default=True)
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[: len(data) // 2]
+    elif damage == "flip_data":
+        data[len(b"PAR1") + 40] ^= 0xFF  # inside the first data page, covered by its CRC
+    elif damage == "garbage":
+        data = bytearray(b"not parquet at all" * 10)
+    else:
+        data = bytearray()
+    path.write_bytes(bytes(data))
+
+    assert store.info(key) is None or store.load(key) is None
+    assert not path.exists()
+
+
+def test_a_file_of_another_key_is_not_served(store):
+    one = wc.CacheKey.for_read(SERVER, 7, {"a": 1}, "pyarrow")
+    two = wc.CacheKey.for_read(SERVER, 7, {"a": 2}, "pyarrow")
+    store.store(one, decoded("27-typed-pg-json", "pyarrow"), query=make_query(), is_default=0)
+    os.replace(store.path_for(one), store.path_for(two))  # e.g. a file copied by hand
+    assert store.info(two) is None
+
+
+def test_an_interrupted_write_leaves_no_file(store, monkeypatch):
+    def interrupted(table, handle):
+        handle.write(b"PAR1 partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(wc, "_write_parquet", interrupted)
+    key = wc.CacheKey.for_read(SERVER, 7, {}, "pyarrow")
+    with pytest.raises(KeyboardInterrupt):
+        store.store(key, decoded("27-typed-pg-json", "pyarrow"), query=make_query(), is_default=0)
+    assert files(store.directory) == []
+
+
+def test_clear_cache_removes_only_cache_files(store):
+    key = wc.CacheKey.for_read(SERVER, 7, {}, "pyarrow")
+    store.store(key, decoded("27-typed-pg-json", "pyarrow"), query=make_query(), is_default=0)
+    store.store_query(SERVER, make_query())
+    (store.directory / "notes.txt").write_text("mine")
+    assert wc.clear_cache(store.directory) == 2
+    assert [p.name for p in files(store.directory)] == ["notes.txt"]
+
+
+def test_environment_switches(monkeypatch, tmp_path):
+    monkeypatch.setenv(wc.CACHE_DIR_ENV, str(tmp_path / "x"))
+    assert wc.cache_directory() == tmp_path / "x"
+    assert wc.cache_directory(tmp_path / "y") == tmp_path / "y"
+    monkeypatch.setenv(wc.OFFLINE_ENV, "1")
+    assert wc.is_offline() is True and wc.is_offline(False) is False
+    monkeypatch.setenv(wc.OFFLINE_ENV, "maybe")
+    with pytest.raises(ConfigError, match="WATCH_OFFLINE"):
+        wc.is_offline()
+
+
+# --------------------------------------------------------------------------- processes
+
+
+def _hammer(folder: str, writer: int, rounds: int) -> int:
+    """Write and read one key many times; returns how many complete frames were read."""
+    store = wc.ResultCache(folder)
+    key = wc.CacheKey.for_read(SERVER, 7, {}, "numpy_nullable")
+    query = make_query()
+    seen = 0
+    for i in range(rounds):
+        n = 100_000 + writer * 100 + i  # megabytes: a write takes many system calls
+        frame = pd.DataFrame({"n": pd.array(range(n), dtype="Int64"), "w": [writer] * n})
+        frame.attrs["watch"] = {"result_id": writer, "retrieved_at": None}
+        store.store(key, frame, query=query, is_default=False)
+        back = store.load(key)
+        if back is not None:
+            writer_seen = int(back["w"].iloc[0])
+            assert back["n"].tolist() == list(range(len(back)))  # a whole, consistent frame
+            assert set(back["w"]) == {writer_seen}
+            seen += 1
+    return seen
+
+
+def test_several_processes_writing_and_reading_one_key_see_only_whole_files(tmp_path, monkeypatch):
+    # spawned children import this module by its name: make that name importable for them
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[1]))
+    folder = str(tmp_path / "shared")
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(3, mp_context=context) as pool:
+        futures = [pool.submit(_hammer, folder, writer, 15) for writer in range(3)]
+        seen = [f.result(timeout=120) for f in futures]
+    assert all(n == 15 for n in seen)  # no reader ever met a partial or corrupt file
+    assert [p.suffix for p in Path(folder).iterdir()] == [".parquet"]  # no temp files left
+
+
+# --------------------------------------------------------------------------- through the API
+
+
+@pytest.fixture
+def lw(local_watch_demo):
+    return local_watch_demo
+
+
+@pytest.fixture
+def read(lw, cache_dir):
+    def run(qid, params=None, **kw):
+        kw.setdefault("progress", False)
+        return read_watch_query(qid, params, url=lw.url, api_key=lw.admin_key, **kw)
+
+    return run
+
+
+def test_a_repeated_read_is_served_locally_with_one_request_and_no_execution(lw, read):
+    qid = lw.demo.queries["positions"]
+    first = read(qid)
+    lw.counters.reset()
+
+    again = read(qid)
+
+    assert again.attrs["watch"]["source"] == "local cache"
+    assert lw.counters.executions == 0
+    assert lw.counters.requests() == 1 == lw.counters.requests("GET", GET_QUERY)
+    pd.testing.assert_frame_equal(again, first, check_exact=True)
+    assert again["amount_wei"].tolist() == first["amount_wei"].tolist()  # wei, exact
+    assert {k: v for k, v in again.attrs["watch"].items() if k != "source"} == {
+        k: v for k, v in first.attrs["watch"].items() if k != "source"
+    }
+
+
+def test_a_hit_for_a_dropdown_parameter_needs_no_dropdown_request(lw, read):
+    qid = lw.demo.queries["param_query"]
+    read(qid)
+    lw.counters.reset()
+    assert read(qid).attrs["watch"]["source"] == "local cache"
+    assert lw.counters.requests() == 1
+
+
+def test_other_parameters_are_another_entry(lw, read, cache_dir):
+    qid = lw.demo.queries["param_enum"]
+    read(qid, {"chain": "ethereum"})
+    lw.counters.reset()
+    other = read(qid, {"chain": "arbitrum"})
+    assert other.attrs["watch"]["source"] != "local cache"
+    assert lw.counters.requests("POST", POST_RESULTS) == 1
+    assert len(list(cache_dir.glob("*.parquet"))) == 2
+    assert read(qid, {"chain": "ethereum"}).attrs["watch"]["source"] == "local cache"
+
+
+def test_max_age_expiry_goes_back_to_the_server(lw, read, monkeypatch):
+    qid = lw.demo.queries["param_number"]
+    read(qid, {"min_price": 3}, max_age=0)
+    assert read(qid, {"min_price": 3}, max_age=3600).attrs["watch"]["source"] == "local cache"
+    lw.counters.reset()
+    later = datetime.now(timezone.utc) + timedelta(hours=2)
+    monkeypatch.setattr(wc, "_utcnow", lambda: later)
+
+    again = read(qid, {"min_price": 3}, max_age=3600)
+
+    assert again.attrs["watch"]["source"] == "server cache"  # the server's clock says fresh
+    assert lw.counters.requests("POST", POST_RESULTS) == 1
+
+
+def test_max_age_zero_runs_and_replaces_the_entry(lw, read, cache_dir):
+    qid = lw.demo.queries["markets"]
+    read(qid)
+    lw.counters.reset()
+    fresh = read(qid, max_age=0)
+    assert fresh.attrs["watch"]["source"] == "fresh run" and lw.counters.executions == 1
+    lw.counters.reset()
+    again = read(qid)
+    assert again.attrs["watch"]["source"] == "local cache"
+    assert again.attrs["watch"]["result_id"] == fresh.attrs["watch"]["result_id"]
+
+
+def test_a_newer_default_result_on_the_server_wins(lw, read):
+    qid = lw.demo.queries["prices"]
+    first = read(qid)
+    newer = lw.refresh_query(qid)
+    assert newer != first.attrs["watch"]["result_id"]
+    lw.counters.reset()
+    again = read(qid)
+    assert again.attrs["watch"]["source"] == "server cache"
+    assert again.attrs["watch"]["result_id"] == newer
+
+
+def test_an_edited_query_is_not_served_from_the_cache(local_watch, cache_dir):
+    ds = local_watch.add_data_source("db")
+    qid = local_watch.add_query("SELECT 1 AS one", ds, name="one")
+    kw = dict(url=local_watch.url, api_key=local_watch.admin_key, progress=False)
+    read_watch_query(qid, **kw)
+    with WatchClient(local_watch.url, local_watch.admin_key) as client:
+        client.edit_query(qid, query="SELECT 2 AS one")
+    frame = read_watch_query(qid, **kw)
+    assert frame.attrs["watch"]["source"] != "local cache"
+    assert frame["one"].tolist() == [2]
+
+
+def test_cache_false_neither_reads_nor_writes(lw, read, cache_dir):
+    qid = lw.demo.queries["markets"]
+    read(qid, cache=False)
+    assert files(cache_dir) == []
+    read(qid)
+    lw.counters.reset()
+    assert read(qid, cache=False).attrs["watch"]["source"] == "server cache"
+    assert lw.counters.requests("POST", POST_RESULTS) == 1
+
+
+def test_a_corrupt_entry_is_refetched_and_replaced(lw, read, cache_dir):
+    qid = lw.demo.queries["positions"]
+    first = read(qid)
+    (path,) = cache_dir.glob("*.parquet")
+    path.write_bytes(path.read_bytes()[:100])
+    lw.counters.reset()
+
+    again = read(qid)
+
+    assert again.attrs["watch"]["source"] == "server cache"
+    assert lw.counters.requests("POST", POST_RESULTS) == 1
+    pd.testing.assert_frame_equal(again, first)
+    assert read(qid).attrs["watch"]["source"] == "local cache"  # the file was replaced
+
+
+def test_no_cache_file_holds_a_key(lw, read, cache_dir):
+    qid = lw.demo.queries["price_history"]
+    read(qid)
+    query_key = lw.query_key(qid)
+    assert files(cache_dir)
+    for path in files(cache_dir):
+        content = path.read_bytes()
+        assert lw.admin_key.encode() not in content and query_key.encode() not in content
+
+
+# --------------------------------------------------------------------------- offline
+
+
+def test_offline_serves_a_cached_copy_without_any_request(lw, read, monkeypatch):
+    qid = lw.demo.queries["price_history"]
+    online = read(qid)
+    lw.counters.reset()
+    monkeypatch.setenv(wc.OFFLINE_ENV, "1")
+
+    offline = read(qid)
+
+    assert lw.counters.requests() == 0
+    assert offline.attrs["watch"]["source"] == "local cache"
+    pd.testing.assert_frame_equal(offline, online)
+
+
+def test_offline_needs_no_key_and_no_running_server(local_watch, cache_dir):
+    ds = local_watch.add_data_source("db")
+    qid = local_watch.add_query("SELECT 42 AS answer", ds, name="answer")
+    url = local_watch.url
+    read_watch_query(qid, url=url, api_key=local_watch.admin_key, progress=False)
+    local_watch.stop()
+    frame = read_watch_query(qid, url=url, offline=True, progress=False)
+    assert frame["answer"].tolist() == [42]
+
+
+def test_offline_without_a_cached_copy_says_so(lw, read):
+    qid = lw.demo.queries["param_enum"]
+    with pytest.raises(NotFoundError, match="never been read online"):
+        read(qid, offline=True)
+    read(qid, {"chain": "ethereum"})
+    lw.counters.reset()
+    with pytest.raises(NotFoundError, match="no cached copy for these parameters"):
+        read(qid, {"chain": "optimism"}, offline=True)
+    with pytest.raises(ConfigError, match="max_age=0"):
+        read(qid, {"chain": "ethereum"}, offline=True, max_age=0)
+    with pytest.raises(ConfigError, match="cache=False"):
+        read(qid, offline=True, cache=False)
+    assert lw.counters.requests() == 0
