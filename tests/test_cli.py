@@ -133,13 +133,6 @@ def test_bad_key_is_one_line(env, monkeypatch, capsys):
     assert "not accepted" in line and "wrong-key-123" not in line
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client (watch_pandas/cli.py main, message from config.py): the missing-configuration "
-    "ConfigError is printed as a 9-line block (three ways plus a TOML example), while issue #3 "
-    "asks for errors 'as one clear line'; print the first line and put the rest behind --help "
-    "or a second, clearly separate hint",
-)
 def test_missing_configuration_is_one_line(no_config, capsys):
     assert main(["queries"]) == 1
     line = _one_error_line(capsys.readouterr().err)
@@ -150,7 +143,7 @@ def test_missing_configuration_names_all_three_ways(no_config, capsys):
     assert main(["queries"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("watch-pandas: error: ")
-    for way in ("url=", "WATCH_URL", "WATCH_API_KEY", "WATCH_PROFILE", "missing.toml"):
+    for way in ("--url", "--profile", "WATCH_URL", "WATCH_API_KEY", "missing.toml"):
         assert way in err
 
 

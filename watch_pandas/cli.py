@@ -13,7 +13,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .errors import WatchError
+from .config import config_path
+from .errors import WatchError, one_line
 
 __all__ = ["main"]
 
@@ -32,7 +33,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args) or 0)
     except WatchError as exc:
-        print(f"watch-pandas: error: {exc}", file=sys.stderr)
+        hint = (
+            "Pass --url/--profile, set WATCH_URL and WATCH_API_KEY, or add a profile to "
+            f"{config_path()} (see the README)."
+        )
+        print(f"watch-pandas: error: {one_line(exc, config_hint=hint)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("watch-pandas: interrupted", file=sys.stderr)

@@ -36,6 +36,7 @@ __all__ = [
     "LossyFormatError",
     "ServerError",
     "TransportError",
+    "one_line",
 ]
 
 
@@ -134,3 +135,19 @@ class ServerError(WatchError):
 
 class TransportError(ServerError):
     """The connection failed: refused, reset, timed out, or the body was cut short."""
+
+
+def one_line(exc: BaseException, *, config_hint: str = "") -> str:
+    """``exc`` as one line for a terminal or a magic: multi-line help is cut to its first
+    sentence, and a :class:`ConfigError` gets ``config_hint`` (how to configure, in that UI)."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    first = lines[0]
+    if len(lines) == 1:
+        return first
+    if first.endswith(":") and ". " in first:
+        first = first.rsplit(". ", 1)[0] + "."
+    if isinstance(exc, ConfigError) and config_hint:
+        first += " " + config_hint
+    return first

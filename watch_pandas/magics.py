@@ -34,6 +34,7 @@ from .errors import (
     QueryCancelledError,
     QueryFailedError,
     WatchTimeoutError,
+    one_line,
 )
 from .params import collect_pairs
 
@@ -348,21 +349,12 @@ def _parse(parser: MagicArgumentParser, line: str) -> argparse.Namespace:
 
 
 def _one_line(exc: Exception) -> str:
-    """The error as one line: long configuration help is cut to its first sentence + a hint."""
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    if not lines:
-        return type(exc).__name__
-    first = lines[0]
-    if len(lines) == 1:
-        return first
-    if first.endswith(":") and ". " in first:
-        first = first.rsplit(". ", 1)[0] + "."
-    if isinstance(exc, ConfigError):
-        first += (
-            " Set WATCH_URL and WATCH_API_KEY, or pick a config-file profile with "
-            "%config WatchMagic.profile = 'NAME' (see help(watch_pandas.config))."
-        )
-    return first
+    """The error as one line, with the notebook's way to configure."""
+    return one_line(
+        exc,
+        config_hint="Set WATCH_URL and WATCH_API_KEY, or pick a config-file profile with "
+        "%config WatchMagic.profile = 'NAME' (see help(watch_pandas.config)).",
+    )
 
 
 def _check_var(name: str | None) -> str | None:
