@@ -1,0 +1,271 @@
+"""read_watch_dashboard: titles, parameter mappings, the concurrency bound and partial failures.
+
+Against the local server (real HTTP), plus a recorded dashboard body (``35-dashboard-by-id``)
+for widget shapes the local server does not produce (text widgets, mappings).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import requests
+import responses
+
+from watch_pandas import ConfigError, ParameterError, QueryFailedError, read_watch_query
+from watch_pandas import cache as wc
+from watch_pandas.client import WatchClient
+from watch_pandas.dashboards import (
+    DashboardError,
+    DashboardFrames,
+    read_watch_dashboard,
+    widget_parameters,
+)
+from watch_pandas.models import Widget
+
+SAMPLES = Path(__file__).parent / "samples"
+URL = "https://watch.test"
+KEY = "USERKEY0123456789abcdefghijklmnopqrstuv"
+POST_RESULTS = "/api/queries/<id>/results"
+
+
+def sample_body(name: str):
+    return json.loads((SAMPLES / f"{name}.json").read_text())["body"]
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv(wc.CACHE_DIR_ENV, str(tmp_path / "watch-cache"))
+    monkeypatch.delenv(wc.OFFLINE_ENV, raising=False)
+
+
+@pytest.fixture
+def lw(local_watch_demo):
+    return local_watch_demo
+
+
+@pytest.fixture
+def board(lw):
+    return lw.demo.dashboards["defi_overview"]
+
+
+def read_board(lw, dashboard, params=None, **kw):
+    kw.setdefault("progress", False)
+    return read_watch_dashboard(dashboard, params, url=lw.url, api_key=lw.admin_key, **kw)
+
+
+# --------------------------------------------------------------------------- titles and frames
+
+
+def test_every_query_widget_is_a_frame_keyed_by_its_query_name(lw, board):
+    raw = requests.get(
+        f"{lw.url}/api/dashboards/{board}",
+        headers={"Authorization": f"Key {lw.admin_key}"},
+        timeout=30,
+    ).json()
+    names = [w["visualization"]["query"]["name"] for w in raw["widgets"]]
+
+    frames = read_board(lw, board)
+
+    assert isinstance(frames, DashboardFrames) and frames.errors == {}
+    assert list(frames) == names
+    for widget in raw["widgets"]:
+        query = widget["visualization"]["query"]
+        alone = read_watch_query(
+            query["id"], url=lw.url, api_key=lw.admin_key, progress=False, cache=False
+        )
+        pd.testing.assert_frame_equal(frames[query["name"]], alone)
+
+
+def test_a_slug_works_and_a_second_read_comes_from_the_local_cache(lw, board):
+    first = read_board(lw, lw.demo.dashboard_slugs["defi_overview"])
+    lw.counters.reset()
+    again = read_board(lw, board)
+    assert list(again) == list(first)
+    assert {f.attrs["watch"]["source"] for f in again.values()} == {"local cache"}
+    assert lw.counters.executions == 0
+    assert lw.counters.requests("POST", POST_RESULTS) == 0
+
+
+def test_duplicate_titles_are_numbered_and_text_widgets_skipped():
+    body = sample_body("35-dashboard-by-id")
+    plain = body["widgets"][0]
+    twin = copy.deepcopy(plain)
+    twin["id"] = 3
+    text = {"id": 4, "width": 1, "options": {}, "dashboard_id": 1, "text": "# Notes"}
+    body["widgets"] = [plain, text, twin]
+    result = sample_body("30-untyped-sqlite-json")
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{URL}/api/dashboards/1", json=body)
+        mocked.post(f"{URL}/api/queries/1/results", json=result)
+        mocked.post(f"{URL}/api/queries/1/results", json=result)
+        frames = read_watch_dashboard(1, url=URL, api_key=KEY, progress=False, cache=False)
+        paths = [c.request.url.replace(URL, "") for c in mocked.calls]
+    assert list(frames) == ["demo plain", "demo plain (2)"]
+    assert "/api/queries/1" not in paths  # the dashboard JSON already holds each query
+    for call in mocked.calls:
+        assert KEY not in call.request.url
+
+
+# --------------------------------------------------------------------------- parameters
+
+
+def params_widget(mappings: dict) -> Widget:
+    raw = copy.deepcopy(sample_body("35-dashboard-by-id")["widgets"][1])
+    raw["options"]["parameterMappings"] = mappings
+    return Widget.from_json(raw)
+
+
+def test_mappings_pick_dashboard_static_or_default_values():
+    widget = params_widget(
+        {
+            "start_date": {"name": "start_date", "type": "dashboard-level", "mapTo": "since"},
+            "min_price": {"name": "min_price", "type": "static-value", "value": 99},
+            "flag": {"name": "flag", "type": "widget-level", "value": None},
+        }
+    )
+    given = {"since": "2024-06-01", "flag": "0", "label": "x", "start_date": "ignored"}
+    # label has no mapping: dashboard-level under its own name
+    assert widget_parameters(widget, given) == {
+        "start_date": "2024-06-01",
+        "min_price": 99,
+        "label": "x",
+    }
+
+
+def test_mapped_values_are_what_the_server_receives():
+    body = sample_body("35-dashboard-by-id")
+    body["widgets"][1]["options"]["parameterMappings"] = {
+        "min_price": {"name": "min_price", "type": "static-value", "value": 5},
+    }
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{URL}/api/dashboards/1", json=body)
+        mocked.post(f"{URL}/api/queries/1/results", json=sample_body("30-untyped-sqlite-json"))
+        mocked.post(f"{URL}/api/queries/2/results", json=sample_body("07-results-post-cached"))
+        read_watch_dashboard(
+            1, {"flag": "0"}, url=URL, api_key=KEY, progress=False, cache=False, max_workers=1
+        )
+        sent = {
+            call.request.url: json.loads(call.request.body)["parameters"]
+            for call in mocked.calls
+            if call.request.method == "POST"
+        }
+    assert sent[f"{URL}/api/queries/2/results"] == {
+        "start_date": "2024-03-01",  # saved default
+        "min_price": 5,  # static value
+        "flag": "0",  # dashboard parameter
+        "label": "item",
+    }
+    assert sent[f"{URL}/api/queries/1/results"] == {}
+
+
+def test_a_parameter_no_widget_takes_is_refused_before_anything_runs(lw, board):
+    with pytest.raises(ParameterError) as info:
+        read_board(lw, board, {"min_prise": 5})
+    assert "min_prise" in str(info.value) and "'min_price'" in str(info.value)
+    assert lw.counters.requests("POST", POST_RESULTS) == 0
+
+
+def test_dashboard_parameters_reach_the_widgets_that_define_them(lw, board):
+    frames = read_board(lw, board, {"min_price": 3000})
+    history = frames["Price history"]
+    assert history.attrs["watch"]["parameters"]["min_price"] == 3000
+    assert (history["price"] >= 3000).all()
+    assert frames["Markets"].attrs["watch"]["parameters"] == {}
+
+
+# --------------------------------------------------------------------------- concurrency
+
+
+@pytest.fixture
+def ten_widget_board(local_watch):
+    ds = local_watch.add_data_source("db")
+    ids = [local_watch.add_query(f"SELECT {i} AS n", ds, name=f"q{i}") for i in range(10)]
+    return local_watch, local_watch.add_dashboard("ten", query_ids=ids)
+
+
+def test_no_more_than_max_workers_widgets_are_in_flight(ten_widget_board, monkeypatch):
+    lw, dashboard = ten_widget_board
+    limit = 3
+    state = {"now": 0, "peak": 0}
+    cond = threading.Condition()
+    users: dict[int, set[int]] = {}
+    original = WatchClient.post_query_results
+
+    def counting(self, *args, **kwargs):
+        with cond:
+            users.setdefault(id(self), set()).add(threading.get_ident())
+            state["now"] += 1
+            state["peak"] = max(state["peak"], state["now"])
+            cond.notify_all()
+            # hold until the pool is full (or give up after a while): a pool that allowed
+            # more than `limit` would show a higher peak here
+            cond.wait_for(lambda: state["now"] >= limit, timeout=2)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            with cond:
+                state["now"] -= 1
+
+    monkeypatch.setattr(WatchClient, "post_query_results", counting)
+    frames = read_watch_dashboard(
+        dashboard,
+        url=lw.url,
+        api_key=lw.admin_key,
+        max_workers=limit,
+        progress=False,
+        cache=False,
+        max_age=0,
+    )
+
+    assert [frames[f"q{i}"]["n"].tolist() for i in range(10)] == [[i] for i in range(10)]
+    assert state["peak"] == limit
+    assert lw.counters.executions == 10
+    # one client per worker thread, never shared between threads
+    assert len(users) == limit and all(len(threads) == 1 for threads in users.values())
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_one_failing_widget_is_reported_and_the_others_kept(lw, board):
+    lw.fail_query(lw.demo.queries["prices"], 'relation "prices" does not exist')
+    with pytest.warns(RuntimeWarning, match="Daily prices"):
+        frames = read_board(lw, board, max_age=0)
+    assert list(frames) == ["Markets", "Positions (wei)", "Price history"]
+    assert list(frames.errors) == ["Daily prices"]
+    assert isinstance(frames.errors["Daily prices"], QueryFailedError)
+    assert 'relation "prices" does not exist' in str(frames.errors["Daily prices"])
+
+
+def test_errors_raise_carries_the_good_frames(lw, board):
+    lw.fail_query(lw.demo.queries["markets"])
+    with pytest.raises(DashboardError) as info:
+        read_board(lw, board, max_age=0, errors="raise")
+    assert list(info.value.errors) == ["Markets"]
+    assert len(info.value.frames) == 3 and "Markets" in str(info.value)
+
+
+def test_all_widgets_failing_raises(lw, board):
+    lw.fail_query("FROM")  # every demo query selects FROM something
+    with pytest.raises(DashboardError, match="every widget failed") as info:
+        read_board(lw, board, max_age=0)
+    assert info.value.frames == {} and len(info.value.errors) == 4
+
+
+def test_offline_mode_refuses_without_touching_the_network(lw, board, monkeypatch):
+    monkeypatch.setenv(wc.OFFLINE_ENV, "1")
+    with pytest.raises(ConfigError, match="offline"):
+        read_board(lw, board)
+    assert lw.counters.requests() == 0
+
+
+def test_bad_arguments_are_config_errors(lw, board):
+    with pytest.raises(ConfigError, match="max_workers"):
+        read_board(lw, board, max_workers=0)
+    with pytest.raises(ConfigError, match="errors"):
+        read_board(lw, board, errors="ignore")

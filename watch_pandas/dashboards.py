@@ -1,0 +1,313 @@
+"""``read_watch_dashboard``: every query widget of a dashboard as a DataFrame, read concurrently.
+
+Decisions:
+
+* **Keys** are widget titles: the widget's query name, as the web UI titles it. Repeated names
+  get `` (2)``, `` (3)``… in dashboard order. Text widgets have no data and are skipped.
+* **Parameters** follow each widget's ``options.parameterMappings`` (watch-api.md §4.8):
+  ``dashboard-level`` takes ``params[mapTo]`` (the dashboard parameter's name),
+  ``static-value`` takes the mapping's ``value``, ``widget-level`` keeps the query's saved
+  default. A parameter without a mapping counts as dashboard-level under its own name (what
+  the web UI creates by default). A name in ``params`` that no widget uses is a
+  :class:`ParameterError` before anything runs.
+* **Concurrency**: at most ``max_workers`` widgets are read at once (a bounded
+  ``ThreadPoolExecutor``); each worker thread has its own :class:`WatchClient` (its own
+  ``requests.Session``, which is not formally thread-safe). A ``client=`` passed in is shared
+  by the workers instead. The dashboard's own JSON already holds each widget's query, so a
+  widget costs no extra ``GET /api/queries/<id>``.
+* **Failures**: a failing widget does not lose the others. The result is a
+  :class:`DashboardFrames` (a ``dict`` of the frames that worked) whose ``errors`` maps the
+  failed titles to their exceptions; each failure is also a ``warnings.warn``. If every
+  widget failed, or ``errors="raise"`` and any did, :class:`DashboardError` is raised, carrying
+  ``.frames`` and ``.errors``. A widget the key may not see (``restricted``) is a failure too.
+* ``timeout`` bounds the whole dashboard read: a widget started later gets what is left.
+  Ctrl-C cancels the widgets not started yet; reads already running finish in the background.
+* The local result cache applies per widget exactly as in :func:`read_watch_query`. Offline
+  mode is not supported for dashboards (their layout is not cached): it raises
+  :class:`ConfigError` instead of touching the network.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, Literal
+
+from . import api as _api
+from . import cache as _cache
+from .errors import ConfigError, ForbiddenError, ParameterError, WatchError, WatchTimeoutError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import os
+
+    import pandas as pd
+
+    from .client import WatchClient
+    from .models import Dashboard, Widget
+
+__all__ = ["read_watch_dashboard", "DashboardFrames", "DashboardError", "widget_parameters"]
+
+DASHBOARD_LEVEL = "dashboard-level"
+STATIC_VALUE = "static-value"
+WIDGET_LEVEL = "widget-level"
+
+
+class DashboardFrames(dict):
+    """Frames by widget title; ``errors`` holds the widgets that failed (title → exception)."""
+
+    def __init__(
+        self,
+        frames: Mapping[str, pd.DataFrame] = (),
+        errors: Mapping[str, Exception] | None = None,
+        dashboard: Dashboard | None = None,
+    ) -> None:
+        super().__init__(frames)
+        self.errors: dict[str, Exception] = dict(errors or {})
+        self.dashboard = dashboard
+
+
+class DashboardError(WatchError):
+    """Some (``errors="raise"``) or all widgets of a dashboard failed.
+
+    ``frames`` holds the widgets that worked, ``errors`` the failures by title.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        frames: Mapping[str, pd.DataFrame],
+        errors: Mapping[str, Exception],
+    ) -> None:
+        super().__init__(message)
+        self.frames = dict(frames)
+        self.errors = dict(errors)
+
+
+def read_watch_dashboard(
+    dashboard: int | str,
+    params: Mapping[str, Any] | None = None,
+    *,
+    max_age: int | None = None,
+    url: str | None = None,
+    api_key: str | None = None,
+    profile: str | None = None,
+    timeout: float | None = None,
+    max_workers: int = 4,
+    dtype_backend: _api.DtypeBackend = "numpy_nullable",
+    progress: _api.Progress = None,
+    client: WatchClient | None = None,
+    cache: bool = True,
+    cache_dir: str | os.PathLike[str] | None = None,
+    errors: Literal["warn", "raise"] = "warn",
+) -> DashboardFrames:
+    """Read every query widget of a dashboard (numeric id or slug) into DataFrames.
+
+    Returns a dict of frames keyed by widget title (see the module docstring for titles,
+    parameter mappings, concurrency and failures). ``params`` are dashboard parameters;
+    ``max_age``, ``dtype_backend``, ``progress``, ``cache`` and ``cache_dir`` apply to each
+    widget as in :func:`read_watch_query`; ``timeout`` bounds the whole dashboard.
+    """
+    if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
+        raise ConfigError(f"max_workers must be an integer >= 1, not {max_workers!r}.")
+    if errors not in ("warn", "raise"):
+        raise ConfigError(f"errors must be 'warn' or 'raise', not {errors!r}.")
+    if _cache.is_offline(None):
+        raise ConfigError(
+            f"read_watch_dashboard needs the server for the dashboard's layout, and offline "
+            f"mode is on (${_cache.OFFLINE_ENV}); read its queries with read_watch_query."
+        )
+    started = time.monotonic()
+    params = dict(params or {})
+    results = _api._open_cache(cache, False, cache_dir)
+    listeners = _api._listeners(progress)
+    with _api._client_for(client, url, api_key, profile) as watch:
+        board = watch.get_dashboard(dashboard)
+        widgets = [w for w in board.widgets if w.query is not None or w.restricted]
+        titles = _titles(widgets)
+        per_widget = {
+            title: widget_parameters(w, params) for title, w in zip(titles, widgets, strict=True)
+        }
+        _check_all_used(params, widgets, board)
+
+        def read_one(title: str, widget: Widget, own: WatchClient) -> pd.DataFrame:
+            if widget.query is None:
+                raise ForbiddenError(
+                    f"Widget {widget.id} of dashboard {board.name!r} is restricted: this key "
+                    "may not see its query."
+                )
+            remaining = None if timeout is None else timeout - (time.monotonic() - started)
+            if remaining is not None and remaining <= 0:
+                raise WatchTimeoutError(
+                    f"Gave up before reading {title!r}: the dashboard's timeout of "
+                    f"{timeout:g} s had passed.",
+                    query_id=widget.query.id,
+                )
+            return _api._read_saved_query(
+                own,
+                widget.query,
+                per_widget[title],
+                max_age=max_age,
+                timeout=remaining,
+                dtype_backend=dtype_backend,
+                listeners=listeners,
+                results=results,
+            )
+
+        workers = _WorkerClients(watch if client is not None else None, url, api_key, profile)
+        try:
+            frames, failures = _run_all(
+                list(zip(titles, widgets, strict=True)), read_one, workers, max_workers
+            )
+        finally:
+            workers.close()
+    return _outcome(board, frames, failures, errors)
+
+
+def widget_parameters(widget: Widget, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The values a widget's query gets from dashboard ``params`` (module docstring)."""
+    given: dict[str, Any] = {}
+    if widget.query is None:
+        return given
+    for definition in widget.query.parameters:
+        name = definition.get("name")
+        mapping = widget.parameter_mappings.get(name) or {}
+        kind = mapping.get("type") or DASHBOARD_LEVEL
+        if kind == DASHBOARD_LEVEL:
+            source = mapping.get("mapTo") or name
+            if source in params:
+                given[name] = params[source]
+        elif kind == STATIC_VALUE and mapping.get("value") is not None:
+            given[name] = mapping["value"]
+    return given
+
+
+# -- steps ---------------------------------------------------------------------------------
+def _titles(widgets: list[Widget]) -> list[str]:
+    seen: dict[str, int] = {}
+    titles = []
+    for widget in widgets:
+        title = widget.title if widget.query is not None else f"widget {widget.id}"
+        seen[title] = seen.get(title, 0) + 1
+        titles.append(title if seen[title] == 1 else f"{title} ({seen[title]})")
+    return titles
+
+
+def _check_all_used(params: Mapping[str, Any], widgets: list[Widget], board: Dashboard) -> None:
+    used: set[str] = set()
+    for widget in widgets:
+        if widget.query is None:
+            continue
+        for definition in widget.query.parameters:
+            name = definition.get("name")
+            mapping = widget.parameter_mappings.get(name) or {}
+            if (mapping.get("type") or DASHBOARD_LEVEL) == DASHBOARD_LEVEL:
+                used.add(mapping.get("mapTo") or name)
+    unused = [name for name in params if name not in used]
+    if unused:
+        known = ", ".join(sorted(map(repr, used))) or "none"
+        raise ParameterError(
+            f"Dashboard {board.name!r} has no widget that takes parameter(s) "
+            f"{', '.join(map(repr, unused))}; its dashboard parameters are: {known}.",
+            name=unused[0],
+            value=params[unused[0]],
+            allowed=known,
+        )
+
+
+class _WorkerClients:
+    """One WatchClient per worker thread (or the caller's shared client); closes its own."""
+
+    def __init__(self, shared, url, api_key, profile) -> None:
+        self._shared = shared
+        self._args = (url, api_key, profile)
+        self._local = threading.local()
+        self._made: list[Any] = []
+        self._lock = threading.Lock()
+
+    def get(self):
+        if self._shared is not None:
+            return self._shared
+        own = getattr(self._local, "client", None)
+        if own is None:
+            from .client import WatchClient
+
+            url, api_key, profile = self._args
+            own = WatchClient(url, api_key, profile=profile)
+            self._local.client = own
+            with self._lock:
+                self._made.append(own)
+        return own
+
+    def close(self) -> None:
+        with self._lock:
+            made, self._made = self._made, []
+        for own in made:
+            own.close()
+
+
+def _run_all(
+    jobs: list[tuple[str, Widget]],
+    read_one: Callable[[str, Widget, Any], pd.DataFrame],
+    workers: _WorkerClients,
+    max_workers: int,
+) -> tuple[dict[str, pd.DataFrame], dict[str, Exception]]:
+    frames: dict[str, pd.DataFrame] = {}
+    failures: dict[str, Exception] = {}
+    if not jobs:
+        return frames, failures
+    pool = ThreadPoolExecutor(max_workers=min(max_workers, len(jobs)), thread_name_prefix="watch")
+    try:
+        futures = [
+            (title, pool.submit(lambda t=title, w=widget: read_one(t, w, workers.get())))
+            for title, widget in jobs
+        ]
+        for title, future in futures:
+            try:
+                frames[title] = future.result()
+            except Exception as exc:  # one widget's failure must not lose the others
+                failures[title] = exc
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    # keep the dashboard's order for both dicts
+    order = [title for title, _ in jobs]
+    return (
+        {t: frames[t] for t in order if t in frames},
+        {t: failures[t] for t in order if t in failures},
+    )
+
+
+def _outcome(
+    board: Dashboard,
+    frames: dict[str, pd.DataFrame],
+    failures: dict[str, Exception],
+    errors: str,
+) -> DashboardFrames:
+    if failures and (not frames or errors == "raise"):
+        lines = "; ".join(f"{title!r}: {_first_line(exc)}" for title, exc in failures.items())
+        what = (
+            "every widget"
+            if not frames
+            else f"{len(failures)} of {len(frames) + len(failures)} widgets"
+        )
+        raise DashboardError(
+            f"Dashboard {board.name!r}: {what} failed ({lines}).", frames=frames, errors=failures
+        )
+    for title, exc in failures.items():
+        warnings.warn(
+            f"Dashboard {board.name!r}: widget {title!r} failed and is left out: "
+            f"{_first_line(exc)} (see .errors of the result)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+    return DashboardFrames(frames, failures, board)
+
+
+def _first_line(exc: Exception) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"
