@@ -244,3 +244,37 @@ def test_csv_date_reformatting_equals_strftime(moment, value):
     convert = _datetime_converter(fmt)
     assert convert(value) == dt.datetime.fromisoformat(value).strftime(fmt)
     assert convert("not a date") == "not a date" and convert(None) is None
+
+
+def test_all_null_and_empty_typed_columns_keep_declared_types(typed):
+    lw, qid, rid = typed
+    ds = call(lw, "GET", f"/api/queries/{qid}").json()["data_source_id"]
+    cases = {
+        "SELECT f, d, null_bool, wei, label, ts FROM edge WHERE 0": [
+            "float",
+            "date",
+            "boolean",
+            "integer",
+            "string",
+            "datetime",
+        ],
+        "SELECT null_bool, d FROM edge WHERE d IS NULL": ["boolean", "date"],
+        'SELECT NULL AS "x [TIMESTAMPTZ]", NULL AS y': ["datetime", None],
+    }
+    for sql, expected in cases.items():
+        qid2 = lw.add_query(sql, ds)
+        rid2 = run_saved(lw, qid2)["query_result_id"]
+        columns = call(lw, "GET", f"/api/query_results/{rid2}").json()["query_result"]["data"][
+            "columns"
+        ]
+        assert [c["type"] for c in columns] == expected, sql
+
+
+def test_untyped_source_stays_untyped_when_empty(local_watch):
+    ds = local_watch.add_data_source("db")
+    local_watch.execute_sql(ds, "CREATE TABLE t (a INTEGER, b DATE);")
+    rid = run_saved(local_watch, local_watch.add_query("SELECT a, b FROM t", ds))["query_result_id"]
+    columns = call(local_watch, "GET", f"/api/query_results/{rid}").json()["query_result"]["data"][
+        "columns"
+    ]
+    assert [c["type"] for c in columns] == [None, None]

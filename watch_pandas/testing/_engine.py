@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import math
+import re
 import sqlite3
 import time
 from collections.abc import Iterator
@@ -205,10 +206,57 @@ def execute(
             count += len(rows)
     except sqlite3.Error as exc:
         raise QueryError(str(exc)) from exc
+    if pending:  # all-NULL columns or no rows: fall back to the declared column types
+        _declared_types(conn, sql, types, pending)
     columns = [
         {"name": n, "friendly_name": n, "type": t} for n, t in zip(names, types, strict=True)
     ]
     return Execution(columns=columns, row_count=count, runtime=time.monotonic() - started)
+
+
+def _type_from_declaration(declared: str) -> str | None:
+    """A declared SQLite column type (or ``[TYPE]`` alias) → wire type, like a PG type oid."""
+    word = declared.strip().upper()
+    if not word:
+        return None
+    if word.startswith(("BIGNUM", "HUGEINT")) or "INT" in word:
+        return C.TYPE_INTEGER
+    if word.startswith("BOOL"):
+        return C.TYPE_BOOLEAN
+    if word.startswith(("TIMESTAMP", "DATETIME")):
+        return C.TYPE_DATETIME
+    if word.startswith("DATE"):
+        return C.TYPE_DATE
+    if any(k in word for k in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL")):
+        return C.TYPE_FLOAT
+    if any(k in word for k in ("CHAR", "TEXT", "CLOB")):
+        return C.TYPE_STRING
+    return None
+
+
+def _declared_types(
+    conn: sqlite3.Connection, sql: str, types: list[str | None], pending: set[int]
+) -> None:
+    """Fill ``types[i]`` for ``pending`` columns from the declared types of the result.
+
+    sqlite3 does not expose ``sqlite3_column_decltype``; a temporary view over the statement
+    does (``PRAGMA table_info``): table columns keep their declared type, and ``AS "x [TYPE]"``
+    aliases carry theirs in the name.
+    """
+    view = "_local_watch_probe"
+    try:
+        conn.execute(f"CREATE TEMP VIEW {view} AS {sql.strip().rstrip(';')}")
+        try:
+            info = conn.execute(f"PRAGMA temp.table_info({view})").fetchall()
+        finally:
+            conn.execute(f"DROP VIEW IF EXISTS temp.{view}")
+    except sqlite3.Error:
+        return
+    for i in sorted(pending):
+        if i < len(info):
+            name, declared = str(info[i][1]), str(info[i][2] or "")
+            alias = re.search(r"\[([^\]]+)\]\s*$", name)
+            types[i] = _type_from_declaration(alias.group(1) if alias else declared)
 
 
 def iter_rows(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:
