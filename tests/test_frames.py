@@ -17,8 +17,9 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
+from watch_pandas import frames
 from watch_pandas.errors import LossyFormatError, ServerError, WatchError
-from watch_pandas.frames import csv_loss_reason, decode_csv, decode_result
+from watch_pandas.frames import csv_loss_reason, decode_csv, decode_result, read_result
 from watch_pandas.models import Column
 
 UINT256_MAX = 2**256 - 1
@@ -26,6 +27,22 @@ BACKENDS = ("numpy_nullable", "pyarrow")
 
 
 # --------------------------------------------------------------------------- helpers
+
+
+@pytest.fixture(autouse=True, params=["decode_result", "read_result"])
+def decoder(request, monkeypatch) -> str:
+    """Every test of ``decode_result`` runs a second time through ``read_result``, streamed
+    in 7-byte chunks and cut into ~40-byte batches, so the streaming path must give the same
+    frames, metadata and errors in every case this file covers."""
+    if request.param == "read_result":
+
+        def streamed(body, **kwargs):
+            raw = body.encode() if isinstance(body, str) else body
+            chunks = (raw[i : i + 7] for i in range(0, len(raw), 7))
+            return read_result(chunks, batch_bytes=40, **kwargs)
+
+        monkeypatch.setitem(globals(), "decode_result", streamed)
+    return request.param
 
 
 def result_body(columns: list[tuple[str, str | None]], rows: list[dict[str, Any]], **data) -> str:
@@ -732,3 +749,109 @@ def test_csv_value_not_in_its_type_is_a_lossy_error() -> None:
     bad_date = "d\r\n2024/01/02\r\n"  # str bodies are accepted too
     with pytest.raises(LossyFormatError, match="'d'"):
         decode_csv(bad_date, cols([("d", "date")]), date_format="YYYY-MM-DD")
+
+
+# --------------------------------------------------------------------------- streaming
+
+
+def both_ways(body: str, batch_bytes: int = 64) -> tuple[pd.DataFrame, Any]:
+    """decode_result's answer, after checking read_result streams to the very same one."""
+    expected, meta = frames.decode_result(body)
+    got, got_meta = read_result(body.encode(), batch_bytes=batch_bytes)
+    pd.testing.assert_frame_equal(got, expected)
+    assert got_meta == meta
+    return got, meta
+
+
+@pytest.mark.parametrize("batch_bytes", [1, 50, 200, 1 << 20])
+def test_stream_cut_inside_strings_and_nested_values(batch_bytes: int) -> None:
+    tricky = ["},{", '"}, {"', "}]", "x},{y}, {z", "\\", '"},{"']
+    rows = [
+        {"id": i, "label": tricky[i % len(tricky)], "js": [{"a": i}, {"b": "},{"}]}
+        for i in range(40)
+    ]
+    body = result_body([("id", "integer"), ("label", "string"), ("js", None)], rows)
+    df, _ = both_ways(body, batch_bytes)
+    assert df["label"].tolist() == [tricky[i % len(tricky)] for i in range(40)]
+    assert df["js"].iloc[3] == [{"a": 3}, {"b": "},{"}]
+
+
+def test_stream_big_int_in_a_later_batch_keeps_every_value_exact() -> None:
+    values = list(range(30)) + [UINT256_MAX, -(2**70)] + list(range(10))
+    body = result_body([("n", "integer")], [{"n": v} for v in values])
+    df, _ = both_ways(body, batch_bytes=40)
+    assert df["n"].dtype == object
+    assert df["n"].tolist() == values
+    assert all(type(v) is int for v in df["n"])
+
+
+def test_stream_value_defying_its_type_in_a_later_batch_sends_column_to_inference() -> None:
+    rows = [{"n": i, "d": "2024-01-02", "f": 1.5} for i in range(30)]
+    rows.append({"n": "text", "d": "not a date", "f": 2**60 + 1})
+    body = result_body([("n", "integer"), ("d", "date"), ("f", "float")], rows)
+    df, _ = both_ways(body, batch_bytes=40)
+    assert df["n"].tolist()[-2:] == [29, "text"]
+    assert df["d"].iloc[-1] == "not a date"
+    assert df["f"].iloc[-1] == 2**60 + 1  # never rounded to a float
+
+
+def test_stream_mixed_naive_and_utc_datetimes_across_batches_stay_text() -> None:
+    rows = [{"t": "2024-01-01T00:00:00"} for _ in range(20)] + [{"t": "2024-01-01T00:00:00Z"}]
+    df, _ = both_ways(result_body([("t", "datetime")], rows), batch_bytes=30)
+    assert df["t"].dtype == object and df["t"].iloc[-1] == "2024-01-01T00:00:00Z"
+
+
+def test_stream_untyped_ints_then_floats_across_batches() -> None:
+    rows = [{"x": i} for i in range(20)] + [{"x": 0.5}, {"x": None}]
+    df, _ = both_ways(result_body([("x", None)], rows), batch_bytes=20)
+    assert str(df["x"].dtype) == "Float64"
+
+
+def test_stream_tail_holding_brackets_in_strings() -> None:
+    rows = [{"a": i} for i in range(10)]
+    body = result_body([("a", "integer")], rows, log=["}]", "{}]}"])
+    df, meta = both_ways(body, batch_bytes=16)
+    assert df["a"].tolist() == list(range(10)) and meta.id == 7
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # rows before columns: not the layout the batches need; the whole-body path reads it
+        '{"query_result": {"data": {"rows": [{"a": 1}], "columns": [{"name": "a", '
+        '"type": "integer"}]}, "retrieved_at": "x"}}',
+        # duplicate column names
+        '{"data": {"columns": [{"name": "a", "type": "integer"}, {"name": "a", "type": null}],'
+        ' "rows": [{"a": 1}]}}',
+        # pretty-printed, with newlines between rows
+        '{"query_result": {"data": {"columns": [{"name": "a", "type": "float"}],\n "rows": '
+        '[\n  {"a": 1.5},\n  {"a": NaN},\n  {"a": 2}\n ]}}}',
+        # empty result
+        '{"query_result": {"data": {"columns": [{"name": "a", "type": "integer"}], "rows": []}}}',
+    ],
+)
+def test_stream_unusual_layouts_match_decode_result(body: str) -> None:
+    both_ways(body, batch_bytes=8)
+
+
+def test_stream_truncated_body_is_a_server_error() -> None:
+    body = result_body([("a", "integer")], [{"a": i} for i in range(50)])
+    with pytest.raises(ServerError):
+        read_result(body.encode()[:-40], batch_bytes=32)
+
+
+def test_read_result_reads_and_closes_a_chunk_source() -> None:
+    body = result_body([("a", "integer")], [{"a": i} for i in range(100)]).encode()
+
+    class Source:
+        closed = False
+
+        def __iter__(self):
+            return (body[i : i + 100] for i in range(0, len(body), 100))
+
+        def close(self) -> None:
+            self.closed = True
+
+    source = Source()
+    df, _ = read_result(source, batch_bytes=256)
+    assert df["a"].tolist() == list(range(100)) and source.closed

@@ -1,0 +1,1 @@
+"""Side-by-side read benchmark for watch_pandas (see bench/run.py)."""
