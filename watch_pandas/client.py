@@ -16,7 +16,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -51,7 +51,7 @@ from .errors import (
 )
 from .models import Dashboard, DataSource, Job, Page, Query
 
-__all__ = ["WatchClient", "ExecutionResponse", "RESULT_FORMATS"]
+__all__ = ["WatchClient", "ExecutionResponse", "ResultBody", "RESULT_FORMATS"]
 
 log = logging.getLogger("watch_pandas.client")
 
@@ -64,6 +64,9 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT", "TRAC
 # A cached result body is never parsed just to tell it from a job: peek at the first key.
 _FIRST_KEY = re.compile(rb'\s*\{\s*"([A-Za-z_]+)"')
 _SMALL_BODY = 64 * 1024
+# Chunks of a streamed result body: big enough that reading costs little per byte, small
+# enough that decoding overlaps the transfer (see frames.read_result).
+STREAM_CHUNK = 1 << 20
 _LOGIN_TEXT = "please login"
 
 
@@ -72,7 +75,64 @@ class ExecutionResponse:
     """What ``POST …/results`` answered: a ``job`` to poll, or the raw result ``body`` bytes."""
 
     job: Job | None
-    body: bytes | None
+    body: bytes | ResultBody | None
+
+
+class ResultBody:
+    """A result body that is still arriving: iterate once for its byte chunks, or ``read()``.
+
+    Returned by ``post_query_results(..., stream=True)`` and :meth:`WatchClient.open_result`;
+    hand it to :func:`watch_pandas.frames.read_result`, which decodes rows while the rest
+    arrives. The connection is released when the chunks are exhausted or on :meth:`close`.
+    A connection that breaks mid-body raises :class:`~watch_pandas.errors.TransportError`.
+    """
+
+    def __init__(
+        self,
+        first: bytes,
+        chunks: Iterator[bytes],
+        response: requests.Response,
+        on_error: Callable[[requests.RequestException], WatchError],
+    ) -> None:
+        self._first: bytes | None = first
+        self._chunks = chunks
+        self._response = response
+        self._on_error = on_error
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._first is None:
+            raise RuntimeError("this result body was already read")
+        first, self._first = self._first, None
+        try:
+            if first:
+                yield first
+            while True:
+                try:
+                    chunk = next(self._chunks, None)
+                except requests.RequestException as exc:
+                    raise self._on_error(exc) from None
+                if chunk is None:
+                    return
+                yield chunk
+        finally:
+            self.close()
+
+    def read(self) -> bytes:
+        """The whole remaining body as bytes (what ``stream=False`` would have given)."""
+        return b"".join(self)
+
+    def close(self) -> None:
+        self._response.close()
+
+    def __enter__(self) -> ResultBody:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        length = self._response.headers.get("Content-Length", "?")
+        return f"<ResultBody {length} bytes>"
 
 
 class _KeyAuth(requests.auth.AuthBase):
@@ -313,11 +373,14 @@ class WatchClient:
         *,
         max_age: int | None = -1,
         apply_auto_limit: bool | None = None,
+        stream: bool = False,
     ) -> ExecutionResponse:
         """Run (or fetch from cache) a saved query: ``POST /api/queries/<id>/results``.
 
         ``max_age`` is always sent: seconds a cached result may be old, ``0`` = always run,
         ``-1`` (or ``None``) = any cached result. Not retried once the request went out.
+        ``stream=True`` makes an inline result's ``body`` a :class:`ResultBody` (chunks still
+        arriving) instead of bytes; a job is read and parsed as usual.
         """
         qid = _as_id(query_id, "query_id")
         body: dict[str, Any] = {"max_age": _max_age(max_age)}
@@ -332,7 +395,14 @@ class WatchClient:
             what=f"query {qid}",
             query_id=qid,
             sent_parameters=body.get("parameters"),
+            stream=stream,
         )
+        if stream:
+            path = f"queries/{qid}/results"
+            return _streamed_execution_response(
+                response,
+                lambda exc: self._transport_error(exc, "POST", path, {"query_id": qid}),
+            )
         return _execution_response(response)
 
     def execute_sql(
@@ -464,6 +534,16 @@ class WatchClient:
             query_id=qid,
             stream=stream,
         )
+
+    def open_result(self, result_id: int | str, *, query_id: int | str | None = None) -> ResultBody:
+        """A JSON result by id as a :class:`ResultBody` (for :func:`frames.read_result`).
+
+        Routes as :meth:`get_result`; the body is read in chunks as it arrives.
+        """
+        response = self.stream_result(result_id, "json", query_id=query_id)
+        path = urlsplit(response.url).path.removeprefix("/api/")
+        context = {"query_id": query_id, "job_id": None}
+        return _result_body(response, lambda exc: self._transport_error(exc, "GET", path, context))
 
     # -- dashboards ------------------------------------------------------------------------
     def list_dashboards(
@@ -1073,9 +1153,42 @@ def _server_error_hint(method: str, path: str) -> str:
     return ""
 
 
+def _result_body(
+    response: requests.Response, on_error: Callable[[requests.RequestException], WatchError]
+) -> ResultBody:
+    """Start reading a streamed response: the first chunk now (it tells a job from a result)."""
+    chunks = response.iter_content(chunk_size=STREAM_CHUNK)
+    try:
+        first = next(chunks, b"")
+        while len(first) < 256:  # enough to see the first key, however the server chunks
+            more = next(chunks, None)
+            if more is None:
+                break
+            first += more
+    except requests.RequestException as exc:
+        response.close()
+        raise on_error(exc) from None
+    return ResultBody(first, chunks, response, on_error)
+
+
+def _streamed_execution_response(
+    response: requests.Response, on_error: Callable[[requests.RequestException], WatchError]
+) -> ExecutionResponse:
+    """``_execution_response`` for a streamed POST: a result stays a stream, a job is parsed."""
+    body = _result_body(response, on_error)
+    first = _FIRST_KEY.match(body._first or b"")
+    if first is not None and first.group(1) == b"query_result":
+        return ExecutionResponse(job=None, body=body)
+    # A job (or something odd): small, parse it as usual.
+    return _execution_from_bytes(body.read(), response.status_code)
+
+
 def _execution_response(response: requests.Response) -> ExecutionResponse:
     """Tell ``{"job": …}`` from ``{"query_result": …}`` without parsing a big result twice."""
-    body = response.content
+    return _execution_from_bytes(response.content, response.status_code)
+
+
+def _execution_from_bytes(body: bytes, status_code: int) -> ExecutionResponse:
     first = _FIRST_KEY.match(body[:256])
     if first is not None and first.group(1) == b"query_result":
         return ExecutionResponse(job=None, body=body)
@@ -1085,7 +1198,7 @@ def _execution_response(response: requests.Response) -> ExecutionResponse:
         data = json.loads(body)
     except ValueError:
         raise ServerError(
-            "The execution request did not answer JSON.", status_code=response.status_code
+            "The execution request did not answer JSON.", status_code=status_code
         ) from None
     if isinstance(data, dict) and isinstance(data.get("job"), dict):
         return ExecutionResponse(job=Job.from_json(data["job"]), body=None)
@@ -1093,5 +1206,5 @@ def _execution_response(response: requests.Response) -> ExecutionResponse:
         return ExecutionResponse(job=None, body=body)
     raise ServerError(
         "The execution request answered neither a job nor a query_result.",
-        status_code=response.status_code,
+        status_code=status_code,
     )
