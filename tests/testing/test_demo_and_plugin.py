@@ -205,3 +205,12 @@ def test_large_query_million_rows(local_watch_demo):
     text = call(lw, "GET", f"/api/queries/{qid}/results.csv", timeout=300).text
     rows = list(csv.reader(io.StringIO(text, newline="")))
     assert len(rows) == 1 + len(data["rows"])
+
+
+def test_public_surface_is_pinned():
+    import watch_pandas.testing as testing
+
+    assert sorted(testing.__all__) == ["Counters", "Faults", "LocalWatch", "serve"]
+    assert {"local_watch", "local_watch_demo", "local_watch_factory"} <= set(
+        vars(__import__("watch_pandas.testing.plugin", fromlist=["x"]))
+    )

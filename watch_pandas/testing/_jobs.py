@@ -118,6 +118,10 @@ class JobManager:
         self._pool.submit(self._run, job)
         return job, True
 
+    def all(self) -> list[Job]:
+        with self._lock:
+            return list(self._jobs.values())
+
     def get(self, job_id: str) -> Job | None:
         with self._lock:
             return self._jobs.get(job_id)

@@ -248,7 +248,7 @@ class LocalWatch:
 
     def wait_for_jobs(self, timeout: float = 30.0) -> None:
         """Block until every job has finished (tests)."""
-        for job in list(self._app.jobs._jobs.values()):
+        for job in self._app.jobs.all():
             job.done.wait(timeout)
 
     # -- demo ------------------------------------------------------------------------------
