@@ -9,9 +9,11 @@ import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pandas as pd
 import pytest
 import requests
 import responses
@@ -951,3 +953,57 @@ def test_truncated_body_is_transport_error(local: tuple[str, _Script]) -> None:
     with WatchClient(url, SECRET, retries=0) as watch:
         with pytest.raises(TransportError, match="truncated"):
             watch.get_result(61)
+
+
+# -- streamed result bodies ------------------------------------------------------------------
+def test_post_results_stream_hands_back_the_body_as_chunks(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    from watch_pandas.client import ResultBody
+    from watch_pandas.frames import decode_result, read_result
+
+    raw = json.dumps(body_of("27-typed-pg-json")).encode()
+    mock.post(f"{API}/queries/1/results", body=raw, content_type="application/json")
+    answer = client.post_query_results(1, stream=True)
+    assert answer.job is None and isinstance(answer.body, ResultBody)
+    assert SECRET not in repr(answer.body)
+    df, meta = read_result(answer.body)
+    expected, expected_meta = decode_result(raw)
+    pd.testing.assert_frame_equal(df, expected)
+    assert meta == expected_meta
+
+
+def test_post_results_stream_still_parses_a_job(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    sample = body_of("08-results-post-max-age-0")
+    mock.post(f"{API}/queries/1/results", json=sample)
+    answer = client.post_query_results(1, max_age=0, stream=True)
+    assert answer.body is None and answer.job.id == sample["job"]["id"]
+
+
+def test_open_result_reads_the_whole_body_once(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    raw = json.dumps(body_of("27-typed-pg-json")).encode()
+    mock.get(f"{API}/query_results/61.json", body=raw, content_type="application/json")
+    body = client.open_result(61)
+    assert body.read() == raw
+    with pytest.raises(RuntimeError, match="already read"):
+        body.read()
+
+
+def test_result_body_broken_mid_way_is_a_transport_error() -> None:
+    from watch_pandas.client import ResultBody
+    from watch_pandas.errors import TransportError
+
+    def broken():
+        yield b'{"query_result": {"data": {"rows": [{"a": 1},'
+        raise requests.exceptions.ChunkedEncodingError("connection reset")
+
+    closed = []
+    response = SimpleNamespace(close=lambda: closed.append(True), headers={})
+    body = ResultBody(b"", broken(), response, lambda exc: TransportError(f"cut: {exc}"))
+    with pytest.raises(TransportError, match="cut: connection reset"):
+        body.read()
+    assert closed
