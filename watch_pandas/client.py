@@ -414,8 +414,12 @@ class WatchClient:
         max_age: int = 0,
         query_id: int | str | None = None,
         apply_auto_limit: bool | None = None,
+        stream: bool = False,
     ) -> ExecutionResponse:
-        """Run ad-hoc SQL on a data source: ``POST /api/query_results`` (user key only)."""
+        """Run ad-hoc SQL on a data source: ``POST /api/query_results`` (user key only).
+
+        ``stream=True`` as in :meth:`post_query_results`.
+        """
         self._require_user_key("run ad-hoc SQL")
         if not isinstance(sql, str) or not sql.strip():
             raise ConfigError("sql must be a non-empty SQL string.")
@@ -436,7 +440,13 @@ class WatchClient:
             what=f"data source {body['data_source_id']}",
             user_only=True,
             sent_parameters=body["parameters"],
+            stream=stream,
         )
+        if stream:
+            return _streamed_execution_response(
+                response,
+                lambda exc: self._transport_error(exc, "POST", "query_results", {}),
+            )
         return _execution_response(response)
 
     def get_job(self, job_id: str, *, query_id: int | str | None = None) -> Job:

@@ -1,0 +1,36 @@
+"""Smoke test of the side-by-side benchmark (``python -m bench --quick``): it must run every
+contender against the local server and print the table. No timing is asserted here; speed is
+judged by reading the benchmark's own output."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_quick_bench_prints_the_table(tmp_path: Path) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--runs", "1", "--data", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    table = completed.stdout
+    assert "100,000 rows" in table
+    for label in (
+        "download floor: requests",
+        "AFTER  read_result, streamed POST",
+        "BEFORE decode_result",
+        "peer: requests + json + pd.DataFrame(rows)",
+        "peer: pd.read_csv(csv url)",
+        "import pandas, watch_pandas",
+    ):
+        assert label in table
+    verdicts = [line for line in table.splitlines() if line.endswith(("PASS", "FAIL"))]
+    assert len(verdicts) == 7  # every target got a number and a verdict
+    assert "final DataFrame memory" in table
