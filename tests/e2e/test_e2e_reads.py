@@ -260,16 +260,8 @@ def test_the_key_appears_in_no_attrs_or_repr(lw, read):
 
 
 # -- known server discrepancies ------------------------------------------------------------
-_TYPES_FROM_VALUES = (
-    "server (watch_pandas/testing/_engine.py execute): the typed data source takes each column's "
-    "type from its first non-NULL value, so an all-NULL column or an empty result reports "
-    "type: null; PostgreSQL reports types from the cursor description (recorded sample "
-    "32-pg-edge-cases-json: all-NULL null_date is 'date', null_bool is 'boolean'; issue #3 asks "
-    "for types 'the way PostgreSQL-backed servers do')"
-)
 
 
-@pytest.mark.xfail(strict=True, reason=_TYPES_FROM_VALUES)
 def test_all_null_typed_column_keeps_its_declared_type(lw, sql):
     frame = sql(
         "SELECT day, price, volume_usd FROM prices WHERE market_id = 1 AND volume_usd IS NULL",
@@ -280,7 +272,6 @@ def test_all_null_typed_column_keeps_its_declared_type(lw, sql):
     assert str(frame["volume_usd"].dtype) == "Float64"
 
 
-@pytest.mark.xfail(strict=True, reason=_TYPES_FROM_VALUES)
 def test_empty_typed_result_keeps_column_dtypes(lw, read):
     frame = read(lw.demo.queries["price_history"], {"min_price": 10**9})
     assert frame.empty
