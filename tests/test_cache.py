@@ -508,3 +508,14 @@ def test_offline_without_a_cached_copy_says_so(lw, read):
     with pytest.raises(ConfigError, match="cache=False"):
         read(qid, offline=True, cache=False)
     assert lw.counters.requests() == 0
+
+
+def test_an_unusable_cache_folder_does_not_break_the_read(lw, tmp_path, caplog):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    qid = lw.demo.queries["markets"]
+    frame = read_watch_query(
+        qid, url=lw.url, api_key=lw.admin_key, progress=False, cache_dir=blocker / "cache"
+    )
+    assert len(frame) == 8 and frame.attrs["watch"]["source"] == "server cache"
+    assert "could not cache" in caplog.text

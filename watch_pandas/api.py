@@ -309,8 +309,10 @@ def _to_cache(results, key, frame, query, is_default: bool) -> None:
     try:
         results.store(key, frame, query=query, is_default=is_default)
         results.store_query(key.server, query)
-    except (OSError, _cache.Uncacheable) as exc:
-        log.warning("could not cache the result of query %s: %s", query.id, exc)
+    except Exception as exc:  # a cache that cannot write must never cost the user the frame
+        log.warning(
+            "could not cache the result of query %s: %s: %s", query.id, type(exc).__name__, exc
+        )
 
 
 def _read_offline(results, server, query_id, params, max_age, dtype_backend, progress):

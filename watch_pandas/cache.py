@@ -613,7 +613,11 @@ def _restore(array: pa.ChunkedArray, column: Mapping[str, Any], n_rows: int) -> 
     if kind == _KIND_ARROW:
         return pd.Series(pd.arrays.ArrowExtensionArray(array), index=index)
     if kind == _KIND_BIGINT:
-        values = [None if v is None else int(v) for v in array.to_pylist()]
+        texts = array.to_pylist()
+        if array.null_count:
+            values = [None if v is None else int(v) for v in texts]
+        else:
+            values = list(map(int, texts))
         return pd.Series(values, dtype=object, index=index)
     if kind == _KIND_JSON:
         values = [None if v is None else json.loads(v) for v in array.to_pylist()]
