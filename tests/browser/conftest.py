@@ -203,20 +203,22 @@ class JupyterLab:
             self._log = None
 
 
-def launch_chromium(playwright: Any, profile_dir: Path, **options: Any) -> Any:
+def launch_chromium(
+    playwright: Any, profile_dir: Path, executable: Path = CHROMIUM, **options: Any
+) -> Any:
     """A persistent Chromium context on Debian's binary, or a test failure saying what to do."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"No Chromium at {CHROMIUM}: the browser test needs it. {INSTALL_HINT}")
+    if not executable.exists():
+        pytest.fail(f"No Chromium at {executable}: the browser test needs it. {INSTALL_HINT}")
     try:
         context = playwright.chromium.launch_persistent_context(
             str(profile_dir),
-            executable_path=str(CHROMIUM),
+            executable_path=str(executable),
             headless=True,
             args=CHROMIUM_ARGS,
             **options,
         )
     except Exception as exc:  # playwright's Error: the binary would not start
-        pytest.fail(f"Chromium at {CHROMIUM} did not start: {exc}\n{INSTALL_HINT}")
+        pytest.fail(f"Chromium at {executable} did not start: {exc}\n{INSTALL_HINT}")
     context.route("**/*", _loopback_only)
     return context
 
@@ -283,25 +285,37 @@ def lab(
 
 
 @pytest.fixture(scope="module")
-def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """A headless Chromium context (Debian's binary, fresh profile, loopback only)."""
+def playwright() -> Iterator[Any]:
+    """Playwright's driver (sync API); a clear failure when the package is missing."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
         pytest.fail("The browser test needs Playwright for Python: pip install playwright")
-    playwright = sync_playwright().start()
+    driver = sync_playwright().start()
     try:
-        context = launch_chromium(
-            playwright,
-            tmp_path_factory.mktemp("chromium-profile"),
-            viewport={"width": 1280, "height": 1000},
-        )
-        try:
-            yield context
-        finally:
-            context.close()
+        yield driver
     finally:
-        playwright.stop()
+        driver.stop()
+
+
+@pytest.fixture(scope="module")
+def browser(playwright: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A headless Chromium context (Debian's binary, fresh profile, loopback only)."""
+    context = launch_chromium(
+        playwright,
+        tmp_path_factory.mktemp("chromium-profile"),
+        viewport={"width": 1280, "height": 1000},
+    )
+    try:
+        yield context
+    finally:
+        context.close()
+
+
+@pytest.fixture
+def chromium_launcher() -> Any:
+    """``launch_chromium`` itself, for the tests of its failure messages."""
+    return launch_chromium
 
 
 @pytest.fixture(scope="module")

@@ -219,6 +219,33 @@ def test_cancel_a_slow_query_and_the_server_job_is_cancelled(
     by_chain.screenshot(path=str(artifacts / "picker-cancelled.png"))
 
 
+def test_a_start_after_the_end_is_marked_at_the_field_and_run_sends_nothing(
+    notebook_page, watch_server
+):
+    history = picker_titled(notebook_page, "Price history")
+    row = field_row(history, "Period")
+    period = row.locator("input[type=date]")
+    period.nth(0).fill("2024-03-20")
+    period.nth(1).fill("2024-03-10")
+    row.get_by_text(re.compile("start must be on or before the end")).wait_for()
+
+    executions = watch_server.counters.executions
+    done_before = progress_line(history).inner_text()
+    button(history, "Run").click()  # refused: the form is invalid
+    period.nth(1).fill("2024-03-25")  # the user corrects the end ...
+    row.get_by_text(re.compile("start must be on or before the end")).wait_for(state="detached")
+    button(history, "Run").click()  # ... and runs again
+    progress_line(history).filter(has_text=re.compile(r"^watch: done ")).filter(
+        has_not_text=done_before
+    ).wait_for()
+
+    # The kernel handles clicks in order: only the corrected form reached the server.
+    assert watch_server.counters.executions == executions + 1
+    days = history.locator("table.dataframe").evaluate(_TABLE)
+    day_at = days["columns"].index("day")
+    assert {row[day_at][:10] for row in days["rows"]} <= {f"2024-03-{day}" for day in range(20, 26)}
+
+
 def test_the_key_is_never_on_the_page_nor_in_the_saved_notebook(notebook_page, lab, watch_server):
     page = notebook_page
     assert watch_server.admin_key not in page.content()
