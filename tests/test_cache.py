@@ -175,6 +175,7 @@ def info(**changes) -> wc.EntryInfo:
         (info(), make_query(version=3), True, None, "query changed"),
         (info(), make_query(query_hash="zzz"), False, None, "query changed"),
         (info(), make_query(), True, 0, "fresh run"),
+        (info(retrieved_at="2020-01-01T00:00:00Z"), make_query(), True, -1, None),  # any age
         (info(), make_query(), True, 3600, None),  # exactly max_age old: accepted
         (info(), make_query(), True, 3599, "3600 s old"),
         (info(retrieved_at="2026-01-02T11:00:00"), make_query(), False, 3600, None),  # naive=UTC

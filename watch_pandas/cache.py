@@ -224,7 +224,9 @@ def usable(
 
     ``query`` is the server's current query (``None`` offline: then only ``max_age`` counts).
     """
-    if max_age is not None and max_age == 0:
+    if max_age is not None and max_age < 0:
+        max_age = None  # -1 is the server's "any age"
+    if max_age == 0:
         return "max_age=0 asks for a fresh run"
     if query is not None:
         if info.query_version != query.version or info.query_hash != query.query_hash:
