@@ -150,13 +150,26 @@ class _KeyAuth(requests.auth.AuthBase):
 
 
 class _Retry(Retry):
-    """urllib3 ``Retry`` that caps how long a ``Retry-After`` header may make us sleep."""
+    """urllib3 ``Retry`` that caps how long a ``Retry-After`` header may make us sleep, and
+    also repeats a POST the server rate-limited without running it (see :func:`_post_refused`)."""
 
     RETRY_AFTER_MAX = 60.0
 
     def get_retry_after(self, response: Any) -> float | None:
         value = super().get_retry_after(response)
         return None if value is None else min(value, self.RETRY_AFTER_MAX)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST" and _post_refused(status_code):
+            return True  # the retry budget (total/status) still caps it
+        return super().is_retry(method, status_code, has_retry_after)
+
+
+def _post_refused(status_code: int) -> bool:
+    """429 Too Many Requests: the server refused the request without processing it (RFC 6585
+    §4), so sending the POST again cannot start a second execution. 5xx are never repeated
+    for a POST: a gateway (502/504) or a busy proxy (503) may have passed it on already."""
+    return status_code == 429
 
 
 class WatchClient:
@@ -976,7 +989,8 @@ class WatchClient:
                 )
             return AuthError(f"{where} answered 401.{said} Check the API key.", **extra)
         if status == 429 or status in (502, 503, 504):
-            tried = f" after {self.retries} retries" if self.retries and method != "POST" else ""
+            retried = method != "POST" or _post_refused(status)
+            tried = f" after {self.retries} retries" if self.retries and retried else ""
             reason = (
                 "is rate-limiting us" if status == 429 else "(or a proxy in front) is unavailable"
             )
