@@ -22,3 +22,10 @@ def load_sample(name: str) -> dict[str, Any]:
 def sample() -> Callable[[str], dict[str, Any]]:
     """Loader of recorded exchanges: ``sample("18-params-missing")["body"]``."""
     return load_sample
+
+
+@pytest.fixture(autouse=True)
+def _isolated_watch_cache(tmp_path, monkeypatch):
+    """Every test gets its own local result cache; none touches the user's real one."""
+    monkeypatch.setenv("WATCH_CACHE_DIR", str(tmp_path / "watch-cache"))
+    monkeypatch.delenv("WATCH_OFFLINE", raising=False)

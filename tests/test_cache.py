@@ -47,6 +47,7 @@ def make_query(**changes) -> Query:
         "version": 2,
         "query_hash": "abc",
         "latest_query_data_id": 10,
+        "created_at": "2026-01-01T00:00:00.000Z",
         "api_key": SECRET,
         "user": {"email": "someone@example.com"},
         "options": {"parameters": []},
@@ -159,6 +160,7 @@ def info(**changes) -> wc.EntryInfo:
         query_hash="abc",
         is_default=True,
         stored_at="",
+        query_created_at="2026-01-01T00:00:00.000Z",
     )
     values.update(changes)
     return wc.EntryInfo(**values)
@@ -174,6 +176,9 @@ def info(**changes) -> wc.EntryInfo:
         (info(result_id=9), make_query(), False, None, None),  # latest tracks defaults only
         (info(), make_query(version=3), True, None, "query changed"),
         (info(), make_query(query_hash="zzz"), False, None, "query changed"),
+        # same URL and id, another server (reset or replaced): never served
+        (info(), make_query(created_at="2026-06-01T00:00:00.000Z"), False, None, "not the one"),
+        (info(query_created_at=None), make_query(), True, None, "not the one"),
         (info(), make_query(), True, 0, "fresh run"),
         (info(retrieved_at="2020-01-01T00:00:00Z"), make_query(), True, -1, None),  # any age
         (info(), make_query(), True, 3600, None),  # exactly max_age old: accepted

@@ -29,7 +29,8 @@ How a cached read decides (:func:`usable`)
 
     * ``max_age`` is not ``0`` (``0`` means "run it now"; the cache is neither read nor
       skipped silently: the fresh result replaces the entry);
-    * the query is unchanged: same ``version`` and ``query_hash`` as when it was stored;
+    * it is the same query: same ``created_at`` (a server reset or replaced at the same URL
+      has other queries under the same ids), ``version`` and ``query_hash`` as when stored;
     * for a run with the saved default parameters: the stored result id is the query's
       ``latest_query_data_id`` or newer (if someone refreshed the query on the server, the
       newer result is fetched). Other parameters have no such server-side pointer;
@@ -114,6 +115,7 @@ _QUERY_FIELDS = (
     "data_source_id",
     "options",
     "version",
+    "created_at",
     "updated_at",
     "latest_query_data_id",
     "is_safe",
@@ -210,6 +212,7 @@ class EntryInfo:
     query_hash: str | None
     is_default: bool
     stored_at: str
+    query_created_at: str | None = None
 
 
 def usable(
@@ -229,6 +232,10 @@ def usable(
     if max_age == 0:
         return "max_age=0 asks for a fresh run"
     if query is not None:
+        if info.query_created_at != query.created_at:
+            # Same URL and query id, but another query: a server that was reset or replaced
+            # (result ids are not permanent either, watch-api.md §8).
+            return "the query on the server is not the one the result was cached from"
         if info.query_version != query.version or info.query_hash != query.query_hash:
             return "the query changed since the result was cached"
         latest = query.latest_query_data_id
@@ -336,6 +343,7 @@ class ResultCache:
                 "retrieved_at": attrs.get("retrieved_at"),
                 "query_version": query.version,
                 "query_hash": query.query_hash,
+                "query_created_at": query.created_at,
                 "is_default": is_default,
                 "stored_at": datetime.now(timezone.utc).isoformat(),
             },
@@ -541,6 +549,7 @@ def _entry_info(meta: Mapping[str, Any]) -> EntryInfo:
         query_hash=result.get("query_hash"),
         is_default=bool(result.get("is_default")),
         stored_at=result.get("stored_at", ""),
+        query_created_at=result.get("query_created_at"),
     )
 
 

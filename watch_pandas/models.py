@@ -153,6 +153,7 @@ class Query:
     description: str | None = None
     latest_query_data_id: int | None = None
     query_hash: str | None = None
+    created_at: str | None = None
     api_key: str | None = field(default=None, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
@@ -173,6 +174,7 @@ class Query:
             description=obj.get("description"),
             latest_query_data_id=obj.get("latest_query_data_id"),
             query_hash=obj.get("query_hash"),
+            created_at=obj.get("created_at"),
             api_key=obj.get("api_key"),
             raw=obj,
         )

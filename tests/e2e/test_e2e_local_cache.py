@@ -42,16 +42,6 @@ def test_max_age_zero_bypasses_the_local_cache(lw, cached_read):
     assert lw.counters.executions == 1
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="client (watch_pandas/cache.py CacheKey/usable, used by api.py): a local cache entry "
-    "is keyed on server URL + query id + parameters and validated by query version/query_hash "
-    "and 'stored result id >= latest_query_data_id'; a different server later at the same URL "
-    "(watch-pandas serve on port 5000 restarted, LocalWatch on a reused port, a reset staging "
-    "server) with the same SQL at version 1 passes every check and the first server's rows are "
-    "served silently. Result ids are not permanent (watch-api.md §8): the entry needs a server "
-    "identity or a retrieved_at/result check against the server",
-)
 def test_a_different_server_at_the_same_url_is_not_served_stale_rows(local_watch_factory):
     first = local_watch_factory()
     port = int(first.url.rsplit(":", 1)[1])
