@@ -11,7 +11,9 @@ import watch_pandas
 
 PUBLIC = {
     "read_watch_query",
+    "read_watch_dashboard",
     "run_sql",
+    "clear_cache",
     "picker",
     "WatchClient",
     "ProgressEvent",
@@ -29,6 +31,7 @@ PUBLIC = {
     "LossyFormatError",
     "ServerError",
     "TransportError",
+    "DashboardError",
 }
 
 

@@ -14,6 +14,7 @@ from .errors import (
     AuthError,
     ConfigError,
     ConflictError,
+    DashboardError,
     ForbiddenError,
     LossyFormatError,
     NotFoundError,
@@ -30,7 +31,9 @@ __version__ = "0.1.0"
 
 __all__ = [
     "read_watch_query",
+    "read_watch_dashboard",
     "run_sql",
+    "clear_cache",
     "picker",
     "WatchClient",
     "ProgressEvent",
@@ -48,12 +51,15 @@ __all__ = [
     "LossyFormatError",
     "ServerError",
     "TransportError",
+    "DashboardError",
 ]
 
 # name -> module that defines it; imported on first attribute access (PEP 562).
 _LAZY = {
     "read_watch_query": "api",
     "run_sql": "api",
+    "clear_cache": "api",
+    "read_watch_dashboard": "dashboards",
     "picker": "widgets",
     "WatchClient": "client",
     "ProgressEvent": "progress",
@@ -61,8 +67,9 @@ _LAZY = {
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import read_watch_query, run_sql
+    from .api import clear_cache, read_watch_query, run_sql
     from .client import WatchClient
+    from .dashboards import read_watch_dashboard
     from .magics import load_ipython_extension
     from .progress import ProgressEvent
     from .widgets import picker

@@ -38,7 +38,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import api as _api
 from . import cache as _cache
-from .errors import ConfigError, ForbiddenError, ParameterError, WatchError, WatchTimeoutError
+from .errors import (
+    ConfigError,
+    DashboardError,
+    ForbiddenError,
+    ParameterError,
+    WatchTimeoutError,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     import os
@@ -67,24 +73,6 @@ class DashboardFrames(dict):
         super().__init__(frames)
         self.errors: dict[str, Exception] = dict(errors or {})
         self.dashboard = dashboard
-
-
-class DashboardError(WatchError):
-    """Some (``errors="raise"``) or all widgets of a dashboard failed.
-
-    ``frames`` holds the widgets that worked, ``errors`` the failures by title.
-    """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        frames: Mapping[str, pd.DataFrame],
-        errors: Mapping[str, Exception],
-    ) -> None:
-        super().__init__(message)
-        self.frames = dict(frames)
-        self.errors = dict(errors)
 
 
 def read_watch_dashboard(

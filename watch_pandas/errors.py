@@ -14,6 +14,7 @@ what the user can do about them::
     ├── QueryCancelledError    the job was cancelled (by us on timeout/Ctrl-C, or by someone else)
     ├── WatchTimeoutError      the overall deadline passed (the job was cancelled on the server)
     ├── LossyFormatError       a download format cannot represent this result faithfully
+    ├── DashboardError         widgets of a dashboard failed (.frames has the ones that worked)
     └── ServerError            5xx, or a response we cannot understand
         └── TransportError     connection refused/reset, read timeout, truncated body
 
@@ -21,6 +22,9 @@ Messages name the query (id and URL) and say what would be right; they never con
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
 
 __all__ = [
     "WatchError",
@@ -36,6 +40,7 @@ __all__ = [
     "LossyFormatError",
     "ServerError",
     "TransportError",
+    "DashboardError",
     "one_line",
 ]
 
@@ -127,6 +132,24 @@ class WatchTimeoutError(WatchError, TimeoutError):
 
 class LossyFormatError(WatchError):
     """A download format (CSV/TSV) cannot represent this result without losing values or types."""
+
+
+class DashboardError(WatchError):
+    """Some (``errors="raise"``) or all widgets of a dashboard failed.
+
+    ``frames`` holds the widgets that worked (title → DataFrame), ``errors`` the failures.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        frames: Mapping[str, Any],
+        errors: Mapping[str, Exception],
+    ) -> None:
+        super().__init__(message)
+        self.frames = dict(frames)
+        self.errors = dict(errors)
 
 
 class ServerError(WatchError):
