@@ -85,19 +85,12 @@ def test_get_writes_a_file_that_reads_back(env, tmp_path, capsys, suffix):
     assert (back["price"] >= 40000).all()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=OverflowError,
-    reason="client (watch_pandas/cli.py _get): -o .parquet of a result with integers beyond "
-    "int64 (wei amounts, an object column of exact Python ints) crashes with a pyarrow "
-    "OverflowError traceback instead of writing them (e.g. as decimal/text) or printing one "
-    "error line; issue #2 requires wei-sized ints to stay exact, issue #3 errors as one line",
-)
 def test_get_parquet_keeps_wei_amounts(env, tmp_path, capsys):
     path = tmp_path / "positions.parquet"
     assert main(["get", str(env.demo.queries["positions"]), "-o", str(path)]) == 0
     back = pd.read_parquet(path)
     assert [int(v) for v in back["amount_wei"]][-1] == 2**256 - 200
+    assert "written as exact text" in capsys.readouterr().out
 
 
 def test_get_rejects_an_unknown_output_suffix(env, tmp_path, capsys):

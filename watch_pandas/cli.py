@@ -170,7 +170,7 @@ def _get(args: argparse.Namespace) -> int:
         return 0
     suffix = args.output.suffix.lower()
     if suffix == ".parquet":
-        frame.to_parquet(args.output)
+        _parquet_ready(frame).to_parquet(args.output)
     elif suffix == ".csv":
         frame.to_csv(args.output, index=False)
     elif suffix == ".json":
@@ -181,6 +181,25 @@ def _get(args: argparse.Namespace) -> int:
         )
     print(f"wrote {len(frame)} rows to {args.output}")
     return 0
+
+
+def _parquet_ready(frame):
+    """Parquet has no integer type beyond 64 bits: such columns are written as exact text."""
+    import pandas as pd
+
+    out = frame
+    for position, column in enumerate(frame.columns):
+        values = frame.iloc[:, position]
+        if values.dtype != object:
+            continue
+        present = values.dropna()
+        if len(present) and all(type(v) is int for v in present):
+            if any(not -(2**63) <= v < 2**63 for v in present):
+                if out is frame:
+                    out = frame.copy()
+                out.isetitem(position, values.map(str, na_action="ignore").astype(pd.StringDtype()))
+                print(f"note: {column!r} holds integers beyond int64; written as exact text")
+    return out
 
 
 def _queries(args: argparse.Namespace) -> int:
