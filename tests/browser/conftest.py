@@ -331,7 +331,7 @@ def notebook_page(lab: JupyterLab, browser: Any, artifacts: Path) -> Iterator[An
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
         # The last cell's picker is drawn once every cell has run (off screen: attached).
-        last = page.locator(".jp-OutputArea-output .widget-vbox", has_text="param enum")
+        last = page.locator(".jp-OutputArea-output .widget-vbox", has_text="param datetime seconds")
         last.wait_for(state="attached")
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
     except Exception:

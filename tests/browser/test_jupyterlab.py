@@ -272,3 +272,11 @@ def _no_state_leaks(watch_server):
     yield
     watch_server.release_jobs()
     watch_server.execution_delay = 0.0
+
+
+def test_a_datetime_with_seconds_shows_its_seconds(notebook_page, watch_server, artifacts):
+    since = picker_titled(notebook_page, "param datetime seconds")
+    saved = parameter_definitions(watch_server, "param_datetime_seconds")["since"]["value"]
+    control = field_row(since, "Since").locator("input[type=datetime-local]")
+    assert control.input_value()[:19] == saved.replace(" ", "T")
+    since.screenshot(path=str(artifacts / "picker-datetime-seconds.png"))
