@@ -24,7 +24,7 @@ from .progress import ProgressEvent, ProgressListener, TextProgress, emit
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .client import WatchClient
+    from .client import ResultBody, WatchClient
     from .models import Query, ResultMeta
 
 __all__ = ["read_watch_query", "run_sql", "clear_cache"]
@@ -132,7 +132,7 @@ def _read_saved_query(
     wanted_age = ANY_AGE if max_age is None else int(max_age)
 
     def start():
-        return watch.post_query_results(query_id, wire, max_age=wanted_age)
+        return watch.post_query_results(query_id, wire, max_age=wanted_age, stream=True)
 
     outcome = execution.run(start)
     body = _result_body(
@@ -141,7 +141,7 @@ def _read_saved_query(
         outcome,
         query_id=query_id,
         query_key=query_key,
-        repost=lambda: watch.post_query_results(query_id, wire, max_age=ANY_AGE),
+        repost=lambda: watch.post_query_results(query_id, wire, max_age=ANY_AGE, stream=True),
     )
     frame, meta = _decode(body, dtype_backend)
     _stamp(frame, watch, meta, outcome, query=query, parameters=wire)
@@ -177,7 +177,7 @@ def run_sql(
         execution = Execution(watch, timeout=timeout, listeners=_listeners(progress))
         wanted_age = ANY_AGE if max_age is None else int(max_age)
         outcome = execution.run(
-            lambda: watch.execute_sql(sql, source.id, wire or None, max_age=wanted_age)
+            lambda: watch.execute_sql(sql, source.id, wire or None, max_age=wanted_age, stream=True)
         )
         body = _result_body(watch, execution, outcome, query_id=None, query_key=False, repost=None)
         frame, meta = _decode(body, dtype_backend)
@@ -405,13 +405,17 @@ def _result_body(
     query_id: int | None,
     query_key: bool,
     repost: Callable[[], Any] | None,
-) -> bytes:
-    """The result's JSON bytes: inline, downloaded by id, or (query keys) re-POSTed."""
+) -> ResultBody:
+    """The result's JSON body, still streaming: inline, by id, or (query keys) re-POSTed.
+
+    Rows are decoded while they arrive (``frames.read_result``), so nothing here reads it.
+    """
     if outcome.body is not None:
+        execution.report("downloading", "inline result")
         return outcome.body
     execution.report("downloading", f"result {outcome.result_id}")
     if not query_key:
-        return watch.get_result(outcome.result_id, "json")
+        return watch.open_result(outcome.result_id)
     # A query key cannot read results by id when the hash differs from the saved query's
     # (non-default parameters): repeat the POST, which now hits the fresh cached result.
     for _ in range(3):
@@ -428,10 +432,10 @@ def _result_body(
     )
 
 
-def _decode(body: bytes, dtype_backend: DtypeBackend):
-    from .frames import decode_result
+def _decode(body: ResultBody | bytes, dtype_backend: DtypeBackend):
+    from .frames import read_result
 
-    return decode_result(body, dtype_backend=dtype_backend)
+    return read_result(body, dtype_backend=dtype_backend)
 
 
 def _stamp(

@@ -62,26 +62,18 @@ _MAX_EXACT_FLOAT_INT = 2**53
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
 _ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?$"
 _HAS_ZONE = r"(?:Z|[+-]\d{2}:\d{2}|[+-]\d{4})$"
-# A run of 19+ digits may be an integer outside orjson's exact range (it silently turns
-# those into floats), so such bodies are parsed with the stdlib instead.
-_LONG_DIGITS = re.compile(rb"\d{19}")
-
-
 # --------------------------------------------------------------------------- JSON parsing
 
 
 def _loads(body: bytes | str) -> Any:
-    """Parse JSON with exact integers: orjson when it is safe, else the stdlib."""
+    """Parse JSON with exact integers of any size (msgspec; the stdlib for v8's NaN tokens)."""
+    import msgspec
+
     raw = body.encode("utf-8") if isinstance(body, str) else body
     try:
-        import orjson
-    except ImportError:  # pragma: no cover - orjson is optional
-        orjson = None
-    if orjson is not None and not _LONG_DIGITS.search(raw):
-        try:
-            return orjson.loads(raw)
-        except orjson.JSONDecodeError:
-            pass  # e.g. v8's bare NaN tokens: the stdlib accepts those
+        return msgspec.json.decode(raw)
+    except msgspec.DecodeError:
+        pass  # e.g. v8's bare NaN tokens: the stdlib accepts those
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
