@@ -69,6 +69,19 @@ def button(picker: Any, name: str) -> Any:
     return picker.locator("button.jupyter-button", has_text=label).first
 
 
+def expect_enabled(control: Any) -> None:
+    """Wait (up to the page timeout) until the control is enabled; fail if it never is."""
+    from playwright.sync_api import expect
+
+    expect(control).to_be_enabled()
+
+
+def expect_disabled(control: Any) -> None:
+    from playwright.sync_api import expect
+
+    expect(control).to_be_disabled()
+
+
 def recorded_states(picker: Any) -> list[str]:
     return picker.evaluate("(element) => element.__watchStates")
 
@@ -119,8 +132,8 @@ def test_pickers_render_the_right_controls_with_the_saved_defaults(
     min_price = field_row(history, "Min price").locator("input[type=number]")
     assert float(min_price.input_value()) == saved["min_price"]["value"]
 
-    assert button(history, "Run").is_enabled()
-    assert button(history, "Cancel").is_disabled()
+    expect_enabled(button(history, "Run"))
+    expect_disabled(button(history, "Cancel"))
 
     by_chain = picker_titled(page, "param enum")
     chain_saved = parameter_definitions(watch_server, "param_enum")["chain"]
@@ -152,8 +165,8 @@ def test_edit_a_date_and_an_enum_press_run_and_see_progress_then_the_table(
         page.wait_for_function(
             "(element) => element.__watchStates.length > 0", arg=history.element_handle()
         )
-        assert button(history, "Run").is_disabled()
-        assert button(history, "Cancel").is_enabled()
+        expect_disabled(button(history, "Run"))
+        expect_enabled(button(history, "Cancel"))
         table = history.locator("table.dataframe")
         table.wait_for()
     finally:
@@ -162,8 +175,8 @@ def test_edit_a_date_and_an_enum_press_run_and_see_progress_then_the_table(
     states = recorded_states(history)
     assert states[0] == "queued" and states[-1] == "done", states
     assert states.index("queued") < states.index("running") < states.index("done"), states
-    assert button(history, "Run").is_enabled()
-    assert button(history, "Cancel").is_disabled()
+    expect_enabled(button(history, "Run"))  # re-enabled once the run is over
+    expect_disabled(button(history, "Cancel"))
 
     # The server ran the SQL with the edited values, and the page shows that result's rows.
     job = server_get(watch_server, f"/api/jobs/{job_id_shown(history)}")["job"]
@@ -182,7 +195,7 @@ def test_edit_a_date_and_an_enum_press_run_and_see_progress_then_the_table(
     assert [row[symbol_at] for row in shown["rows"]] == [row["symbol"] for row in server_rows]
     assert [row[day_at][:10] for row in shown["rows"]] == [row["day"][:10] for row in server_rows]
     assert {row[symbol_at] for row in shown["rows"]} == {"WETH", "DAI"}
-    assert history.get_by_text(f"{len(server_rows)} rows × {len(shown['columns'])} columns")
+    history.get_by_text(f"{len(server_rows)} rows × {len(shown['columns'])} columns").wait_for()
 
     history.screenshot(path=str(artifacts / "picker-after-run.png"))
     if _update_docs():
@@ -213,8 +226,8 @@ def test_cancel_a_slow_query_and_the_server_job_is_cancelled(
     assert job["status"] == 4, job
     assert "cancelled" in job["error"].lower(), job
     assert recorded_states(by_chain)[-1] == "cancelled"
-    assert button(by_chain, "Run").is_enabled()
-    assert button(by_chain, "Cancel").is_disabled()
+    expect_enabled(button(by_chain, "Run"))
+    expect_disabled(button(by_chain, "Cancel"))
     assert by_chain.locator("table.dataframe").count() == 0
     by_chain.screenshot(path=str(artifacts / "picker-cancelled.png"))
 
