@@ -85,6 +85,42 @@ def test_environment_wins_over_file(write_config, monkeypatch) -> None:
     assert config.profile == "mainnet"
 
 
+def test_a_profile_key_is_never_sent_to_another_url(write_config) -> None:
+    write_config(PROFILES)
+    with pytest.raises(ConfigError) as info:
+        resolve_config(url="https://attacker.example.org")
+    message = str(info.value)
+    assert "mainnet" in message and "https://main.example.org" in message
+    assert "https://attacker.example.org" in message and "MAINKEY" not in message
+
+
+def test_a_profile_key_with_an_environment_url_elsewhere_is_refused(write_config, monkeypatch):
+    write_config(PROFILES)
+    monkeypatch.setenv("WATCH_URL", "https://other.example.org")
+    with pytest.raises(ConfigError, match="not sent there"):
+        resolve_config()
+
+
+def test_the_profile_url_given_again_is_fine(write_config) -> None:
+    write_config(PROFILES)
+    config = resolve_config(url="https://main.example.org")  # same as the profile's, no slash
+    assert config.api_key == "MAINKEY"
+
+
+def test_an_explicit_profile_wins_over_the_environment(write_config, monkeypatch) -> None:
+    write_config(PROFILES)
+    monkeypatch.setenv("WATCH_URL", "https://env.example.org")
+    monkeypatch.setenv("WATCH_API_KEY", "ENVKEY")
+    config = resolve_config(profile="testnet")
+    assert (config.url, config.api_key) == ("https://test.example.org/org1", "TESTKEY")
+
+
+def test_arguments_still_override_an_explicit_profile(write_config) -> None:
+    write_config(PROFILES)
+    config = resolve_config(url="https://arg.example.org", api_key="ARGKEY", profile="testnet")
+    assert (config.url, config.api_key) == ("https://arg.example.org", "ARGKEY")
+
+
 def test_file_top_level_default_picks_profile(write_config) -> None:
     write_config(PROFILES)
     config = resolve_config()

@@ -67,21 +67,28 @@ def resolve_config(
     """Resolve URL and key: explicit argument > ``WATCH_URL``/``WATCH_API_KEY`` > config profile.
 
     The profile is ``profile=``, else ``$WATCH_PROFILE``, else the file's top-level
-    ``default = "name"``, else a profile called ``default``. Raises :class:`ConfigError` when
-    something is missing or malformed, saying every way to fix it.
+    ``default = "name"``, else a profile called ``default``. An explicit ``profile=`` wins
+    over the environment (only arguments override its fields). A key read from a profile is
+    only ever sent to that profile's URL: combined with a URL from elsewhere it is refused.
+    Raises :class:`ConfigError` when something is missing or malformed, saying how to fix it.
     """
-    url_value, url_source = _pick(url, "the url= argument", ENV_URL)
-    key_value, key_source = _pick(api_key, "the api_key= argument", ENV_API_KEY)
+    explicit = profile is not None
     requested = _explicit_profile(profile)
+    env = () if explicit else (ENV_URL, ENV_API_KEY)
+    url_value, url_source = _pick(url, "the url= argument", env[0] if env else None)
+    key_value, key_source = _pick(api_key, "the api_key= argument", env[1] if env else None)
 
     used_profile: str | None = None
+    settings: dict[str, Any] = {}
     path = config_path()
     if url_value is None or key_value is None or requested is not None:
         settings, used_profile = _load_profile(path, requested)
+        from_profile = f"profile {used_profile!r} in {path}"
         if url_value is None and settings.get("url") is not None:
-            url_value, url_source = settings["url"], f"profile {used_profile!r} in {path}"
+            url_value, url_source = settings["url"], from_profile
         if key_value is None and settings.get("api_key") is not None:
-            key_value, key_source = settings["api_key"], f"profile {used_profile!r} in {path}"
+            key_value, key_source = settings["api_key"], from_profile
+            _check_key_stays_home(url_value, url_source, settings, used_profile, from_profile)
 
     if url_value is None or key_value is None:
         raise ConfigError(
@@ -93,6 +100,25 @@ def resolve_config(
         api_key=_check_key(key_value, source=key_source),
         profile=used_profile,
     )
+
+
+def _check_key_stays_home(
+    url_value: str | None,
+    url_source: str,
+    settings: dict[str, Any],
+    profile: str | None,
+    from_profile: str,
+) -> None:
+    """Refuse to send a profile's key to a URL other than that profile's own."""
+    home = settings.get("url")
+    if url_value is None or home is None or url_source == from_profile:
+        return
+    if normalize_url(url_value, source=url_source) != normalize_url(home, source=from_profile):
+        raise ConfigError(
+            f"The API key of profile {profile!r} belongs to {normalize_url(home)}, but the URL "
+            f"{normalize_url(url_value)} comes from {url_source}; the key is not sent there. "
+            "Pass api_key= (or WATCH_API_KEY) for that server, or use the profile's URL."
+        )
 
 
 def normalize_url(url: str, *, source: str = "the URL") -> str:
@@ -145,10 +171,12 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
 
 
 # -- helpers -------------------------------------------------------------------------------
-def _pick(argument: str | None, argument_name: str, env_name: str) -> tuple[str | None, str]:
+def _pick(argument: str | None, argument_name: str, env_name: str | None) -> tuple[str | None, str]:
     """The explicit argument if given, else the environment variable if set and non-empty."""
     if argument is not None:
         return argument, argument_name
+    if env_name is None:
+        return None, ""
     env_value = os.environ.get(env_name)
     if env_value:
         return env_value, f"the environment variable {env_name}"
