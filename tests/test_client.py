@@ -577,15 +577,16 @@ def test_dashboard_by_slug_uses_legacy(mock: responses.RequestsMock, client: Wat
     assert urlsplit(mock.calls[0].request.url).query == "legacy"
 
 
-def test_dashboard_slug_falls_back_to_v8_form_and_remembers(
+def test_dashboard_slug_falls_back_to_the_plain_route_and_remembers(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
+    # a server that refuses ?legacy (e.g. behind a proxy that rejects unknown arguments)
     legacy = mock.get(f"{API}/dashboards/demo-dashboard?legacy", status=500, json={})
     mock.get(f"{API}/dashboards/demo-dashboard", json=body_of("35-dashboard-by-id"))
     mock.get(f"{API}/dashboards/other", json={**body_of("35-dashboard-by-id"), "slug": "other"})
     assert client.get_dashboard("demo-dashboard").id == 1
     assert client.get_dashboard("other").slug == "other"
-    assert legacy.call_count == 1  # the v8/v9 form is used directly the second time
+    assert legacy.call_count == 1  # the plain slug route is used directly the second time
 
 
 def test_dashboard_slug_missing_everywhere(
@@ -613,13 +614,108 @@ def test_create_edit_archive_dashboard(mock: responses.RequestsMock, client: Wat
     mock.post(f"{API}/dashboards", json={**dash, "is_draft": True})
     mock.post(f"{API}/dashboards/1", json={**dash, "version": 3})
     mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=dash)
+    mock.get(f"{API}/session", json=body_of("40-session"))  # version 26…: routes take ids
     mock.delete(f"{API}/dashboards/1", json=dash)
     assert client.create_dashboard("Demo Dashboard").is_draft
     assert client.edit_dashboard(1, version=2, is_draft=False).version == 3
     client.archive_dashboard("demo-dashboard")
     assert sent_json(mock.calls[0]) == {"name": "Demo Dashboard"}
     assert sent_json(mock.calls[1]) == {"is_draft": False, "version": 2}
-    assert mock.calls[3].request.method == "DELETE"
+    assert mock.calls[4].request.method == "DELETE"
+
+
+def test_dashboard_slug_on_v8_ignores_legacy_and_archive_uses_the_slug(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    # A real v8 server ignores ?legacy: the slug lookup succeeds, which says nothing about
+    # the generation. v8's DELETE takes the slug; the version from /api/session tells.
+    dash = body_of("35-dashboard-by-id")
+    session = body_of("40-session")
+    v8_session = {**session, "client_config": {**session["client_config"], "version": "8.0.0"}}
+    mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=dash)
+    mock.get(f"{API}/session", json=v8_session)
+    deleted = mock.delete(f"{API}/dashboards/demo-dashboard", json=dash)
+    client.archive_dashboard("demo-dashboard")
+    assert deleted.call_count == 1
+
+
+def test_dashboard_generation_probed_when_the_version_is_hidden(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    dash = body_of("35-dashboard-by-id")
+    session = body_of("40-session")
+    hidden = {**session, "client_config": {"dateFormat": "DD/MM/YY"}}
+    mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=dash)
+    mock.get(f"{API}/session", json=hidden)
+    # v8 reads /api/dashboards/1 as the slug "1": not found
+    mock.get(f"{API}/dashboards/1", status=404, json={"message": "Not Found"})
+    deleted = mock.delete(f"{API}/dashboards/demo-dashboard", json=dash)
+    client.archive_dashboard("demo-dashboard")
+    assert deleted.call_count == 1
+
+
+def test_dashboard_id_on_v8_maps_to_the_slug(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    dash = body_of("35-dashboard-by-id")
+    mock.get(f"{API}/dashboards/1", status=404, json={"message": "Not Found"})
+    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    mock.get(f"{API}/dashboards/demo-dashboard", json=dash)
+    assert client.get_dashboard(1).id == 1
+    assert client.get_dashboard(1).id == 1  # remembered: straight to the slug route
+    assert [urlsplit(c.request.url).path for c in mock.calls].count("/api/dashboards/1") == 1
+
+
+def test_a_missing_dashboard_id_is_not_found(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/dashboards/77", status=500, json={"message": "Internal Server Error"})
+    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    with pytest.raises(NotFoundError, match="No dashboard with id 77"):
+        client.get_dashboard(77)
+
+
+@pytest.fixture(params=["v10+", "v8"])
+def board_server(request, local_watch_factory):
+    """A local server of either dashboard generation, with one two-widget dashboard."""
+    lw = local_watch_factory(dashboard_slug_routes=request.param == "v8")
+    ds = lw.add_data_source("db")
+    ids = [lw.add_query(f"SELECT {i} AS n", ds, name=f"q{i}") for i in (1, 2)]
+    return lw, lw.add_dashboard("Board Of Two", query_ids=ids)
+
+
+def test_dashboard_by_id_slug_and_archive_on_both_generations(board_server) -> None:
+    lw, did = board_server
+    with WatchClient(lw.url, lw.admin_key, retries=0) as watch:
+        by_id = watch.get_dashboard(did)
+        assert by_id.id == did and len(by_id.widgets) == 2
+        assert watch.get_dashboard(str(did)).id == did
+    with WatchClient(lw.url, lw.admin_key, retries=0) as watch:  # fresh: nothing remembered
+        by_slug = watch.get_dashboard(by_id.slug)
+        assert by_slug.id == did
+        watch.archive_dashboard(by_id.slug)
+        assert watch.get_dashboard(did).is_archived
+        assert [d.id for d in watch.list_dashboards()] == []
+
+
+def test_archive_by_id_on_both_generations(board_server) -> None:
+    lw, did = board_server
+    with WatchClient(lw.url, lw.admin_key, retries=0) as watch:
+        watch.archive_dashboard(did)
+        assert watch.get_dashboard(did).is_archived
+
+
+def test_read_watch_dashboard_by_id_on_both_generations(board_server, tmp_path) -> None:
+    from watch_pandas import read_watch_dashboard
+
+    lw, did = board_server
+    frames = read_watch_dashboard(
+        did, url=lw.url, api_key=lw.admin_key, progress=False, cache_dir=tmp_path
+    )
+    assert {title: frame["n"].tolist() for title, frame in frames.items()} == {
+        "q1": [1],
+        "q2": [2],
+    }
 
 
 # -- data sources / config -----------------------------------------------------------------

@@ -210,7 +210,9 @@ class WatchClient:
         self._key_kind: KeyKind = key_kind
         self._detected_kind: KeyKind = "auto"
         self._query_key_query_id: int | None = None
+        # dashboard routes: "legacy" = v10+ (ids; ?legacy for slugs), "slug" = v8/v9 (slugs)
         self._dashboard_slug_style: Literal["legacy", "slug"] | None = None
+        self._dashboard_slugs: dict[int, str] = {}  # id → slug seen (v8/v9 address by slug)
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         self.session.headers["Authorization"] = f"Key {self._key}"
@@ -584,15 +586,15 @@ class WatchClient:
             yield Dashboard.from_json(item)
 
     def get_dashboard(self, id_or_slug: int | str) -> Dashboard:
-        """A dashboard with its widgets, by numeric id or by slug.
+        """A dashboard with its widgets, by numeric id or by slug, on any server generation.
 
-        A slug is looked up as ``/api/dashboards/<slug>?legacy`` (v10+); when that fails the
-        v8/v9 form ``/api/dashboards/<slug>`` is tried, and the working form is remembered.
+        v10+ routes take the numeric id and find a slug with ``?legacy``; v8/v9 routes take
+        only the slug (and ignore ``?legacy``), so there an id is mapped to its slug through
+        :meth:`list_dashboards`. The generation is learned from the first answer that proves
+        it (an id route returning that id, or a plain slug route working) and remembered.
         """
         if isinstance(id_or_slug, int) or (isinstance(id_or_slug, str) and id_or_slug.isdigit()):
-            did = _as_id(id_or_slug, "dashboard id")
-            data = self._json("GET", f"dashboards/{did}", what=f"dashboard {did}", user_only=True)
-            return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+            return self._dashboard_by_id(_as_id(id_or_slug, "dashboard id"))
         if not isinstance(id_or_slug, str) or not id_or_slug.strip():
             raise ConfigError(
                 f"A dashboard is given by numeric id or slug (e.g. 'my-dashboard'), "
@@ -609,11 +611,11 @@ class WatchClient:
                     raise
                 log.debug("dashboard slug lookup with ?legacy failed (%s); trying v8/v9 form", exc)
             else:
-                self._dashboard_slug_style = "legacy"
-                return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+                # v8/v9 ignore ?legacy, so this success does not tell the generation
+                return self._remember_slug(Dashboard.from_json(_expect_dict(data, "a dashboard")))
         try:
             data = self._json("GET", f"dashboards/{quoted}", what=what, user_only=True)
-        except ServerError as exc:
+        except (NotFoundError, ServerError) as exc:
             if isinstance(exc, TransportError):
                 raise
             raise NotFoundError(
@@ -623,7 +625,69 @@ class WatchClient:
                 status_code=exc.status_code,
             ) from None
         self._dashboard_slug_style = "slug"
-        return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+        return self._remember_slug(Dashboard.from_json(_expect_dict(data, "a dashboard")))
+
+    def _remember_slug(self, dashboard: Dashboard) -> Dashboard:
+        if dashboard.slug:
+            self._dashboard_slugs[dashboard.id] = dashboard.slug
+        return dashboard
+
+    def _dashboard_by_id(self, did: int) -> Dashboard:
+        """GET by id (v10+), or by the id's slug from the listing (v8/v9 routes take slugs)."""
+        what = f"dashboard {did}"
+        if self._dashboard_slug_style != "slug":
+            try:
+                data = self._json("GET", f"dashboards/{did}", what=what, user_only=True)
+            except (NotFoundError, ServerError) as exc:
+                if isinstance(exc, TransportError) or self._dashboard_slug_style == "legacy":
+                    raise
+                log.debug("dashboard id route failed (%s); trying the v8/v9 slug route", exc)
+            else:
+                found = Dashboard.from_json(_expect_dict(data, "a dashboard"))
+                if found.id == did:
+                    self._dashboard_slug_style = "legacy"
+                    return found
+                # v8/v9 read the id as a slug and found a dashboard named like the number
+        slug = self._dashboard_slugs.get(did) or next(
+            (d.slug for d in self.list_dashboards() if d.id == did), None
+        )
+        if slug:
+            quoted = quote(slug, safe="")
+            data = self._json("GET", f"dashboards/{quoted}", what=what, user_only=True)
+            found = Dashboard.from_json(_expect_dict(data, "a dashboard"))
+            if found.id == did:
+                self._dashboard_slug_style = "slug"
+                return self._remember_slug(found)
+        raise NotFoundError(
+            f"No dashboard with id {did} on {self.url} (neither /api/dashboards/{did} nor the "
+            "dashboard list found it; archived dashboards are not listed). Check the id in the "
+            "dashboard's address, or pass its slug."
+        )
+
+    def _dashboard_routes_take_slugs(self, known: Dashboard) -> bool:
+        """True on v8/v9 (dashboard routes take slugs); ``known`` is a dashboard that exists."""
+        if self._dashboard_slug_style is None:
+            major = _major_version(self._quiet_server_version())
+            if major is not None:
+                self._dashboard_slug_style = "slug" if major < 10 else "legacy"
+        if self._dashboard_slug_style is None:
+            try:
+                data = self._json(
+                    "GET", f"dashboards/{known.id}", what=f"dashboard {known.id}", user_only=True
+                )
+                by_id = Dashboard.from_json(_expect_dict(data, "a dashboard"))
+            except (NotFoundError, ServerError):
+                by_id = None
+            proven = by_id is not None and by_id.id == known.id
+            self._dashboard_slug_style = "legacy" if proven else "slug"
+        return self._dashboard_slug_style == "slug"
+
+    def _quiet_server_version(self) -> str | None:
+        try:
+            return self.get_server_version()
+        except (NotFoundError, ServerError, AuthError, ForbiddenError) as exc:
+            log.debug("server version unavailable (%s)", exc)
+            return None
 
     def create_dashboard(self, name: str) -> Dashboard:
         """Create a (draft) dashboard."""
@@ -647,13 +711,15 @@ class WatchClient:
         return Dashboard.from_json(_expect_dict(data, "a dashboard"))
 
     def archive_dashboard(self, dashboard: int | str) -> None:
-        """Archive a dashboard given by id or slug."""
-        if isinstance(dashboard, int) or (isinstance(dashboard, str) and dashboard.isdigit()):
+        """Archive a dashboard given by id or slug (v8/v9 servers are addressed by slug)."""
+        if self._dashboard_slug_style == "legacy" and (
+            isinstance(dashboard, int) or (isinstance(dashboard, str) and dashboard.isdigit())
+        ):
             key: int | str = _as_id(dashboard, "dashboard")
         else:
             found = self.get_dashboard(dashboard)
-            # v8/v9 servers address dashboards by slug here too; v10+ by id.
-            key = quote(found.slug, safe="") if self._dashboard_slug_style == "slug" else found.id
+            slugs = self._dashboard_routes_take_slugs(found)
+            key = quote(found.slug, safe="") if slugs else found.id
         self._json("DELETE", f"dashboards/{key}", what=f"dashboard {dashboard}", user_only=True)
 
     # -- data sources / org ----------------------------------------------------------------
@@ -1232,3 +1298,9 @@ def _execution_from_bytes(body: bytes, status_code: int) -> ExecutionResponse:
         "The execution request answered neither a job nor a query_result.",
         status_code=status_code,
     )
+
+
+def _major_version(version: str | None) -> int | None:
+    """The leading number of a server version (``"8.0.0+b32245"`` → 8), or ``None``."""
+    match = re.match(r"\s*v?(\d+)", version or "")
+    return int(match.group(1)) if match else None
