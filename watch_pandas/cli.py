@@ -59,6 +59,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument(
         "--execution-delay", type=float, default=0.0, help="seconds each job waits before running"
     )
+    serve.add_argument(
+        "--serialize",
+        choices=("stored", "per-request"),
+        default="stored",
+        help="per-request: build each result body before sending it, like Redash (slow)",
+    )
     serve.set_defaults(run=_serve)
 
     demo = sub.add_parser(
@@ -109,6 +115,7 @@ def _serve(args: argparse.Namespace) -> int:
         db=args.db,
         demo=args.demo,
         execution_delay=args.execution_delay,
+        serialize=args.serialize,
     )
     return 0
 

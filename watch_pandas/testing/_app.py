@@ -47,6 +47,9 @@ UNSAFE_VIEW_ONLY = (
 )
 NO_PERMISSION = "You do not have permission to run queries with this data source."
 CANNOT_EDIT = "You don't have permission to edit this resource."
+SERIALIZE_STORED = "stored"
+SERIALIZE_PER_REQUEST = "per-request"
+SERIALIZE_MODES = (SERIALIZE_STORED, SERIALIZE_PER_REQUEST)
 _CONTENT_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=UTF-8",
@@ -183,6 +186,9 @@ class WatchApp:
         self.base_url = ""
         # v8 generation: GET/DELETE /api/dashboards/<slug> (POST edits still take the id)
         self.dashboard_slug_routes = False
+        # "stored": result bodies stream from the stored rows; "per-request": each JSON/CSV
+        # body is encoded from the rows before its first byte (Redash's handlers)
+        self.serialize = SERIALIZE_STORED
         self._lock = threading.RLock()
         self._fail_rules: list[tuple[int | str, str]] = []
         self.jobs = JobManager(
@@ -1058,7 +1064,10 @@ class WatchApp:
         cache_control: bool = False,
     ) -> Response:
         headers: dict[str, str] = {}
-        if ext == "json":
+        per_request = self.serialize == SERIALIZE_PER_REQUEST
+        if ext == "json" and per_request:
+            body = S.result_json_rendered(result, trimmed=trimmed)
+        elif ext == "json":
             body, size = S.result_json(result, trimmed=trimmed)
             headers["Content-Length"] = str(size)
         elif ext in ("csv", "tsv"):
@@ -1069,6 +1078,8 @@ class WatchApp:
                 date_format=date_format,
                 time_format=time_format,
             )
+            if per_request:
+                body = b"".join(body)  # the whole text first, as Redash's handler does
         else:
             raise ValueError(f"unknown extension {ext!r}")  # → 500, as upstream
         response = Response(body, content_type=_CONTENT_TYPES[ext], headers=headers)

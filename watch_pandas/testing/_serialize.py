@@ -1,7 +1,8 @@
 """Wire shapes of the local server: users, queries, dashboards, data sources, results (JSON/CSV).
 
 Result bodies are generators of bytes built from the stored rows file (one JSON object per line),
-so a million-row result is streamed in chunks instead of being rebuilt in memory.
+so a million-row result is streamed in chunks instead of being rebuilt in memory; the
+``*_rendered`` variants build the whole body per request instead, as Redash does.
 """
 
 from __future__ import annotations
@@ -173,6 +174,24 @@ def result_json(result: StoredResult, *, trimmed: bool = False) -> tuple[Iterato
         yield tail_b
 
     return chunks(), size
+
+
+def result_json_rendered(result: StoredResult, *, trimmed: bool = False) -> bytes:
+    """The same body as ``result_json``, built the way Redash builds it: every stored row is
+    loaded and the whole ``{"query_result": ...}`` object is json-dumped before the first byte
+    (``serialize="per-request"``; the real server spends seconds here for a large result)."""
+    with open(result.rows_path, "rb") as fh:
+        stored = fh.read()
+    rows = json.loads(b"[" + stored.replace(b"\n", b",") + b"]") if stored.strip() else []
+    del stored
+    body: dict[str, Any] = {}
+    if not trimmed:
+        body.update(id=result.id, query_hash=result.query_hash, query=result.query)
+    body["data"] = {"columns": result.columns, "rows": rows}
+    if not trimmed:
+        body.update(data_source_id=result.data_source_id, runtime=float(result.runtime))
+    body["retrieved_at"] = iso_z(result.retrieved_at)
+    return json.dumps({"query_result": body}, ensure_ascii=False, allow_nan=False).encode("utf-8")
 
 
 def result_dict(result: StoredResult, *, trimmed: bool = False) -> dict[str, Any]:

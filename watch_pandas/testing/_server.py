@@ -12,7 +12,7 @@ from typing import Any, TextIO
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from ._app import WatchApp
+from ._app import SERIALIZE_MODES, SERIALIZE_STORED, WatchApp
 from ._faults import Counters, FaultMiddleware, Faults
 from ._store import Store
 
@@ -40,6 +40,9 @@ class LocalWatch:
     observed. The admin key is random unless ``WATCH_LOCAL_ADMIN_KEY`` is set.
     ``dashboard_slug_routes=True`` imitates the v8 generation: ``GET/DELETE
     /api/dashboards/<slug>`` and ``client_config.version`` "8.0.0".
+    ``serialize="per-request"`` encodes each JSON/CSV result body from the stored rows when it
+    is requested, the whole body before the first byte, like Redash (seconds for a million
+    rows); the default ``"stored"`` streams the stored rows as they are (same document, fast).
     """
 
     def __init__(
@@ -54,7 +57,13 @@ class LocalWatch:
         port: int = 0,
         *,
         dashboard_slug_routes: bool = False,
+        serialize: str = SERIALIZE_STORED,
     ) -> None:
+        if serialize not in SERIALIZE_MODES:
+            raise ValueError(
+                f"serialize must be one of {', '.join(map(repr, SERIALIZE_MODES))}, "
+                f"not {serialize!r}"
+            )
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if db is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="local-watch-")
@@ -77,6 +86,7 @@ class LocalWatch:
             time_format=time_format,
         )
         self._app.dashboard_slug_routes = dashboard_slug_routes
+        self._app.serialize = serialize
         self._host, self._port = host, port
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -277,14 +287,22 @@ def serve(
     stream: TextIO | None = None,
     *,
     stop_event: threading.Event | None = None,
+    serialize: str = SERIALIZE_STORED,
 ) -> None:
     """Run a local Watch server in the foreground until Ctrl-C; prints its URL and admin key.
 
     ``stop_event`` (for tests and embedding) stops it when set. Binds to loopback unless
-    ``host`` says otherwise.
+    ``host`` says otherwise; ``serialize`` as in :class:`LocalWatch`.
     """
     stream = stream or sys.stdout
-    lw = LocalWatch(db=db, demo=demo, execution_delay=execution_delay, host=host, port=port)
+    lw = LocalWatch(
+        db=db,
+        demo=demo,
+        execution_delay=execution_delay,
+        host=host,
+        port=port,
+        serialize=serialize,
+    )
     with lw:
         print(f"Local Watch server running at {lw.url}", file=stream)
         print(f"Admin API key: {lw.admin_key}", file=stream)
