@@ -16,9 +16,11 @@ from watch_pandas.params import (
     DYNAMIC_RANGE_TOKENS,
     MultiValues,
     ParameterDefinition,
+    adhoc_parameters,
     cache_key,
     collect_pairs,
     parse_definitions,
+    placeholders,
     resolve_dynamic,
     resolve_parameters,
     to_wire,
@@ -797,3 +799,42 @@ def test_collect_pairs_refuses_a_value_and_a_range_for_one_name():
     with pytest.raises(ParameterError, match="both as a value and as a range") as info:
         collect_pairs([("p", "1"), ("p.start", "2")])
     assert info.value.name == "p"
+
+
+# --- ad-hoc SQL parameters ------------------------------------------------------------------
+def test_adhoc_tuple_is_a_range_only_where_the_sql_uses_start_and_end():
+    sql = "SELECT * FROM t WHERE d BETWEEN '{{ p.start }}' AND '{{ p.end }}' AND s IN ({{ s }})"
+    wire = adhoc_parameters(sql, {"p": (date(2024, 1, 1), "2024-01-31"), "s": ("'a'", "'b'")})
+    assert wire == {"p": {"start": "2024-01-01", "end": "2024-01-31"}, "s": ["'a'", "'b'"]}
+    assert placeholders(sql) == ["p", "s"]
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ({"x", "y"}, "a set has no order"),
+        (True, "ambiguous"),
+        (object(), "cannot send"),
+    ],
+)
+def test_adhoc_values_that_cannot_be_sent_are_refused(value, problem):
+    with pytest.raises(ParameterError, match=problem) as info:
+        adhoc_parameters("SELECT {{ v }}", {"v": value})
+    assert info.value.name == "v"
+
+
+def test_adhoc_range_needs_a_pair():
+    with pytest.raises(ParameterError, match="as a range"):
+        adhoc_parameters("SELECT '{{ p.start }}'", {"p": "2024-01-01"})
+
+
+def test_adhoc_datetimes_keep_their_precision_and_midnight_means_a_day():
+    wire = adhoc_parameters(
+        "SELECT {{ a }}, {{ b }}, {{ c }}",
+        {
+            "a": pd.Timestamp("2024-02-01"),
+            "b": datetime(2024, 2, 1, 9, 30, 5, 120000),
+            "c": np.int64(7),
+        },
+    )
+    assert wire == {"a": "2024-02-01", "b": "2024-02-01 09:30:05.120000", "c": 7}

@@ -64,6 +64,8 @@ __all__ = [
     "resolve_dynamic",
     "cache_key",
     "collect_pairs",
+    "placeholders",
+    "adhoc_parameters",
     "DYNAMIC_DATE_TOKENS",
     "DYNAMIC_RANGE_TOKENS",
 ]
@@ -744,3 +746,94 @@ def _list_options(options: Sequence[str], limit: int = 20) -> str:
     shown = ", ".join(repr(option) for option in list(options)[:limit])
     more = len(options) - limit
     return shown + (f" (and {more} more)" if more > 0 else "") if options else "(no options)"
+
+
+# --- ad-hoc SQL (no definitions: the server substitutes whatever it is sent) ---------------
+_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)(\.(?:start|end))?\s*\}\}")
+_ADHOC_ALLOWED = "a string, number, date, datetime, list, or (start, end) for {{ x.start }}"
+
+
+def placeholders(sql: str) -> list[str]:
+    """Names of the ``{{ name }}`` / ``{{ name.start }}`` placeholders in ``sql``, in order."""
+    return list(dict.fromkeys(name for name, _ in _PLACEHOLDER.findall(sql)))
+
+
+def adhoc_parameters(sql: str, given: Mapping[str, object] | None) -> dict[str, object]:
+    """Wire values for ad-hoc SQL: every placeholder must be given, and only those.
+
+    A name used as ``{{ name.start }}``/``{{ name.end }}`` takes a range (a ``(start, end)``
+    pair or a ``{"start", "end"}`` dict); any other sequence becomes a list of strings, which
+    the server joins with ``,`` *unquoted* (quote the items yourself for text, or use a saved
+    query's multi-value parameter). Dates become ``YYYY-MM-DD`` (naive datetimes at midnight
+    too), other datetimes ``YYYY-MM-DD HH:MM:SS[.ffffff]``.
+    """
+    given = dict(given or {})
+    names = placeholders(sql)
+    ranges = {name for name, part in _PLACEHOLDER.findall(sql) if part}
+    missing = [n for n in names if n not in given]
+    if missing:
+        raise ParameterError(
+            f"Missing value for parameter(s) {', '.join(map(repr, missing))} used in the SQL; "
+            "pass them as params={...}.",
+            name=missing[0],
+            allowed="a value for every {{ name }} in the SQL",
+        )
+    unknown = [n for n in given if n not in names]
+    if unknown:
+        raise ParameterError(
+            f"Parameter(s) {', '.join(map(repr, unknown))} do not appear in the SQL "
+            f"(placeholders: {', '.join(names) or 'none'}).",
+            name=unknown[0],
+            value=given[unknown[0]],
+            allowed=", ".join(names) or "no parameters",
+        )
+    return {name: _adhoc_value(name, value, name in ranges) for name, value in given.items()}
+
+
+def _adhoc_value(name: str, value: object, is_range: bool) -> object:
+    if is_range:
+        if isinstance(value, Mapping) and set(value) == {"start", "end"}:
+            return {k: _adhoc_scalar(name, value[k]) for k in ("start", "end")}
+        if isinstance(value, (tuple, list)) and len(value) == 2:
+            return {"start": _adhoc_scalar(name, value[0]), "end": _adhoc_scalar(name, value[1])}
+        raise _adhoc_error(name, value, "the SQL uses it as a range: give (start, end)")
+    if isinstance(value, (set, frozenset)):
+        raise _adhoc_error(name, value, "a set has no order (the SQL text would vary); use a list")
+    if isinstance(value, (list, tuple)) or _is_array(value):
+        items = [_adhoc_scalar(name, item) for item in value]  # type: ignore[union-attr]
+        return [str(item) for item in items]
+    return _adhoc_scalar(name, value)
+
+
+def _adhoc_scalar(name: str, value: object) -> object:
+    if isinstance(value, bool):
+        raise _adhoc_error(name, value, "a bool is ambiguous in SQL; pass 1/0 or 'true'/'false'")
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
+        value = value.item()  # type: ignore[union-attr]
+    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+        return value
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.time() == time() and value.tzinfo is None:
+            return value.date().isoformat()  # pd.Timestamp("2024-02-01") means a day
+        text = value.strftime("%Y-%m-%d %H:%M:%S")
+        return text + (f".{value.microsecond:06d}" if value.microsecond else "")
+    if isinstance(value, date):
+        return value.isoformat()
+    raise _adhoc_error(name, value, f"cannot send a {type(value).__name__}")
+
+
+def _is_array(value: object) -> bool:
+    return hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1
+
+
+def _adhoc_error(name: str, value: object, problem: str) -> ParameterError:
+    shown = repr(value)
+    shown = shown if len(shown) <= 80 else shown[:77] + "..."
+    return ParameterError(
+        f"Parameter {name!r} of the SQL: {problem}. Given: {shown}. Allowed: {_ADHOC_ALLOWED}.",
+        name=name,
+        value=value,
+        allowed=_ADHOC_ALLOWED,
+    )
