@@ -108,9 +108,31 @@ def test_repr_has_url_and_kind_but_no_key(client: WatchClient) -> None:
     assert SECRET not in repr(client) and SECRET not in str(vars(client).get("url"))
 
 
-def test_session_headers(client: WatchClient) -> None:
-    assert client.session.headers["Authorization"] == f"Key {SECRET}"
-    assert client.session.headers["User-Agent"].startswith("watch-pandas/")
+def test_requests_carry_the_key_and_user_agent(mock: responses.RequestsMock) -> None:
+    mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+    with WatchClient(BASE, SECRET) as watch:
+        watch.list_data_sources()
+    sent = mock.calls[0].request.headers
+    assert sent["Authorization"] == f"Key {SECRET}"
+    assert sent["User-Agent"].startswith("watch-pandas/")
+
+
+def test_a_callers_session_is_left_untouched() -> None:
+    """The key is added per request: the caller's own requests elsewhere never carry it."""
+    import requests
+
+    own = requests.Session()
+    before = dict(own.headers)
+    with responses.RequestsMock() as rsps:
+        rsps.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+        rsps.get("https://elsewhere.example.com/", body="ok")
+        watch = WatchClient(BASE, SECRET, session=own)
+        watch.list_data_sources()
+        own.get("https://elsewhere.example.com/")
+        assert rsps.calls[0].request.headers["Authorization"] == f"Key {SECRET}"
+        assert "Authorization" not in rsps.calls[1].request.headers
+    assert dict(own.headers) == before and own.auth is None
+    assert SECRET not in repr(own.headers)
 
 
 def test_netrc_entry_does_not_replace_the_key_header(
@@ -123,7 +145,7 @@ def test_netrc_entry_does_not_replace_the_key_header(
     mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
     with WatchClient(BASE, SECRET) as watch:
         watch.list_data_sources()
-        assert SECRET not in repr(watch.session.auth)
+        assert SECRET not in repr(watch._auth)
     # The mock fixture checks the Authorization header of every call.
 
 

@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import cache as _cache
 from . import params as _params
+from .client import deadline, time_left
 from .config import normalize_url, resolve_config
 from .errors import ConfigError, NotFoundError, ParameterError, QueryFailedError
 from .execution import Execution, Outcome
@@ -70,11 +70,12 @@ def read_watch_query(
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
     from the cache.
     """
+    check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
     results = _open_cache(cache, offline, cache_dir)
     if _cache.is_offline(offline):
         server = _server_url(client, url, api_key, profile)
         return _read_offline(results, server, query_id, params, max_age, dtype_backend, progress)
-    with _client_for(client, url, api_key, profile) as watch:
+    with _client_for(client, url, api_key, profile) as watch, deadline(timeout):
         query = watch.get_query(query_id)
         return _read_saved_query(
             watch,
@@ -122,28 +123,32 @@ def _read_saved_query(
             query_id=query_id,
         )
     query_key = watch.is_query_key_for(query)
-    execution = Execution(
-        watch,
-        query_id=query_id,
-        query_url=watch.query_url(query_id),
-        timeout=timeout,
-        listeners=listeners,
-    )
-    wanted_age = ANY_AGE if max_age is None else int(max_age)
+    wanted_age = ANY_AGE if max_age is None else max_age
 
     def start():
         return watch.post_query_results(query_id, wire, max_age=wanted_age, stream=True)
 
-    outcome = execution.run(start)
-    body = _result_body(
-        watch,
-        execution,
-        outcome,
-        query_id=query_id,
-        query_key=query_key,
-        repost=lambda: watch.post_query_results(query_id, wire, max_age=ANY_AGE, stream=True),
-    )
-    frame, meta = _decode(body, dtype_backend)
+    with deadline(timeout):
+        execution = Execution(
+            watch,
+            query_id=query_id,
+            query_url=watch.query_url(query_id),
+            timeout=time_left(),
+            listeners=listeners,
+        )
+        with execution.final_event():
+            outcome = execution.run(start)
+            body = _result_body(
+                watch,
+                execution,
+                outcome,
+                query_id=query_id,
+                query_key=query_key,
+                repost=lambda: watch.post_query_results(
+                    query_id, wire, max_age=ANY_AGE, stream=True
+                ),
+            )
+            frame, meta = _decode(body, dtype_backend)
     _stamp(frame, watch, meta, outcome, query=query, parameters=wire)
     if results is not None:
         _to_cache(results, key, frame, query, is_default)
@@ -171,92 +176,49 @@ def run_sql(
     string formatting); every placeholder must be given. ``max_age`` as in
     :func:`read_watch_query`. Needs a user API key.
     """
-    wire = adhoc_parameters(sql, params)
-    with _client_for(client, url, api_key, profile) as watch:
+    check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
+    wire = _params.adhoc_parameters(sql, params)
+    with _client_for(client, url, api_key, profile) as watch, deadline(timeout):
         source = watch.resolve_data_source(data_source)
-        execution = Execution(watch, timeout=timeout, listeners=_listeners(progress))
-        wanted_age = ANY_AGE if max_age is None else int(max_age)
-        outcome = execution.run(
-            lambda: watch.execute_sql(sql, source.id, wire or None, max_age=wanted_age, stream=True)
-        )
-        body = _result_body(watch, execution, outcome, query_id=None, query_key=False, repost=None)
-        frame, meta = _decode(body, dtype_backend)
+        execution = Execution(watch, timeout=time_left(), listeners=_listeners(progress))
+        wanted_age = ANY_AGE if max_age is None else max_age
+        with execution.final_event():
+            outcome = execution.run(
+                lambda: watch.execute_sql(
+                    sql, source.id, wire or None, max_age=wanted_age, stream=True
+                )
+            )
+            body = _result_body(
+                watch, execution, outcome, query_id=None, query_key=False, repost=None
+            )
+            frame, meta = _decode(body, dtype_backend)
         _stamp(frame, watch, meta, outcome, query=None, parameters=wire, data_source=source.name)
         execution.report("done", source=frame.attrs["watch"]["source"])
         return frame
 
 
-# -- ad-hoc parameters ---------------------------------------------------------------------
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)(?:\.(?:start|end))?\s*\}\}")
+# -- options -------------------------------------------------------------------------------
+DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
 
 
-def placeholders(sql: str) -> list[str]:
-    """Names of the ``{{ name }}`` / ``{{ name.start }}`` placeholders in ``sql``, in order."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(sql)))
-
-
-def adhoc_parameters(sql: str, given: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Wire values for ad-hoc SQL: every placeholder must be given, no extra names allowed."""
-    given = dict(given or {})
-    names = placeholders(sql)
-    missing = [n for n in names if n not in given]
-    if missing:
-        raise ParameterError(
-            f"Missing value for parameter(s) {', '.join(map(repr, missing))} used in the SQL; "
-            "pass them as params={...}.",
-            name=missing[0],
-            allowed="a value for every {{ name }} in the SQL",
+def check_read_options(*, max_age: object, timeout: object, dtype_backend: object) -> None:
+    """Refuse bad read options before any request (a bad value must not cost an execution)."""
+    if max_age is not None and (
+        isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < -1
+    ):
+        raise ConfigError(
+            f"max_age must be None (any cached result), 0 (always run) or a number of seconds, "
+            f"not {max_age!r}."
         )
-    unknown = [n for n in given if n not in names]
-    if unknown:
-        raise ParameterError(
-            f"Parameter(s) {', '.join(map(repr, unknown))} do not appear in the SQL "
-            f"(placeholders: {', '.join(names) or 'none'}).",
-            name=unknown[0],
-            value=given[unknown[0]],
-            allowed=", ".join(names) or "no parameters",
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+    ):
+        raise ConfigError(f"timeout must be None or a number of seconds > 0, not {timeout!r}.")
+    if dtype_backend not in DTYPE_BACKENDS:
+        raise ConfigError(
+            f"dtype_backend must be 'numpy_nullable' or 'pyarrow' (as in pandas' readers), "
+            f"not {dtype_backend!r}."
         )
-    return {name: _adhoc_value(name, value) for name, value in given.items()}
-
-
-def _adhoc_value(name: str, value: Any) -> Any:
-    """Python value → the wire shape the server substitutes verbatim (no definitions to check).
-
-    Dates (and naive datetimes at midnight) become ``YYYY-MM-DD``, other datetimes
-    ``YYYY-MM-DD HH:MM:SS`` (``.ffffff`` kept when non-zero), ``(start, end)`` tuples and
-    ``{"start", "end"}`` dicts become ranges, other sequences become lists of strings (the
-    server joins them with ``,``).
-    """
-    if isinstance(value, bool):
-        raise ParameterError(
-            f"Parameter {name!r}: {value!r} is ambiguous in SQL; pass 1/0 or 'true'/'false'.",
-            name=name,
-            value=value,
-            allowed="a string, number, date, datetime, (start, end) range or list",
-        )
-    if isinstance(value, (str, int, float)):
-        return value
-    if isinstance(value, datetime):
-        if value.time() == datetime.min.time() and value.tzinfo is None:
-            return value.date().isoformat()  # pd.Timestamp("2024-02-01") means a day
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-        return text + (f".{value.microsecond:06d}" if value.microsecond else "")
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, Mapping) and set(value) == {"start", "end"}:
-        return {k: _adhoc_value(name, value[k]) for k in ("start", "end")}
-    if isinstance(value, tuple) and len(value) == 2:
-        return {"start": _adhoc_value(name, value[0]), "end": _adhoc_value(name, value[1])}
-    if isinstance(value, (list, set, frozenset)):
-        return [str(_adhoc_value(name, v)) for v in value]
-    if hasattr(value, "item"):  # numpy scalars
-        return _adhoc_value(name, value.item())
-    raise ParameterError(
-        f"Parameter {name!r}: cannot send a {type(value).__name__} ({value!r:.80}).",
-        name=name,
-        value=value,
-        allowed="a string, number, date, datetime, (start, end) range or list",
-    )
 
 
 # -- local cache ---------------------------------------------------------------------------

@@ -15,8 +15,10 @@ import json
 import logging
 import math
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
@@ -48,10 +50,19 @@ from .errors import (
     ServerError,
     TransportError,
     WatchError,
+    WatchTimeoutError,
 )
 from .models import Dashboard, DataSource, Job, Page, Query
 
-__all__ = ["WatchClient", "ExecutionResponse", "ResultBody", "RESULT_FORMATS"]
+__all__ = [
+    "WatchClient",
+    "ExecutionResponse",
+    "ResultBody",
+    "RESULT_FORMATS",
+    "deadline",
+    "no_deadline",
+    "time_left",
+]
 
 log = logging.getLogger("watch_pandas.client")
 
@@ -149,11 +160,67 @@ class _KeyAuth(requests.auth.AuthBase):
         return "_KeyAuth(<hidden>)"
 
 
+_deadline = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Bound every request this thread sends inside the block by ``seconds`` overall.
+
+    Each request's timeouts shrink to the time left, a retry never sleeps past it, and a
+    request that would start (or go on) after it raises :class:`WatchTimeoutError`. ``None``
+    sets no bound; an inner block can only shorten an outer one. :func:`no_deadline` lifts it
+    for clean-up requests such as cancelling a job.
+    """
+    previous = getattr(_deadline, "at", None)
+    at = previous
+    if seconds is not None:
+        mine = time.monotonic() + float(seconds)
+        at = mine if previous is None else min(previous, mine)
+    _deadline.at = at
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+@contextmanager
+def no_deadline() -> Iterator[None]:
+    """Lift the current thread's deadline inside the block (clean-up requests)."""
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = None
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def time_left() -> float | None:
+    """Seconds left before this thread's :func:`deadline` (``None`` when there is none)."""
+    at = getattr(_deadline, "at", None)
+    return None if at is None else at - time.monotonic()
+
+
+class _DeadlineReached(Exception):
+    """Raised inside urllib3's retry loop when waiting would pass the deadline (internal)."""
+
+
 class _Retry(Retry):
-    """urllib3 ``Retry`` that caps how long a ``Retry-After`` header may make us sleep, and
-    also repeats a POST the server rate-limited without running it (see :func:`_post_refused`)."""
+    """urllib3 ``Retry`` that caps how long a ``Retry-After`` header may make us sleep, never
+    sleeps past the thread's :func:`deadline`, and also repeats a POST the server rate-limited
+    without running it (see :func:`_post_refused`)."""
 
     RETRY_AFTER_MAX = 60.0
+
+    def sleep(self, response: Any = None) -> None:
+        left = time_left()
+        if left is not None:
+            wait = self.get_retry_after(response) if response is not None else None
+            if wait is None:
+                wait = self.get_backoff_time()
+            if wait >= left:
+                raise _DeadlineReached
+        super().sleep(response)
 
     def get_retry_after(self, response: Any) -> float | None:
         value = super().get_retry_after(response)
@@ -215,12 +282,11 @@ class WatchClient:
         self._dashboard_slugs: dict[int, str] = {}  # id → slug seen (v8/v9 address by slug)
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
-        self.session.headers["Authorization"] = f"Key {self._key}"
-        # Setting session.auth also stops requests from replacing our header with ~/.netrc
-        # credentials for the same host.
-        self.session.auth = _KeyAuth(self._key)
-        self.session.headers["User-Agent"] = f"watch-pandas/{__version__}"
-        self.session.headers["Accept"] = "application/json"
+        # The key travels per request (auth=), never on the session: a session the caller
+        # passed in stays theirs, and its headers never show the key. An explicit auth= also
+        # stops requests from replacing our header with ~/.netrc credentials for the host.
+        self._auth = _KeyAuth(self._key)
+        self._headers = {"User-Agent": f"watch-pandas/{__version__}", "Accept": "application/json"}
         if self._owns_session:
             adapter = HTTPAdapter(max_retries=self._make_retry(retries, backoff_factor))
             self.session.mount("https://", adapter)
@@ -875,6 +941,7 @@ class WatchClient:
         """Send one request; return the 2xx response or raise the fitting WatchError."""
         url = f"{self.url}/api/{path}"
         context = {"query_id": query_id, "job_id": job_id}
+        timeout = self._timeout_within_deadline(method, path, context)
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -882,12 +949,19 @@ class WatchClient:
                 url,
                 params=params,
                 json=body if method in ("POST", "PUT") else None,
-                timeout=self.timeout,
+                headers=self._headers,
+                auth=self._auth,
+                timeout=timeout,
                 # A redirect turns a POST into a GET (§10.13): refuse it instead of following.
                 allow_redirects=method != "POST",
                 stream=stream,
             )
+        except _DeadlineReached:
+            raise self._deadline_error(method, path, context) from None
         except requests.RequestException as exc:
+            left = time_left()
+            if left is not None and left <= 0.05:
+                raise self._deadline_error(method, path, context) from None
             raise self._transport_error(exc, method, path, context) from None
         elapsed = time.monotonic() - started
         log.debug("%s %s -> %s in %.3fs", method, urlsplit(url).path, response.status_code, elapsed)
@@ -904,6 +978,26 @@ class WatchClient:
             )
         finally:
             response.close()
+
+    def _timeout_within_deadline(
+        self, method: str, path: str, context: dict[str, Any]
+    ) -> tuple[float, float]:
+        """The client's (connect, read) timeouts, shrunk to the thread's deadline if any."""
+        left = time_left()
+        if left is None:
+            return self.timeout
+        if left <= 0:
+            raise self._deadline_error(method, path, context)
+        return (min(self.timeout[0], left), min(self.timeout[1], left))
+
+    @staticmethod
+    def _deadline_error(method: str, path: str, context: dict[str, Any]) -> WatchTimeoutError:
+        where = f"{method} /api/{urlsplit(path).path}"
+        return WatchTimeoutError(
+            f"{where}: the overall deadline (timeout=) passed before the server answered; "
+            "raise timeout= or try again later.",
+            **context,
+        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "<redacted>") if self._key else text

@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
+from .client import deadline, no_deadline
 from .errors import (
     ForbiddenError,
     QueryCancelledError,
     QueryFailedError,
     WatchError,
     WatchTimeoutError,
+    one_line,
 )
 from .models import Job, JobStatus
 from .progress import ProgressEvent, ProgressListener, emit
@@ -26,6 +29,13 @@ from .progress import ProgressEvent, ProgressListener, emit
 __all__ = ["PollSchedule", "Outcome", "Execution"]
 
 log = logging.getLogger("watch_pandas")
+
+# Seconds a clean-up cancel may take once the read's own deadline has passed.
+CANCEL_GRACE = 10.0
+
+
+class _DeadlinePassed(Exception):
+    """The wait reached the read's deadline between polls (internal)."""
 
 
 @dataclass(frozen=True)
@@ -86,6 +96,7 @@ class Execution:
         self._sleep = sleep
         self._started = clock()
         self.job_id: str | None = None
+        self._ended = False  # a terminal event (done/failed/cancelled) was emitted
 
     # -- progress ---------------------------------------------------------------------------
     @property
@@ -94,6 +105,8 @@ class Execution:
 
     def report(self, state, message: str = "", source: str | None = None) -> None:
         """Emit a progress event for this execution."""
+        if state in ("done", "failed", "cancelled"):
+            self._ended = True
         emit(
             self.listeners,
             ProgressEvent(
@@ -105,6 +118,21 @@ class Execution:
                 source=source,
             ),
         )
+
+    @contextmanager
+    def final_event(self) -> Iterator[None]:
+        """Make sure listeners see an end: on an error escaping the block, ``failed`` (or
+        ``cancelled`` for Ctrl-C) is emitted unless a terminal event already was."""
+        try:
+            yield
+        except KeyboardInterrupt:
+            if not self._ended:
+                self.report("cancelled", "interrupted")
+            raise
+        except BaseException as exc:
+            if not self._ended:
+                self.report("failed", one_line(exc) if isinstance(exc, WatchError) else repr(exc))
+            raise
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline (``None`` when there is none)."""
@@ -133,13 +161,19 @@ class Execution:
                     return outcome
                 remaining = self.remaining()
                 if remaining is not None and remaining <= 0:
-                    self._on_deadline()
+                    raise _DeadlinePassed
                 delay = next(intervals)
                 if remaining is not None:
                     delay = max(0.0, min(delay, remaining))
                 self._sleep(delay)
                 job = self.client.get_job(job.id, query_id=self.query_id)
-        except KeyboardInterrupt:
+        except (QueryFailedError, QueryCancelledError):
+            raise  # the job ended on the server: nothing to cancel
+        except (_DeadlinePassed, WatchTimeoutError):
+            self._on_deadline()  # cancels the job, raises WatchTimeoutError
+        except BaseException:
+            # Ctrl-C, or anything else that stops us waiting (a transport error, a bug):
+            # the server job must not run on unattended.
             self.cancel(reason="interrupted")
             raise
 
@@ -176,19 +210,22 @@ class Execution:
     def _on_deadline(self) -> None:
         cancelled = self.cancel(reason="deadline")
         what = "cancelled on the server" if cancelled else "could not be cancelled"
+        limit = f" after {self.timeout:g} s" if self.timeout is not None else ""
         raise WatchTimeoutError(
-            f"Gave up waiting after {self.timeout:g} s{self._where()}; job {self.job_id} was "
+            f"Gave up waiting{limit}{self._where()}; job {self.job_id} was "
             f"{what}. Raise timeout= or use a cached result (max_age=None).",
             query_id=self.query_id,
             job_id=self.job_id,
-        )
+        ) from None
 
     def cancel(self, *, reason: str = "cancelled") -> bool:
         """Cancel the server job (best effort); True when the server accepted the cancel."""
         if self.job_id is None:
             return False
         try:
-            self.client.cancel_job(self.job_id)
+            # The read's deadline may have passed already: the cancel gets its own grace time.
+            with no_deadline(), deadline(CANCEL_GRACE):
+                self.client.cancel_job(self.job_id)
         except ForbiddenError as exc:
             log.warning("could not cancel job %s: %s", self.job_id, exc)
             return False
