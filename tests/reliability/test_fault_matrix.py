@@ -362,7 +362,9 @@ def test_job_cancelled_by_someone_else(lw, read, make_client):
 
 def test_job_stuck_queued_past_the_deadline_is_cancelled_then_times_out(lw, read):
     lw.hold_jobs()
-    with pytest.raises(WatchTimeoutError, match=r"after 0.5 s.*cancelled on the server") as caught:
+    with pytest.raises(
+        WatchTimeoutError, match=r"after [\d.]+ s.*cancelled on the server"
+    ) as caught:
         read(lw.demo.queries["markets"], timeout=0.5)
     assert lw.counters.requests("DELETE", JOB) == 1
     job = _server_job(lw, caught.value.job_id)

@@ -111,7 +111,7 @@ def encode_datetime(value: dt.datetime) -> str:
         suffix = "Z"
     else:
         suffix = ""
-    text = value.strftime("%Y-%m-%dT%H:%M:%S")
+    text = value.isoformat(timespec="seconds")  # strftime's %Y drops zeros before year 1000
     if value.microsecond:
         text += f".{value.microsecond // 1000:03d}"
     return text + suffix
