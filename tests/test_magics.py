@@ -209,6 +209,17 @@ def test_line_reads_a_saved_query_with_parameters(ip, server):
     }
 
 
+def test_line_takes_a_params_dict_and_pairs_win(ip, server):
+    ip.user_ns["chosen"] = {"start_date": date(2024, 3, 5), "min_price": 0, "label": "x"}
+    frame = ip.run_line_magic("watch", f"{server.demo_query} --params $chosen label=it --max-age 0")
+    assert frame.attrs["watch"]["parameters"] == {
+        "start_date": "2024-03-05",
+        "min_price": 0,
+        "flag": "1",
+        "label": "it",
+    }
+
+
 def test_line_returns_the_frame_and_takes_variables(ip, server):
     ip.user_ns["start"] = date(2024, 3, 1)
     frame = ip.run_line_magic("watch", f"{server.demo_query} start_date=$start min_price=0")
@@ -333,3 +344,12 @@ def test_progress_option_off_reaches_the_read(ip, monkeypatch):
     ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
 
     assert seen == [None, False]  # None: automatic (widget or text line); False: off
+
+
+def test_a_server_failure_prints_one_line_instead_of_a_traceback(ip, server, capsys):
+    server.faults.fail_next(1, status=500, path="/api/query_results", method="POST")
+    result = ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
+    assert result is None
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("watch: ") and "500" in err[0]
+    assert server.admin_key not in err[0]

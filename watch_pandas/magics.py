@@ -33,6 +33,7 @@ from .errors import (
     ParameterError,
     QueryCancelledError,
     QueryFailedError,
+    WatchError,
     WatchTimeoutError,
     one_line,
 )
@@ -46,7 +47,7 @@ __all__ = ["WatchMagic", "load_ipython_extension", "unload_ipython_extension"]
 # Errors that mean "the user asked for something wrong": one UsageError line, no traceback.
 _USER_MISTAKES = (ConfigError, AuthError, NotFoundError, ParameterError)
 # Errors of the run itself: the server's word and the link on stderr, the magic returns None.
-_RUN_FAILURES = (QueryFailedError, QueryCancelledError, WatchTimeoutError)
+_RUN_FAILURES = (QueryFailedError, QueryCancelledError, WatchTimeoutError, WatchError)
 
 
 def _cell_parser() -> MagicArgumentParser:
@@ -81,6 +82,7 @@ def _line_parser() -> MagicArgumentParser:
         help="the query id, an optional variable, parameters (VALUE may be $variable)",
     )
     parser.add_argument("--max-age", type=int, help="accept a cached result this many s old")
+    parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
     parser.add_argument("--interactive", "-i", action="store_true", help="show the picker")
     return parser
 
@@ -195,7 +197,7 @@ class WatchMagic(Magics):
                     f"%watch: unexpected {word!r}; parameters are NAME=VALUE and only one "
                     "variable name may follow the query id."
                 )
-        params = self._params(None, pairs)
+        params = self._params(args.params, pairs)
         if args.interactive:
             return self._picker(query_id, params, var, args.max_age)
         from .api import read_watch_query
@@ -265,8 +267,9 @@ class WatchMagic(Magics):
             where = f" ({link})" if link and link not in reason else ""
             print(f"watch: the query failed: {reason}{where}", file=sys.stderr)
         except _RUN_FAILURES as exc:
-            where = f" ({link})" if link and link not in str(exc) else ""
-            print(f"watch: {exc}{where}", file=sys.stderr)
+            message = _one_line(exc)
+            where = f" ({link})" if link and link not in message else ""
+            print(f"watch: {message}{where}", file=sys.stderr)
         return None
 
     def _hand_over(self, frame: pd.DataFrame | None, var: str | None):
