@@ -129,18 +129,24 @@ def test_mappings_pick_dashboard_static_or_default_values():
         }
     )
     given = {"since": "2024-06-01", "flag": "0", "label": "x", "start_date": "ignored"}
-    # label has no mapping: dashboard-level under its own name
-    assert widget_parameters(widget, given) == {
-        "start_date": "2024-06-01",
-        "min_price": 99,
-        "label": "x",
-    }
+    # label has no mapping and no `global` flag: widget-level, keeps its own value
+    assert widget_parameters(widget, given) == {"start_date": "2024-06-01", "min_price": 99}
+
+
+def test_an_unmapped_global_parameter_is_dashboard_level_under_its_name():
+    raw = copy.deepcopy(sample_body("35-dashboard-by-id")["widgets"][1])
+    raw["options"]["parameterMappings"] = {}
+    for definition in raw["visualization"]["query"]["options"]["parameters"]:
+        definition["global"] = definition["name"] == "label"
+    widget = Widget.from_json(raw)
+    assert widget_parameters(widget, {"label": "x", "flag": "0"}) == {"label": "x"}
 
 
 def test_mapped_values_are_what_the_server_receives():
     body = sample_body("35-dashboard-by-id")
     body["widgets"][1]["options"]["parameterMappings"] = {
         "min_price": {"name": "min_price", "type": "static-value", "value": 5},
+        "flag": {"name": "flag", "type": "dashboard-level", "mapTo": "flag"},
     }
     with responses.RequestsMock() as mocked:
         mocked.get(f"{URL}/api/dashboards/1", json=body)
@@ -166,16 +172,79 @@ def test_mapped_values_are_what_the_server_receives():
 def test_a_parameter_no_widget_takes_is_refused_before_anything_runs(lw, board):
     with pytest.raises(ParameterError) as info:
         read_board(lw, board, {"min_prise": 5})
-    assert "min_prise" in str(info.value) and "'min_price'" in str(info.value)
+    # the demo's parameters are all widget-level (saved without mappings): none to offer
+    assert "'min_prise'" in str(info.value) and "parameters are: none" in str(info.value)
     assert lw.counters.requests("POST", POST_RESULTS) == 0
 
 
-def test_dashboard_parameters_reach_the_widgets_that_define_them(lw, board):
-    frames = read_board(lw, board, {"min_price": 3000})
-    history = frames["Price history"]
-    assert history.attrs["watch"]["parameters"]["min_price"] == 3000
-    assert (history["price"] >= 3000).all()
-    assert frames["Markets"].attrs["watch"]["parameters"] == {}
+def test_a_widget_level_parameter_is_not_a_dashboard_parameter(lw, board):
+    # the demo's widgets were saved without mappings: their parameters are widget-level
+    with pytest.raises(ParameterError, match="widget or static parameters"):
+        read_board(lw, board, {"min_price": 3000})
+    assert lw.counters.requests("POST", POST_RESULTS) == 0
+
+
+def test_an_unset_dashboard_parameter_takes_the_layout_first_widgets_default():
+    body = sample_body("35-dashboard-by-id")
+    first, second = copy.deepcopy(body["widgets"][1]), copy.deepcopy(body["widgets"][1])
+    second["id"], second["visualization"]["query"]["id"] = 9, 3
+    second["visualization"]["query"]["name"] = "other"
+    second["visualization"]["query"]["options"]["parameters"][0]["value"] = "2020-01-01"
+    first["options"]["position"] = {"row": 8, "col": 0}  # listed first, laid out second
+    second["options"]["position"] = {"row": 0, "col": 3}
+    for widget in (first, second):
+        widget["options"]["parameterMappings"] = {
+            "start_date": {"name": "start_date", "type": "dashboard-level", "mapTo": "since"}
+        }
+    body["widgets"] = [first, second]
+    cached = sample_body("07-results-post-cached")
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{URL}/api/dashboards/1", json=body)
+        mocked.post(f"{URL}/api/queries/2/results", json=cached)
+        mocked.post(f"{URL}/api/queries/3/results", json=cached)
+        read_watch_dashboard(1, url=URL, api_key=KEY, progress=False, cache=False)
+        sent = {
+            call.request.url: json.loads(call.request.body)["parameters"]["start_date"]
+            for call in mocked.calls
+            if call.request.method == "POST"
+        }
+    # one shared value, the default of the widget at the top of the layout
+    assert sent == {
+        f"{URL}/api/queries/2/results": "2020-01-01",
+        f"{URL}/api/queries/3/results": "2020-01-01",
+    }
+
+
+@pytest.fixture
+def mapped_board(local_watch):
+    """Two widgets whose `n` parameters (defaults 1 and 2) map to dashboard parameter `n`."""
+    lw = local_watch
+    ds = lw.add_data_source("db")
+    ids = [
+        lw.add_query(
+            "SELECT {{n}} AS n",
+            ds,
+            name=f"q{default}",
+            parameters=[{"name": "n", "title": "n", "type": "number", "value": default}],
+        )
+        for default in (1, 2)
+    ]
+    did = lw.add_dashboard("mapped", query_ids=ids)
+    stored = lw._app.store.get("dashboards", did)
+    for widget in stored["widgets"]:
+        widget["options"]["parameterMappings"] = {
+            "n": {"name": "n", "type": "dashboard-level", "mapTo": "n", "value": None, "title": ""}
+        }
+    lw._app.store.put("dashboards", stored)
+    return lw, did
+
+
+def test_dashboard_parameters_reach_every_mapped_widget(mapped_board):
+    lw, did = mapped_board
+    unset = read_board(lw, did)
+    assert {t: f["n"].tolist() for t, f in unset.items()} == {"q1": [1], "q2": [1]}
+    given = read_board(lw, did, {"n": 7})
+    assert {t: f["n"].tolist() for t, f in given.items()} == {"q1": [7], "q2": [7]}
 
 
 # --------------------------------------------------------------------------- concurrency

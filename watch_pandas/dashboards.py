@@ -7,9 +7,13 @@ Decisions:
 * **Parameters** follow each widget's ``options.parameterMappings`` (watch-api.md §4.8):
   ``dashboard-level`` takes ``params[mapTo]`` (the dashboard parameter's name),
   ``static-value`` takes the mapping's ``value``, ``widget-level`` keeps the query's saved
-  default. A parameter without a mapping counts as dashboard-level under its own name (what
-  the web UI creates by default). A name in ``params`` that no widget uses is a
-  :class:`ParameterError` before anything runs.
+  default. A parameter without a mapping is widget-level, unless its definition has the
+  legacy ``global: true`` flag, which makes it dashboard-level under its own name (as the web
+  UI's ``Widget.getParameterMappings``). A dashboard-level parameter not in ``params`` takes
+  ONE value for every widget mapped to it: the saved default of the first such widget in
+  layout order (row, then column), as the web UI's ``Dashboard.getParametersDefs`` does, not
+  each query's own default. A name in ``params`` that no widget takes at dashboard level is
+  a :class:`ParameterError` before anything runs.
 * **Concurrency**: at most ``max_workers`` widgets are read at once (a bounded
   ``ThreadPoolExecutor``); each worker thread has its own :class:`WatchClient` (its own
   ``requests.Session``, which is not formally thread-safe). A ``client=`` passed in is shared
@@ -32,7 +36,7 @@ from __future__ import annotations
 import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -54,7 +58,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from .client import WatchClient
     from .models import Dashboard, Widget
 
-__all__ = ["read_watch_dashboard", "DashboardFrames", "DashboardError", "widget_parameters"]
+__all__ = [
+    "read_watch_dashboard",
+    "DashboardFrames",
+    "DashboardError",
+    "widget_parameters",
+    "dashboard_defaults",
+]
 
 DASHBOARD_LEVEL = "dashboard-level"
 STATIC_VALUE = "static-value"
@@ -116,10 +126,11 @@ def read_watch_dashboard(
         board = watch.get_dashboard(dashboard)
         widgets = [w for w in board.widgets if w.query is not None or w.restricted]
         titles = _titles(widgets)
-        per_widget = {
-            title: widget_parameters(w, params) for title, w in zip(titles, widgets, strict=True)
-        }
         _check_all_used(params, widgets, board)
+        values = {**dashboard_defaults(widgets), **params}
+        per_widget = {
+            title: widget_parameters(w, values) for title, w in zip(titles, widgets, strict=True)
+        }
 
         def read_one(title: str, widget: Widget, own: WatchClient) -> pd.DataFrame:
             if widget.query is None:
@@ -158,12 +169,7 @@ def read_watch_dashboard(
 def widget_parameters(widget: Widget, params: Mapping[str, Any]) -> dict[str, Any]:
     """The values a widget's query gets from dashboard ``params`` (module docstring)."""
     given: dict[str, Any] = {}
-    if widget.query is None:
-        return given
-    for definition in widget.query.parameters:
-        name = definition.get("name")
-        mapping = widget.parameter_mappings.get(name) or {}
-        kind = mapping.get("type") or DASHBOARD_LEVEL
+    for name, kind, mapping in _mappings(widget):
         if kind == DASHBOARD_LEVEL:
             source = mapping.get("mapTo") or name
             if source in params:
@@ -171,6 +177,54 @@ def widget_parameters(widget: Widget, params: Mapping[str, Any]) -> dict[str, An
         elif kind == STATIC_VALUE and mapping.get("value") is not None:
             given[name] = mapping["value"]
     return given
+
+
+def dashboard_defaults(widgets: Sequence[Widget]) -> dict[str, Any]:
+    """Each dashboard parameter's shared value when unset: the first mapped widget's default.
+
+    "First" is in layout order (row, then column), the order the web UI builds dashboard
+    parameters in; a default of ``None`` sets nothing (each query's own rules then apply).
+    """
+    shared: dict[str, Any] = {}
+    seen: set[str] = set()
+    for widget in sorted(widgets, key=_layout_position):
+        for name, kind, mapping in _mappings(widget):
+            source = mapping.get("mapTo") or name
+            if kind != DASHBOARD_LEVEL or source in seen:
+                continue
+            seen.add(source)
+            definition = next(d for d in widget.query.parameters if d.get("name") == name)
+            if definition.get("value") is not None:
+                shared[source] = definition["value"]
+    return shared
+
+
+def _mappings(widget: Widget) -> list[tuple[str, str, Mapping[str, Any]]]:
+    """(parameter name, mapping type, mapping) for each parameter of the widget's query.
+
+    A parameter without a mapping is widget-level unless its definition is ``global``
+    (legacy dashboards), which maps it to the dashboard parameter of the same name.
+    """
+    if widget.query is None:
+        return []
+    out = []
+    for definition in widget.query.parameters:
+        name = definition.get("name")
+        mapping = widget.parameter_mappings.get(name)
+        if not isinstance(mapping, Mapping) or not mapping.get("type"):
+            kind = DASHBOARD_LEVEL if definition.get("global") else WIDGET_LEVEL
+            mapping = {"name": name, "type": kind, "mapTo": name, "value": None}
+        out.append((name, mapping["type"], mapping))
+    return out
+
+
+def _layout_position(widget: Widget) -> tuple[float, float]:
+    position = ((widget.raw.get("options") or {}).get("position")) or {}
+    row, col = position.get("row"), position.get("col")
+    return (
+        row if isinstance(row, (int, float)) else 0,
+        col if isinstance(col, (int, float)) else 0,
+    )
 
 
 # -- steps ---------------------------------------------------------------------------------
@@ -186,20 +240,28 @@ def _titles(widgets: list[Widget]) -> list[str]:
 
 def _check_all_used(params: Mapping[str, Any], widgets: list[Widget], board: Dashboard) -> None:
     used: set[str] = set()
+    local: set[str] = set()
     for widget in widgets:
-        if widget.query is None:
-            continue
-        for definition in widget.query.parameters:
-            name = definition.get("name")
-            mapping = widget.parameter_mappings.get(name) or {}
-            if (mapping.get("type") or DASHBOARD_LEVEL) == DASHBOARD_LEVEL:
+        for name, kind, mapping in _mappings(widget):
+            if kind == DASHBOARD_LEVEL:
                 used.add(mapping.get("mapTo") or name)
+            else:
+                local.add(name)
     unused = [name for name in params if name not in used]
     if unused:
         known = ", ".join(sorted(map(repr, used))) or "none"
+        widget_level = [name for name in unused if name in local]
+        why = (
+            f" ({', '.join(map(repr, widget_level))} exist only as widget or static parameters, "
+            "which keep their widget's own value; read that query with read_watch_query to "
+            "choose it)"
+            if widget_level
+            else ""
+        )
         raise ParameterError(
             f"Dashboard {board.name!r} has no widget that takes parameter(s) "
-            f"{', '.join(map(repr, unused))}; its dashboard parameters are: {known}.",
+            f"{', '.join(map(repr, unused))} at dashboard level{why}; its dashboard "
+            f"parameters are: {known}.",
             name=unused[0],
             value=params[unused[0]],
             allowed=known,
