@@ -170,3 +170,10 @@ def test_help_of_each_command(command, capsys):
 def test_no_command_prints_help_and_fails(capsys):
     assert main([]) == 2
     assert "serve" in capsys.readouterr().out
+
+
+def test_an_unwritable_output_is_one_line(env, tmp_path, capsys):
+    target = tmp_path / "missing-folder" / "x.csv"
+    assert main(["get", str(env.demo.queries["markets"]), "-o", str(target)]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "missing-folder" in line

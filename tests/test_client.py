@@ -1125,3 +1125,19 @@ def test_result_body_broken_mid_way_is_a_transport_error() -> None:
     with pytest.raises(TransportError, match="cut: connection reset"):
         body.read()
     assert closed
+
+
+@pytest.mark.parametrize(
+    ("route", "body", "call"),
+    [
+        ("queries/5", {"name": "no id"}, lambda w: w.get_query(5)),
+        ("data_sources", [{"name": "no id"}], lambda w: w.list_data_sources()),
+        ("jobs/j1", {"job": {"id": "j1", "status": "weird"}}, lambda w: w.get_job("j1")),
+    ],
+)
+def test_a_malformed_object_is_a_server_error_not_a_key_error(
+    mock: responses.RequestsMock, client: WatchClient, route, body, call
+) -> None:
+    mock.get(f"{API}/{route}", json=body)
+    with pytest.raises(ServerError):
+        call(client)

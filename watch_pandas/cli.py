@@ -39,6 +39,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"watch-pandas: error: {one_line(exc, config_hint=hint)}", file=sys.stderr)
         return 1
+    except OSError as exc:  # e.g. -o into a folder that does not exist
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"watch-pandas: error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("watch-pandas: interrupted", file=sys.stderr)
         return 130

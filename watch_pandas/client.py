@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
@@ -359,7 +359,7 @@ class WatchClient:
     ) -> Iterator[Query]:
         """All queries (drafts included), fetched page by page; stops at the last page."""
         for item in self._paginate("queries", q, tags, order, page_size, limit, "list queries"):
-            yield Query.from_json(item)
+            yield _model(Query.from_json, item, "a query")
 
     def get_queries_page(
         self,
@@ -376,7 +376,7 @@ class WatchClient:
         """One saved query, with its parameter definitions."""
         qid = _as_id(query_id, "query_id")
         data = self._json("GET", f"queries/{qid}", what=f"query {qid}", query_id=qid)
-        query = Query.from_json(_expect_dict(data, "a query"))
+        query = _model(Query.from_json, data, "a query")
         self.is_query_key_for(query)
         return query
 
@@ -405,7 +405,7 @@ class WatchClient:
             "schedule": dict(schedule) if schedule is not None else None,
             "tags": list(tags or ()),
         }
-        created = Query.from_json(_expect_dict(self._json("POST", "queries", body=body), "a query"))
+        created = _model(Query.from_json, self._json("POST", "queries", body=body), "a query")
         if publish:
             return self.edit_query(created.id, version=created.version, is_draft=False)
         return created
@@ -422,7 +422,7 @@ class WatchClient:
         if version is not None:
             body["version"] = version
         data = self._json("POST", f"queries/{qid}", body=body, what=f"query {qid}", query_id=qid)
-        return Query.from_json(_expect_dict(data, "a query"))
+        return _model(Query.from_json, data, "a query")
 
     def archive_query(self, query_id: int | str) -> None:
         """Archive a saved query (``DELETE /api/queries/<id>``)."""
@@ -554,7 +554,7 @@ class WatchClient:
         job = _expect_dict(data, "a job").get("job")
         if not isinstance(job, dict):
             raise ServerError(f"GET /api/{path} did not answer a job object.", job_id=jid)
-        return Job.from_json(job)
+        return _model(Job.from_json, job, "a job")
 
     def cancel_job(self, job_id: str) -> None:
         """Cancel a job (``DELETE /api/jobs/<id>``); needs a user API key.
@@ -795,7 +795,7 @@ class WatchClient:
         data = self._json("GET", "data_sources", what="data sources", user_only=True)
         if not isinstance(data, list):
             raise ServerError("GET /api/data_sources did not answer a list.")
-        return [DataSource.from_json(item) for item in data]
+        return [_model(DataSource.from_json, item, "a data source") for item in data]
 
     def resolve_data_source(self, id_or_name: int | str) -> DataSource:
         """A data source by id (int or digit string) or exact name."""
@@ -1232,6 +1232,21 @@ def _expect_dict(data: Any, what: str) -> dict[str, Any]:
     return data
 
 
+_Model = TypeVar("_Model")
+
+
+def _model(factory: Callable[[dict[str, Any]], _Model], data: Any, what: str) -> _Model:
+    """``factory(data)`` for a wire object; a malformed one is a ServerError, not a KeyError."""
+    obj = _expect_dict(data, what)
+    try:
+        return factory(obj)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ServerError(
+            f"The server answered something that is not {what} ({type(exc).__name__}: {exc}); "
+            "is the URL a Watch/Redash server?"
+        ) from None
+
+
 def _decode_json(response: requests.Response, method: str, path: str, redact: Any) -> Any:
     try:
         return json.loads(response.content)
@@ -1385,7 +1400,7 @@ def _execution_from_bytes(body: bytes, status_code: int) -> ExecutionResponse:
             "The execution request did not answer JSON.", status_code=status_code
         ) from None
     if isinstance(data, dict) and isinstance(data.get("job"), dict):
-        return ExecutionResponse(job=Job.from_json(data["job"]), body=None)
+        return ExecutionResponse(job=_model(Job.from_json, data["job"], "a job"), body=None)
     if isinstance(data, dict) and "query_result" in data:
         return ExecutionResponse(job=None, body=body)
     raise ServerError(
