@@ -838,3 +838,25 @@ def test_adhoc_datetimes_keep_their_precision_and_midnight_means_a_day():
         },
     )
     assert wire == {"a": "2024-02-01", "b": "2024-02-01 09:30:05.120000", "c": 7}
+
+
+def test_a_saved_default_finer_than_its_type_is_sent_as_the_web_ui_sends_it():
+    """A default the server stored with seconds must not make the query unreadable."""
+    minute = ParameterDefinition.from_json(
+        {"name": "at", "title": "At", "type": "datetime-local", "value": "2024-01-10 12:00:30"}
+    )
+    day = ParameterDefinition.from_json(
+        {
+            "name": "d",
+            "title": "D",
+            "type": "date-range",
+            "value": {"start": "2024-01-01 10:00", "end": "2024-01-31"},
+        }
+    )
+    assert resolve_parameters([minute, day], now=NOW) == {
+        "at": "2024-01-10 12:00",
+        "d": {"start": "2024-01-01", "end": "2024-01-31"},
+    }
+    # the same precision given by the caller is still refused
+    with pytest.raises(ParameterError, match="keeps minutes only"):
+        resolve_parameters([minute], {"at": "2024-01-10 12:00:30"}, now=NOW)

@@ -414,9 +414,11 @@ def _convert(
                 return resolve_dynamic(value, definition, now=now)
             except ParameterError:
                 raise fail(f"{value!r} is not a dynamic value for a {kind} parameter") from None
+        # A saved default is sent as the web UI sends it: formatted to the parameter's
+        # precision (the user never typed it, so dropping its seconds is not a surprise).
         if kind in _SINGLE_DATE_FORMATS:
-            return _format(_checked_point(value, kind, fail), kind)
-        return _convert_range(definition, value, fail)
+            return _format(_checked_point(value, kind, fail, lenient=from_default), kind)
+        return _convert_range(definition, value, fail, lenient=from_default)
     return value  # a type this module does not know: the server validates it
 
 
@@ -497,7 +499,11 @@ def _convert_option(
 
 
 def _convert_range(
-    definition: ParameterDefinition, value: object, fail: Callable[..., ParameterError]
+    definition: ParameterDefinition,
+    value: object,
+    fail: Callable[..., ParameterError],
+    *,
+    lenient: bool = False,
 ) -> dict[str, str]:
     single = _RANGE_TO_SINGLE[definition.type]
     value = _as_list_if_array(value)
@@ -509,8 +515,8 @@ def _convert_range(
         start_value, end_value = value
     else:
         raise fail("a range is a (start, end) pair, a {'start', 'end'} dict or a d_... token")
-    start = _checked_point(start_value, single, fail, role="start")
-    end = _checked_point(end_value, single, fail, role="end")
+    start = _checked_point(start_value, single, fail, role="start", lenient=lenient)
+    end = _checked_point(end_value, single, fail, role="end", lenient=lenient)
     if start > end:
         raise fail(f"the start {_format(start, single)} is after the end {_format(end, single)}")
     return {"start": _format(start, single), "end": _format(end, single)}
@@ -527,12 +533,18 @@ def _as_list_if_array(value: object) -> object:
 
 
 def _checked_point(
-    value: object, kind: str, fail: Callable[..., ParameterError], *, role: str = ""
+    value: object,
+    kind: str,
+    fail: Callable[..., ParameterError],
+    *,
+    role: str = "",
+    lenient: bool = False,
 ) -> datetime:
-    """Parse `value` as a wall-clock datetime and refuse precision `kind` would drop."""
+    """Parse `value` as a wall-clock datetime and refuse precision `kind` would drop
+    (``lenient``: allow it; the caller formats to `kind`'s precision, as the web UI does)."""
     where = f"the {role} " if role else ""
     moment, date_only, sub_microsecond = _parse_point(value, kind, fail, where)
-    if date_only:
+    if date_only or lenient:
         return moment
     if kind == "date" and (moment.time() != time(0) or sub_microsecond):
         raise fail(
