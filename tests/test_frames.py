@@ -855,3 +855,17 @@ def test_read_result_reads_and_closes_a_chunk_source() -> None:
     source = Source()
     df, _ = read_result(source, batch_bytes=256)
     assert df["a"].tolist() == list(range(100)) and source.closed
+
+
+def test_a_float_column_with_an_int_a_double_cannot_hold_stays_exact_object():
+    body = {
+        "query_result": {
+            "data": {
+                "columns": [{"name": "x", "type": "float"}],
+                "rows": [{"x": 1}, {"x": 2**60 + 1}, {"x": None}],
+            }
+        }
+    }
+    frame, _ = decode_result(json.dumps(body))
+    assert frame["x"].dtype == object
+    assert frame["x"].tolist()[:2] == [1, 2**60 + 1]

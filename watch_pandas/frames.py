@@ -391,6 +391,10 @@ def _build_from_values(values: list[Any], col_type: str | None, infer_untyped: b
             built = None
         if built is not None:
             return built
+        if col_type == C.TYPE_FLOAT and _kinds(values) <= {int, float}:
+            # A number a double cannot hold exactly: keep the column's values exact
+            # (object), never Int64 — a float column's dtype must not depend on the day's rows.
+            return values
     return _infer(values, infer_untyped)
 
 
