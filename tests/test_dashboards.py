@@ -338,3 +338,77 @@ def test_bad_arguments_are_config_errors(lw, board):
         read_board(lw, board, max_workers=0)
     with pytest.raises(ConfigError, match="errors"):
         read_board(lw, board, errors="ignore")
+
+
+# --------------------------------------------------------------------------- Ctrl-C
+
+
+@pytest.fixture
+def three_held_widgets(local_watch):
+    ds = local_watch.add_data_source("db")
+    ids = [local_watch.add_query(f"SELECT {i} AS n", ds, name=f"q{i}") for i in range(3)]
+    local_watch.hold_jobs()  # every job stays queued until cancelled
+    yield local_watch, local_watch.add_dashboard("three", query_ids=ids)
+    local_watch.release_jobs()
+
+
+def test_ctrl_c_cancels_every_running_widget_job(three_held_widgets):
+    lw, dashboard = three_held_widgets
+    seen: set[str] = set()
+    lock = threading.Lock()
+
+    def interrupt_when_all_queued(event):
+        with lock:
+            if event.job_id and event.state == "queued":
+                seen.add(event.job_id)
+            fire = len(seen) == 3 and "fired" not in seen
+            if fire:
+                seen.add("fired")
+        if fire:  # in one worker thread, like a listener that raises KeyboardInterrupt
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        read_watch_dashboard(
+            dashboard,
+            url=lw.url,
+            api_key=lw.admin_key,
+            max_workers=3,
+            max_age=0,
+            cache=False,
+            progress=interrupt_when_all_queued,
+        )
+    jobs = lw._app.jobs.all()
+    assert len(jobs) == 3
+    assert [job.error for job in jobs] == ["Query cancelled by user."] * 3
+
+
+def test_ctrl_c_in_the_main_thread_cancels_the_running_jobs(three_held_widgets):
+    import _thread
+
+    lw, dashboard = three_held_widgets
+    seen: set[str] = set()
+    lock = threading.Lock()
+
+    def interrupt_main_when_all_queued(event):
+        with lock:
+            if event.job_id and event.state == "queued":
+                seen.add(event.job_id)
+            fire = len(seen) == 3 and "fired" not in seen
+            if fire:
+                seen.add("fired")
+        if fire:
+            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+
+    with pytest.raises(KeyboardInterrupt):
+        read_watch_dashboard(
+            dashboard,
+            url=lw.url,
+            api_key=lw.admin_key,
+            max_workers=3,
+            max_age=0,
+            cache=False,
+            progress=interrupt_main_when_all_queued,
+        )
+    jobs = lw._app.jobs.all()
+    assert len(jobs) == 3
+    assert [job.error for job in jobs] == ["Query cancelled by user."] * 3

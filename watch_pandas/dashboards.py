@@ -25,7 +25,10 @@ Decisions:
   widget failed, or ``errors="raise"`` and any did, :class:`DashboardError` is raised, carrying
   ``.frames`` and ``.errors``. A widget the key may not see (``restricted``) is a failure too.
 * ``timeout`` bounds the whole dashboard read: a widget started later gets what is left.
-  Ctrl-C cancels the widgets not started yet; reads already running finish in the background.
+  Ctrl-C (``KeyboardInterrupt`` in the caller's thread or raised by a progress listener in a
+  worker) cancels the widgets not started yet and every server job a worker is waiting on,
+  waits for the workers to stop (their next poll sees the cancel), and only then closes
+  their clients and re-raises.
 * The local result cache applies per widget exactly as in :func:`read_watch_query`. Offline
   mode is not supported for dashboards (their layout is not cached): it raises
   :class:`ConfigError` instead of touching the network.
@@ -33,11 +36,12 @@ Decisions:
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import api as _api
@@ -47,6 +51,7 @@ from .errors import (
     DashboardError,
     ForbiddenError,
     ParameterError,
+    WatchError,
     WatchTimeoutError,
 )
 
@@ -69,6 +74,9 @@ __all__ = [
 DASHBOARD_LEVEL = "dashboard-level"
 STATIC_VALUE = "static-value"
 WIDGET_LEVEL = "widget-level"
+
+log = logging.getLogger("watch_pandas")
+_WAKE_EVERY = 0.25  # seconds between checks for Ctrl-C while every widget is still running
 
 
 class DashboardFrames(dict):
@@ -132,7 +140,11 @@ def read_watch_dashboard(
             title: widget_parameters(w, values) for title, w in zip(titles, widgets, strict=True)
         }
 
+        interrupt = _Interrupt()
+
         def read_one(title: str, widget: Widget, own: WatchClient) -> pd.DataFrame:
+            if interrupt.stop.is_set():
+                raise KeyboardInterrupt
             if widget.query is None:
                 raise ForbiddenError(
                     f"Widget {widget.id} of dashboard {board.name!r} is restricted: this key "
@@ -152,14 +164,18 @@ def read_watch_dashboard(
                 max_age=max_age,
                 timeout=remaining,
                 dtype_backend=dtype_backend,
-                listeners=listeners,
+                listeners=[interrupt.tracker(), *listeners],
                 results=results,
             )
 
         workers = _WorkerClients(watch if client is not None else None, url, api_key, profile)
         try:
             frames, failures = _run_all(
-                list(zip(titles, widgets, strict=True)), read_one, workers, max_workers
+                list(zip(titles, widgets, strict=True)),
+                read_one,
+                workers,
+                max_workers,
+                on_interrupt=lambda: interrupt.cancel_all(watch),
             )
         finally:
             workers.close()
@@ -295,8 +311,51 @@ class _WorkerClients:
     def close(self) -> None:
         with self._lock:
             made, self._made = self._made, []
+        if self.abandoned:
+            return  # workers may still use them; the sessions close when collected
         for own in made:
             own.close()
+
+    abandoned = False  # set when the workers could not be joined (a second Ctrl-C)
+
+
+class _Interrupt:
+    """The server jobs workers are waiting on, so an interrupt can cancel every one of them."""
+
+    def __init__(self) -> None:
+        self.stop = threading.Event()
+        self._lock = threading.Lock()
+        self._waiting: set[str] = set()
+
+    def tracker(self) -> Callable[[Any], None]:
+        """A progress listener (run in the worker) that records the job it waits on."""
+
+        def track(event) -> None:
+            if event.job_id is None:
+                return
+            waiting = event.state in ("queued", "running")
+            with self._lock:
+                if waiting:
+                    self._waiting.add(event.job_id)
+                else:
+                    self._waiting.discard(event.job_id)
+                stopping = self.stop.is_set()
+            if stopping and waiting:
+                # a job that started after the interrupt: the Execution cancels it and stops
+                raise KeyboardInterrupt
+
+        return track
+
+    def cancel_all(self, client) -> None:
+        """Stop new work and cancel every job still waited on (best effort, logged)."""
+        with self._lock:
+            self.stop.set()
+            waiting = sorted(self._waiting)
+        for job_id in waiting:
+            try:
+                client.cancel_job(job_id)
+            except WatchError as exc:
+                log.warning("could not cancel job %s after the interrupt: %s", job_id, exc)
 
 
 def _run_all(
@@ -304,6 +363,7 @@ def _run_all(
     read_one: Callable[[str, Widget, Any], pd.DataFrame],
     workers: _WorkerClients,
     max_workers: int,
+    on_interrupt: Callable[[], None] = lambda: None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Exception]]:
     frames: dict[str, pd.DataFrame] = {}
     failures: dict[str, Exception] = {}
@@ -311,17 +371,29 @@ def _run_all(
         return frames, failures
     pool = ThreadPoolExecutor(max_workers=min(max_workers, len(jobs)), thread_name_prefix="watch")
     try:
-        futures = [
-            (title, pool.submit(lambda t=title, w=widget: read_one(t, w, workers.get())))
+        futures = {
+            pool.submit(lambda t=title, w=widget: read_one(t, w, workers.get())): title
             for title, widget in jobs
-        ]
-        for title, future in futures:
-            try:
-                frames[title] = future.result()
-            except Exception as exc:  # one widget's failure must not lose the others
-                failures[title] = exc
+        }
+        pending = set(futures)
+        while pending:
+            # in completion order, so an interrupt inside any worker is seen at once; the
+            # timeout lets a pending KeyboardInterrupt surface in this thread while all wait
+            done, pending = wait(pending, timeout=_WAKE_EVERY, return_when=FIRST_COMPLETED)
+            for future in done:
+                try:
+                    frames[futures[future]] = future.result()
+                except Exception as exc:  # one widget's failure must not lose the others
+                    failures[futures[future]] = exc
     except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
+        # Ctrl-C: nothing new starts, every waited-on job is cancelled, then the workers are
+        # joined (their next poll sees the cancel) before their clients may be closed.
+        try:
+            on_interrupt()
+            pool.shutdown(wait=True, cancel_futures=True)
+        except BaseException:  # a second Ctrl-C: stop waiting, leave the clients open
+            workers.abandoned = True
+            pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=True)
     # keep the dashboard's order for both dicts
