@@ -172,15 +172,34 @@ def test_mapped_values_are_what_the_server_receives():
 def test_a_parameter_no_widget_takes_is_refused_before_anything_runs(lw, board):
     with pytest.raises(ParameterError) as info:
         read_board(lw, board, {"min_prise": 5})
-    # the demo's parameters are all widget-level (saved without mappings): none to offer
-    assert "'min_prise'" in str(info.value) and "parameters are: none" in str(info.value)
+    # the demo's widgets map their parameters to dashboard parameters, as the web UI does
+    message = str(info.value)
+    assert "'min_prise'" in message and "'min_price', 'period', 'symbols'" in message
     assert lw.counters.requests("POST", POST_RESULTS) == 0
 
 
-def test_a_widget_level_parameter_is_not_a_dashboard_parameter(lw, board):
-    # the demo's widgets were saved without mappings: their parameters are widget-level
+def test_dashboard_parameters_reach_the_demo_widgets(lw, board):
+    frames = read_board(lw, board, {"period": ("2024-01-05", "2024-01-07")})
+    days = frames["Price history"]["day"]
+    assert not days.empty
+    assert days.min() >= pd.Timestamp("2024-01-05") and days.max() <= pd.Timestamp("2024-01-07")
+
+
+def test_a_widget_level_parameter_is_not_a_dashboard_parameter(local_watch):
+    lw = local_watch
+    ds = lw.add_data_source("db")
+    qid = lw.add_query(
+        "SELECT {{n}} AS n",
+        ds,
+        name="q",
+        parameters=[{"name": "n", "title": "n", "type": "number", "value": 1}],
+    )
+    did = lw.add_dashboard("widget level", query_ids=[qid])
+    stored = lw._app.store.get("dashboards", did)
+    stored["widgets"][0]["options"]["parameterMappings"]["n"]["type"] = "widget-level"
+    lw._app.store.put("dashboards", stored)
     with pytest.raises(ParameterError, match="widget or static parameters"):
-        read_board(lw, board, {"min_price": 3000})
+        read_board(lw, did, {"n": 3000})
     assert lw.counters.requests("POST", POST_RESULTS) == 0
 
 
@@ -229,14 +248,7 @@ def mapped_board(local_watch):
         )
         for default in (1, 2)
     ]
-    did = lw.add_dashboard("mapped", query_ids=ids)
-    stored = lw._app.store.get("dashboards", did)
-    for widget in stored["widgets"]:
-        widget["options"]["parameterMappings"] = {
-            "n": {"name": "n", "type": "dashboard-level", "mapTo": "n", "value": None, "title": ""}
-        }
-    lw._app.store.put("dashboards", stored)
-    return lw, did
+    return lw, lw.add_dashboard("mapped", query_ids=ids)  # mapped as the web UI maps them
 
 
 def test_dashboard_parameters_reach_every_mapped_widget(mapped_board):

@@ -446,7 +446,18 @@ class WatchApp:
                             "sizeX": 3,
                             "sizeY": 8,
                         },
-                        "parameterMappings": {},
+                        # What the web UI's "add widget" saves by default: each
+                        # parameter becomes (or joins) a dashboard-level parameter.
+                        "parameterMappings": {
+                            p["name"]: {
+                                "name": p["name"],
+                                "type": "dashboard-level",
+                                "mapTo": p["name"],
+                                "value": None,
+                                "title": "",
+                            }
+                            for p in (query.get("options") or {}).get("parameters") or []
+                        },
                     },
                     "dashboard_id": dashboard_id,
                     "text": "",
