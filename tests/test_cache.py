@@ -525,3 +525,26 @@ def test_an_unusable_cache_folder_does_not_break_the_read(lw, tmp_path, caplog):
     )
     assert len(frame) == 8 and frame.attrs["watch"]["source"] == "server cache"
     assert "could not cache" in caplog.text
+
+
+def test_the_folder_is_pruned_to_its_size_cap_oldest_first(store, monkeypatch):
+    frame = decoded("27-typed-pg-json", "numpy_nullable")
+    paths = []
+    for minute in range(3):  # d_now-style parameters: a new entry for every read
+        key = wc.CacheKey.for_read(SERVER, 7, {"at": f"2024-01-01 00:0{minute}"}, "numpy_nullable")
+        paths.append(store.store(key, frame, query=make_query(), is_default=False))
+        os.utime(paths[-1], (1_000 + minute, 1_000 + minute))
+    size = paths[0].stat().st_size
+    monkeypatch.setenv(wc.MAX_BYTES_ENV, str(2 * size + size // 2))
+    assert store.prune() == 1
+    assert [p.exists() for p in paths] == [False, True, True]
+    monkeypatch.setenv(wc.MAX_BYTES_ENV, "0")
+    key = wc.CacheKey.for_read(SERVER, 7, {"at": "later"}, "numpy_nullable")
+    newest = store.store(key, frame, query=make_query(), is_default=False)
+    assert newest.exists() and not any(p.exists() for p in paths)  # the new entry is kept
+
+
+def test_a_bad_size_cap_says_what_is_expected(monkeypatch):
+    monkeypatch.setenv(wc.MAX_BYTES_ENV, "lots")
+    with pytest.raises(ConfigError, match="number of bytes"):
+        wc.max_cache_bytes()

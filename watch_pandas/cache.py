@@ -41,6 +41,11 @@ How a cached read decides (:func:`usable`)
     query's definitions come from its cached ``.query.json``, only ``max_age`` is checked (the
     server's pointers cannot be), and a missing entry is a clear :class:`NotFoundError`.
 
+Size
+    The folder is capped (``$WATCH_CACHE_MAX_BYTES``, default 2 GiB): after each write the
+    least recently written results are deleted until it fits (dynamic parameters such as
+    ``d_now`` make a new entry per read, so it would otherwise only grow).
+
 Concurrency
     Writes go to a temporary file in the same directory and are moved into place with
     ``os.replace`` (atomic on POSIX and Windows), so readers in other threads or processes see
@@ -94,6 +99,26 @@ log = logging.getLogger("watch_pandas.cache")
 
 CACHE_DIR_ENV = "WATCH_CACHE_DIR"
 OFFLINE_ENV = "WATCH_OFFLINE"
+MAX_BYTES_ENV = "WATCH_CACHE_MAX_BYTES"
+DEFAULT_MAX_BYTES = 2 << 30
+
+
+def max_cache_bytes() -> int:
+    """The cache folder's size cap: ``$WATCH_CACHE_MAX_BYTES`` or 2 GiB."""
+    text = os.environ.get(MAX_BYTES_ENV, "").strip()
+    if not text:
+        return DEFAULT_MAX_BYTES
+    try:
+        value = int(text)
+    except ValueError:
+        raise ConfigError(
+            f"{MAX_BYTES_ENV} must be a number of bytes (e.g. 1073741824), not {text!r}."
+        ) from None
+    if value < 0:
+        raise ConfigError(f"{MAX_BYTES_ENV} must be >= 0, not {value}.")
+    return value
+
+
 LOCAL_CACHE = "local cache"  # df.attrs["watch"]["source"] of a frame served from here
 
 FORMAT_VERSION = 1
@@ -353,7 +378,34 @@ class ResultCache:
         table = _to_table(frame, meta)
         path = self.path_for(key)
         self._write_atomically(path, lambda f: _write_parquet(table, f))
+        self.prune(keep=path)
         return path
+
+    def prune(self, *, keep: Path | None = None) -> int:
+        """Delete the least recently written results until the folder fits its size cap
+        (``$WATCH_CACHE_MAX_BYTES``, default 2 GiB); returns how many were deleted.
+
+        Dynamic parameters (``d_now``, ``d_last_hour``…) make a new entry for every read, so
+        without a cap the folder would only grow. ``keep`` (the entry just written) stays.
+        """
+        cap = max_cache_bytes()
+        entries = []
+        for path in self.directory.glob("*" + _RESULT_SUFFIX):
+            with contextlib.suppress(FileNotFoundError):
+                stat = path.stat()
+                entries.append((stat.st_mtime, stat.st_size, path))
+        total = sum(size for _, size, _ in entries)
+        removed = 0
+        for _, size, path in sorted(entries, key=lambda entry: entry[0]):
+            if total <= cap:
+                break
+            if path == keep:
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed += 1
+            total -= size
+        return removed
 
     def discard(self, key: CacheKey) -> None:
         """Forget one entry (missing is fine)."""
