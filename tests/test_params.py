@@ -860,3 +860,8 @@ def test_a_saved_default_finer_than_its_type_is_sent_as_the_web_ui_sends_it():
     # the same precision given by the caller is still refused
     with pytest.raises(ParameterError, match="keeps minutes only"):
         resolve_parameters([minute], {"at": "2024-01-10 12:00:30"}, now=NOW)
+
+
+def test_adhoc_years_before_1000_keep_four_digits():
+    wire = adhoc_parameters("SELECT {{ t }}", {"t": datetime(999, 1, 2, 3, 4, 5)})
+    assert wire == {"t": "0999-01-02 03:04:05"}

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import cache as _cache
 from . import params as _params
-from .client import deadline, time_left
+from .client import deadline
 from .config import normalize_url, resolve_config
 from .errors import ConfigError, NotFoundError, ParameterError, QueryFailedError
 from .execution import Execution, Outcome
@@ -133,7 +133,7 @@ def _read_saved_query(
             watch,
             query_id=query_id,
             query_url=watch.query_url(query_id),
-            timeout=time_left(),
+            timeout=timeout,
             listeners=listeners,
         )
         with execution.final_event():
@@ -180,7 +180,7 @@ def run_sql(
     wire = _params.adhoc_parameters(sql, params)
     with _client_for(client, url, api_key, profile) as watch, deadline(timeout):
         source = watch.resolve_data_source(data_source)
-        execution = Execution(watch, timeout=time_left(), listeners=_listeners(progress))
+        execution = Execution(watch, timeout=timeout, listeners=_listeners(progress))
         wanted_age = ANY_AGE if max_age is None else max_age
         with execution.final_event():
             outcome = execution.run(

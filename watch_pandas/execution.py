@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from .client import deadline, no_deadline
+from .client import deadline, no_deadline, time_left
 from .errors import (
     ForbiddenError,
     QueryCancelledError,
@@ -135,10 +135,13 @@ class Execution:
             raise
 
     def remaining(self) -> float | None:
-        """Seconds left before the deadline (``None`` when there is none)."""
-        if self.timeout is None:
-            return None
-        return self.timeout - self.elapsed
+        """Seconds left before the deadline: this execution's ``timeout`` or the thread's
+        :func:`~watch_pandas.client.deadline`, whichever comes first (``None``: no limit)."""
+        own = None if self.timeout is None else self.timeout - self.elapsed
+        outer = time_left()
+        if own is None or outer is None:
+            return own if outer is None else outer
+        return min(own, outer)
 
     # -- the run ----------------------------------------------------------------------------
     def run(self, start: Callable[[], object]) -> Outcome:

@@ -829,8 +829,8 @@ def _adhoc_scalar(name: str, value: object) -> object:
     if isinstance(value, datetime):
         if value.time() == time() and value.tzinfo is None:
             return value.date().isoformat()  # pd.Timestamp("2024-02-01") means a day
-        text = value.strftime("%Y-%m-%d %H:%M:%S")
-        return text + (f".{value.microsecond:06d}" if value.microsecond else "")
+        # isoformat keeps a four-digit year (strftime's %Y drops the zeros of 0999)
+        return value.replace(tzinfo=None).isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
     raise _adhoc_error(name, value, f"cannot send a {type(value).__name__}")
