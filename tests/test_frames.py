@@ -9,7 +9,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
 from datetime import datetime
 from typing import Any
 
@@ -872,79 +871,11 @@ def test_a_float_column_with_an_int_a_double_cannot_hold_stays_exact_object():
     assert frame["x"].tolist()[:2] == [1, 2**60 + 1]
 
 
-# --------------------------------------------------------------------------- helper process
-
-
-def _wide_rows(n: int) -> str:
-    tricky = ["},{", '"}, {"', "}]", "\\", "ünï"]
-    rows = [
-        {
-            "id": i,
-            "price": i / 4,
-            "ok": i % 3 == 0,
-            "d": "2024-01-02",
-            "t": "2024-01-01T00:00:01.5",
-            "label": tricky[i % len(tricky)],
-            "wei": UINT256_MAX - i if i % 7 == 0 else i,
-            "maybe": None if i % 5 == 0 else i,
-        }
-        for i in range(n)
-    ]
-    spec = [("id", "integer"), ("price", "float"), ("ok", "boolean"), ("d", "date")]
-    spec += [("t", "datetime"), ("label", "string"), ("wei", "integer"), ("maybe", None)]
-    return result_body(spec, rows)
-
-
-@pytest.fixture
-def helper_jobs(monkeypatch) -> list[int]:
-    """Counts the batches handed to the helper process."""
-    from watch_pandas import _rows
-
-    jobs: list[int] = []
-    submit = _rows.DecodeHelper.submit
-
-    def counting(self, decoder, raw):
-        jobs.append(len(raw))
-        return submit(self, decoder, raw)
-
-    monkeypatch.setattr(_rows.DecodeHelper, "submit", counting)
-    return jobs
-
-
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="the helper needs two CPUs")
-def test_helper_process_decodes_batches_to_the_same_frame(helper_jobs) -> None:
-    body = _wide_rows(3000).encode()
-    expected, meta = frames.decode_result(body)
-    serial, _ = read_result(body, batch_bytes=2000, parallel=False)
-    assert helper_jobs == []
-    got, got_meta = read_result(body, batch_bytes=2000, parallel=True)
-    assert helper_jobs, "no batch went to the helper"
-    pd.testing.assert_frame_equal(got, expected)
-    pd.testing.assert_frame_equal(serial, expected)
-    assert got_meta == meta
-    assert got["wei"].iloc[7] == UINT256_MAX - 7
-
-
-def test_a_dead_helper_costs_nothing_but_time() -> None:
-    from watch_pandas._rows import Batch, DecodeHelper, ResultSplitter, RowDecoder
-
-    helper = DecodeHelper()
-    helper._proc.kill()
-    helper._proc.wait()
-    helper.has_room = lambda: True  # keep handing it batches: each must come back decoded here
-    body = _wide_rows(300).encode()
-    expected, _ = frames.decode_result(body)
-    names = list(expected.columns)
-
-    def make_decoder(raw_columns):
-        return RowDecoder([c["name"] for c in raw_columns], [c["type"] for c in raw_columns])
-
-    chunks = (body[i : i + 500] for i in range(0, len(body), 500))
-    events = list(ResultSplitter(1000, helper=helper).events(chunks, make_decoder))
-    batches = [e for e in events if isinstance(e, Batch)]
-    assert len(batches) > 3
-    assert sum(b._pending is not None for b in batches) >= 3
-    columns = list(zip(*(b.parts() for b in batches), strict=True))
-    ids = [v for part in columns[names.index("id")] for v in part.to_pylist()]
-    assert ids == list(range(300))
-    helper.close()
+def test_stream_big_ints_with_null_only_and_int64_batches_stay_exact() -> None:
+    values = [None] * 30 + list(range(30)) + [UINT256_MAX, None, -(2**70)] + [None] * 20 + [5]
+    body = result_body([("n", "integer")], [{"n": v} for v in values])
+    for batch_bytes in (20, 60, 1 << 20):
+        df, _ = both_ways(body, batch_bytes=batch_bytes)
+        assert df["n"].dtype == object
+        assert df["n"].tolist() == values
+        assert [type(v) for v in df["n"] if v is not None] == [int] * 33

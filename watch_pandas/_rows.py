@@ -15,20 +15,11 @@ msgspec keeps integers of any size exact (orjson turns those beyond 64 bits into
 
 from __future__ import annotations
 
-import atexit
-import contextlib
 import json
-import os
-import pickle
 import re
-import subprocess
-import sys
-import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from operator import attrgetter
-from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -44,8 +35,8 @@ __all__ = [
     "Whole",
     "Finished",
     "Columns",
-    "DecodeHelper",
-    "decode_helper",
+    "ExactInts",
+    "batch_part",
 ]
 
 # A token of the prefix: a complete string, a structural character, or a bare scalar.
@@ -144,24 +135,9 @@ class Columns:
 
 @dataclass
 class Batch:
-    """Decoded rows: each column's part (:meth:`RowDecoder.parts`), or still in the helper."""
+    """Decoded rows: each column's part (see :meth:`RowDecoder.parts`)."""
 
-    _parts: list[Any] | None
-    _pending: tuple[Future, RowDecoder, bytearray] | None = None
-
-    def parts(self) -> list[Any]:
-        """The column parts (waits for the helper; decodes here if the helper failed)."""
-        if self._pending is not None:
-            future, decoder, raw = self._pending
-            self._pending = None
-            try:
-                self._parts = future.result()
-            except Exception:  # the helper died or failed: this process decodes the batch
-                self._parts = decoder.parts(raw)
-        parts = self._parts
-        self._parts = None
-        assert parts is not None
-        return parts
+    parts: list[Any]
 
 
 @dataclass
@@ -240,9 +216,8 @@ class ResultSplitter:
     when the fast path does not apply (then the events are one :class:`Whole`).
     """
 
-    def __init__(self, batch_bytes: int = 4 << 20, helper: DecodeHelper | None = None) -> None:
+    def __init__(self, batch_bytes: int = 4 << 20) -> None:
         self.batch_bytes = batch_bytes
-        self.helper = helper
 
     def events(self, chunks: Iterable[bytes], make_decoder: Any) -> Iterator[Any]:
         it = iter(chunks)
@@ -284,16 +259,6 @@ class ResultSplitter:
         """Decode the complete rows at the front of ``buf``; return them and where the rest
         starts (the byte before the next row, to be overwritten with "[")."""
         end = len(buf)
-        if self.helper is not None and self.helper.has_room():
-            cut = _last_row_cut(buf, end)
-            if cut is not None:
-                brace, next_row = cut
-                raw = buf[: brace + 2]
-                raw[-1] = _CLOSE
-                if _is_json(raw):  # a cut between rows: the helper process decodes the batch
-                    return Batch(None, (self.helper.submit(decoder, raw), decoder, raw)), (
-                        next_row - 1
-                    )
         for _ in range(_CUT_ATTEMPTS):
             cut = _last_row_cut(buf, end)
             if cut is None:
@@ -343,22 +308,12 @@ def _decode_closed(buf: bytearray, brace: int, decoder: RowDecoder) -> list[Any]
         raise
 
 
-_RAW = msgspec.json.Decoder(msgspec.Raw)
-
-
-def _is_json(raw: bytearray) -> bool:
-    """Whether ``raw`` is one complete JSON value (msgspec skips it without building objects:
-    a cut inside a string or a nested value fails here)."""
-    try:
-        _RAW.decode(raw)
-    except msgspec.DecodeError:
-        return False
-    return True
-
-
 def _last_row_cut(buf: bytes, end: int) -> tuple[int, int] | None:
     """The last ``}`` … ``{`` row boundary before ``end``: (index of ``}``, index of ``{``)."""
-    best = max(buf.rfind(b"},{", 0, end), buf.rfind(b"}, {", 0, end))
+    near = max(0, end - (64 << 10))  # rows are short: look near the end before the whole
+    best = max(buf.rfind(b"},{", near, end), buf.rfind(b"}, {", near, end))
+    if best < 0:
+        best = max(buf.rfind(b"},{", 0, near + 3), buf.rfind(b"}, {", 0, near + 3))
     if best >= 0:
         return best, buf.index(b"{", best + 1)
     window = max(0, end - (1 << 20))
@@ -426,168 +381,22 @@ def batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
         arrow_type = _PART_TYPES[kind]
     try:
         return pa.array(values, type=arrow_type, memory_pool=_part_pool())
-    except (OverflowError, pa.ArrowInvalid, pa.ArrowTypeError):
-        return values  # e.g. an integer beyond int64: exact Python ints
+    except OverflowError:
+        if kind == C.TYPE_INTEGER and checked:
+            return ExactInts(values)  # msgspec checked them: ints (some beyond int64) or None
+        return values
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return values
+
+
+class ExactInts(list):
+    """A batch of an integer column holding values beyond int64, all checked to be Python
+    ints or ``None``: the column becomes ``object`` without looking at each value again."""
+
+    __slots__ = ()
 
 
 def _part_pool() -> pa.MemoryPool:
     """The C allocator for the batch parts: it hands freed builder buffers back to the OS,
     where Arrow's default pool keeps them (about 40 MB more peak RSS for 1M rows)."""
     return pa.system_memory_pool()
-
-
-# --------------------------------------------------------------------------- helper process
-
-
-class _HelperGone(Exception):
-    """The helper process exited or its pipe broke; pending batches are decoded here."""
-
-
-class DecodeHelper:
-    """A second Python process that decodes row batches, so a read uses two CPUs.
-
-    It is a plain ``python -c`` child fed through its stdin/stdout with pickled jobs (not
-    ``multiprocessing``: spawn would re-import the user's ``__main__`` script, fork is unsafe
-    with threads). Batches go to it only while it has fewer than ``max_in_flight`` pending;
-    otherwise the reading thread decodes them itself, so a slow or not yet started helper
-    never delays a read. If it dies, its pending batches are decoded by the reader.
-    """
-
-    def __init__(self, max_in_flight: int = 2) -> None:
-        import queue
-
-        self.max_in_flight = max_in_flight
-        env = dict(os.environ)
-        package_parent = str(Path(__file__).resolve().parents[1])
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_parent, env.get("PYTHONPATH")]))
-        self._proc = subprocess.Popen(
-            [sys.executable, "-c", "from watch_pandas._rows import _helper_main; _helper_main()"],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            env=env,
-        )
-        self._lock = threading.Lock()
-        self._jobs: dict[int, Future] = {}
-        self._next_id = 0
-        self._alive = True
-        self._outbox: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        for target, name in ((self._write_loop, "writer"), (self._read_loop, "reader")):
-            threading.Thread(target=target, name=f"watch-pandas-decode-{name}", daemon=True).start()
-
-    @property
-    def pid(self) -> int:
-        return self._proc.pid
-
-    def has_room(self) -> bool:
-        """Whether a batch sent now would be taken up soon."""
-        return self._alive and len(self._jobs) < self.max_in_flight
-
-    def submit(self, decoder: RowDecoder, raw: bytearray) -> Future:
-        """Decode ``raw`` (a JSON array of rows) into ``decoder``'s column parts over there."""
-        future: Future = Future()
-        with self._lock:
-            if not self._alive:
-                future.set_exception(_HelperGone())
-                return future
-            job_id = self._next_id
-            self._next_id += 1
-            self._jobs[job_id] = future
-        self._outbox.put((job_id, decoder.names, decoder.types, raw))
-        return future
-
-    def close(self) -> None:
-        """Stop the helper (it exits when its input ends)."""
-        self._outbox.put(None)
-        try:
-            self._proc.wait(timeout=2)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-
-    def _write_loop(self) -> None:
-        stdin = self._proc.stdin
-        assert stdin is not None
-        try:
-            while (job := self._outbox.get()) is not None:
-                pickle.dump(job, stdin, protocol=pickle.HIGHEST_PROTOCOL)
-                stdin.flush()
-                del job
-        except (OSError, ValueError):
-            self._fail_all()
-        finally:
-            with contextlib.suppress(OSError, ValueError):
-                stdin.close()
-
-    def _read_loop(self) -> None:
-        stdout = self._proc.stdout
-        assert stdout is not None
-        while True:
-            try:
-                job_id, ok, payload = pickle.load(stdout)
-            except Exception:  # EOF, a broken pipe or garbage: the helper is gone
-                self._fail_all()
-                return
-            with self._lock:
-                future = self._jobs.pop(job_id, None)
-            if future is not None:
-                if ok:
-                    future.set_result(payload)
-                else:
-                    future.set_exception(_HelperGone(payload))
-            del payload
-
-    def _fail_all(self) -> None:
-        with self._lock:
-            self._alive = False
-            jobs, self._jobs = self._jobs, {}
-        for future in jobs.values():
-            future.set_exception(_HelperGone())
-
-
-_HELPER: DecodeHelper | None = None
-_HELPER_LOCK = threading.Lock()
-
-
-def decode_helper(start: bool = True) -> DecodeHelper | None:
-    """The process-wide :class:`DecodeHelper`, started on first use; ``None`` on a single CPU,
-    when ``WATCH_PANDAS_DECODE_HELPER=0``, or when it cannot be started."""
-    global _HELPER
-    if _HELPER is not None and _HELPER._alive:
-        return _HELPER
-    if (os.cpu_count() or 1) < 2 or os.environ.get("WATCH_PANDAS_DECODE_HELPER") == "0":
-        return None
-    with _HELPER_LOCK:
-        if (_HELPER is None or not _HELPER._alive) and start:
-            try:
-                _HELPER = DecodeHelper()
-            except OSError:
-                return None
-            atexit.register(_HELPER.close)
-        return _HELPER
-
-
-def _helper_main() -> None:
-    """The helper process: read pickled jobs from stdin, answer each with its column parts."""
-    source, sink = sys.stdin.buffer, sys.stdout.buffer
-    sys.stdout = sys.stderr  # nothing else may write into the answer pipe
-    decoders: dict[tuple[Any, ...], RowDecoder] = {}
-    batch_part([1], C.TYPE_INTEGER, True)  # Arrow's first array costs ~0.2 s: pay it now
-    while True:
-        try:
-            job_id, names, types, raw = pickle.load(source)
-        except EOFError:
-            return
-        key = (tuple(names), tuple(types))
-        try:
-            decoder = decoders.get(key)
-            if decoder is None:
-                if len(decoders) > 16:
-                    decoders.clear()
-                decoder = decoders[key] = RowDecoder(names, types)
-            reply = (job_id, True, decoder.parts(raw))
-        except Exception as exc:  # the reader decodes this batch itself and reports properly
-            reply = (job_id, False, f"{type(exc).__name__}: {exc}")
-        del raw
-        pickle.dump(reply, sink, protocol=pickle.HIGHEST_PROTOCOL)
-        sink.flush()
-        del reply

@@ -52,7 +52,7 @@ from . import _constants as C
 from .errors import LossyFormatError, ServerError
 from .models import Column, ResultMeta
 
-__all__ = ["decode_result", "read_result", "decode_csv", "csv_loss_reason", "start_decode_helper"]
+__all__ = ["decode_result", "read_result", "decode_csv", "csv_loss_reason"]
 
 DtypeBackend = Literal["numpy_nullable", "pyarrow"]
 _BACKENDS = ("numpy_nullable", "pyarrow")
@@ -145,7 +145,6 @@ def read_result(
     dtype_backend: DtypeBackend = "numpy_nullable",
     infer_untyped: bool = True,
     batch_bytes: int = 4 << 20,
-    parallel: bool = False,
 ) -> tuple[pd.DataFrame, ResultMeta]:
     """Like :func:`decode_result`, but decodes the rows in batches as the body arrives.
 
@@ -155,12 +154,8 @@ def read_result(
     into the column types and turned into Arrow arrays. Bodies of an unexpected layout (rows
     before columns, duplicate column names) go through :func:`decode_result`. The frame and
     metadata are the same as :func:`decode_result` gives for the same body.
-
-    With ``parallel=True`` (and two or more CPUs) a helper process decodes some of the
-    batches (see :func:`start_decode_helper`); the frame is the same either way. It is off by
-    default: on the shared 2-CPU benchmark machine it did not measurably shorten a read.
     """
-    from ._rows import Batch, Finished, ResultSplitter, RowDecoder, Whole, decode_helper
+    from ._rows import Batch, Finished, ResultSplitter, RowDecoder, Whole
 
     _check_backend(dtype_backend)
     chunks, close = _chunks_of(source, batch_bytes)
@@ -180,42 +175,25 @@ def read_result(
             parts = [[] for _ in columns]
             return RowDecoder(names, [c.type for c in columns])
 
-        splitter = ResultSplitter(batch_bytes, helper=decode_helper() if parallel else None)
-        batches: list[Batch] = []
-        for event in splitter.events(chunks, make_decoder):
+        for event in ResultSplitter(batch_bytes).events(chunks, make_decoder):
             if isinstance(event, Whole):
                 return decode_result(
                     event.body, dtype_backend=dtype_backend, infer_untyped=infer_untyped
                 )
             if isinstance(event, Batch):
-                batches.append(event)  # parts of batches in the helper are collected below
+                n_rows += len(event.parts[0]) if event.parts else 0
+                for part, column_parts in zip(event.parts, parts, strict=True):
+                    column_parts.append(part)
+                event.parts.clear()
             elif isinstance(event, Finished):
                 result = _query_result_object(_loads(event.document))
                 meta = dataclasses.replace(ResultMeta.from_json(result), columns=columns)
-        for batch in batches:
-            batch_parts = batch.parts()
-            n_rows += len(batch_parts[0]) if batch_parts else 0
-            for part, column_parts in zip(batch_parts, parts, strict=True):
-                column_parts.append(part)
-        batches.clear()
         built = []
         for column in columns:
             built.append(_merge_parts(parts.pop(0), column.type, n_rows, infer_untyped))
         return _assemble(built, columns, n_rows, dtype_backend), meta
     finally:
         close()
-
-
-def start_decode_helper() -> None:
-    """Start the helper process that :func:`read_result` shares batches with, if not yet.
-
-    Call it before requesting a large result: its start-up (a Python process importing
-    msgspec and pyarrow, a few tenths of a second) then overlaps the server's own work.
-    ``read_result`` starts it by itself otherwise, at the first full batch.
-    """
-    from ._rows import decode_helper
-
-    decode_helper()
 
 
 def _chunks_of(source: Any, batch_bytes: int) -> tuple[Iterable[bytes], Callable[[], None]]:
@@ -233,6 +211,17 @@ def _chunks_of(source: Any, batch_bytes: int) -> tuple[Iterable[bytes], Callable
 
 def _merge_parts(parts: list[Any], col_type: str | None, n_rows: int, infer_untyped: bool) -> Any:
     """Join a column's batch parts into what :func:`_build_from_values` gives for all rows."""
+    from ._rows import ExactInts
+
+    if col_type == C.TYPE_INTEGER and any(isinstance(p, ExactInts) for p in parts):
+        exact = (pa.int64(), pa.null())
+        if all(isinstance(p, ExactInts) or getattr(p, "type", None) in exact for p in parts):
+            # what _build_integers gives: every value an int or None, some beyond int64
+            ints: list[Any] = []
+            for part in parts:
+                ints.extend(part if isinstance(part, list) else part.to_pylist())
+            parts.clear()
+            return ints
     if all(not isinstance(p, list) for p in parts):
         types = {p.type for p in parts} - {pa.null()}
         if len(types) == 1:
