@@ -130,6 +130,20 @@ def test_unknown_serialize_mode_is_refused_with_the_choices():
         LocalWatch(serialize="lazy")
 
 
+def test_mode_can_be_switched_on_a_running_server(saved_result):
+    db, qid, rid, _ = saved_result
+    with LocalWatch(db=db) as lw:
+        assert lw.serialize == "stored"
+        streamed = call(lw, "GET", f"/api/query_results/{rid}.json").content
+        lw.serialize = "per-request"
+        rendered = call(lw, "GET", f"/api/query_results/{rid}.json").content
+        with pytest.raises(ValueError, match="per-request"):
+            lw.serialize = "never"
+        assert lw.serialize == "per-request"
+    assert b'}, {"n": 2' in rendered and b'},{"n": 2' in streamed  # json.dumps vs stored rows
+    assert json.loads(rendered) == json.loads(streamed)
+
+
 def test_cli_serve_takes_the_mode(monkeypatch):
     from watch_pandas import cli
 

@@ -59,11 +59,7 @@ class LocalWatch:
         dashboard_slug_routes: bool = False,
         serialize: str = SERIALIZE_STORED,
     ) -> None:
-        if serialize not in SERIALIZE_MODES:
-            raise ValueError(
-                f"serialize must be one of {', '.join(map(repr, SERIALIZE_MODES))}, "
-                f"not {serialize!r}"
-            )
+        _check_serialize(serialize)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if db is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="local-watch-")
@@ -240,6 +236,15 @@ class LocalWatch:
         self._app.jobs.release()
 
     @property
+    def serialize(self) -> str:
+        """How result bodies are made: ``"stored"`` or ``"per-request"`` (see the class doc)."""
+        return str(self._app.serialize)
+
+    @serialize.setter
+    def serialize(self, mode: str) -> None:
+        self._app.serialize = _check_serialize(mode)
+
+    @property
     def execution_delay(self) -> float:
         return self._app.jobs.execution_delay
 
@@ -276,6 +281,14 @@ class LocalWatch:
         if self._demo is None:
             raise RuntimeError("no demo loaded: use LocalWatch(demo=True) or lw.load_demo()")
         return self._demo
+
+
+def _check_serialize(mode: str) -> str:
+    if mode not in SERIALIZE_MODES:
+        raise ValueError(
+            f"serialize must be one of {', '.join(map(repr, SERIALIZE_MODES))}, not {mode!r}"
+        )
+    return mode
 
 
 def serve(
