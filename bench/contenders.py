@@ -146,6 +146,49 @@ def read_watch_query_cached(cfg: dict[str, Any]) -> dict[str, Any]:
     return _frame_result(df, started, {})
 
 
+def stream_post_stored(cfg: dict[str, Any]) -> dict[str, Any]:
+    """read_result against the server in "stored" mode (streams precomputed bytes)."""
+    return stream_post(cfg)
+
+
+def download_post_stored(cfg: dict[str, Any]) -> dict[str, Any]:
+    return download_post(cfg)
+
+
+def requests_json_stored(cfg: dict[str, Any]) -> dict[str, Any]:
+    return requests_json(cfg)
+
+
+def cold_read(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The cold read: a fresh run on the server (max_age=0) into an empty local cache."""
+    import watch_pandas
+
+    started = time.perf_counter()
+    df = watch_pandas.read_watch_query(
+        cfg["cold_query_id"], url=cfg["url"], api_key=cfg["key"], progress=False, max_age=0,
+        cache_dir=cfg["cold_cache_dir"],
+    )  # fmt: skip
+    return _frame_result(df, started, {})
+
+
+def dashboard(cfg: dict[str, Any]) -> dict[str, Any]:
+    """read_watch_dashboard on the 10-widget dashboard (server's cached results, no local
+    cache: every widget's rows are fetched and decoded)."""
+    import watch_pandas
+
+    started = time.perf_counter()
+    frames = watch_pandas.read_watch_dashboard(
+        cfg["dashboard_id"], url=cfg["url"], api_key=cfg["key"], progress=False, cache=False
+    )
+    wall = time.perf_counter() - started
+    return {"wall": wall, "rows": sum(len(f) for f in frames.values()), "widgets": len(frames)}
+
+
+def dashboard_slowest(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's largest widget query read alone, the same way."""
+    return read_watch_query({**cfg, "query_id": cfg["dashboard_slowest"]})
+
+
 def requests_json(cfg: dict[str, Any]) -> dict[str, Any]:
     """What users do today (redash-toolbelt style): requests + json + DataFrame(rows)."""
     import pandas as pd
@@ -189,13 +232,19 @@ def import_watch_pandas(cfg: dict[str, Any]) -> dict[str, Any]:
 CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "download_post": download_post,
     "download_get": download_get,
+    "download_post_stored": download_post_stored,
     "stream_post": stream_post,
+    "stream_post_stored": stream_post_stored,
+    "requests_json_stored": requests_json_stored,
     "stream_get": stream_get,
     "whole_post": whole_post,
     "read_watch_query": read_watch_query,
     "read_watch_query_cached": read_watch_query_cached,
+    "cold_read": cold_read,
     "requests_json": requests_json,
     "pandas_read_csv": pandas_read_csv,
+    "dashboard": dashboard,
+    "dashboard_slowest": dashboard_slowest,
     "import_pandas": import_pandas,
     "import_watch_pandas": import_watch_pandas,
 }
@@ -211,6 +260,16 @@ PRELOAD = {
     "download_post": ("requests",),
     "download_get": ("requests",),
 }
+_DECODING = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client")
+_API = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.api")
+PRELOAD.update(
+    stream_post_stored=_DECODING,
+    download_post_stored=("requests",),
+    requests_json_stored=("pandas", "requests"),
+    cold_read=_API + ("watch_pandas.cache",),
+    dashboard=_API + ("watch_pandas.dashboards",),
+    dashboard_slowest=_API,
+)
 
 
 def main(argv: list[str]) -> None:
@@ -222,7 +281,7 @@ def main(argv: list[str]) -> None:
             importlib.import_module(module)
         except ImportError:
             pass
-    if name in ("stream_post", "stream_get", "whole_post", "read_watch_query"):
+    if name not in ("download_post", "download_get", "download_post_stored") and name in PRELOAD:
         import pyarrow.compute  # noqa: F401
 
         import watch_pandas._rows  # noqa: F401

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import platform
 import shutil
 import statistics
 import subprocess
@@ -28,51 +29,80 @@ from watch_pandas.testing import LocalWatch
 from watch_pandas.testing._demo import LARGE_ROWS, LARGE_SQL
 
 ROOT = Path(__file__).resolve().parents[1]
+REDASH, STORED = "per-request", "stored"
+# (contender, the server's serialisation mode while it runs)
 READS = [
-    "download_post",
-    "curl_post",
-    "download_get",
-    "stream_post",
-    "stream_get",
-    "whole_post",
-    "read_watch_query",
-    "read_watch_query_cached",
-    "requests_json",
-    "pandas_read_csv",
+    ("download_post", REDASH),
+    ("curl_post", REDASH),
+    ("stream_post", REDASH),
+    ("read_watch_query", REDASH),
+    ("read_watch_query_cached", REDASH),
+    ("cold_read", REDASH),
+    ("requests_json", REDASH),
+    ("pandas_read_csv", REDASH),
+    ("dashboard", REDASH),
+    ("dashboard_slowest", REDASH),
+    ("download_post_stored", STORED),
+    ("stream_post_stored", STORED),
+    ("requests_json_stored", STORED),
 ]
 IMPORTS = ["import_pandas", "import_watch_pandas"]
 LABELS = {
-    "download_post": "download floor: requests, POST inline reply → nowhere",
+    "download_post": "download floor: requests POST → nowhere",
     "curl_post": "download floor: curl -o /dev/null (POST)",
-    "download_get": "download floor: requests, GET result by id → nowhere",
-    "stream_post": "AFTER  read_result, streamed POST (cached, inline)",
-    "stream_get": "AFTER  read_result, streamed GET by id",
-    "whole_post": "BEFORE decode_result on the whole POST body",
-    "read_watch_query": "read_watch_query, cache=False (api.py as committed)",
-    "read_watch_query_cached": "read_watch_query, local cache hit (api.py as committed)",
+    "stream_post": "READ: frames.read_result on the POST reply",
+    "read_watch_query": "read_watch_query, cache=False (server's cached result)",
+    "read_watch_query_cached": "read_watch_query, local cache hit",
+    "cold_read": "COLD read_watch_query: max_age=0, empty local cache",
     "requests_json": "peer: requests + json + pd.DataFrame(rows)",
     "pandas_read_csv": "peer: pd.read_csv(csv url)",
+    "dashboard": "read_watch_dashboard, 10 widgets",
+    "dashboard_slowest": "read_watch_query of its slowest widget",
+    "download_post_stored": "[stored server] download floor: requests POST",
+    "stream_post_stored": "[stored server] read_result, streamed POST",
+    "requests_json_stored": "[stored server] peer: requests + json + DataFrame",
     "import_pandas": "import pandas",
     "import_watch_pandas": "import pandas, watch_pandas",
 }
+# Dashboard widgets: one large table and nine small ones (fractions of the workload's rows).
+DASHBOARD_SHARES = [0.1] + [0.001 * k for k in range(1, 10)]
 
 
-def _workload(lw: LocalWatch, rows: int, state_file: Path) -> tuple[int, int]:
-    """The workload query's id and a cached result id (executed once per data folder)."""
+def _sql(rows: int) -> str:
+    return LARGE_SQL.replace(f"n < {LARGE_ROWS}", f"n < {rows}")
+
+
+def _workload(lw: LocalWatch, rows: int, state_file: Path) -> dict[str, Any]:
+    """Ids of the workload query, its cached result and the dashboard (executed once per data
+    folder; later runs reuse them)."""
     state = json.loads(state_file.read_text()) if state_file.exists() else {}
-    query_id = state.get("query_id")
-    if query_id is None:
+    typed = lw.demo.data_sources["typed"]
+    if "query_id" not in state:
         if rows == LARGE_ROWS:
-            query_id = lw.demo.queries["large"]
+            state["query_id"] = lw.demo.queries["large"]
         else:
-            sql = LARGE_SQL.replace(f"n < {LARGE_ROWS}", f"n < {rows}")
-            query_id = lw.add_query(sql, lw.demo.data_sources["typed"], name=f"Bench {rows} rows")
-    result_id = _cached_result_id(lw, query_id)
-    if result_id is None:
+            state["query_id"] = lw.add_query(_sql(rows), typed, name=f"Bench {rows} rows")
+    state["result_id"] = _cached_result_id(lw, state["query_id"])
+    if state["result_id"] is None:
         print(f"executing the {rows:,}-row workload once (cached afterwards) …", file=sys.stderr)
-        result_id = lw.refresh_query(query_id)
-    state_file.write_text(json.dumps({"query_id": query_id, "result_id": result_id}))
-    return query_id, result_id
+        state["result_id"] = lw.refresh_query(state["query_id"])
+    if "dashboard_id" not in state:
+        print("creating the 10-widget dashboard …", file=sys.stderr)
+        widget_queries = []
+        for i, share in enumerate(DASHBOARD_SHARES):
+            n = max(10, int(rows * share))
+            query_id = lw.add_query(_sql(n), typed, name=f"Bench widget {i + 1} ({n:,} rows)")
+            lw.refresh_query(query_id)
+            widget_queries.append(query_id)
+        state["dashboard_id"] = lw.add_dashboard(f"Bench {rows} dashboard", widget_queries)
+        state["dashboard_slowest"] = widget_queries[0]
+    if "cold_query_id" not in state:
+        # Its own query (other text, so another query hash): its fresh runs must not make the
+        # workload's server result newer, which would rightly invalidate the local cache.
+        sql = _sql(rows) + "\n-- cold reads"
+        state["cold_query_id"] = lw.add_query(sql, typed, name=f"Bench {rows} rows, cold")
+    state_file.write_text(json.dumps(state))
+    return state
 
 
 def _cached_result_id(lw: LocalWatch, query_id: int) -> int | None:
@@ -119,20 +149,27 @@ def _run_curl(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(lw: LocalWatch, rows: int, runs: int, data: Path) -> dict[str, list[dict[str, Any]]]:
-    query_id, result_id = _workload(lw, rows, data / f"workload-{rows}.json")
+    state = _workload(lw, rows, data / f"workload-{rows}.json")
     cfg = {
         "url": lw.url,
         "key": lw.admin_key,
-        "query_id": query_id,
-        "result_id": result_id,
+        **state,
         "cache_dir": str(data / f"client-cache-{rows}"),
     }
-    names = [n for n in READS if n != "curl_post" or shutil.which("curl")] + IMPORTS
-    results: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
-    for run in range(runs):
-        for name in names:  # round-robin: a noisy moment hurts every contender alike
-            results[name].append(_run_contender(name, cfg))
-        print(f"run {run + 1}/{runs} done", file=sys.stderr)
+    reads = [(n, mode) for n, mode in READS if n != "curl_post" or shutil.which("curl")]
+    lw.serialize = REDASH
+    _run_contender("read_watch_query_cached", cfg)  # fills the local cache: later runs hit it
+    results: dict[str, list[dict[str, Any]]] = {n: [] for n, _ in reads}
+    results.update({name: [] for name in IMPORTS})
+    with tempfile.TemporaryDirectory(prefix="bench-cold-") as cold:
+        for run in range(runs):
+            for name, mode in reads:  # round-robin: a noisy moment hurts every contender alike
+                lw.serialize = mode
+                run_cfg = {**cfg, "cold_cache_dir": str(Path(cold) / f"run-{run}")}
+                results[name].append(_run_contender(name, run_cfg))
+            for name in IMPORTS:
+                results[name].append(_run_contender(name, cfg))
+            print(f"run {run + 1}/{runs} done", file=sys.stderr)
     return results
 
 
@@ -149,17 +186,34 @@ def _check(label: str, value: float | None, limit: float, *, at_most: bool, unit
     return f"{label:<62} {value:>8.2f}{unit} (target {sign} {limit:g}{unit})  {verdict}"
 
 
-def report(results: dict[str, list[dict[str, Any]]], rows: int) -> str:
-    med = {name: {k: _median(rs, k) for k in ("wall", "peak_mb", "baseline_mb", "tail", "frame_mb")}
-           for name, rs in results.items()}  # fmt: skip
+def machine() -> str:
+    """CPU count, load, Python and library versions: what the numbers were measured on."""
+    import msgspec
+    import pandas
+    import pyarrow
+
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg()) if hasattr(os, "getloadavg") else "?"
+    return (
+        f"machine: {os.cpu_count()} CPUs (load average {load}), Python "
+        f"{platform.python_version()}, pandas {pandas.__version__}, pyarrow "
+        f"{pyarrow.__version__}, msgspec {msgspec.__version__}, {platform.platform()}"
+    )
+
+
+def report(results: dict[str, list[dict[str, Any]]], rows: int, machine_before: str) -> str:
+    keys = ("wall", "peak_mb", "baseline_mb", "tail", "frame_mb")
+    med = {name: {k: _median(rs, k) for k in keys} for name, rs in results.items()}
     runs = len(next(iter(results.values())))
     lines = [
         f"watch_pandas read benchmark: {rows:,} rows × 8 columns, {runs} runs per contender "
-        f"(medians), each run in its own process; {os.cpu_count()} CPUs",
+        "(medians), each run in its own process, contenders round-robin",
+        "server: LocalWatch(serialize='per-request') — every result body json-dumped whole "
+        "before its first byte, as Redash does — unless marked [stored server]",
+        machine_before,
         "",
         f"{'contender':<56} {'wall s':>8} {'peak RSS MB':>12} {'RSS − imports':>14}",
     ]
-    for name in READS + IMPORTS:
+    for name in [n for n, _ in READS] + IMPORTS:
         if name not in med:
             continue
         m = med[name]
@@ -172,36 +226,48 @@ def report(results: dict[str, list[dict[str, Any]]], rows: int) -> str:
             lines.append(
                 f"{LABELS[name]:<56} {m['wall']:>8.2f} {m['peak_mb']:>12.0f} {delta:>14.0f}"
             )
-    after, floor = med["stream_post"], med["download_post"]
-    peer = med["requests_json"]
+    after, floor, peer = med["stream_post"], med["download_post"], med["requests_json"]
     frame_mb = after["frame_mb"]
     read_delta = after["peak_mb"] - after["baseline_mb"]
+    cached = med["read_watch_query_cached"]["wall"]
     lines += [
         "",
-        f"final DataFrame memory (memory_usage(deep=True)): {frame_mb:.0f} MB; "
-        f"client work after the last byte (median): {after['tail']:.2f} s",
+        f"final DataFrame memory (memory_usage(deep=True)): {frame_mb:.0f} MB; client work after "
+        f"the last byte (median): {after['tail']:.2f} s",
+        "cold read = read_watch_query(max_age=0) with an empty local cache (a copy of the "
+        "workload query): the server executes it, serialises the result, the client decodes "
+        "and stores it; cache hit = read_watch_query after a read filled the local cache",
         "",
-        "targets (issue 5), AFTER = read_result on the streamed POST reply",
-        _check("1. read wall / download floor (requests POST)", after["wall"] / floor["wall"],
+        "targets (issue 5); READ = read_result on the per-request server's POST reply",
+        _check("1. READ wall / download floor (requests POST)", after["wall"] / floor["wall"],
                1.2, at_most=True, unit="×"),
-        _check("1. client work after last byte / download floor", after["tail"] / floor["wall"],
-               0.2, at_most=True, unit="×"),
+        _check("1. READ client work after last byte / download floor",
+               after["tail"] / floor["wall"], 0.2, at_most=True, unit="×"),
+        _check("1'. read_watch_query (cache=False) wall / download floor",
+               med["read_watch_query"]["wall"] / floor["wall"], 1.2, at_most=True, unit="×"),
         _check("2. speed-up vs requests+json+DataFrame", peer["wall"] / after["wall"],
                1.4, at_most=False, unit="×"),
         _check("2. peak RSS vs requests+json+DataFrame", after["peak_mb"] / peer["peak_mb"],
                0.4, at_most=True, unit="×"),
+        _check("2'. [stored server] speed-up vs requests+json+DataFrame",
+               med["requests_json_stored"]["wall"] / med["stream_post_stored"]["wall"],
+               1.4, at_most=False, unit="×"),
         _check("3. read's RSS (peak − after imports) / frame memory", read_delta / frame_mb,
                2.5, at_most=True, unit="×"),
         _check("3'. whole-process peak RSS / frame memory (strict reading)",
                after["peak_mb"] / frame_mb, 2.5, at_most=True, unit="×"),
+        _check("4. cold read / local cache hit", med["cold_read"]["wall"] / cached,
+               20, at_most=False, unit="×"),
+        _check("4'. read_watch_query cache=False / local cache hit",
+               med["read_watch_query"]["wall"] / cached, 20, at_most=False, unit="×"),
+        _check("5. dashboard (10 widgets) / its slowest query",
+               med["dashboard"]["wall"] / med["dashboard_slowest"]["wall"],
+               1.5, at_most=True, unit="×"),
         _check("6. import pandas+watch_pandas − import pandas",
                (med["import_watch_pandas"]["wall"] - med["import_pandas"]["wall"]) * 1000,
                50, at_most=True, unit="ms"),
         "",
-        f"before → after (same run): decode_result {med['whole_post']['wall']:.2f} s / "
-        f"{med['whole_post']['peak_mb']:.0f} MB → read_result {after['wall']:.2f} s / "
-        f"{after['peak_mb']:.0f} MB; pd.read_csv "
-        f"{med['pandas_read_csv']['wall']:.2f} s (untyped dates, object text)",
+        f"after the run: {machine()}",
     ]  # fmt: skip
     return "\n".join(lines)
 
@@ -222,9 +288,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = args.rows or (100_000 if args.quick else LARGE_ROWS)
     runs = args.runs or (3 if args.quick else 5)
     args.data.mkdir(parents=True, exist_ok=True)
+    before = machine()
     with LocalWatch(db=args.data / "watch.sqlite", demo=True) as lw:
         results = measure(lw, rows, runs, args.data)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
-    print(report(results, rows))
+    print(report(results, rows, before))
     return 0
