@@ -1,11 +1,15 @@
 """WatchClient: one method per Watch/Redash endpoint, over one ``requests.Session``.
 
-The key travels only in the ``Authorization: Key …`` header of the session (never in a URL we
+The key travels only in the ``Authorization: Key …`` header of each request (never in a URL we
 build). Idempotent requests are retried by urllib3 with exponential backoff on 429/502/503/504
 and connection errors, honouring ``Retry-After``; POSTs (which may start executions) are retried
 only when the connection failed before anything was sent. Every HTTP or transport failure is
 raised as an :mod:`watch_pandas.errors` type whose message names the method and path, never
 the key.
+
+The transport (retry policy, the per-thread :func:`deadline`, failures → error types) lives in
+:mod:`watch_pandas._http`; this module keeps the endpoints and re-exports ``deadline``,
+``no_deadline`` and ``time_left``.
 """
 
 from __future__ import annotations
@@ -15,42 +19,42 @@ import json
 import logging
 import math
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
 import requests
 import requests.auth
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import (
-    ConnectTimeoutError,
-    MaxRetryError,
-    NewConnectionError,
-    ProtocolError,
-    ReadTimeoutError,
-    SSLError,
-)
-from urllib3.util.retry import Retry
 
 from . import __version__
 from ._constants import MAX_PAGE_SIZE
+from ._http import (
+    DeadlineReached,
+    check_not_login_page,
+    deadline,
+    deadline_error,
+    decode_json,
+    expect_dict,
+    http_error,
+    no_deadline,
+    retry_policy,
+    time_left,
+    timeout_within_deadline,
+    transport_error,
+    wire_model,
+)
 from .config import resolve_config
 from .errors import (
     AuthError,
     ConfigError,
-    ConflictError,
     ForbiddenError,
     NotFoundError,
-    ParameterError,
-    QueryFailedError,
     ServerError,
     TransportError,
     WatchError,
-    WatchTimeoutError,
 )
 from .models import Dashboard, DataSource, Job, Page, Query
 
@@ -68,17 +72,12 @@ log = logging.getLogger("watch_pandas.client")
 
 KeyKind = Literal["auto", "user", "query"]
 RESULT_FORMATS = ("json", "csv", "tsv", "xlsx")
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# Methods urllib3 may repeat after a read error or a retryable status. DELETE is safe here:
-# archiving or cancelling twice leaves the same state. POST is deliberately absent.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT", "TRACE"})
 # A cached result body is never parsed just to tell it from a job: peek at the first key.
 _FIRST_KEY = re.compile(rb'\s*\{\s*"([A-Za-z_]+)"')
 _SMALL_BODY = 64 * 1024
 # Chunks of a streamed result body: big enough that reading costs little per byte, small
 # enough that decoding overlaps the transfer (see frames.read_result).
 STREAM_CHUNK = 1 << 20
-_LOGIN_TEXT = "please login"
 
 
 @dataclass(frozen=True)
@@ -160,85 +159,6 @@ class _KeyAuth(requests.auth.AuthBase):
         return "_KeyAuth(<hidden>)"
 
 
-_deadline = threading.local()
-
-
-@contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Bound every request this thread sends inside the block by ``seconds`` overall.
-
-    Each request's timeouts shrink to the time left, a retry never sleeps past it, and a
-    request that would start (or go on) after it raises :class:`WatchTimeoutError`. ``None``
-    sets no bound; an inner block can only shorten an outer one. :func:`no_deadline` lifts it
-    for clean-up requests such as cancelling a job.
-    """
-    previous = getattr(_deadline, "at", None)
-    at = previous
-    if seconds is not None:
-        mine = time.monotonic() + float(seconds)
-        at = mine if previous is None else min(previous, mine)
-    _deadline.at = at
-    try:
-        yield
-    finally:
-        _deadline.at = previous
-
-
-@contextmanager
-def no_deadline() -> Iterator[None]:
-    """Lift the current thread's deadline inside the block (clean-up requests)."""
-    previous = getattr(_deadline, "at", None)
-    _deadline.at = None
-    try:
-        yield
-    finally:
-        _deadline.at = previous
-
-
-def time_left() -> float | None:
-    """Seconds left before this thread's :func:`deadline` (``None`` when there is none)."""
-    at = getattr(_deadline, "at", None)
-    return None if at is None else at - time.monotonic()
-
-
-class _DeadlineReached(Exception):
-    """Raised inside urllib3's retry loop when waiting would pass the deadline (internal)."""
-
-
-class _Retry(Retry):
-    """urllib3 ``Retry`` that caps how long a ``Retry-After`` header may make us sleep, never
-    sleeps past the thread's :func:`deadline`, and also repeats a POST the server rate-limited
-    without running it (see :func:`_post_refused`)."""
-
-    RETRY_AFTER_MAX = 60.0
-
-    def sleep(self, response: Any = None) -> None:
-        left = time_left()
-        if left is not None:
-            wait = self.get_retry_after(response) if response is not None else None
-            if wait is None:
-                wait = self.get_backoff_time()
-            if wait >= left:
-                raise _DeadlineReached
-        super().sleep(response)
-
-    def get_retry_after(self, response: Any) -> float | None:
-        value = super().get_retry_after(response)
-        return None if value is None else min(value, self.RETRY_AFTER_MAX)
-
-    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
-        if method.upper() == "POST" and _post_refused(status_code):
-            return True  # the retry budget (total/status) still caps it
-        return super().is_retry(method, status_code, has_retry_after)
-
-
-def _post_refused(status_code: int) -> bool:
-    """429 Too Many Requests: the server refused the request without processing it (RFC 6585
-    §4), so sending the POST again cannot start a second execution. 5xx are never repeated
-    for a POST: a gateway (502/504) or a busy proxy (503) may have passed it on already."""
-    return status_code == 429
-
-
 class WatchClient:
     """A connection to one Watch (Redash) server.
 
@@ -288,25 +208,9 @@ class WatchClient:
         self._auth = _KeyAuth(self._key)
         self._headers = {"User-Agent": f"watch-pandas/{__version__}", "Accept": "application/json"}
         if self._owns_session:
-            adapter = HTTPAdapter(max_retries=self._make_retry(retries, backoff_factor))
+            adapter = HTTPAdapter(max_retries=retry_policy(retries, backoff_factor))
             self.session.mount("https://", adapter)
             self.session.mount("http://", adapter)
-
-    @staticmethod
-    def _make_retry(retries: int, backoff_factor: float) -> Retry:
-        return _Retry(
-            total=retries,
-            connect=retries,
-            read=retries,
-            status=retries,
-            other=0,
-            allowed_methods=IDEMPOTENT_METHODS,
-            status_forcelist=RETRY_STATUSES,
-            backoff_factor=backoff_factor,
-            backoff_max=30,
-            respect_retry_after_header=True,
-            raise_on_status=False,  # hand back the last response so we can explain it
-        )
 
     # -- housekeeping ----------------------------------------------------------------------
     def __repr__(self) -> str:
@@ -359,7 +263,7 @@ class WatchClient:
     ) -> Iterator[Query]:
         """All queries (drafts included), fetched page by page; stops at the last page."""
         for item in self._paginate("queries", q, tags, order, page_size, limit, "list queries"):
-            yield _model(Query.from_json, item, "a query")
+            yield wire_model(Query.from_json, item, "a query")
 
     def get_queries_page(
         self,
@@ -376,7 +280,7 @@ class WatchClient:
         """One saved query, with its parameter definitions."""
         qid = _as_id(query_id, "query_id")
         data = self._json("GET", f"queries/{qid}", what=f"query {qid}", query_id=qid)
-        query = _model(Query.from_json, data, "a query")
+        query = wire_model(Query.from_json, data, "a query")
         self.is_query_key_for(query)
         return query
 
@@ -405,7 +309,7 @@ class WatchClient:
             "schedule": dict(schedule) if schedule is not None else None,
             "tags": list(tags or ()),
         }
-        created = _model(Query.from_json, self._json("POST", "queries", body=body), "a query")
+        created = wire_model(Query.from_json, self._json("POST", "queries", body=body), "a query")
         if publish:
             return self.edit_query(created.id, version=created.version, is_draft=False)
         return created
@@ -422,7 +326,7 @@ class WatchClient:
         if version is not None:
             body["version"] = version
         data = self._json("POST", f"queries/{qid}", body=body, what=f"query {qid}", query_id=qid)
-        return _model(Query.from_json, data, "a query")
+        return wire_model(Query.from_json, data, "a query")
 
     def archive_query(self, query_id: int | str) -> None:
         """Archive a saved query (``DELETE /api/queries/<id>``)."""
@@ -551,10 +455,10 @@ class WatchClient:
         else:
             path = f"jobs/{quote(jid, safe='')}"
             data = self._json("GET", path, what=f"job {jid}", job_id=jid, user_only=True)
-        job = _expect_dict(data, "a job").get("job")
+        job = expect_dict(data, "a job").get("job")
         if not isinstance(job, dict):
             raise ServerError(f"GET /api/{path} did not answer a job object.", job_id=jid)
-        return _model(Job.from_json, job, "a job")
+        return wire_model(Job.from_json, job, "a job")
 
     def cancel_job(self, job_id: str) -> None:
         """Cancel a job (``DELETE /api/jobs/<id>``); needs a user API key.
@@ -678,7 +582,7 @@ class WatchClient:
                 log.debug("dashboard slug lookup with ?legacy failed (%s); trying v8/v9 form", exc)
             else:
                 # v8/v9 ignore ?legacy, so this success does not tell the generation
-                return self._remember_slug(Dashboard.from_json(_expect_dict(data, "a dashboard")))
+                return self._remember_slug(Dashboard.from_json(expect_dict(data, "a dashboard")))
         try:
             data = self._json("GET", f"dashboards/{quoted}", what=what, user_only=True)
         except (NotFoundError, ServerError) as exc:
@@ -691,7 +595,7 @@ class WatchClient:
                 status_code=exc.status_code,
             ) from None
         self._dashboard_slug_style = "slug"
-        return self._remember_slug(Dashboard.from_json(_expect_dict(data, "a dashboard")))
+        return self._remember_slug(Dashboard.from_json(expect_dict(data, "a dashboard")))
 
     def _remember_slug(self, dashboard: Dashboard) -> Dashboard:
         if dashboard.slug:
@@ -709,7 +613,7 @@ class WatchClient:
                     raise
                 log.debug("dashboard id route failed (%s); trying the v8/v9 slug route", exc)
             else:
-                found = Dashboard.from_json(_expect_dict(data, "a dashboard"))
+                found = Dashboard.from_json(expect_dict(data, "a dashboard"))
                 if found.id == did:
                     self._dashboard_slug_style = "legacy"
                     return found
@@ -720,7 +624,7 @@ class WatchClient:
         if slug:
             quoted = quote(slug, safe="")
             data = self._json("GET", f"dashboards/{quoted}", what=what, user_only=True)
-            found = Dashboard.from_json(_expect_dict(data, "a dashboard"))
+            found = Dashboard.from_json(expect_dict(data, "a dashboard"))
             if found.id == did:
                 self._dashboard_slug_style = "slug"
                 return self._remember_slug(found)
@@ -741,7 +645,7 @@ class WatchClient:
                 data = self._json(
                     "GET", f"dashboards/{known.id}", what=f"dashboard {known.id}", user_only=True
                 )
-                by_id = Dashboard.from_json(_expect_dict(data, "a dashboard"))
+                by_id = Dashboard.from_json(expect_dict(data, "a dashboard"))
             except (NotFoundError, ServerError):
                 by_id = None
             proven = by_id is not None and by_id.id == known.id
@@ -761,7 +665,7 @@ class WatchClient:
         if not isinstance(name, str) or not name.strip():
             raise ConfigError("A new dashboard needs a non-empty name.")
         data = self._json("POST", "dashboards", body={"name": name}, user_only=True)
-        return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+        return Dashboard.from_json(expect_dict(data, "a dashboard"))
 
     def edit_dashboard(
         self, dashboard_id: int | str, *, version: int | None = None, **fields: Any
@@ -774,7 +678,7 @@ class WatchClient:
         data = self._json(
             "POST", f"dashboards/{did}", body=body, what=f"dashboard {did}", user_only=True
         )
-        return Dashboard.from_json(_expect_dict(data, "a dashboard"))
+        return Dashboard.from_json(expect_dict(data, "a dashboard"))
 
     def archive_dashboard(self, dashboard: int | str) -> None:
         """Archive a dashboard given by id or slug (v8/v9 servers are addressed by slug)."""
@@ -795,7 +699,7 @@ class WatchClient:
         data = self._json("GET", "data_sources", what="data sources", user_only=True)
         if not isinstance(data, list):
             raise ServerError("GET /api/data_sources did not answer a list.")
-        return [_model(DataSource.from_json, item, "a data source") for item in data]
+        return [wire_model(DataSource.from_json, item, "a data source") for item in data]
 
     def resolve_data_source(self, id_or_name: int | str) -> DataSource:
         """A data source by id (int or digit string) or exact name."""
@@ -828,11 +732,11 @@ class WatchClient:
                 if self.key_kind == "user":
                     raise
             else:
-                config = _expect_dict(data, "a session").get("client_config")
+                config = expect_dict(data, "a session").get("client_config")
                 if isinstance(config, dict):
                     return config
         data = self._json("GET", "config", what="server config")
-        config = _expect_dict(data, "a config").get("client_config")
+        config = expect_dict(data, "a config").get("client_config")
         if not isinstance(config, dict):
             raise ServerError("GET /api/config did not include client_config.")
         return config
@@ -871,7 +775,7 @@ class WatchClient:
             params["tags"] = [tags] if isinstance(tags, str) else list(tags)
         if order:
             params["order"] = order
-        data = _expect_dict(
+        data = expect_dict(
             self._json("GET", resource, params=params, what=resource, user_only=True), "a page"
         )
         try:
@@ -921,7 +825,7 @@ class WatchClient:
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         response = self._request(method, path, **kwargs)
-        return _decode_json(response, method, path, self._redact)
+        return decode_json(response, method, path, self._redact)
 
     def _request(
         self,
@@ -941,7 +845,7 @@ class WatchClient:
         """Send one request; return the 2xx response or raise the fitting WatchError."""
         url = f"{self.url}/api/{path}"
         context = {"query_id": query_id, "job_id": job_id}
-        timeout = self._timeout_within_deadline(method, path, context)
+        timeout = timeout_within_deadline(self.timeout, method, path, context)
         started = time.monotonic()
         try:
             response = self.session.request(
@@ -956,48 +860,38 @@ class WatchClient:
                 allow_redirects=method != "POST",
                 stream=stream,
             )
-        except _DeadlineReached:
-            raise self._deadline_error(method, path, context) from None
+        except DeadlineReached:
+            raise deadline_error(method, path, context) from None
         except requests.RequestException as exc:
             left = time_left()
             if left is not None and left <= 0.05:
-                raise self._deadline_error(method, path, context) from None
+                raise deadline_error(method, path, context) from None
             raise self._transport_error(exc, method, path, context) from None
         elapsed = time.monotonic() - started
         log.debug("%s %s -> %s in %.3fs", method, urlsplit(url).path, response.status_code, elapsed)
         if response.ok and not response.is_redirect:
-            self._check_not_login_page(response, method, path, context)
+            check_not_login_page(response, method, path, context, url=self.url)
             # Success on a user-key-only route proves a user key (``detect_user`` opts out).
             proves_user = user_only if detect_user is None else detect_user
             if proves_user and self._key_kind == "auto" and self._detected_kind == "auto":
                 self._detected_kind = "user"
             return response
         try:
-            raise self._http_error(
-                response, method, path, what, user_only, sent_parameters, context
+            raise http_error(
+                response,
+                method,
+                path,
+                what=what,
+                user_only=user_only,
+                sent_parameters=sent_parameters,
+                context=context,
+                url=self.url,
+                key_kind=self._key_kind,
+                retries=self.retries,
+                redact=self._redact,
             )
         finally:
             response.close()
-
-    def _timeout_within_deadline(
-        self, method: str, path: str, context: dict[str, Any]
-    ) -> tuple[float, float]:
-        """The client's (connect, read) timeouts, shrunk to the thread's deadline if any."""
-        left = time_left()
-        if left is None:
-            return self.timeout
-        if left <= 0:
-            raise self._deadline_error(method, path, context)
-        return (min(self.timeout[0], left), min(self.timeout[1], left))
-
-    @staticmethod
-    def _deadline_error(method: str, path: str, context: dict[str, Any]) -> WatchTimeoutError:
-        where = f"{method} /api/{urlsplit(path).path}"
-        return WatchTimeoutError(
-            f"{where}: the overall deadline (timeout=) passed before the server answered; "
-            "raise timeout= or try again later.",
-            **context,
-        )
 
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "<redacted>") if self._key else text
@@ -1005,166 +899,16 @@ class WatchClient:
     def _transport_error(
         self, exc: requests.RequestException, method: str, path: str, context: dict[str, Any]
     ) -> WatchError:
-        where = f"{method} /api/{urlsplit(path).path}"
-        # After urllib3 gave up retrying, requests wraps the real cause in MaxRetryError.
-        reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
-        retried = f" (after {self.retries} retries)" if self.retries else ""
-        if isinstance(exc, requests.exceptions.SSLError) or isinstance(reason, SSLError):
-            advice = (
-                "TLS/certificate problem: check the URL's host name, or point REQUESTS_CA_BUNDLE "
-                "at your organisation's CA bundle."
-            )
-        elif isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(
-            reason, ReadTimeoutError
-        ):
-            advice = (
-                f"the server did not answer within the read timeout ({self.timeout[1]:g} s)"
-                f"{retried}; raise timeout= (e.g. timeout=(10, 900)) for big results, or try "
-                "again later."
-            )
-        elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
-            advice = "the connection broke while the body was arriving (truncated); try again."
-        elif isinstance(reason, NewConnectionError) or (
-            isinstance(exc, requests.ConnectionError)
-            and not isinstance(exc, requests.exceptions.ConnectTimeout)
-            and not isinstance(reason, (ConnectTimeoutError, ProtocolError))
-        ):
-            advice = (
-                f"could not connect to {self.url}{retried}: check the URL, your network/VPN, "
-                "and that the server is up."
-            )
-        elif isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
-            reason, ConnectTimeoutError
-        ):
-            advice = (
-                f"timed out while connecting{retried}: check the URL, VPN/firewall, and that "
-                "the server is up."
-            )
-        elif isinstance(reason, ProtocolError):
-            advice = (
-                f"the connection was closed or reset before the answer arrived{retried}; "
-                "try again (a proxy may have cut a slow request)."
-            )
-        elif isinstance(exc, requests.exceptions.RetryError):
-            return ServerError(
-                f"{where} kept failing after {self.retries} retries; try again later.", **context
-            )
-        else:
-            advice = f"the request failed ({type(exc).__name__}); check the URL and try again."
-        return TransportError(f"{where}: {advice}", url=None, **context)
-
-    def _check_not_login_page(
-        self, response: requests.Response, method: str, path: str, context: dict[str, Any]
-    ) -> None:
-        """A 2xx HTML page (a login form after a redirect, a proxy page) is not the API."""
-        content_type = response.headers.get("Content-Type", "")
-        if "text/html" not in content_type.lower():
-            return
-        if response.history or "/login" in urlsplit(response.url).path:
-            raise AuthError(
-                f"{method} /api/{path} was redirected to the server's login page: the API key "
-                f"was not accepted by {self.url}. Check the key (and that the URL is the Watch "
-                "base address).",
-                status_code=response.status_code,
-                **context,
-            )
-        raise ServerError(
-            f"{method} /api/{path} answered an HTML page instead of the API's JSON. Is {self.url} "
-            "the Watch base address (not a page inside it), and is no single-sign-on proxy in "
-            "front of it?",
-            status_code=response.status_code,
-            **context,
+        """The error for a failed request or body read (this client's URL, retries, timeout)."""
+        return transport_error(
+            exc,
+            method,
+            path,
+            context,
+            url=self.url,
+            retries=self.retries,
+            read_timeout=self.timeout[1],
         )
-
-    def _http_error(
-        self,
-        response: requests.Response,
-        method: str,
-        path: str,
-        what: str | None,
-        user_only: bool,
-        sent_parameters: Mapping[str, Any] | None,
-        context: dict[str, Any],
-    ) -> WatchError:
-        status = response.status_code
-        where = f"{method} /api/{path}"
-        text = self._redact(_server_text(response))
-        said = f' The server said: "{text}".' if text else ""
-        extra = {"status_code": status, **context}
-        subject = what or f"/api/{path}"
-
-        if response.is_redirect or 300 <= status < 400:
-            location = self._redact(response.headers.get("Location", "?"))
-            return ServerError(
-                f"{where} was redirected ({status}) to {location}; a redirect would turn this "
-                "POST into a GET. Configure the final address as the URL (for instance "
-                "https:// instead of http://).",
-                **extra,
-            )
-        if status == 404 and _LOGIN_TEXT in text.lower():
-            hint = ""
-            if user_only and self._key_kind != "user":
-                hint = (
-                    " If this is a query API key (one query's key), it only works on that "
-                    "query's own routes; this call needs a user API key (from your profile page)."
-                )
-            return AuthError(
-                f"The API key was not accepted by {self.url} ({where} answered 404 "
-                f'"Please login").{hint} Check the key and the URL.',
-                **extra,
-            )
-        if status == 404:
-            if "no cached result" in text.lower():
-                return NotFoundError(
-                    f"No cached result for {subject}.{said} Run the query first (max_age=0); "
-                    "with a query key only results of the saved default parameters can be "
-                    "read this way (re-POST the parameters instead).",
-                    **extra,
-                )
-            return NotFoundError(
-                f"{subject[0].upper() + subject[1:]} was not found ({where}).{said} Check the id.",
-                **extra,
-            )
-        if status == 403:
-            hint = ""
-            lowered = text.lower()
-            if "user api key" in lowered or "unsafe parameters" in lowered:
-                hint = " Use a user API key for this (a query key cannot do it)."
-            return ForbiddenError(f"Not allowed: {where} answered 403.{said}{hint}", **extra)
-        if status == 409:
-            return ConflictError(
-                f"{subject[0].upper() + subject[1:]} changed on the server since you read it "
-                f"(version conflict on {where}).{said} Read it again and re-apply your change.",
-                **extra,
-            )
-        if status == 400:
-            return _bad_request(text, where, subject, sent_parameters, extra)
-        if status == 401:
-            lowered = text.lower()
-            if "data source" in lowered:
-                return ConfigError(
-                    f"{where}: no usable data source.{said} Pass a valid data_source_id "
-                    "(see list_data_sources()), or attach the query to a data source.",
-                    **extra,
-                )
-            return AuthError(f"{where} answered 401.{said} Check the API key.", **extra)
-        if status == 429 or status in (502, 503, 504):
-            retried = method != "POST" or _post_refused(status)
-            tried = f" after {self.retries} retries" if self.retries and retried else ""
-            reason = (
-                "is rate-limiting us" if status == 429 else "(or a proxy in front) is unavailable"
-            )
-            return ServerError(
-                f"{where}: the server {reason} (HTTP {status}){tried}.{said} Try again later.",
-                **extra,
-            )
-        if status >= 500:
-            return ServerError(
-                f"{where} failed on the server (HTTP {status}).{said}"
-                f"{_server_error_hint(method, path)}",
-                **extra,
-            )
-        return WatchError(f"{where} answered HTTP {status}.{said}", **extra)
 
 
 # -- helpers (module level, no client state) -----------------------------------------------
@@ -1226,132 +970,6 @@ def _max_age(max_age: object) -> int:
     return max_age
 
 
-def _expect_dict(data: Any, what: str) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise ServerError(f"The server answered {type(data).__name__} where {what} was expected.")
-    return data
-
-
-_Model = TypeVar("_Model")
-
-
-def _model(factory: Callable[[dict[str, Any]], _Model], data: Any, what: str) -> _Model:
-    """``factory(data)`` for a wire object; a malformed one is a ServerError, not a KeyError."""
-    obj = _expect_dict(data, what)
-    try:
-        return factory(obj)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ServerError(
-            f"The server answered something that is not {what} ({type(exc).__name__}: {exc}); "
-            "is the URL a Watch/Redash server?"
-        ) from None
-
-
-def _decode_json(response: requests.Response, method: str, path: str, redact: Any) -> Any:
-    try:
-        return json.loads(response.content)
-    except ValueError:
-        content_type = response.headers.get("Content-Type", "unknown")
-        snippet = redact(response.text[:120]).replace("\n", " ")
-        raise ServerError(
-            f"{method} /api/{path} answered {content_type}, not JSON (starts with {snippet!r}). "
-            "Is the URL the Watch base address?",
-            status_code=response.status_code,
-        ) from None
-
-
-def _server_text(response: requests.Response) -> str:
-    """The server's own explanation: ``{"message"}`` or ``{"job": {"error"}}``; "" if none."""
-    try:
-        data = json.loads(response.content)
-    except ValueError:
-        return ""
-    if isinstance(data, dict):
-        message = data.get("message")
-        if isinstance(message, str):
-            return message.strip()
-        job = data.get("job")
-        if isinstance(job, dict) and isinstance(job.get("error"), str):
-            return job["error"].strip()
-    return ""
-
-
-_INCOMPATIBLE = "parameter values are incompatible with their definitions:"
-_MISSING = "missing parameter value for:"
-
-
-def _names_after(text: str, marker: str) -> list[str]:
-    tail = text[text.lower().index(marker) + len(marker) :]
-    return [name.strip() for name in tail.split(",") if name.strip()]
-
-
-def _bad_request(
-    text: str,
-    where: str,
-    subject: str,
-    sent: Mapping[str, Any] | None,
-    extra: dict[str, Any],
-) -> WatchError:
-    lowered = text.lower()
-    said = f' The server said: "{text}".' if text else ""
-    if _INCOMPATIBLE in lowered:
-        names = _names_after(text, _INCOMPATIBLE)
-        values = ", ".join(f"{n}={sent[n]!r}" for n in names if sent and n in sent)
-        unknown = [n for n in names if not sent or n not in sent]
-        return ParameterError(
-            f"The server rejected parameter(s) {', '.join(names)} of {subject}"
-            + (f" (sent {values})" if values else "")
-            + ": a value does not fit the parameter's definition (type, enum option, date "
-            "format) or the name is not a parameter of the query"
-            + (f" ({', '.join(unknown)})" if unknown else "")
-            + ".",
-            name=", ".join(names) or None,
-            value=sent.get(names[0]) if sent and len(names) == 1 else None,
-            **extra,
-        )
-    if _MISSING in lowered:
-        names = sorted(_names_after(text, _MISSING))
-        return ParameterError(
-            f"{subject[0].upper() + subject[1:]} needs a value for parameter(s) "
-            f"{', '.join(names)}; the server never fills in defaults, so every parameter "
-            "must be sent.",
-            name=", ".join(names) or None,
-            allowed="a value for every parameter of the query",
-            **extra,
-        )
-    if "detached from any data source" in lowered:
-        return ParameterError(
-            f"A dropdown parameter's source query has no data source.{said}",
-            **extra,
-        )
-    if "page is out of range" in lowered:
-        return NotFoundError(
-            f"{where}: that page is past the last one.{said} Use a page number up to "
-            "ceil(count / page_size).",
-            **extra,
-        )
-    if "page size is out of range" in lowered or "page must be" in lowered:
-        return ConfigError(f"{where}: bad paging argument.{said}", **extra)
-    if "paused" in lowered:
-        return QueryFailedError(
-            f"The data source of {subject} is paused.{said}", server_message=text, **extra
-        )
-    return WatchError(f"{where} was rejected as a bad request (400).{said}", **extra)
-
-
-def _server_error_hint(method: str, path: str) -> str:
-    """What a 500 on this route usually means (watch-api.md §10.17)."""
-    if path.startswith("jobs/") or "/jobs/" in path:
-        return " The job id is probably unknown or expired (finished jobs expire after 12 h)."
-    if path == "query_results" and method == "POST":
-        return " Check that data_source_id exists (list_data_sources())."
-    if path.startswith("dashboards/") and "?legacy" not in path and method == "GET":
-        return " A slug needs '?legacy' on v10+ servers; pass the numeric id instead."
-    if path.startswith("dashboards/"):
-        return " The dashboard may not exist."
-    return ""
-
-
 def _result_body(
     response: requests.Response, on_error: Callable[[requests.RequestException], WatchError]
 ) -> ResultBody:
@@ -1400,7 +1018,7 @@ def _execution_from_bytes(body: bytes, status_code: int) -> ExecutionResponse:
             "The execution request did not answer JSON.", status_code=status_code
         ) from None
     if isinstance(data, dict) and isinstance(data.get("job"), dict):
-        return ExecutionResponse(job=_model(Job.from_json, data["job"], "a job"), body=None)
+        return ExecutionResponse(job=wire_model(Job.from_json, data["job"], "a job"), body=None)
     if isinstance(data, dict) and "query_result" in data:
         return ExecutionResponse(job=None, body=body)
     raise ServerError(

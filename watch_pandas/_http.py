@@ -1,0 +1,495 @@
+"""HTTP transport for :class:`~watch_pandas.client.WatchClient`: retries, deadline, errors.
+
+- **Retry policy** (:func:`retry_policy`): urllib3 retries idempotent requests with exponential
+  backoff on 429/502/503/504 and connection errors, honouring ``Retry-After``; a POST is only
+  repeated when the server refused it without running it (429).
+- **Deadline** (:func:`deadline`, :func:`no_deadline`, :func:`time_left`): one overall time
+  bound per thread that every request's timeouts and retry sleeps shrink to.
+- **Error mapping** (:func:`http_error`, :func:`transport_error`, :func:`check_not_login_page`,
+  :func:`decode_json`, :func:`wire_model`): a failed response or a ``requests`` exception
+  becomes the fitting :mod:`watch_pandas.errors` type, whose message names the method and
+  path and says what would be right.
+
+Nothing here sees the API key: text the server may echo is passed through the client's
+``redact`` callable. Package-internal: names without an underscore are used by ``client.py``
+and ``_body.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.exceptions import (
+    ConnectTimeoutError,
+    MaxRetryError,
+    NewConnectionError,
+    ProtocolError,
+    ReadTimeoutError,
+    SSLError,
+)
+from urllib3.util.retry import Retry
+
+from .errors import (
+    AuthError,
+    ConfigError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    ParameterError,
+    QueryFailedError,
+    ServerError,
+    TransportError,
+    WatchError,
+    WatchTimeoutError,
+)
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Methods urllib3 may repeat after a read error or a retryable status. DELETE is safe here:
+# archiving or cancelling twice leaves the same state. POST is deliberately absent.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT", "TRACE"})
+_LOGIN_TEXT = "please login"
+
+
+# -- deadline ------------------------------------------------------------------------------
+_deadline = threading.local()
+
+
+@contextmanager
+def deadline(seconds: float | None) -> Iterator[None]:
+    """Bound every request this thread sends inside the block by ``seconds`` overall.
+
+    Each request's timeouts shrink to the time left, a retry never sleeps past it, and a
+    request that would start (or go on) after it raises :class:`WatchTimeoutError`. ``None``
+    sets no bound; an inner block can only shorten an outer one. :func:`no_deadline` lifts it
+    for clean-up requests such as cancelling a job.
+    """
+    previous = getattr(_deadline, "at", None)
+    at = previous
+    if seconds is not None:
+        mine = time.monotonic() + float(seconds)
+        at = mine if previous is None else min(previous, mine)
+    _deadline.at = at
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+@contextmanager
+def no_deadline() -> Iterator[None]:
+    """Lift the current thread's deadline inside the block (clean-up requests)."""
+    previous = getattr(_deadline, "at", None)
+    _deadline.at = None
+    try:
+        yield
+    finally:
+        _deadline.at = previous
+
+
+def time_left() -> float | None:
+    """Seconds left before this thread's :func:`deadline` (``None`` when there is none)."""
+    at = getattr(_deadline, "at", None)
+    return None if at is None else at - time.monotonic()
+
+
+class DeadlineReached(Exception):
+    """Raised inside urllib3's retry loop when waiting would pass the deadline (internal)."""
+
+
+def timeout_within_deadline(
+    timeout: tuple[float, float], method: str, path: str, context: dict[str, Any]
+) -> tuple[float, float]:
+    """The (connect, read) ``timeout``, shrunk to the thread's deadline if any."""
+    left = time_left()
+    if left is None:
+        return timeout
+    if left <= 0:
+        raise deadline_error(method, path, context)
+    return (min(timeout[0], left), min(timeout[1], left))
+
+
+def deadline_error(method: str, path: str, context: dict[str, Any]) -> WatchTimeoutError:
+    """The error for a request the thread's deadline cut short."""
+    where = f"{method} /api/{urlsplit(path).path}"
+    return WatchTimeoutError(
+        f"{where}: the overall deadline (timeout=) passed before the server answered; "
+        "raise timeout= or try again later.",
+        **context,
+    )
+
+
+# -- retry policy --------------------------------------------------------------------------
+def retry_policy(retries: int, backoff_factor: float) -> Retry:
+    """The urllib3 ``Retry`` a client's own session mounts (``retries=0`` disables it)."""
+    return _Retry(
+        total=retries,
+        connect=retries,
+        read=retries,
+        status=retries,
+        other=0,
+        allowed_methods=IDEMPOTENT_METHODS,
+        status_forcelist=RETRY_STATUSES,
+        backoff_factor=backoff_factor,
+        backoff_max=30,
+        respect_retry_after_header=True,
+        raise_on_status=False,  # hand back the last response so we can explain it
+    )
+
+
+class _Retry(Retry):
+    """urllib3 ``Retry`` that caps how long a ``Retry-After`` header may make us sleep, never
+    sleeps past the thread's :func:`deadline`, and also repeats a POST the server rate-limited
+    without running it (see :func:`_post_refused`)."""
+
+    RETRY_AFTER_MAX = 60.0
+
+    def sleep(self, response: Any = None) -> None:
+        left = time_left()
+        if left is not None:
+            wait = self.get_retry_after(response) if response is not None else None
+            if wait is None:
+                wait = self.get_backoff_time()
+            if wait >= left:
+                raise DeadlineReached
+        super().sleep(response)
+
+    def get_retry_after(self, response: Any) -> float | None:
+        value = super().get_retry_after(response)
+        return None if value is None else min(value, self.RETRY_AFTER_MAX)
+
+    def is_retry(self, method: str, status_code: int, has_retry_after: bool = False) -> bool:
+        if method.upper() == "POST" and _post_refused(status_code):
+            return True  # the retry budget (total/status) still caps it
+        return super().is_retry(method, status_code, has_retry_after)
+
+
+def _post_refused(status_code: int) -> bool:
+    """429 Too Many Requests: the server refused the request without processing it (RFC 6585
+    §4), so sending the POST again cannot start a second execution. 5xx are never repeated
+    for a POST: a gateway (502/504) or a busy proxy (503) may have passed it on already."""
+    return status_code == 429
+
+
+# -- error mapping: exceptions -------------------------------------------------------------
+def transport_error(
+    exc: requests.RequestException,
+    method: str,
+    path: str,
+    context: dict[str, Any],
+    *,
+    url: str,
+    retries: int,
+    read_timeout: float,
+) -> WatchError:
+    """The :class:`TransportError` (or :class:`ServerError`) for a failed ``requests`` call."""
+    where = f"{method} /api/{urlsplit(path).path}"
+    # After urllib3 gave up retrying, requests wraps the real cause in MaxRetryError.
+    reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
+    retried = f" (after {retries} retries)" if retries else ""
+    if isinstance(exc, requests.exceptions.SSLError) or isinstance(reason, SSLError):
+        advice = (
+            "TLS/certificate problem: check the URL's host name, or point REQUESTS_CA_BUNDLE "
+            "at your organisation's CA bundle."
+        )
+    elif isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(reason, ReadTimeoutError):
+        advice = (
+            f"the server did not answer within the read timeout ({read_timeout:g} s)"
+            f"{retried}; raise timeout= (e.g. timeout=(10, 900)) for big results, or try "
+            "again later."
+        )
+    elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
+        advice = "the connection broke while the body was arriving (truncated); try again."
+    elif isinstance(reason, NewConnectionError) or (
+        isinstance(exc, requests.ConnectionError)
+        and not isinstance(exc, requests.exceptions.ConnectTimeout)
+        and not isinstance(reason, (ConnectTimeoutError, ProtocolError))
+    ):
+        advice = (
+            f"could not connect to {url}{retried}: check the URL, your network/VPN, "
+            "and that the server is up."
+        )
+    elif isinstance(exc, requests.exceptions.ConnectTimeout) or isinstance(
+        reason, ConnectTimeoutError
+    ):
+        advice = (
+            f"timed out while connecting{retried}: check the URL, VPN/firewall, and that "
+            "the server is up."
+        )
+    elif isinstance(reason, ProtocolError):
+        advice = (
+            f"the connection was closed or reset before the answer arrived{retried}; "
+            "try again (a proxy may have cut a slow request)."
+        )
+    elif isinstance(exc, requests.exceptions.RetryError):
+        return ServerError(
+            f"{where} kept failing after {retries} retries; try again later.", **context
+        )
+    else:
+        advice = f"the request failed ({type(exc).__name__}); check the URL and try again."
+    return TransportError(f"{where}: {advice}", url=None, **context)
+
+
+# -- error mapping: responses --------------------------------------------------------------
+def check_not_login_page(
+    response: requests.Response,
+    method: str,
+    path: str,
+    context: dict[str, Any],
+    *,
+    url: str,
+) -> None:
+    """A 2xx HTML page (a login form after a redirect, a proxy page) is not the API."""
+    content_type = response.headers.get("Content-Type", "")
+    if "text/html" not in content_type.lower():
+        return
+    if response.history or "/login" in urlsplit(response.url).path:
+        raise AuthError(
+            f"{method} /api/{path} was redirected to the server's login page: the API key "
+            f"was not accepted by {url}. Check the key (and that the URL is the Watch "
+            "base address).",
+            status_code=response.status_code,
+            **context,
+        )
+    raise ServerError(
+        f"{method} /api/{path} answered an HTML page instead of the API's JSON. Is {url} "
+        "the Watch base address (not a page inside it), and is no single-sign-on proxy in "
+        "front of it?",
+        status_code=response.status_code,
+        **context,
+    )
+
+
+def http_error(
+    response: requests.Response,
+    method: str,
+    path: str,
+    *,
+    what: str | None,
+    user_only: bool,
+    sent_parameters: Mapping[str, Any] | None,
+    context: dict[str, Any],
+    url: str,
+    key_kind: str,
+    retries: int,
+    redact: Callable[[str], str],
+) -> WatchError:
+    """The :mod:`watch_pandas.errors` type for a non-2xx ``response`` (not raised).
+
+    ``key_kind`` is the client's configured kind (``"auto"``, ``"user"`` or ``"query"``);
+    ``redact`` removes the key from text the server may have echoed.
+    """
+    status = response.status_code
+    where = f"{method} /api/{path}"
+    text = redact(_server_text(response))
+    said = f' The server said: "{text}".' if text else ""
+    extra = {"status_code": status, **context}
+    subject = what or f"/api/{path}"
+
+    if response.is_redirect or 300 <= status < 400:
+        location = redact(response.headers.get("Location", "?"))
+        return ServerError(
+            f"{where} was redirected ({status}) to {location}; a redirect would turn this "
+            "POST into a GET. Configure the final address as the URL (for instance "
+            "https:// instead of http://).",
+            **extra,
+        )
+    if status == 404 and _LOGIN_TEXT in text.lower():
+        hint = ""
+        if user_only and key_kind != "user":
+            hint = (
+                " If this is a query API key (one query's key), it only works on that "
+                "query's own routes; this call needs a user API key (from your profile page)."
+            )
+        return AuthError(
+            f"The API key was not accepted by {url} ({where} answered 404 "
+            f'"Please login").{hint} Check the key and the URL.',
+            **extra,
+        )
+    if status == 404:
+        if "no cached result" in text.lower():
+            return NotFoundError(
+                f"No cached result for {subject}.{said} Run the query first (max_age=0); "
+                "with a query key only results of the saved default parameters can be "
+                "read this way (re-POST the parameters instead).",
+                **extra,
+            )
+        return NotFoundError(
+            f"{subject[0].upper() + subject[1:]} was not found ({where}).{said} Check the id.",
+            **extra,
+        )
+    if status == 403:
+        hint = ""
+        lowered = text.lower()
+        if "user api key" in lowered or "unsafe parameters" in lowered:
+            hint = " Use a user API key for this (a query key cannot do it)."
+        return ForbiddenError(f"Not allowed: {where} answered 403.{said}{hint}", **extra)
+    if status == 409:
+        return ConflictError(
+            f"{subject[0].upper() + subject[1:]} changed on the server since you read it "
+            f"(version conflict on {where}).{said} Read it again and re-apply your change.",
+            **extra,
+        )
+    if status == 400:
+        return _bad_request(text, where, subject, sent_parameters, extra)
+    if status == 401:
+        lowered = text.lower()
+        if "data source" in lowered:
+            return ConfigError(
+                f"{where}: no usable data source.{said} Pass a valid data_source_id "
+                "(see list_data_sources()), or attach the query to a data source.",
+                **extra,
+            )
+        return AuthError(f"{where} answered 401.{said} Check the API key.", **extra)
+    if status == 429 or status in (502, 503, 504):
+        retried = method != "POST" or _post_refused(status)
+        tried = f" after {retries} retries" if retries and retried else ""
+        reason = "is rate-limiting us" if status == 429 else "(or a proxy in front) is unavailable"
+        return ServerError(
+            f"{where}: the server {reason} (HTTP {status}){tried}.{said} Try again later.",
+            **extra,
+        )
+    if status >= 500:
+        return ServerError(
+            f"{where} failed on the server (HTTP {status}).{said}"
+            f"{_server_error_hint(method, path)}",
+            **extra,
+        )
+    return WatchError(f"{where} answered HTTP {status}.{said}", **extra)
+
+
+def _server_text(response: requests.Response) -> str:
+    """The server's own explanation: ``{"message"}`` or ``{"job": {"error"}}``; "" if none."""
+    try:
+        data = json.loads(response.content)
+    except ValueError:
+        return ""
+    if isinstance(data, dict):
+        message = data.get("message")
+        if isinstance(message, str):
+            return message.strip()
+        job = data.get("job")
+        if isinstance(job, dict) and isinstance(job.get("error"), str):
+            return job["error"].strip()
+    return ""
+
+
+_INCOMPATIBLE = "parameter values are incompatible with their definitions:"
+_MISSING = "missing parameter value for:"
+
+
+def _names_after(text: str, marker: str) -> list[str]:
+    tail = text[text.lower().index(marker) + len(marker) :]
+    return [name.strip() for name in tail.split(",") if name.strip()]
+
+
+def _bad_request(
+    text: str,
+    where: str,
+    subject: str,
+    sent: Mapping[str, Any] | None,
+    extra: dict[str, Any],
+) -> WatchError:
+    lowered = text.lower()
+    said = f' The server said: "{text}".' if text else ""
+    if _INCOMPATIBLE in lowered:
+        names = _names_after(text, _INCOMPATIBLE)
+        values = ", ".join(f"{n}={sent[n]!r}" for n in names if sent and n in sent)
+        unknown = [n for n in names if not sent or n not in sent]
+        return ParameterError(
+            f"The server rejected parameter(s) {', '.join(names)} of {subject}"
+            + (f" (sent {values})" if values else "")
+            + ": a value does not fit the parameter's definition (type, enum option, date "
+            "format) or the name is not a parameter of the query"
+            + (f" ({', '.join(unknown)})" if unknown else "")
+            + ".",
+            name=", ".join(names) or None,
+            value=sent.get(names[0]) if sent and len(names) == 1 else None,
+            **extra,
+        )
+    if _MISSING in lowered:
+        names = sorted(_names_after(text, _MISSING))
+        return ParameterError(
+            f"{subject[0].upper() + subject[1:]} needs a value for parameter(s) "
+            f"{', '.join(names)}; the server never fills in defaults, so every parameter "
+            "must be sent.",
+            name=", ".join(names) or None,
+            allowed="a value for every parameter of the query",
+            **extra,
+        )
+    if "detached from any data source" in lowered:
+        return ParameterError(
+            f"A dropdown parameter's source query has no data source.{said}",
+            **extra,
+        )
+    if "page is out of range" in lowered:
+        return NotFoundError(
+            f"{where}: that page is past the last one.{said} Use a page number up to "
+            "ceil(count / page_size).",
+            **extra,
+        )
+    if "page size is out of range" in lowered or "page must be" in lowered:
+        return ConfigError(f"{where}: bad paging argument.{said}", **extra)
+    if "paused" in lowered:
+        return QueryFailedError(
+            f"The data source of {subject} is paused.{said}", server_message=text, **extra
+        )
+    return WatchError(f"{where} was rejected as a bad request (400).{said}", **extra)
+
+
+def _server_error_hint(method: str, path: str) -> str:
+    """What a 500 on this route usually means (watch-api.md §10.17)."""
+    if path.startswith("jobs/") or "/jobs/" in path:
+        return " The job id is probably unknown or expired (finished jobs expire after 12 h)."
+    if path == "query_results" and method == "POST":
+        return " Check that data_source_id exists (list_data_sources())."
+    if path.startswith("dashboards/") and "?legacy" not in path and method == "GET":
+        return " A slug needs '?legacy' on v10+ servers; pass the numeric id instead."
+    if path.startswith("dashboards/"):
+        return " The dashboard may not exist."
+    return ""
+
+
+# -- error mapping: bodies that are not what the API answers -------------------------------
+def decode_json(
+    response: requests.Response, method: str, path: str, redact: Callable[[str], str]
+) -> Any:
+    """The response's JSON; a body that is not JSON is a :class:`ServerError`."""
+    try:
+        return json.loads(response.content)
+    except ValueError:
+        content_type = response.headers.get("Content-Type", "unknown")
+        snippet = redact(response.text[:120]).replace("\n", " ")
+        raise ServerError(
+            f"{method} /api/{path} answered {content_type}, not JSON (starts with {snippet!r}). "
+            "Is the URL the Watch base address?",
+            status_code=response.status_code,
+        ) from None
+
+
+def expect_dict(data: Any, what: str) -> dict[str, Any]:
+    """``data`` if it is a JSON object, else a :class:`ServerError` naming ``what``."""
+    if not isinstance(data, dict):
+        raise ServerError(f"The server answered {type(data).__name__} where {what} was expected.")
+    return data
+
+
+_Model = TypeVar("_Model")
+
+
+def wire_model(factory: Callable[[dict[str, Any]], _Model], data: Any, what: str) -> _Model:
+    """``factory(data)`` for a wire object; a malformed one is a ServerError, not a KeyError."""
+    obj = expect_dict(data, what)
+    try:
+        return factory(obj)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ServerError(
+            f"The server answered something that is not {what} ({type(exc).__name__}: {exc}); "
+            "is the URL a Watch/Redash server?"
+        ) from None
