@@ -8,20 +8,19 @@ raised as an :mod:`watch_pandas.errors` type whose message names the method and 
 the key.
 
 The transport (retry policy, the per-thread :func:`deadline`, failures → error types) lives in
-:mod:`watch_pandas._http`; this module keeps the endpoints and re-exports ``deadline``,
-``no_deadline`` and ``time_left``.
+:mod:`watch_pandas._http`, result bodies (:class:`ResultBody`, :class:`ExecutionResponse`,
+telling a job from a result) in :mod:`watch_pandas._body`; this module keeps the endpoints and
+re-exports those public names.
 """
 
 from __future__ import annotations
 
 import hmac
-import json
 import logging
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -30,6 +29,13 @@ import requests.auth
 from requests.adapters import HTTPAdapter
 
 from . import __version__
+from ._body import (
+    ExecutionResponse,
+    ResultBody,
+    execution_response,
+    result_body,
+    streamed_execution_response,
+)
 from ._constants import MAX_PAGE_SIZE
 from ._http import (
     DeadlineReached,
@@ -72,77 +78,6 @@ log = logging.getLogger("watch_pandas.client")
 
 KeyKind = Literal["auto", "user", "query"]
 RESULT_FORMATS = ("json", "csv", "tsv", "xlsx")
-# A cached result body is never parsed just to tell it from a job: peek at the first key.
-_FIRST_KEY = re.compile(rb'\s*\{\s*"([A-Za-z_]+)"')
-_SMALL_BODY = 64 * 1024
-# Chunks of a streamed result body: big enough that reading costs little per byte, small
-# enough that decoding overlaps the transfer (see frames.read_result).
-STREAM_CHUNK = 1 << 20
-
-
-@dataclass(frozen=True)
-class ExecutionResponse:
-    """What ``POST …/results`` answered: a ``job`` to poll, or the raw result ``body`` bytes."""
-
-    job: Job | None
-    body: bytes | ResultBody | None
-
-
-class ResultBody:
-    """A result body that is still arriving: iterate once for its byte chunks, or ``read()``.
-
-    Returned by ``post_query_results(..., stream=True)`` and :meth:`WatchClient.open_result`;
-    hand it to :func:`watch_pandas.frames.read_result`, which decodes rows while the rest
-    arrives. The connection is released when the chunks are exhausted or on :meth:`close`.
-    A connection that breaks mid-body raises :class:`~watch_pandas.errors.TransportError`.
-    """
-
-    def __init__(
-        self,
-        first: bytes,
-        chunks: Iterator[bytes],
-        response: requests.Response,
-        on_error: Callable[[requests.RequestException], WatchError],
-    ) -> None:
-        self._first: bytes | None = first
-        self._chunks = chunks
-        self._response = response
-        self._on_error = on_error
-
-    def __iter__(self) -> Iterator[bytes]:
-        if self._first is None:
-            raise RuntimeError("this result body was already read")
-        first, self._first = self._first, None
-        try:
-            if first:
-                yield first
-            while True:
-                try:
-                    chunk = next(self._chunks, None)
-                except requests.RequestException as exc:
-                    raise self._on_error(exc) from None
-                if chunk is None:
-                    return
-                yield chunk
-        finally:
-            self.close()
-
-    def read(self) -> bytes:
-        """The whole remaining body as bytes (what ``stream=False`` would have given)."""
-        return b"".join(self)
-
-    def close(self) -> None:
-        self._response.close()
-
-    def __enter__(self) -> ResultBody:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        length = self._response.headers.get("Content-Length", "?")
-        return f"<ResultBody {length} bytes>"
 
 
 class _KeyAuth(requests.auth.AuthBase):
@@ -384,11 +319,11 @@ class WatchClient:
         )
         if stream:
             path = f"queries/{qid}/results"
-            return _streamed_execution_response(
+            return streamed_execution_response(
                 response,
                 lambda exc: self._transport_error(exc, "POST", path, {"query_id": qid}),
             )
-        return _execution_response(response)
+        return execution_response(response)
 
     def execute_sql(
         self,
@@ -428,11 +363,11 @@ class WatchClient:
             stream=stream,
         )
         if stream:
-            return _streamed_execution_response(
+            return streamed_execution_response(
                 response,
                 lambda exc: self._transport_error(exc, "POST", "query_results", {}),
             )
-        return _execution_response(response)
+        return execution_response(response)
 
     def get_job(self, job_id: str, *, query_id: int | str | None = None) -> Job:
         """The state of an execution job.
@@ -538,7 +473,7 @@ class WatchClient:
         response = self.stream_result(result_id, "json", query_id=query_id)
         path = urlsplit(response.url).path.removeprefix("/api/")
         context = {"query_id": query_id, "job_id": None}
-        return _result_body(response, lambda exc: self._transport_error(exc, "GET", path, context))
+        return result_body(response, lambda exc: self._transport_error(exc, "GET", path, context))
 
     # -- dashboards ------------------------------------------------------------------------
     def list_dashboards(
@@ -968,63 +903,6 @@ def _max_age(max_age: object) -> int:
             f"max_age must be seconds (an int >= 0), -1 or None for any age, not {max_age!r}."
         )
     return max_age
-
-
-def _result_body(
-    response: requests.Response, on_error: Callable[[requests.RequestException], WatchError]
-) -> ResultBody:
-    """Start reading a streamed response: the first chunk now (it tells a job from a result)."""
-    chunks = response.iter_content(chunk_size=STREAM_CHUNK)
-    try:
-        first = next(chunks, b"")
-        while len(first) < 256:  # enough to see the first key, however the server chunks
-            more = next(chunks, None)
-            if more is None:
-                break
-            first += more
-    except requests.RequestException as exc:
-        response.close()
-        raise on_error(exc) from None
-    return ResultBody(first, chunks, response, on_error)
-
-
-def _streamed_execution_response(
-    response: requests.Response, on_error: Callable[[requests.RequestException], WatchError]
-) -> ExecutionResponse:
-    """``_execution_response`` for a streamed POST: a result stays a stream, a job is parsed."""
-    body = _result_body(response, on_error)
-    first = _FIRST_KEY.match(body._first or b"")
-    if first is not None and first.group(1) == b"query_result":
-        return ExecutionResponse(job=None, body=body)
-    # A job (or something odd): small, parse it as usual.
-    return _execution_from_bytes(body.read(), response.status_code)
-
-
-def _execution_response(response: requests.Response) -> ExecutionResponse:
-    """Tell ``{"job": …}`` from ``{"query_result": …}`` without parsing a big result twice."""
-    return _execution_from_bytes(response.content, response.status_code)
-
-
-def _execution_from_bytes(body: bytes, status_code: int) -> ExecutionResponse:
-    first = _FIRST_KEY.match(body[:256])
-    if first is not None and first.group(1) == b"query_result":
-        return ExecutionResponse(job=None, body=body)
-    if len(body) > _SMALL_BODY and (first is None or first.group(1) != b"job"):
-        return ExecutionResponse(job=None, body=body)
-    try:
-        data = json.loads(body)
-    except ValueError:
-        raise ServerError(
-            "The execution request did not answer JSON.", status_code=status_code
-        ) from None
-    if isinstance(data, dict) and isinstance(data.get("job"), dict):
-        return ExecutionResponse(job=wire_model(Job.from_json, data["job"], "a job"), body=None)
-    if isinstance(data, dict) and "query_result" in data:
-        return ExecutionResponse(job=None, body=body)
-    raise ServerError(
-        "The execution request answered neither a job nor a query_result.",
-        status_code=status_code,
-    )
 
 
 def _major_version(version: str | None) -> int | None:
