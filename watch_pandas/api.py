@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from .models import Query, ResultMeta
 
 __all__ = ["read_watch_query", "run_sql", "clear_cache"]
+# Package-internal, not in __all__: dashboards.py reads each widget through the same steps as
+# read_watch_query, so it uses open_cache, progress_listeners, client_for and read_saved_query.
 
 log = logging.getLogger("watch_pandas")
 
@@ -71,25 +73,25 @@ def read_watch_query(
     from the cache.
     """
     check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
-    results = _open_cache(cache, offline, cache_dir)
+    results = open_cache(cache, offline, cache_dir)
     if _cache.is_offline(offline):
         server = _server_url(client, url, api_key, profile)
         return _read_offline(results, server, query_id, params, max_age, dtype_backend, progress)
-    with _client_for(client, url, api_key, profile) as watch, deadline(timeout):
+    with client_for(client, url, api_key, profile) as watch, deadline(timeout):
         query = watch.get_query(query_id)
-        return _read_saved_query(
+        return read_saved_query(
             watch,
             query,
             params,
             max_age=max_age,
             timeout=timeout,
             dtype_backend=dtype_backend,
-            listeners=_listeners(progress),
+            listeners=progress_listeners(progress),
             results=results,
         )
 
 
-def _read_saved_query(
+def read_saved_query(
     watch: WatchClient,
     query: Query,
     params: Mapping[str, Any] | None,
@@ -178,9 +180,9 @@ def run_sql(
     """
     check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
     wire = _params.adhoc_parameters(sql, params)
-    with _client_for(client, url, api_key, profile) as watch, deadline(timeout):
+    with client_for(client, url, api_key, profile) as watch, deadline(timeout):
         source = watch.resolve_data_source(data_source)
-        execution = Execution(watch, timeout=timeout, listeners=_listeners(progress))
+        execution = Execution(watch, timeout=timeout, listeners=progress_listeners(progress))
         wanted_age = ANY_AGE if max_age is None else max_age
         with execution.final_event():
             outcome = execution.run(
@@ -222,7 +224,8 @@ def check_read_options(*, max_age: object, timeout: object, dtype_backend: objec
 
 
 # -- local cache ---------------------------------------------------------------------------
-def _open_cache(cache: bool, offline: bool | None, cache_dir) -> _cache.ResultCache | None:
+def open_cache(cache: bool, offline: bool | None, cache_dir) -> _cache.ResultCache | None:
+    """The local result cache to use (``None`` with ``cache=False``); refuses offline without it."""
     if not isinstance(cache, bool):
         raise ConfigError(f"cache must be True or False, not {cache!r}.")
     if not cache and _cache.is_offline(offline):
@@ -304,7 +307,7 @@ def _read_offline(results, server, query_id, params, max_age, dtype_backend, pro
             "Read it online once with them, or relax max_age.",
             query_id=query_id,
         )
-    _emit_done(_listeners(progress), query_id, frame)
+    _emit_done(progress_listeners(progress), query_id, frame)
     return frame
 
 
@@ -319,7 +322,8 @@ def _emit_done(listeners, query_id: int, frame: pd.DataFrame) -> None:
 
 # -- steps ---------------------------------------------------------------------------------
 @contextmanager
-def _client_for(client, url, api_key, profile):
+def client_for(client, url, api_key, profile):
+    """``client`` as is, or a new WatchClient from the arguments that is closed afterwards."""
     if client is not None:
         yield client
         return
@@ -332,7 +336,8 @@ def _client_for(client, url, api_key, profile):
         owned.close()
 
 
-def _listeners(progress: Progress) -> list[ProgressListener]:
+def progress_listeners(progress: Progress) -> list[ProgressListener]:
+    """The listeners ``progress=`` asks for (``None``/``True``: a widget or text line)."""
     if progress is False:
         return []
     if progress is None or progress is True:

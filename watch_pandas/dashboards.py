@@ -128,9 +128,9 @@ def read_watch_dashboard(
         )
     started = time.monotonic()
     params = dict(params or {})
-    results = _api._open_cache(cache, False, cache_dir)
-    listeners = _api._listeners(progress)
-    with _api._client_for(client, url, api_key, profile) as watch:
+    results = _api.open_cache(cache, False, cache_dir)
+    listeners = _api.progress_listeners(progress)
+    with _api.client_for(client, url, api_key, profile) as watch:
         board = watch.get_dashboard(dashboard)
         widgets = [w for w in board.widgets if w.query is not None or w.restricted]
         titles = _titles(widgets)
@@ -157,7 +157,7 @@ def read_watch_dashboard(
                     f"{timeout:g} s had passed.",
                     query_id=widget.query.id,
                 )
-            return _api._read_saved_query(
+            return _api.read_saved_query(
                 own,
                 widget.query,
                 per_widget[title],
