@@ -11,7 +11,7 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import contextmanager
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from . import cache as _cache
 from . import params as _params
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from .client import ResultBody, WatchClient
+    from .frames import DtypeBackend
     from .models import Query, ResultMeta
 
 __all__ = ["read_watch_query", "run_sql", "clear_cache"]
@@ -35,7 +36,6 @@ log = logging.getLogger("watch_pandas")
 
 clear_cache = _cache.clear_cache
 
-DtypeBackend = Literal["numpy_nullable", "pyarrow"]
 Progress = bool | ProgressListener | Iterable[ProgressListener] | None
 
 # A cached result of "any age" (the server's own default, sent explicitly: watch-api.md §10.2).

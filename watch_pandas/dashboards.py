@@ -61,6 +61,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from .client import WatchClient
+    from .frames import DtypeBackend
     from .models import Dashboard, Widget
 
 __all__ = [
@@ -103,7 +104,7 @@ def read_watch_dashboard(
     profile: str | None = None,
     timeout: float | None = None,
     max_workers: int = 4,
-    dtype_backend: _api.DtypeBackend = "numpy_nullable",
+    dtype_backend: DtypeBackend = "numpy_nullable",
     progress: _api.Progress = None,
     client: WatchClient | None = None,
     cache: bool = True,

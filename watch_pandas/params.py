@@ -51,6 +51,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
 
 from watch_pandas._constants import PARAMETER_TYPES
 from watch_pandas.errors import ParameterError
@@ -68,6 +69,8 @@ __all__ = [
     "adhoc_parameters",
     "DYNAMIC_DATE_TOKENS",
     "DYNAMIC_RANGE_TOKENS",
+    "DATE_TYPES",
+    "RANGE_TYPES",
 ]
 
 # Wire formats per type, as the web UI formats them (moment tokens in comments).
@@ -82,6 +85,9 @@ _RANGE_TO_SINGLE = {
     "datetime-range-with-seconds": "datetime-with-seconds",
 }
 _DATE_LIKE_TYPES = frozenset(_SINGLE_DATE_FORMATS) | frozenset(_RANGE_TO_SINGLE)
+# For UIs (the picker): the single date types, and each range type's single type.
+DATE_TYPES = tuple(_SINGLE_DATE_FORMATS)
+RANGE_TYPES = MappingProxyType(_RANGE_TO_SINGLE)
 _OPTION_TYPES = frozenset({"enum", "query"})
 
 DYNAMIC_DATE_TOKENS: tuple[str, ...] = ("d_now", "d_yesterday")

@@ -52,12 +52,6 @@ _STATE_COLOURS = {
     "cancelled": "#ef6c00",
 }
 _ERROR_STYLE = "color:#c62828"
-_DATE_TYPES = ("date", "datetime-local", "datetime-with-seconds")
-_RANGE_TYPES = {
-    "date-range": "date",
-    "datetime-range": "datetime-local",
-    "datetime-range-with-seconds": "datetime-with-seconds",
-}
 
 
 def _ipywidgets():
@@ -316,10 +310,10 @@ class QueryPicker:
                 controls = (widgets.IntText(value=wire),)
             else:
                 controls = (widgets.FloatText(value=float(wire)),)
-        elif kind in _DATE_TYPES:
+        elif kind in _params.DATE_TYPES:
             controls = (self._date_control(widgets, kind, wire),)
-        elif kind in _RANGE_TYPES:
-            single = _RANGE_TYPES[kind]
+        elif kind in _params.RANGE_TYPES:
+            single = _params.RANGE_TYPES[kind]
             bounds = (wire or {}).get("start"), (wire or {}).get("end")
             controls = tuple(self._date_control(widgets, single, value) for value in bounds)
         else:  # text, text-pattern and types this client does not know
@@ -368,10 +362,10 @@ class QueryPicker:
         raw = [control.value for control in f.controls]
         if definition.is_multi:
             return list(raw[0])
-        if kind in _DATE_TYPES:
+        if kind in _params.DATE_TYPES:
             return self._point(f, raw[0], kind, "")
-        if kind in _RANGE_TYPES:
-            single = _RANGE_TYPES[kind]
+        if kind in _params.RANGE_TYPES:
+            single = _params.RANGE_TYPES[kind]
             start = self._point(f, raw[0], single, "start ")
             end = self._point(f, raw[1], single, "end ")
             if start > end:
