@@ -159,6 +159,14 @@ def requests_json_stored(cfg: dict[str, Any]) -> dict[str, Any]:
     return requests_json(cfg)
 
 
+def dashboard_stored(cfg: dict[str, Any]) -> dict[str, Any]:
+    return dashboard(cfg)
+
+
+def dashboard_slowest_stored(cfg: dict[str, Any]) -> dict[str, Any]:
+    return dashboard_slowest(cfg)
+
+
 def cold_read(cfg: dict[str, Any]) -> dict[str, Any]:
     """The cold read: a fresh run on the server (max_age=0) into an empty local cache."""
     import watch_pandas
@@ -236,6 +244,8 @@ CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "stream_post": stream_post,
     "stream_post_stored": stream_post_stored,
     "requests_json_stored": requests_json_stored,
+    "dashboard_stored": dashboard_stored,
+    "dashboard_slowest_stored": dashboard_slowest_stored,
     "stream_get": stream_get,
     "whole_post": whole_post,
     "read_watch_query": read_watch_query,
@@ -249,24 +259,27 @@ CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "import_watch_pandas": import_watch_pandas,
 }
 # Imported before the baseline RSS is taken, so that RSS deltas count the read, not imports.
+_DECODING = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client")
+_API = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.api")
 PRELOAD = {
     "stream_post": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client"),
     "stream_get": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client"),
     "whole_post": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client"),
     "read_watch_query": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.api"),
-    "read_watch_query_cached": ("pandas", "pyarrow", "watch_pandas.api", "watch_pandas.cache"),
+    "read_watch_query_cached": _API[:2]
+    + ("pyarrow.parquet", "watch_pandas.api", "watch_pandas.cache"),
     "requests_json": ("pandas", "requests"),
     "pandas_read_csv": ("pandas", "fsspec", "aiohttp"),
     "download_post": ("requests",),
     "download_get": ("requests",),
 }
-_DECODING = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client")
-_API = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.api")
 PRELOAD.update(
     stream_post_stored=_DECODING,
     download_post_stored=("requests",),
     requests_json_stored=("pandas", "requests"),
-    cold_read=_API + ("watch_pandas.cache",),
+    dashboard_stored=_API + ("watch_pandas.dashboards",),
+    dashboard_slowest_stored=_API,
+    cold_read=_API + ("pyarrow.parquet", "watch_pandas.cache"),
     dashboard=_API + ("watch_pandas.dashboards",),
     dashboard_slowest=_API,
 )

@@ -39,5 +39,5 @@ def test_quick_bench_prints_the_table(tmp_path: Path) -> None:
     verdicts = [line for line in table.splitlines() if line.endswith(("PASS", "FAIL"))]
     targets = {line.split(".", 1)[0].strip() for line in verdicts}
     assert targets >= {"1", "2", "3", "4", "5", "6"}  # every target got a number and a verdict
-    assert len(verdicts) == 12
+    assert len(verdicts) == 13
     assert "final DataFrame memory" in table
