@@ -879,3 +879,15 @@ def test_stream_big_ints_with_null_only_and_int64_batches_stay_exact() -> None:
         assert df["n"].dtype == object
         assert df["n"].tolist() == values
         assert [type(v) for v in df["n"] if v is not None] == [int] * 33
+
+
+def test_stream_row_longer_than_the_cut_search_window() -> None:
+    # The cut search looks at the last 64 KB first; a longer row must still be cut before.
+    long_text = "x},{" * 40_000  # 160 KB of text that looks like row boundaries
+    rows = [{"n": i, "s": "short"} for i in range(50)]
+    rows += [{"n": 50, "s": long_text}] + [{"n": i, "s": "y"} for i in range(51, 60)]
+    body = result_body([("n", "integer"), ("s", "string")], rows)
+    for batch_bytes in (100_000, 170_000, 300_000):
+        df, _ = both_ways(body, batch_bytes=batch_bytes)
+        assert df["n"].tolist() == list(range(60))
+        assert df["s"].iloc[50] == long_text
