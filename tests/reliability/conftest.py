@@ -17,13 +17,6 @@ from watch_pandas import WatchClient, read_watch_query, run_sql
 from watch_pandas.testing import LocalWatch
 
 
-@pytest.fixture(autouse=True)
-def _private_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    """Each test gets its own local result cache (never the user's cache folder)."""
-    monkeypatch.setenv("WATCH_CACHE_DIR", str(tmp_path / "watch-cache"))
-    monkeypatch.delenv("WATCH_OFFLINE", raising=False)
-
-
 @pytest.fixture
 def lw(local_watch_demo: LocalWatch) -> LocalWatch:
     """The session's demo server, switches and counters reset for this test."""
