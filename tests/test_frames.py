@@ -795,6 +795,25 @@ def test_stream_value_defying_its_type_in_a_later_batch_sends_column_to_inferenc
     assert df["f"].iloc[-1] == 2**60 + 1  # never rounded to a float
 
 
+def test_stream_float_column_ints_become_floats_unless_inexact() -> None:
+    exact = [{"f": i} for i in range(20)] + [{"f": 2**53}, {"f": None}, {"f": 0.25}]
+    df, _ = both_ways(result_body([("f", "float")], exact), batch_bytes=40)
+    assert str(df["f"].dtype) == "Float64"
+    assert df["f"].iloc[-3] == 2.0**53 and df["f"].isna().sum() == 1
+
+    inexact = [{"f": i} for i in range(20)] + [{"f": -(2**53) - 1}, {"f": 0.25}]
+    df, _ = both_ways(result_body([("f", "float")], inexact), batch_bytes=40)
+    assert df["f"].dtype == object
+    assert df["f"].iloc[-2] == -(2**53) - 1 and type(df["f"].iloc[-2]) is int
+
+
+def test_stream_zoned_datetimes_across_batches_are_utc() -> None:
+    rows = [{"t": f"2024-01-01T00:00:{i:02d}+01:00"} for i in range(20)] + [{"t": None}]
+    df, _ = both_ways(result_body([("t", "datetime")], rows), batch_bytes=40)
+    assert str(df["t"].dtype) == "datetime64[ms, UTC]"
+    assert df["t"].iloc[0] == pd.Timestamp("2023-12-31T23:00:00", tz="UTC")
+
+
 def test_stream_mixed_naive_and_utc_datetimes_across_batches_stay_text() -> None:
     rows = [{"t": "2024-01-01T00:00:00"} for _ in range(20)] + [{"t": "2024-01-01T00:00:00Z"}]
     df, _ = both_ways(result_body([("t", "datetime")], rows), batch_bytes=30)

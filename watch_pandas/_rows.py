@@ -350,7 +350,7 @@ _PART_TYPES = {
 }
 _PART_KINDS = {
     C.TYPE_INTEGER: {int},
-    C.TYPE_FLOAT: {float},  # ints in a float column: the whole-column rule decides
+    C.TYPE_FLOAT: {float},  # unchecked ints in a float column: the whole-column rule decides
     C.TYPE_BOOLEAN: {bool},
     C.TYPE_STRING: {str},
     C.TYPE_DATE: {str},
@@ -366,7 +366,9 @@ def batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
     values the careful way, as ``decode_result`` does.
     """
     kind = col_type if col_type in _PART_TYPES else None
-    if kind is None or not checked or kind == C.TYPE_FLOAT:
+    # Checked float values are ints, floats or None: pyarrow refuses an int a double cannot
+    # hold exactly (ArrowInvalid → the list, and the whole-column rule), so no type scan.
+    if kind is None or not checked:
         kinds = set(map(type, values))
         kinds.discard(type(None))
         if not kinds:

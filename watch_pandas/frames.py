@@ -44,6 +44,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -413,6 +414,12 @@ def _parse_iso_datetimes(strings: pa.Array) -> Any:
 
     Returns ``None`` when some value is not an ISO datetime.
     """
+    try:
+        # The usual column: naive values with at most ms digits. Arrow refuses any value with
+        # a zone offset here, so success means no value carries one (no need to look first).
+        return pc.cast(strings, pa.timestamp("ms"))
+    except pa.ArrowInvalid:
+        pass
     valid = strings.drop_null()
     if len(valid) == 0:
         return pc.cast(strings, pa.timestamp("ms"))
@@ -483,7 +490,34 @@ def _to_series(built: Any, n_rows: int, dtype_backend: str) -> pd.Series:
         return built.to_pandas(types_mapper=pd.ArrowDtype)
     if pa.types.is_date32(built.type):
         built = pc.cast(built, pa.timestamp("s"))  # datetime64[s]: 0001..9999 fit
+    if built.type in _MASKED_ARRAYS:
+        return pd.Series(_masked(built), index=pd.RangeIndex(n_rows), copy=False)
     return built.to_pandas(types_mapper=_NULLABLE_TYPES.get)
+
+
+_MASKED_ARRAYS = {pa.int64(): pd.arrays.IntegerArray, pa.float64(): pd.arrays.FloatingArray}
+
+
+def _masked(built: pa.Array | pa.ChunkedArray) -> Any:
+    """An ``Int64``/``Float64`` array from the Arrow values with one copy (pandas' own
+    conversion copies each batch's values and then joins them: a second copy)."""
+    dtype = np.dtype(built.type.to_pandas_dtype())
+    chunks = built.chunks if isinstance(built, pa.ChunkedArray) else [built]
+    values = np.concatenate(
+        [np.empty(0, dtype)]
+        + [
+            np.frombuffer(
+                c.buffers()[1], dtype=dtype, count=len(c), offset=c.offset * dtype.itemsize
+            )
+            for c in chunks
+            if len(c)
+        ]
+    )  # writable, and its own memory; values under nulls are masked
+    if built.null_count:
+        mask = np.array(pc.is_null(built).to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        mask = np.zeros(len(values), dtype=bool)
+    return _MASKED_ARRAYS[built.type](values, mask, copy=False)
 
 
 def _assemble(
