@@ -807,6 +807,17 @@ def test_stream_float_column_ints_become_floats_unless_inexact() -> None:
     assert df["f"].iloc[-2] == -(2**53) - 1 and type(df["f"].iloc[-2]) is int
 
 
+def test_stream_integer_batches_keep_int64_limits_nulls_and_big_ints() -> None:
+    values = [2**63 - 1, -(2**63), 0, 7] * 5 + [None, 1] + [3] * 10 + [2**63, 4]
+    df, _ = both_ways(result_body([("n", "integer")], [{"n": v} for v in values]), batch_bytes=60)
+    assert df["n"].dtype == object and df["n"].tolist() == values
+    df, _ = both_ways(
+        result_body([("n", "integer")], [{"n": v} for v in values[:-2]]), batch_bytes=60
+    )
+    assert str(df["n"].dtype) == "Int64"
+    assert df["n"].tolist()[:4] == [2**63 - 1, -(2**63), 0, 7] and df["n"].isna().sum() == 1
+
+
 def test_stream_zoned_datetimes_across_batches_are_utc() -> None:
     rows = [{"t": f"2024-01-01T00:00:{i:02d}+01:00"} for i in range(20)] + [{"t": None}]
     df, _ = both_ways(result_body([("t", "datetime")], rows), batch_bytes=40)

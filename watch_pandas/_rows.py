@@ -23,6 +23,7 @@ from operator import attrgetter
 from typing import Any
 
 import msgspec
+import numpy as np
 import pyarrow as pa
 
 from . import _constants as C
@@ -88,34 +89,46 @@ class RowDecoder:
 
     def decode(self, batch: bytes | bytearray | memoryview) -> tuple[list[list[Any]], bool]:
         """Column values of the rows in ``batch`` (a JSON array) and whether they are checked."""
+        rows, checked = self._rows(batch)
+        if isinstance(rows, _ColumnLists):
+            return rows, False
+        return [list(map(getter, rows)) for getter in self._getters], checked
+
+    def parts(self, batch: bytes | bytearray | memoryview) -> list[Any]:
+        """Each column of the rows in ``batch`` as an Arrow array, or a list when the values
+        do not surely fit the column type (see :func:`batch_part`)."""
+        rows, checked = self._rows(batch)
+        parts = []
+        for i, (kind, getter) in enumerate(zip(self.types, self._getters, strict=True)):
+            if isinstance(rows, _ColumnLists):
+                column = rows[i]
+            else:
+                if checked and kind == C.TYPE_INTEGER:
+                    part = _int64_part(rows, getter)
+                    if part is not None:
+                        parts.append(part)
+                        continue
+                column = list(map(getter, rows))
+            parts.append(batch_part(column, kind, checked))
+            del column
+        return parts
+
+    def _rows(self, batch: bytes | bytearray | memoryview) -> tuple[list[Any], bool]:
+        """The row structs and whether msgspec checked them against the column types; or,
+        when only the stdlib can read the batch, its columns' values (unchecked)."""
         try:
-            rows = self._typed.decode(batch)
-            checked = True
+            return self._typed.decode(batch), True
         except msgspec.ValidationError:
-            checked = False
             try:
-                rows = self._loose.decode(batch)
+                return self._loose.decode(batch), False
             except msgspec.ValidationError:
                 raise ServerError("The result's data.rows is not a list of objects.") from None
             except msgspec.DecodeError:
                 return self._decode_stdlib(batch), False
         except msgspec.DecodeError:
             return self._decode_stdlib(batch), False
-        columns = [list(map(getter, rows)) for getter in self._getters]
-        del rows
-        return columns, checked
 
-    def parts(self, batch: bytes | bytearray | memoryview) -> list[Any]:
-        """Each column of the rows in ``batch`` as an Arrow array, or a list when the values
-        do not surely fit the column type (see :func:`batch_part`)."""
-        values, checked = self.decode(batch)
-        parts = []
-        for kind, column in zip(self.types, values, strict=True):
-            parts.append(batch_part(column, kind, checked))
-        values.clear()
-        return parts
-
-    def _decode_stdlib(self, batch: bytes | bytearray | memoryview) -> list[list[Any]]:
+    def _decode_stdlib(self, batch: bytes | bytearray | memoryview) -> _ColumnLists:
         # msgspec refuses NaN/Infinity tokens (old servers wrote them); the stdlib takes them.
         try:
             rows = json.loads(bytes(batch))
@@ -123,7 +136,23 @@ class RowDecoder:
             raise _Malformed from None
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ServerError("The result's data.rows is not a list of objects.")
-        return [[row.get(name) for row in rows] for name in self.names]
+        return _ColumnLists([row.get(name) for row in rows] for name in self.names)
+
+
+class _ColumnLists(list):
+    """Each column's values of a batch only the stdlib could read (not row structs)."""
+
+    __slots__ = ()
+
+
+def _int64_part(rows: list[Any], getter: Any) -> pa.Array | None:
+    """A checked integer column of the rows as int64 read straight into numpy (no list of
+    the values first); ``None`` when a value is null or beyond int64 (then the list path)."""
+    try:
+        values = np.fromiter(map(getter, rows), dtype=np.int64, count=len(rows))
+    except (TypeError, OverflowError):
+        return None
+    return pa.array(values)
 
 
 @dataclass
@@ -216,7 +245,7 @@ class ResultSplitter:
     when the fast path does not apply (then the events are one :class:`Whole`).
     """
 
-    def __init__(self, batch_bytes: int = 4 << 20) -> None:
+    def __init__(self, batch_bytes: int = 1 << 20) -> None:
         self.batch_bytes = batch_bytes
 
     def events(self, chunks: Iterable[bytes], make_decoder: Any) -> Iterator[Any]:

@@ -145,7 +145,7 @@ def read_result(
     *,
     dtype_backend: DtypeBackend = "numpy_nullable",
     infer_untyped: bool = True,
-    batch_bytes: int = 4 << 20,
+    batch_bytes: int = 1 << 20,
 ) -> tuple[pd.DataFrame, ResultMeta]:
     """Like :func:`decode_result`, but decodes the rows in batches as the body arrives.
 
