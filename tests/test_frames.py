@@ -818,6 +818,17 @@ def test_stream_integer_batches_keep_int64_limits_nulls_and_big_ints() -> None:
     assert df["n"].tolist()[:4] == [2**63 - 1, -(2**63), 0, 7] and df["n"].isna().sum() == 1
 
 
+def test_stream_numeric_columns_are_writable_and_own_their_memory() -> None:
+    rows = [{"n": i, "f": i / 2, "m": None if i % 3 else i} for i in range(30)]
+    body = result_body([("n", "integer"), ("f", "float"), ("m", "integer")], rows)
+    df, _ = both_ways(body, batch_bytes=60)
+    df.loc[0, "n"] = 99
+    df.loc[1, "f"] = 0.125
+    df.loc[1, "m"] = 5
+    assert df["n"].tolist()[:2] == [99, 1] and df["f"].tolist()[:2] == [0.0, 0.125]
+    assert df["m"].tolist()[:4] == [0, 5, pd.NA, 3]
+
+
 def test_stream_zoned_datetimes_across_batches_are_utc() -> None:
     rows = [{"t": f"2024-01-01T00:00:{i:02d}+01:00"} for i in range(20)] + [{"t": None}]
     df, _ = both_ways(result_body([("t", "datetime")], rows), batch_bytes=40)
