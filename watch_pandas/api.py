@@ -68,7 +68,9 @@ def read_watch_query(
 
     Results are kept in a local Parquet cache (``cache_dir``, ``$WATCH_CACHE_DIR`` or the
     user cache folder); a repeated read it can serve costs one request and executes nothing
-    (rules: :mod:`watch_pandas.cache`). ``cache=False`` neither reads nor writes it.
+    (rules: :mod:`watch_pandas.cache`; with non-default parameters the server keeps no pointer
+    to its newest result, so ``max_age=None`` serves the local copy while the query is
+    unchanged: pass ``max_age`` to bound it). ``cache=False`` neither reads nor writes it.
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
     from the cache.
     """
