@@ -140,9 +140,16 @@ def _demo(args: argparse.Namespace) -> int:
     with LocalWatch(demo=True) as local:
         query_id = local.demo.queries[DEMO_QUERY]
         print(f"Server: {local.url}  (query {query_id}, params {DEMO_PARAMS})\n")
-        for attempt in ("first read", "same read again"):
+        attempts = [
+            ("first read", {}),
+            ("again, without the local cache", {"cache": False}),
+            ("again", {}),
+        ]
+        for attempt, options in attempts:
             started = time.perf_counter()
-            frame = read_watch_query(query_id, DEMO_PARAMS, url=local.url, api_key=local.admin_key)
+            frame = read_watch_query(
+                query_id, DEMO_PARAMS, url=local.url, api_key=local.admin_key, **options
+            )
             took = time.perf_counter() - started
             print(f"{attempt}: {frame.attrs['watch']['source']} in {took:.2f} s")
         print()
