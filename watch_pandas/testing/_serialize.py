@@ -247,8 +247,10 @@ def _datetime_converter(fmt: str) -> Callable[[Any], Any]:
 
     def slow(value: Any) -> Any:
         try:
-            return dt.datetime.fromisoformat(value).strftime(fmt)
-        except (TypeError, ValueError):
+            # Python 3.10's fromisoformat does not read a trailing "Z"
+            iso = value[:-1] + "+00:00" if value.endswith("Z") else value
+            return dt.datetime.fromisoformat(iso).strftime(fmt)
+        except (TypeError, ValueError, AttributeError):
             return value
 
     def convert(value: Any) -> Any:
