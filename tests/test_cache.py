@@ -173,6 +173,9 @@ def info(**changes) -> wc.EntryInfo:
         (info(result_id=11), make_query(), True, None, None),  # newer than latest: fine
         (info(result_id=9), make_query(), True, None, "newer result"),
         (info(result_id=None), make_query(), True, None, "newer result"),
+        # a trimmed result (query key, no id): served while the server's pointer is unchanged
+        (info(result_id=None, latest_when_stored=10), make_query(), True, None, None),
+        (info(result_id=None, latest_when_stored=9), make_query(), True, None, "newer result"),
         (info(result_id=9), make_query(), False, None, None),  # latest tracks defaults only
         (info(), make_query(version=3), True, None, "query changed"),
         (info(), make_query(query_hash="zzz"), False, None, "query changed"),

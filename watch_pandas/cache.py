@@ -238,6 +238,7 @@ class EntryInfo:
     is_default: bool
     stored_at: str
     query_created_at: str | None = None
+    latest_when_stored: int | None = None  # the query's latest_query_data_id at store time
 
 
 def usable(
@@ -265,7 +266,10 @@ def usable(
             return "the query changed since the result was cached"
         latest = query.latest_query_data_id
         if is_default and latest is not None:
-            if info.result_id is None or info.result_id < latest:
+            # A trimmed result (query keys) has no id: then the server's pointer must not have
+            # moved since the entry was stored.
+            known = info.result_id if info.result_id is not None else info.latest_when_stored
+            if known is None or known < latest:
                 return f"the server has a newer result ({latest}) for the default parameters"
     if max_age is not None:
         age = age_seconds(info.retrieved_at, now)
@@ -369,6 +373,7 @@ class ResultCache:
                 "query_version": query.version,
                 "query_hash": query.query_hash,
                 "query_created_at": query.created_at,
+                "latest_when_stored": query.latest_query_data_id,
                 "is_default": is_default,
                 "stored_at": datetime.now(timezone.utc).isoformat(),
             },
@@ -604,6 +609,7 @@ def _entry_info(meta: Mapping[str, Any]) -> EntryInfo:
         is_default=bool(result.get("is_default")),
         stored_at=result.get("stored_at", ""),
         query_created_at=result.get("query_created_at"),
+        latest_when_stored=result.get("latest_when_stored"),
     )
 
 

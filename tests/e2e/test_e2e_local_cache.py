@@ -62,3 +62,23 @@ def test_a_different_server_at_the_same_url_is_not_served_stale_rows(local_watch
     assert qid2 == qid1 and lw2.url.endswith(f":{port}")
     frame2 = read_watch_query(qid2, url=lw2.url, api_key=lw2.admin_key, progress=False)
     assert frame2["v"].tolist() == [2]
+
+
+def test_a_query_key_read_of_the_default_result_is_served_from_the_local_cache(local_watch):
+    """The inline reply to a query key is trimmed (no result id): the entry is still served
+    while the query's latest_query_data_id has not moved, and refetched once it has."""
+    lw = local_watch
+    ds = lw.add_data_source("db")
+    lw.execute_sql(ds, "CREATE TABLE t (v INTEGER); INSERT INTO t VALUES (1), (2);")
+    qid = lw.add_query("SELECT v FROM t ORDER BY v", ds, name="t")
+    lw.refresh_query(qid)  # a cached default result, as on a live server
+    read = functools.partial(read_watch_query, qid, url=lw.url, api_key=lw.query_key(qid))
+    first = read(progress=False)
+    assert first.attrs["watch"]["result_id"] is None  # trimmed
+    lw.counters.reset()
+    again = read(progress=False)
+    assert again.attrs["watch"]["source"] == "local cache"
+    assert lw.counters.requests() == 1 and lw.counters.executions == 0
+    lw.refresh_query(qid)  # a newer default result on the server
+    newer = read(progress=False)
+    assert newer.attrs["watch"]["source"] != "local cache"
