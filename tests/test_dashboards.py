@@ -364,44 +364,13 @@ def three_held_widgets(local_watch):
     local_watch.release_jobs()
 
 
-def test_ctrl_c_cancels_every_running_widget_job(three_held_widgets):
-    lw, dashboard = three_held_widgets
+def _interrupted_read(lw, dashboard, interrupt) -> None:
+    """Read the dashboard; once all three widget jobs are queued, call ``interrupt()`` once
+    (from the worker thread that saw the third job) and expect the KeyboardInterrupt."""
     seen: set[str] = set()
     lock = threading.Lock()
 
-    def interrupt_when_all_queued(event):
-        with lock:
-            if event.job_id and event.state == "queued":
-                seen.add(event.job_id)
-            fire = len(seen) == 3 and "fired" not in seen
-            if fire:
-                seen.add("fired")
-        if fire:  # in one worker thread, like a listener that raises KeyboardInterrupt
-            raise KeyboardInterrupt
-
-    with pytest.raises(KeyboardInterrupt):
-        read_watch_dashboard(
-            dashboard,
-            url=lw.url,
-            api_key=lw.admin_key,
-            max_workers=3,
-            max_age=0,
-            cache=False,
-            progress=interrupt_when_all_queued,
-        )
-    jobs = lw._app.jobs.all()
-    assert len(jobs) == 3
-    assert [job.error for job in jobs] == ["Query cancelled by user."] * 3
-
-
-def test_ctrl_c_in_the_main_thread_cancels_the_running_jobs(three_held_widgets):
-    import _thread
-
-    lw, dashboard = three_held_widgets
-    seen: set[str] = set()
-    lock = threading.Lock()
-
-    def interrupt_main_when_all_queued(event):
+    def when_all_queued(event):
         with lock:
             if event.job_id and event.state == "queued":
                 seen.add(event.job_id)
@@ -409,7 +378,7 @@ def test_ctrl_c_in_the_main_thread_cancels_the_running_jobs(three_held_widgets):
             if fire:
                 seen.add("fired")
         if fire:
-            _thread.interrupt_main()  # what Ctrl-C does: KeyboardInterrupt in the main thread
+            interrupt()
 
     with pytest.raises(KeyboardInterrupt):
         read_watch_dashboard(
@@ -419,8 +388,22 @@ def test_ctrl_c_in_the_main_thread_cancels_the_running_jobs(three_held_widgets):
             max_workers=3,
             max_age=0,
             cache=False,
-            progress=interrupt_main_when_all_queued,
+            progress=when_all_queued,
         )
     jobs = lw._app.jobs.all()
     assert len(jobs) == 3
     assert [job.error for job in jobs] == ["Query cancelled by user."] * 3
+
+
+def test_ctrl_c_cancels_every_running_widget_job(three_held_widgets):
+    def raise_in_the_worker():  # like a listener that raises KeyboardInterrupt
+        raise KeyboardInterrupt
+
+    _interrupted_read(*three_held_widgets, raise_in_the_worker)
+
+
+def test_ctrl_c_in_the_main_thread_cancels_the_running_jobs(three_held_widgets):
+    import _thread
+
+    # what Ctrl-C does: KeyboardInterrupt in the main thread
+    _interrupted_read(*three_held_widgets, _thread.interrupt_main)
