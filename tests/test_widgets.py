@@ -272,9 +272,22 @@ def test_progress_display_shows_state_elapsed_and_job_id():
     assert "a &lt;b&gt; c" in display.widget.value
 
 
+def test_progress_display_shortens_a_long_job_id_and_keeps_it_in_the_title():
+    display = W.ProgressDisplay()
+    job = "01157d06-a28a-4b9a-a0b7-4c51a08e4645"
+    display(ProgressEvent(state="running", elapsed=1.0, query_id=6, job_id=job))
+
+    assert "job 01157d06…" in display.widget.value
+    assert f'title="job {job}"' in display.widget.value
+    assert display.widget.value.count(job) == 1  # only in the title, not in the text
+
+
 def test_progress_text_line():
     event = ProgressEvent(state="done", elapsed=1.234, query_id=5, job_id="j", source="fresh run")
     assert W.progress_text(event) == "done · 1.2 s · query 5 · job j · fresh run"
+    long_job = ProgressEvent(state="running", elapsed=0.5, job_id="0123456789abcdef")
+    assert W.progress_text(long_job, job_chars=8) == "running · 0.5 s · job 01234567…"
+    assert W.progress_text(long_job) == "running · 0.5 s · job 0123456789abcdef"
 
 
 def test_auto_progress_is_text_outside_a_kernel():

@@ -103,13 +103,23 @@ def auto_progress(force: bool = False) -> ProgressListener:
 
 
 # -- progress --------------------------------------------------------------------------------
-def progress_text(event: ProgressEvent) -> str:
-    """One line for an event: state, elapsed time, job id, then the message or source."""
+_SHORT_JOB = 8
+
+
+def progress_text(event: ProgressEvent, *, job_chars: int | None = None) -> str:
+    """One line for an event: state, elapsed time, job id, then the message or source.
+
+    ``job_chars`` shortens a longer job id to its first characters and "…" (a 36-character
+    UUID would wrap the line next to the picker's buttons).
+    """
     parts = [event.state, f"{event.elapsed:.1f} s"]
     if event.query_id is not None:
         parts.append(f"query {event.query_id}")
     if event.job_id:
-        parts.append(f"job {event.job_id}")
+        job = event.job_id
+        if job_chars is not None and len(job) > job_chars + 1:
+            job = job[:job_chars] + "…"
+        parts.append(f"job {job}")
     if event.source:
         parts.append(event.source)
     if event.message:
@@ -143,9 +153,12 @@ class ProgressDisplay:
             self.states.append(event.state)
             self.last_event = event
             colour = _STATE_COLOURS.get(event.state, "inherit")
+            # the whole job id stays one hover away (and in the page, for copying)
+            title = f"job {event.job_id}" if event.job_id else ""
+            text = progress_text(event, job_chars=_SHORT_JOB)
             self.widget.value = (
-                f'<span style="color:{colour};font-family:monospace">'
-                f"watch: {html.escape(progress_text(event), quote=False)}</span>"
+                f'<span style="color:{colour};font-family:monospace" '
+                f'title="{html.escape(title)}">watch: {html.escape(text, quote=False)}</span>'
             )
 
     def clear(self) -> None:

@@ -87,9 +87,15 @@ def recorded_states(picker: Any) -> list[str]:
 
 
 def job_id_shown(picker: Any) -> str:
-    text = progress_line(picker).inner_text()
-    match = re.search(r"job ([0-9a-f-]{36})", text)
-    assert match, f"no job id in the progress line: {text!r}"
+    """The job id the progress line shows (shortened in the text, whole in its tooltip)."""
+    line = progress_line(picker)
+    text = line.inner_text()
+    short = re.search(r"job ([0-9a-f]{8})…", text)
+    assert short, f"no job id in the progress line: {text!r}"
+    title = line.locator("span[title]").first.get_attribute("title") or ""
+    match = re.fullmatch(r"job ([0-9a-f-]{36})", title)
+    assert match, f"no whole job id in the progress line's tooltip: {title!r}"
+    assert match.group(1).startswith(short.group(1))
     return match.group(1)
 
 
