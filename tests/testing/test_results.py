@@ -223,7 +223,15 @@ def test_empty_result_has_columns_and_no_rows(local_watch):
 
 
 @pytest.mark.parametrize(
-    "moment", ["DD/MM/YY HH:mm", "YYYY-MM-DD HH:mm:ss", "MM/DD/YY HH:mm:ss.SSS", "DD.MM.YYYY"]
+    "moment",
+    [
+        "DD/MM/YY HH:mm",
+        "YYYY-MM-DD HH:mm:ss",
+        "MM/DD/YY HH:mm:ss.SSS",
+        "DD.MM.YYYY",
+        "YYYY",  # one field
+        "{DD} [MM] YYYY",  # literal text that means something to str.format
+    ],
 )
 @pytest.mark.parametrize(
     "value",
