@@ -49,6 +49,7 @@ NO_PERMISSION = "You do not have permission to run queries with this data source
 CANNOT_EDIT = "You don't have permission to edit this resource."
 SERIALIZE_STORED = "stored"
 SERIALIZE_PER_REQUEST = "per-request"
+XLSX_NOT_MADE = "The local Watch server does not make .xlsx downloads; use .json, .csv or .tsv."
 SERIALIZE_MODES = (SERIALIZE_STORED, SERIALIZE_PER_REQUEST)
 _CONTENT_TYPES = {
     "json": "application/json",
@@ -71,6 +72,15 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 def abort(status: int, message: str) -> _Reply:
     return _Reply(json_response({"message": message}, status))
+
+
+def _check_extension(ext: str | None) -> None:
+    """A download format the local server makes; xlsx is a clear 501 (Redash makes it, this
+    server does not), anything else a 500 as upstream."""
+    if ext == "xlsx":
+        raise abort(501, XLSX_NOT_MADE)
+    if ext is not None and ext not in _CONTENT_TYPES:
+        raise ValueError(f"unknown extension {ext!r}")
 
 
 def job_error(status: int, message: str) -> _Reply:
@@ -1111,8 +1121,7 @@ class WatchApp:
         result_id: str | None = None,
     ) -> Response:
         query = self._get_query(query_id)
-        if ext is not None and ext not in _CONTENT_TYPES:
-            raise ValueError(f"unknown extension {ext!r}")
+        _check_extension(ext)
         if result_id is not None:
             result = self._result_of(result_id)
         else:
@@ -1134,8 +1143,7 @@ class WatchApp:
         self, request: Request, caller: Caller, result_id: str, ext: str | None = None
     ) -> Response:
         self._require_user(caller)
-        if ext is not None and ext not in _CONTENT_TYPES:
-            raise ValueError(f"unknown extension {ext!r}")
+        _check_extension(ext)
         result = self._result_of(result_id)
         if result is None:
             raise abort(404, NOT_FOUND)
