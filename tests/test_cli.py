@@ -177,3 +177,16 @@ def test_an_unwritable_output_is_one_line(env, tmp_path, capsys):
     assert main(["get", str(env.demo.queries["markets"]), "-o", str(target)]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert "missing-folder" in line
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(env, monkeypatch, capsys):
+    """`watch-pandas get 6 | head`: the pipe closes while the frame is printed."""
+    import watch_pandas.cli as cli
+
+    def closed_pipe(frame):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(cli, "_show", closed_pipe)
+    code = main(["get", str(env.demo.queries["markets"])])
+    assert code == 141  # what a tool killed by SIGPIPE reports
+    assert capsys.readouterr().err == ""

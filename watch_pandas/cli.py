@@ -7,6 +7,7 @@ by ``serve``, which shows the key of the local server it just created.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import time
@@ -39,6 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         print(f"watch-pandas: error: {one_line(exc, config_hint=hint)}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`watch-pandas get 6 | head`): stop quietly, like other tools;
+        # stdout goes to /dev/null so the interpreter's last flush does not complain again.
+        with contextlib.suppress(OSError, ValueError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + 13  # as if killed by SIGPIPE
     except OSError as exc:  # e.g. -o into a folder that does not exist
         where = f": {exc.filename}" if exc.filename else ""
         print(f"watch-pandas: error: {exc.strerror or exc}{where}", file=sys.stderr)
@@ -57,7 +64,9 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="run the local Watch-compatible server")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
-    serve.add_argument("--port", type=int, default=5000, help="port (0 = any free port)")
+    serve.add_argument(
+        "--port", type=int, default=5000, help="port (default: 5000; 0 = any free port)"
+    )
     serve.add_argument("--db", type=Path, default=None, help="SQLite file to keep data in")
     serve.add_argument("--demo", action="store_true", help="load the demo dataset and queries")
     serve.add_argument(
