@@ -12,8 +12,10 @@ import sys
 import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import ipywidgets
+import pandas as pd
 import pytest
 
 from watch_pandas import widgets as W
@@ -256,6 +258,62 @@ def test_cancel_before_the_job_exists_cancels_it_once_its_id_is_known(all_kinds_
         picker._thread.join()
     assert all_kinds_client.cancelled == ["job-1"]
     assert picker.cancel() is False  # nothing running any more
+
+
+def test_cancel_after_the_job_finished_does_not_cancel_it_on_the_server(all_kinds_client):
+    """Rows downloading: the job is done (and shared by everyone running the same SQL); a
+    DELETE now would mark it cancelled for all of them (watch-api.md §5.2)."""
+    picker = _build(all_kinds_client)
+    gate = threading.Event()
+    picker._thread = threading.Thread(target=gate.wait)  # pretend a run is going
+    picker._thread.start()
+    try:
+        picker._listen(ProgressEvent(state="running", elapsed=0.1, job_id="job-1"))
+        picker._listen(ProgressEvent(state="downloading", elapsed=2.0, job_id="job-1"))
+        assert picker.cancel() is True  # the run is still asked to stop …
+    finally:
+        gate.set()
+        picker._thread.join()
+    assert all_kinds_client.cancelled == []  # … but the finished job is left alone
+
+
+def test_cancel_while_running_still_cancels_the_job(all_kinds_client):
+    picker = _build(all_kinds_client)
+    gate = threading.Event()
+    picker._thread = threading.Thread(target=gate.wait)
+    picker._thread.start()
+    try:
+        picker._listen(ProgressEvent(state="queued", elapsed=0.1, job_id="job-2"))
+        picker._listen(ProgressEvent(state="running", elapsed=0.5, job_id="job-2"))
+        assert picker.cancel() is True
+    finally:
+        gate.set()
+        picker._thread.join()
+    assert all_kinds_client.cancelled == ["job-2"]
+
+
+def test_rows_that_arrive_after_cancel_are_not_shown(monkeypatch):
+    import watch_pandas.api as api
+
+    client = FormClient([])  # no parameters: the form is valid as it is
+    picker = _build(client)
+    results: list[Any] = []
+    picker.on_result = results.append
+
+    def read_then_cancelled(query_id, given, *, progress, **options):
+        for listener in progress:
+            listener(ProgressEvent(state="running", elapsed=0.1, job_id="job-3"))
+            listener(ProgressEvent(state="downloading", elapsed=1.0, job_id="job-3"))
+        assert picker.cancel() is True  # the user presses Cancel while the rows arrive
+        return pd.DataFrame({"x": [1, 2]})
+
+    monkeypatch.setattr(api, "read_watch_query", read_then_cancelled)
+    assert picker.run(wait=True) is True
+
+    assert picker.df is None and results == []
+    assert "Cancelled" in picker.message.value and "already finished" in picker.message.value
+    assert client.cancelled == []
+    assert not picker.run_button.disabled and picker.cancel_button.disabled
 
 
 # -- progress --------------------------------------------------------------------------------

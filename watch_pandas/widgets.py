@@ -237,6 +237,7 @@ class QueryPicker:
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._cancel_requested = False
+        self._job_over = False  # the server finished the job: Cancel must not DELETE it
 
         query = client.get_query(self.query_id)
         self.query_name = query.name
@@ -467,6 +468,7 @@ class QueryPicker:
                 return False
             self.error = None
             self.job_id = None
+            self._job_over = False
             self._cancel_requested = False
             self.progress.clear()
             self._say("")
@@ -493,7 +495,9 @@ class QueryPicker:
             if not self.running:
                 return False
             self._cancel_requested = True
-            job_id = self.job_id
+            # a job the server already finished is not cancelled: that would mark it
+            # cancelled for everyone sharing it (same SQL, same job); the run still stops
+            job_id = None if self._job_over else self.job_id
             self.cancel_button.disabled = True
             self._say("cancelling…")
         if job_id is not None:
@@ -507,12 +511,15 @@ class QueryPicker:
             self._say(f"Could not cancel job {job_id}: {exc}", error=True)
 
     def _listen(self, event: ProgressEvent) -> None:
-        """Learn the job id from progress events (and honour an early Cancel)."""
+        """Learn the job id and when the job ends from progress events (and honour an early
+        Cancel)."""
         cancel_now = None
         with self._lock:
+            if event.state not in ("queued", "running"):
+                self._job_over = True  # downloading the result, or finished
             if event.job_id and self.job_id is None:
                 self.job_id = event.job_id
-                if self._cancel_requested:
+                if self._cancel_requested and not self._job_over:
                     cancel_now = event.job_id
         if cancel_now is not None:
             self._cancel_job(cancel_now)
@@ -548,6 +555,9 @@ class QueryPicker:
             self.error = exc
             self._say(f"{type(exc).__name__}: {exc}", error=True)
         else:
+            if self._cancel_requested:  # pressed while the finished job's rows were arriving
+                self._say("Cancelled: the job had already finished; its rows were not shown.")
+                return
             with self._lock:
                 self.df = frame
             self._show_frame(frame)
