@@ -234,6 +234,68 @@ def test_an_unset_dashboard_parameter_takes_the_layout_first_widgets_default():
     }
 
 
+def _shared_day_board(first_type: str, first_default: str, second_type: str) -> dict:
+    """Two widgets (queries 2 and 3) whose `day` parameters map to dashboard parameter `day`."""
+    body = sample_body("35-dashboard-by-id")
+    first, second = copy.deepcopy(body["widgets"][1]), copy.deepcopy(body["widgets"][1])
+    second["id"], second["visualization"]["query"]["id"] = 9, 3
+    second["visualization"]["query"]["name"] = "other"
+    first["options"]["position"] = {"row": 0, "col": 0}
+    second["options"]["position"] = {"row": 8, "col": 0}
+    for widget, kind, default in ((first, first_type, first_default), (second, second_type, None)):
+        widget["visualization"]["query"]["options"]["parameters"] = [
+            {"name": "day", "title": "Day", "type": kind, "value": default}
+        ]
+        widget["options"]["parameterMappings"] = {
+            "day": {"name": "day", "type": "dashboard-level", "mapTo": "day"}
+        }
+    body["widgets"] = [first, second]
+    return body
+
+
+def _sent_days(body: dict, params=None) -> dict[int, object]:
+    cached = sample_body("07-results-post-cached")
+    with responses.RequestsMock() as mocked:
+        mocked.get(f"{URL}/api/dashboards/1", json=body)
+        mocked.post(f"{URL}/api/queries/2/results", json=cached)
+        mocked.post(f"{URL}/api/queries/3/results", json=cached)
+        read_watch_dashboard(1, params, url=URL, api_key=KEY, progress=False, cache=False)
+        return {
+            int(call.request.url.split("/")[-2]): json.loads(call.request.body)["parameters"]["day"]
+            for call in mocked.calls
+            if call.request.method == "POST"
+        }
+
+
+def test_a_shared_saved_default_is_formatted_to_each_widgets_parameter_type():
+    """The web UI gives every mapped widget the dashboard value in its own type's format: a
+    datetime-local default reaches a `date` parameter as the date (watch-api.md §7)."""
+    body = _shared_day_board("datetime-local", "2024-03-01 10:30", "date")
+    assert _sent_days(body) == {2: "2024-03-01 10:30", 3: "2024-03-01"}
+
+
+def test_a_saved_default_finer_than_its_type_is_sent_as_read_watch_query_sends_it():
+    body = _shared_day_board("datetime-local", "2024-01-10 12:00:30", "datetime-local")
+    assert _sent_days(body) == {2: "2024-01-10 12:00", 3: "2024-01-10 12:00"}
+
+
+def test_a_value_the_caller_gives_is_still_checked_strictly():
+    body = _shared_day_board("datetime-local", "2024-03-01 10:30", "date")
+    cached = sample_body("07-results-post-cached")
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.get(f"{URL}/api/dashboards/1", json=body)
+        mocked.post(f"{URL}/api/queries/2/results", json=cached)
+        mocked.post(f"{URL}/api/queries/3/results", json=cached)
+        with pytest.warns(RuntimeWarning, match="'other' failed"):
+            frames = read_watch_dashboard(
+                1, {"day": "2024-03-01 10:30"}, url=URL, api_key=KEY, progress=False, cache=False
+            )  # a time of day, typed by the caller, for the date parameter of query 3
+        posted = [c.request.url for c in mocked.calls if c.request.method == "POST"]
+    assert posted == [f"{URL}/api/queries/2/results"]
+    assert isinstance(frames.errors["other"], ParameterError)
+    assert "time of day" in str(frames.errors["other"])
+
+
 @pytest.fixture
 def mapped_board(local_watch):
     """Two widgets whose `n` parameters (defaults 1 and 2) map to dashboard parameter `n`."""

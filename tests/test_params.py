@@ -865,3 +865,15 @@ def test_a_saved_default_finer_than_its_type_is_sent_as_the_web_ui_sends_it():
 def test_adhoc_years_before_1000_keep_four_digits():
     wire = adhoc_parameters("SELECT {{ t }}", {"t": datetime(999, 1, 2, 3, 4, 5)})
     assert wire == {"t": "0999-01-02 03:04:05"}
+
+
+def test_saved_values_are_formatted_like_saved_defaults_and_given_ones_checked():
+    """A dashboard's shared default or static value is the server's saved setting: formatted
+    to the parameter's precision, as the web UI does; the caller's own value is refused."""
+    definitions = parse_definitions(
+        [{"name": "day", "title": "Day", "type": "date", "value": "2024-01-01"}]
+    )
+    given = {"day": "2024-03-01 10:30"}
+    assert resolve_parameters(definitions, given, now=NOW, saved={"day"}) == {"day": "2024-03-01"}
+    with pytest.raises(ParameterError, match="time of day"):
+        resolve_parameters(definitions, given, now=NOW)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import contextmanager
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -103,14 +103,18 @@ def read_saved_query(
     dtype_backend: DtypeBackend,
     listeners: list[ProgressListener],
     results: _cache.ResultCache | None,
+    saved: Collection[str] = (),
 ) -> pd.DataFrame:
-    """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it)."""
+    """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it).
+
+    ``saved``: names in ``params`` whose values are the server's saved settings (see
+    :func:`watch_pandas.params.resolve_parameters`)."""
     query_id = query.id
     definitions = _params.parse_definitions(query.parameters)
     now = datetime.now()
     # Dropdown options are checked only when the query really runs: a cached entry exists
     # only for values the server already accepted, and a hit must cost no extra request.
-    wire = _params.resolve_parameters(definitions, params, now=now, query_id=query_id)
+    wire = _params.resolve_parameters(definitions, params, now=now, query_id=query_id, saved=saved)
     key = _cache.CacheKey.for_read(watch.url, query_id, wire, dtype_backend)
     is_default = _are_defaults(definitions, wire, now)
     if results is not None:
@@ -125,6 +129,7 @@ def read_saved_query(
             now=now,
             dropdown_options=_dropdown_lookup(watch, query_id),
             query_id=query_id,
+            saved=saved,
         )
     query_key = watch.is_query_key_for(query)
     wanted_age = ANY_AGE if max_age is None else max_age

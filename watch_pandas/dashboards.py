@@ -140,6 +140,7 @@ def read_watch_dashboard(
         per_widget = {
             title: widget_parameters(w, values) for title, w in zip(titles, widgets, strict=True)
         }
+        saved = {title: _saved_names(w, params) for title, w in zip(titles, widgets, strict=True)}
 
         interrupt = _Interrupt()
 
@@ -167,6 +168,7 @@ def read_watch_dashboard(
                 dtype_backend=dtype_backend,
                 listeners=[interrupt.tracker(), *listeners],
                 results=results,
+                saved=saved[title],
             )
 
         workers = _WorkerClients(watch if client is not None else None, url, api_key, profile)
@@ -194,6 +196,19 @@ def widget_parameters(widget: Widget, params: Mapping[str, Any]) -> dict[str, An
         elif kind == STATIC_VALUE and mapping.get("value") is not None:
             given[name] = mapping["value"]
     return given
+
+
+def _saved_names(widget: Widget, params: Mapping[str, Any]) -> frozenset[str]:
+    """The widget's parameters whose values are the dashboard's saved settings (a static
+    value, or a shared default the caller did not override), not the caller's ``params``:
+    each is formatted to the widget's own parameter type, as the web UI does."""
+    names = set()
+    for name, kind, mapping in _mappings(widget):
+        if kind == STATIC_VALUE and mapping.get("value") is not None:
+            names.add(name)
+        elif kind == DASHBOARD_LEVEL and (mapping.get("mapTo") or name) not in params:
+            names.add(name)
+    return frozenset(names)
 
 
 def dashboard_defaults(widgets: Sequence[Widget]) -> dict[str, Any]:

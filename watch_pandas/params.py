@@ -47,7 +47,7 @@ import json
 import math
 import numbers
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -254,6 +254,7 @@ def resolve_parameters(
     now: datetime | None = None,
     dropdown_options: Callable[[ParameterDefinition], Sequence[str]] | None = None,
     query_id: int | None = None,
+    saved: Collection[str] = (),
 ) -> dict[str, object]:
     """Validate `given` against the definitions and return the wire `parameters` dict.
 
@@ -261,6 +262,9 @@ def resolve_parameters(
     rest from saved defaults with dynamic tokens resolved. Raises ParameterError(name=, value=,
     allowed=) before anything runs. ``dropdown_options`` is called (at most once per
     query-based parameter) for the options of a dropdown; ``query_id`` only feeds messages.
+    ``saved`` names given values that come from the server's saved settings (a dashboard's
+    shared default or static value), not from the caller: like saved defaults, they are
+    formatted to the parameter's precision instead of refused for being finer.
     """
     given = dict(given or {})
     now = now if now is not None else datetime.now()
@@ -291,7 +295,7 @@ def resolve_parameters(
             now=now,
             query_options=options,
             query_id=query_id,
-            from_default=from_default,
+            from_default=from_default or definition.name in saved,
         )
     return wire
 
