@@ -265,7 +265,7 @@ def report(results: dict[str, list[dict[str, Any]]], rows: int, machine_before: 
         "workload query): the server executes it, serialises the result, the client decodes "
         "and stores it; cache hit = read_watch_query after a read filled the local cache",
         "",
-        "targets (issue 5); READ = read_result on the per-request server's POST reply;",
+        "targets; READ = read_result on the per-request server's POST reply;",
         "time ratios: median of each run's ratio (both sides measured back to back in that run),",
         "[lowest–highest run]; memory ratios: of the medians",
         _check("1. READ wall / download floor (requests POST)",
