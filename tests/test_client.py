@@ -622,6 +622,36 @@ def test_dashboard_slug_missing_everywhere(
         client.get_dashboard("ghost")
 
 
+def test_a_string_of_digits_is_an_id_or_else_a_slug(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    """A dashboard named "2024" has the slug "2024"; no dashboard has the id 2024."""
+    mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
+    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))  # id 2024 is not listed
+    named = {**body_of("37-dashboard-by-slug-legacy"), "id": 5, "slug": "2024", "name": "2024"}
+    mock.get(f"{API}/dashboards/2024?legacy", json=named)
+    found = client.get_dashboard("2024")
+    assert (found.id, found.slug) == (5, "2024")
+
+
+def test_an_int_is_only_ever_an_id(mock: responses.RequestsMock, client: WatchClient) -> None:
+    mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
+    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    with pytest.raises(NotFoundError, match="No dashboard with id 2024"):
+        client.get_dashboard(2024)
+    assert not any("legacy" in call.request.url for call in mock.calls)
+
+
+def test_a_missing_string_of_digits_says_id_or_slug(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
+    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    mock.get(f"{API}/dashboards/2024?legacy", status=404, json={"message": "Not Found"})
+    with pytest.raises(NotFoundError, match="No dashboard with id or slug '2024'"):
+        client.get_dashboard("2024")
+
+
 def test_dashboard_with_bad_key_is_auth_not_fallback(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:

@@ -493,13 +493,22 @@ class WatchClient:
     def get_dashboard(self, id_or_slug: int | str) -> Dashboard:
         """A dashboard with its widgets, by numeric id or by slug, on any server generation.
 
+        A string of digits is an id, or else a slug (a dashboard named "2024").
+
         v10+ routes take the numeric id and find a slug with ``?legacy``; v8/v9 routes take
         only the slug (and ignore ``?legacy``), so there an id is mapped to its slug through
         :meth:`list_dashboards`. The generation is learned from the first answer that proves
         it (an id route returning that id, or a plain slug route working) and remembered.
         """
-        if isinstance(id_or_slug, int) or (isinstance(id_or_slug, str) and id_or_slug.isdigit()):
+        if isinstance(id_or_slug, int):
             return self._dashboard_by_id(_as_id(id_or_slug, "dashboard id"))
+        if isinstance(id_or_slug, str) and id_or_slug.strip().isdigit():
+            # "12" from a config or a command line is an id; a dashboard named "2024" has the
+            # slug "2024": the id is tried first, then the slug
+            try:
+                return self._dashboard_by_id(_as_id(id_or_slug.strip(), "dashboard id"))
+            except NotFoundError:
+                log.debug("no dashboard with id %s; trying it as a slug", id_or_slug.strip())
         if not isinstance(id_or_slug, str) or not id_or_slug.strip():
             raise ConfigError(
                 f"A dashboard is given by numeric id or slug (e.g. 'my-dashboard'), "
@@ -523,8 +532,9 @@ class WatchClient:
         except (NotFoundError, ServerError) as exc:
             if isinstance(exc, TransportError):
                 raise
+            kind = "id or slug" if slug.isdigit() else "slug"
             raise NotFoundError(
-                f"No dashboard with slug {slug!r} on {self.url} (neither "
+                f"No dashboard with {kind} {slug!r} on {self.url} (neither "
                 f"/api/dashboards/{quoted}?legacy nor /api/dashboards/{quoted} found it). "
                 "Check the slug in the dashboard's address, or pass its numeric id.",
                 status_code=exc.status_code,
