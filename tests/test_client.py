@@ -645,9 +645,10 @@ def test_an_int_is_only_ever_an_id(mock: responses.RequestsMock, client: WatchCl
 def test_a_missing_string_of_digits_says_id_or_slug(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
+    # ?legacy first: responses would otherwise spend the plain route's mock on that request
+    mock.get(f"{API}/dashboards/2024?legacy", status=404, json={"message": "Not Found"})
     mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
     mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
-    mock.get(f"{API}/dashboards/2024?legacy", status=404, json={"message": "Not Found"})
     with pytest.raises(NotFoundError, match="No dashboard with id or slug '2024'"):
         client.get_dashboard("2024")
 
