@@ -556,7 +556,7 @@ class QueryPicker:
             self._say(f"{type(exc).__name__}: {exc}", error=True)
         else:
             if self._cancel_requested:  # pressed while the finished job's rows were arriving
-                self._say("Cancelled: the job had already finished; its rows were not shown.")
+                self._say("Cancelled: the server had already finished; its rows were not shown.")
                 return
             with self._lock:
                 self.df = frame
