@@ -197,6 +197,18 @@ def test_run_sql_resolves_the_data_source_by_name_and_sends_parameters(mocked, c
     assert len(frame) == 5
 
 
+def test_run_sql_runs_the_sql_unless_told_a_cached_result_will_do(mocked, client):
+    """Ad-hoc SQL is executed by default (max_age=0, as the web UI's Execute does): a cell
+    re-run in the afternoon must not get the morning's count from the server's cache."""
+    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))
+    mocked.post(f"{URL}/api/query_results", json=body("42-range-and-multi-result"))
+    run_sql("SELECT 1", 1, progress=False, client=client)
+    run_sql("SELECT 1", 1, max_age=600, progress=False, client=client)
+    run_sql("SELECT 1", 1, max_age=None, progress=False, client=client)
+    sent = [post_body(c)["max_age"] for c in mocked.calls if c.request.method == "POST"]
+    assert sent == [0, 600, -1]
+
+
 def test_run_sql_refuses_a_missing_placeholder_before_sending(mocked, client):
     with pytest.raises(ParameterError, match="'start'"):
         run_sql("SELECT {{ start }}, {{ end }}", 1, {"end": 1}, client=client, progress=False)

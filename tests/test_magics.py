@@ -346,6 +346,35 @@ def test_progress_option_off_reaches_the_read(ip, monkeypatch):
     assert seen == [None, False]  # None: automatic (widget or text line); False: off
 
 
+def test_cell_sql_runs_by_default_and_line_reads_accept_the_servers_cache(ip, monkeypatch):
+    seen = []
+
+    def fake_run_sql(sql, data_source, params=None, **kwargs):
+        seen.append(("cell", kwargs["max_age"]))
+        return pd.DataFrame({"x": [1]})
+
+    def fake_read(query_id, params=None, **kwargs):
+        seen.append(("line", kwargs["max_age"]))
+        return pd.DataFrame({"x": [1]})
+
+    monkeypatch.setattr("watch_pandas.api.run_sql", fake_run_sql)
+    monkeypatch.setattr("watch_pandas.api.read_watch_query", fake_read)
+    ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
+    ip.run_line_magic("watch", "5")
+    ip.run_cell_magic("watch", "-d db --max-age 60", "SELECT 1 AS x")
+    ip.run_line_magic("config", "WatchMagic.max_age = 600")
+    ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
+    ip.run_line_magic("watch", "5")
+
+    assert seen == [
+        ("cell", 0),  # unset: the SQL runs, as the web UI's Execute does
+        ("line", None),  # unset: a saved query's cached result of any age
+        ("cell", 60),
+        ("cell", 600),
+        ("line", 600),
+    ]
+
+
 def test_a_server_failure_prints_one_line_instead_of_a_traceback(ip, server, capsys):
     server.faults.fail_next(1, status=500, path="/api/query_results", method="POST")
     result = ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")

@@ -170,7 +170,7 @@ def run_sql(
     data_source: int | str,
     params: Mapping[str, Any] | None = None,
     *,
-    max_age: int | None = None,
+    max_age: int | None = 0,
     url: str | None = None,
     api_key: str | None = None,
     profile: str | None = None,
@@ -182,8 +182,11 @@ def run_sql(
     """Run ad-hoc SQL on a data source (id or name) and return the result as a DataFrame.
 
     ``{{ name }}`` placeholders are filled by the server from ``params`` (never by Python
-    string formatting); every placeholder must be given. ``max_age`` as in
-    :func:`read_watch_query`. Needs a user API key.
+    string formatting); every placeholder must be given. The SQL runs every time (``max_age=0``,
+    as the web UI's Execute does): pass ``max_age`` seconds to accept the server's cached
+    result of the same text and parameters, or ``None`` for one of any age (the server keeps
+    ad-hoc results too, and re-running a cell should not silently return an old count).
+    Needs a user API key.
     """
     check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
     wire = _params.adhoc_parameters(sql, params)

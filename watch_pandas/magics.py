@@ -110,7 +110,8 @@ class WatchMagic(Magics):
     max_age = Int(
         None,
         allow_none=True,
-        help="Default max_age in seconds (None: any cached result; 0: always run).",
+        help="Default max_age in seconds. Unset (None): %watch accepts the server's cached "
+        "result of any age and %%watch runs its SQL (as max_age=0); 0: always run.",
     ).tag(config=True)
     progress = Bool(True, help="Show job progress (a widget in notebooks).").tag(config=True)
     timeout = Float(None, allow_none=True, help="Overall deadline of a read, seconds.").tag(
@@ -170,7 +171,7 @@ class WatchMagic(Magics):
                     sql,
                     source,
                     params,
-                    max_age=self._max_age(args.max_age),
+                    max_age=self._max_age(args.max_age, unset=0),
                     timeout=self.timeout,
                     dtype_backend=self.dtype_backend,  # type: ignore[arg-type]
                     progress=None if self.progress else False,
@@ -280,8 +281,11 @@ class WatchMagic(Magics):
             return None
         return frame
 
-    def _max_age(self, given: int | None) -> int | None:
-        return given if given is not None else self.max_age
+    def _max_age(self, given: int | None, *, unset: int | None = None) -> int | None:
+        """The cell's ``--max-age``, else the configured default, else ``unset``."""
+        if given is not None:
+            return given
+        return self.max_age if self.max_age is not None else unset
 
     def _query_id(self, word: str) -> int:
         value = self._value(word)
