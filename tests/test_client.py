@@ -653,6 +653,20 @@ def test_a_missing_string_of_digits_says_id_or_slug(
         client.get_dashboard("2024")
 
 
+def test_archiving_a_dashboard_whose_slug_is_digits_deletes_that_dashboard(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    mock.get(f"{API}/dashboards/1", json=body_of("35-dashboard-by-id"))
+    client.get_dashboard(1)  # the client learns that routes take ids here
+    mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
+    named = {**body_of("37-dashboard-by-slug-legacy"), "id": 5, "slug": "2024", "name": "2024"}
+    mock.get(f"{API}/dashboards/2024?legacy", json=named)
+    mock.delete(f"{API}/dashboards/5", json=named)
+    client.archive_dashboard("2024")
+    deletes = [c.request.url for c in mock.calls if c.request.method == "DELETE"]
+    assert deletes == [f"{API}/dashboards/5"]
+
+
 def test_dashboard_with_bad_key_is_auth_not_fallback(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:

@@ -627,10 +627,8 @@ class WatchClient:
 
     def archive_dashboard(self, dashboard: int | str) -> None:
         """Archive a dashboard given by id or slug (v8/v9 servers are addressed by slug)."""
-        if self._dashboard_slug_style == "legacy" and (
-            isinstance(dashboard, int) or (isinstance(dashboard, str) and dashboard.isdigit())
-        ):
-            key: int | str = _as_id(dashboard, "dashboard")
+        if self._dashboard_slug_style == "legacy" and isinstance(dashboard, int):
+            key: int | str = _as_id(dashboard, "dashboard")  # a string of digits may be a slug
         else:
             found = self.get_dashboard(dashboard)
             slugs = self._dashboard_routes_take_slugs(found)
