@@ -311,9 +311,68 @@ def test_rows_that_arrive_after_cancel_are_not_shown(monkeypatch):
     assert picker.run(wait=True) is True
 
     assert picker.df is None and results == []
-    assert "Cancelled" in picker.message.value and "already finished" in picker.message.value
+    assert "Cancelled: the rows that arrived after Cancel were not shown" in picker.message.value
     assert client.cancelled == []
     assert not picker.run_button.disabled and picker.cancel_button.disabled
+
+
+def test_cancel_once_the_rows_are_shown_is_refused(monkeypatch):
+    import watch_pandas.api as api
+
+    picker = _build(FormClient([]))
+    answers: list[bool] = []
+    picker.on_result = lambda frame: answers.append(picker.cancel())  # pressed just too late
+    monkeypatch.setattr(api, "read_watch_query", lambda *a, **k: pd.DataFrame({"x": [1, 2]}))
+    assert picker.run(wait=True) is True
+
+    assert answers == [False]
+    assert picker.df is not None and len(picker.df) == 2
+    assert "2 rows" in picker.message.value and "cancelling" not in picker.message.value
+
+
+def test_a_failed_cancel_is_still_reported_when_the_rows_arrive(monkeypatch):
+    import watch_pandas.api as api
+    from watch_pandas.errors import ServerError
+
+    client = FormClient([])
+
+    def refuse(job_id):
+        raise ServerError("the server said no")
+
+    client.cancel_job = refuse
+    picker = _build(client)
+
+    def read(query_id, given, *, progress, **options):
+        for listener in progress:
+            listener(ProgressEvent(state="running", elapsed=0.1, job_id="job-4"))
+        assert picker.cancel() is True  # the DELETE fails; the job goes on and finishes
+        for listener in progress:
+            listener(ProgressEvent(state="downloading", elapsed=1.0, job_id="job-4"))
+        return pd.DataFrame({"x": [1]})
+
+    monkeypatch.setattr(api, "read_watch_query", read)
+    picker.run(wait=True)
+
+    assert picker.df is None
+    assert "Could not cancel job job-4" in picker.message.value
+    assert "not shown" in picker.message.value
+
+
+def test_a_new_job_after_the_first_one_finished_is_the_one_cancelled(all_kinds_client):
+    """A query key re-asks for the result; if the server starts another job, Cancel stops it."""
+    picker = _build(all_kinds_client)
+    gate = threading.Event()
+    picker._thread = threading.Thread(target=gate.wait)
+    picker._thread.start()
+    try:
+        picker._listen(ProgressEvent(state="running", elapsed=0.1, job_id="job-5"))
+        picker._listen(ProgressEvent(state="downloading", elapsed=1.0, job_id="job-5"))
+        picker._listen(ProgressEvent(state="queued", elapsed=1.2, job_id="job-6"))
+        assert picker.cancel() is True
+    finally:
+        gate.set()
+        picker._thread.join()
+    assert all_kinds_client.cancelled == ["job-6"]
 
 
 # -- progress --------------------------------------------------------------------------------

@@ -238,6 +238,8 @@ class QueryPicker:
         self._thread: threading.Thread | None = None
         self._cancel_requested = False
         self._job_over = False  # the server finished the job: Cancel must not DELETE it
+        self._delivered = False  # this run's rows are shown: Cancel has nothing to stop
+        self._cancel_failure: str | None = None
 
         query = client.get_query(self.query_id)
         self.query_name = query.name
@@ -469,6 +471,8 @@ class QueryPicker:
             self.error = None
             self.job_id = None
             self._job_over = False
+            self._delivered = False
+            self._cancel_failure = None
             self._cancel_requested = False
             self.progress.clear()
             self._say("")
@@ -492,8 +496,8 @@ class QueryPicker:
     def cancel(self) -> bool:
         """Cancel the running server job (or the job about to be created). True if asked."""
         with self._lock:
-            if not self.running:
-                return False
+            if not self.running or self._delivered:
+                return False  # nothing running, or the rows are already shown
             self._cancel_requested = True
             # a job the server already finished is not cancelled: that would mark it
             # cancelled for everyone sharing it (same SQL, same job); the run still stops
@@ -508,19 +512,22 @@ class QueryPicker:
         try:
             self._client.cancel_job(job_id)
         except WatchError as exc:
-            self._say(f"Could not cancel job {job_id}: {exc}", error=True)
+            self._cancel_failure = f"Could not cancel job {job_id}: {exc}"
+            self._say(self._cancel_failure, error=True)
 
     def _listen(self, event: ProgressEvent) -> None:
         """Learn the job id and when the job ends from progress events (and honour an early
         Cancel)."""
         cancel_now = None
         with self._lock:
-            if event.state not in ("queued", "running"):
-                self._job_over = True  # downloading the result, or finished
-            if event.job_id and self.job_id is None:
-                self.job_id = event.job_id
-                if self._cancel_requested and not self._job_over:
+            waiting = event.state in ("queued", "running")
+            if event.job_id and event.job_id != self.job_id and (waiting or self.job_id is None):
+                self.job_id = event.job_id  # the first job, or a new one (a query key re-asks)
+                self._job_over = False
+                if self._cancel_requested and waiting:
                     cancel_now = event.job_id
+            if not waiting:
+                self._job_over = True  # downloading the result, or finished
         if cancel_now is not None:
             self._cancel_job(cancel_now)
 
@@ -555,11 +562,18 @@ class QueryPicker:
             self.error = exc
             self._say(f"{type(exc).__name__}: {exc}", error=True)
         else:
-            if self._cancel_requested:  # pressed while the finished job's rows were arriving
-                self._say("Cancelled: the server had already finished; its rows were not shown.")
+            with self._lock:  # Cancel either came first (the rows are dropped) or is refused
+                cancelled = self._cancel_requested
+                if not cancelled:
+                    self.df = frame
+                    self._delivered = True
+            if cancelled:
+                failure = self._cancel_failure
+                note = "the rows that arrived after Cancel were not shown"
+                self._say(
+                    f"{failure}; {note}." if failure else f"Cancelled: {note}.", error=bool(failure)
+                )
                 return
-            with self._lock:
-                self.df = frame
             self._show_frame(frame)
             self._say(f"{len(frame)} rows × {frame.shape[1]} columns")
             if self.on_result is not None:
