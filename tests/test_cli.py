@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -187,6 +188,10 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(env, monkeypatch, caps
         raise BrokenPipeError(32, "Broken pipe")
 
     monkeypatch.setattr(cli, "_show", closed_pipe)
+    fds = Path("/proc/self/fd")
+    before = len(list(fds.iterdir())) if fds.is_dir() else None
     code = main(["get", str(env.demo.queries["markets"])])
     assert code == 141  # what a tool killed by SIGPIPE reports
     assert capsys.readouterr().err == ""
+    if before is not None:
+        assert len(list(fds.iterdir())) <= before  # /dev/null is not left open

@@ -44,7 +44,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # The reader went away (`watch-pandas get 6 | head`): stop quietly, like other tools;
         # stdout goes to /dev/null so the interpreter's last flush does not complain again.
         with contextlib.suppress(OSError, ValueError):
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            stdout = sys.stdout.fileno()
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            try:
+                os.dup2(devnull, stdout)
+            finally:
+                os.close(devnull)
         return 128 + 13  # as if killed by SIGPIPE
     except OSError as exc:  # e.g. -o into a folder that does not exist
         where = f": {exc.filename}" if exc.filename else ""
