@@ -231,6 +231,8 @@ def test_empty_result_has_columns_and_no_rows(local_watch):
         "DD.MM.YYYY",
         "YYYY",  # one field
         "{DD} [MM] YYYY",  # literal text that means something to str.format
+        "DD%MM",  # a literal % meets the next directive: strftime reads "%%" then "m"
+        "YYYY %b",  # a directive the slices cannot print: strftime does it
     ],
 )
 @pytest.mark.parametrize(

@@ -232,15 +232,20 @@ def _datetime_converter(fmt: str) -> Callable[[Any], Any]:
     with optional ``.fff`` and ``Z``) are sliced directly — the same wall-time fields strftime
     would print, but fast enough for a million rows; anything else goes through datetime.
     """
-    # The format as a %-template over the value's slices (all fetched in one C call).
-    template, cuts = [], []
-    for token in re.split(r"(%[dmYyHMSf])", fmt):
+    # The format as a %-template over the value's slices (all fetched in one C call);
+    # a directive the slices cannot print (%b, %s, a lone %) sends every value to strftime.
+    template, cuts, sliceable = [], [], True
+    for token in re.split(r"(%.?)", fmt, flags=re.DOTALL):
         if token in _SLICES:
             template.append("%s")
             cuts.append(slice(*_SLICES[token]))
         elif token == "%f":  # milliseconds (000 when the value has none), then 000 micro
             template.append("%s000")
             cuts.append(slice(20, 23))
+        elif token == "%%":
+            template.append("%%")
+        elif token.startswith("%"):
+            sliceable = False
         elif token:
             template.append(token.replace("%", "%%"))
     layout = "".join(template)
@@ -274,7 +279,8 @@ def _datetime_converter(fmt: str) -> Callable[[Any], Any]:
         if not value:
             return value
         if (
-            isinstance(value, str)
+            sliceable
+            and isinstance(value, str)
             and len(value) >= canonical_length
             and value[4:5] == "-"
             and value[7:8] == "-"
