@@ -877,3 +877,13 @@ def test_saved_values_are_formatted_like_saved_defaults_and_given_ones_checked()
     assert resolve_parameters(definitions, given, now=NOW, saved={"day"}) == {"day": "2024-03-01"}
     with pytest.raises(ParameterError, match="time of day"):
         resolve_parameters(definitions, given, now=NOW)
+
+
+def test_a_saved_value_that_does_not_fit_says_where_it_came_from():
+    definitions = parse_definitions(
+        [{"name": "sym", "title": "Sym", "type": "enum", "enumOptions": "DAI", "value": "DAI"}]
+    )
+    with pytest.raises(ParameterError, match="Invalid saved dashboard value for parameter 'sym'"):
+        resolve_parameters(definitions, {"sym": "WETH"}, now=NOW, saved={"sym"}, query_id=3)
+    with pytest.raises(ParameterError, match="Invalid value for parameter 'sym'"):
+        resolve_parameters(definitions, {"sym": "WETH"}, now=NOW, query_id=3)

@@ -296,6 +296,7 @@ def resolve_parameters(
             query_options=options,
             query_id=query_id,
             from_default=from_default or definition.name in saved,
+            source=None if from_default or definition.name not in saved else _SAVED_ELSEWHERE,
         )
     return wire
 
@@ -397,6 +398,7 @@ def _convert(
     query_options: Sequence[str] | None,
     query_id: int | None,
     from_default: bool,
+    source: str | None = None,
 ) -> object:
     def fail(problem: str, allowed: str | None = None) -> ParameterError:
         return _error(
@@ -406,6 +408,7 @@ def _convert(
             allowed if allowed is not None else definition.describe_allowed(query_options),
             query_id,
             from_default=from_default,
+            source=source,
         )
 
     kind = definition.type
@@ -736,6 +739,10 @@ def _is_unset(definition: ParameterDefinition, value: object) -> bool:
     return value == "" or (isinstance(value, (list, tuple)) and not value)
 
 
+# A value the server saved elsewhere (a dashboard's shared default or static value).
+_SAVED_ELSEWHERE = "saved dashboard value"
+
+
 def _error(
     definition: ParameterDefinition,
     value: object,
@@ -744,9 +751,10 @@ def _error(
     query_id: int | None,
     *,
     from_default: bool = False,
+    source: str | None = None,
 ) -> ParameterError:
     where = f" of query {query_id}" if query_id is not None else ""
-    source = "saved default" if from_default else "value"
+    source = source or ("saved default" if from_default else "value")
     return ParameterError(
         f"Invalid {source} for parameter {definition.name!r}{where} ({definition.type}): "
         f"{problem}. Given: {_short_repr(value)}. Allowed: {allowed}.",
