@@ -372,6 +372,19 @@ def test_enum_multi_refusals(enum_multi):
     assert error.allowed == "a list of values, each one of '1', '2', 'three'"
 
 
+def test_a_query_dropdown_without_a_source_query_is_left_to_the_server():
+    """No queryId: the only list at hand (the query's own /dropdown) is the wrong one."""
+    definition = _definition("query", "a")
+    asked = []
+
+    def options(d):
+        asked.append(d.name)
+        return ["1"]
+
+    assert resolve_parameters([definition], {"p": "7"}, dropdown_options=options) == {"p": "7"}
+    assert asked == []
+
+
 def test_query_dropdown_checks_callback_options_once():
     definition = _definition("query", "a", queryId=8)
     calls = []

@@ -287,7 +287,9 @@ def resolve_parameters(
                     query_id,
                 )
         options = None
-        if definition.type == "query" and dropdown_options is not None:
+        # No source query in the definition: no options to check here (the query's own
+        # /dropdown would list the wrong ones); the server decides.
+        if definition.type == "query" and dropdown_options is not None and definition.query_id:
             options = [str(option) for option in dropdown_options(definition)]
         wire[definition.name] = _convert(
             definition,
