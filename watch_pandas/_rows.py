@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import Any
@@ -287,19 +287,11 @@ class ResultSplitter:
     def _cut(self, buf: bytearray, decoder: RowDecoder) -> tuple[Batch | None, int]:
         """Decode the complete rows at the front of ``buf``; return them and where the rest
         starts (the byte before the next row, to be overwritten with "[")."""
-        end = len(buf)
-        for _ in range(_CUT_ATTEMPTS):
-            cut = _last_row_cut(buf, end)
-            if cut is None:
-                break
-            brace, next_row = cut
-            try:
-                parts = _decode_closed(buf, brace, decoder)
-            except _Malformed:
-                end = brace  # inside a string or a nested value: try an earlier boundary
-                continue
-            return Batch(parts), next_row - 1
-        return None, 0  # keep accumulating; the next chunk brings new boundaries
+        decoded = _decode_before(buf, decoder, _last_row_cut, _CUT_ATTEMPTS)
+        if decoded is None:
+            return None, 0  # keep accumulating; the next chunk brings new boundaries
+        parts, next_row = decoded
+        return Batch(parts), next_row - 1
 
     def _finish(self, head: bytes, buf: bytearray, decoder: RowDecoder) -> Iterator[Any]:
         """The last rows, and the document without rows for the metadata."""
@@ -307,21 +299,35 @@ class ResultSplitter:
         if stripped.startswith(b"]"):  # no rows at all
             yield Finished(head + stripped)
             return
-        end = len(buf)
-        for _ in range(_END_ATTEMPTS):
-            close = _last_close(buf, end)
-            if close is None:
-                break
-            brace, bracket = close
-            try:
-                parts = _decode_closed(buf, brace, decoder)
-            except _Malformed:
-                end = brace  # a "}]" inside the tail's strings or the last rows: look earlier
-                continue
-            yield Batch(parts)
-            yield Finished(head + bytes(buf[bracket:]))
-            return
-        raise ServerError("The result body is not valid JSON (the rows list does not end).")
+        decoded = _decode_before(buf, decoder, _last_close, _END_ATTEMPTS)
+        if decoded is None:
+            raise ServerError("The result body is not valid JSON (the rows list does not end).")
+        parts, bracket = decoded
+        yield Batch(parts)
+        yield Finished(head + bytes(buf[bracket:]))
+
+
+def _decode_before(
+    buf: bytearray,
+    decoder: RowDecoder,
+    boundary: Callable[[bytearray, int], tuple[int, int] | None],
+    attempts: int,
+) -> tuple[list[Any], int] | None:
+    """Decode the rows up to the last ``boundary`` (a row's "}" and what follows it) at which
+    they are valid JSON: a "}" inside a string or a nested value makes them invalid, so an
+    earlier boundary is tried, up to ``attempts`` times. Returns the parts and the index
+    after the "}", or ``None``."""
+    end = len(buf)
+    for _ in range(attempts):
+        found = boundary(buf, end)
+        if found is None:
+            return None
+        brace, after = found
+        try:
+            return _decode_closed(buf, brace, decoder), after
+        except _Malformed:
+            end = brace
+    return None
 
 
 def _decode_closed(buf: bytearray, brace: int, decoder: RowDecoder) -> list[Any]:
