@@ -518,13 +518,8 @@ class WatchClient:
         quoted = quote(slug, safe="")
         what = f"dashboard {slug!r}"
         if self._dashboard_slug_style != "slug":
-            try:
-                data = self._json("GET", f"dashboards/{quoted}?legacy", what=what, user_only=True)
-            except (NotFoundError, ServerError) as exc:
-                if isinstance(exc, TransportError) or self._dashboard_slug_style == "legacy":
-                    raise
-                log.debug("dashboard slug lookup with ?legacy failed (%s); trying v8/v9 form", exc)
-            else:
+            data = self._v10_dashboard_route(f"dashboards/{quoted}?legacy", what)
+            if data is not None:
                 # v8/v9 ignore ?legacy, so this success does not tell the generation
                 return self._remember_slug(Dashboard.from_json(expect_dict(data, "a dashboard")))
         try:
@@ -542,6 +537,17 @@ class WatchClient:
         self._dashboard_slug_style = "slug"
         return self._remember_slug(Dashboard.from_json(expect_dict(data, "a dashboard")))
 
+    def _v10_dashboard_route(self, path: str, what: str) -> Any | None:
+        """GET a v10+ dashboard route; ``None`` when it fails on a server that may be v8/v9
+        (then the caller tries the slug route); errors once the server is known to be v10+."""
+        try:
+            return self._json("GET", path, what=what, user_only=True)
+        except (NotFoundError, ServerError) as exc:
+            if isinstance(exc, TransportError) or self._dashboard_slug_style == "legacy":
+                raise
+            log.debug("GET /api/%s failed (%s); trying the v8/v9 slug route", path, exc)
+            return None
+
     def _remember_slug(self, dashboard: Dashboard) -> Dashboard:
         if dashboard.slug:
             self._dashboard_slugs[dashboard.id] = dashboard.slug
@@ -551,13 +557,8 @@ class WatchClient:
         """GET by id (v10+), or by the id's slug from the listing (v8/v9 routes take slugs)."""
         what = f"dashboard {did}"
         if self._dashboard_slug_style != "slug":
-            try:
-                data = self._json("GET", f"dashboards/{did}", what=what, user_only=True)
-            except (NotFoundError, ServerError) as exc:
-                if isinstance(exc, TransportError) or self._dashboard_slug_style == "legacy":
-                    raise
-                log.debug("dashboard id route failed (%s); trying the v8/v9 slug route", exc)
-            else:
+            data = self._v10_dashboard_route(f"dashboards/{did}", what)
+            if data is not None:
                 found = Dashboard.from_json(expect_dict(data, "a dashboard"))
                 if found.id == did:
                     self._dashboard_slug_style = "legacy"
