@@ -29,3 +29,31 @@ def _isolated_watch_cache(tmp_path, monkeypatch):
     """Every test gets its own local result cache; none touches the user's real one."""
     monkeypatch.setenv("WATCH_CACHE_DIR", str(tmp_path / "watch-cache"))
     monkeypatch.delenv("WATCH_OFFLINE", raising=False)
+
+
+DEMO_ROWS = """
+CREATE TABLE demo (id INTEGER, price REAL, flag INTEGER, d TEXT, ts TEXT, label TEXT);
+INSERT INTO demo VALUES
+  (1, 5.0, 1, '2024-03-01', '2024-03-01 10:00:00', 'item-a'),
+  (2, 25.0, 1, '2024-03-06', '2024-03-06 10:00:00', 'item-b'),
+  (3, 40.0, 0, '2024-03-09', '2024-03-09 10:00:00', 'other');
+"""
+
+
+@pytest.fixture(scope="module")
+def demo_params_server():
+    """A local Watch server: data source ``db`` (``.source_id``) with a ``demo`` table, and the
+    recorded 06-query-demo-params query saved on it (``.demo_query``). One per test module."""
+    from watch_pandas.testing import LocalWatch
+
+    with LocalWatch() as watch:
+        watch.source_id = watch.add_data_source("db")
+        watch.execute_sql(watch.source_id, DEMO_ROWS)
+        recorded = load_sample("06-query-demo-params")["body"]
+        watch.demo_query = watch.add_query(
+            recorded["query"],
+            data_source_id=watch.source_id,
+            name=recorded["name"],
+            parameters=recorded["options"]["parameters"],
+        )
+        yield watch

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -13,34 +11,10 @@ from IPython.core.interactiveshell import InteractiveShell
 
 from watch_pandas import magics as M
 
-SAMPLES = Path(__file__).parent / "samples"
-
-DEMO_ROWS = """
-CREATE TABLE demo (id INTEGER, price REAL, flag INTEGER, d TEXT, ts TEXT, label TEXT);
-INSERT INTO demo VALUES
-  (1, 5.0, 1, '2024-03-01', '2024-03-01 10:00:00', 'item-a'),
-  (2, 25.0, 1, '2024-03-06', '2024-03-06 10:00:00', 'item-b'),
-  (3, 40.0, 0, '2024-03-09', '2024-03-09 10:00:00', 'other');
-"""
-
 
 @pytest.fixture(scope="module")
-def server():
-    """A local Watch server: data source ``db`` with a ``demo`` table, and the recorded
-    06-query-demo-params query saved on it (``server.demo_query``)."""
-    from watch_pandas.testing import LocalWatch
-
-    with LocalWatch() as watch:
-        watch.source_id = watch.add_data_source("db")
-        watch.execute_sql(watch.source_id, DEMO_ROWS)
-        recorded = json.loads((SAMPLES / "06-query-demo-params.json").read_text("utf-8"))["body"]
-        watch.demo_query = watch.add_query(
-            recorded["query"],
-            data_source_id=watch.source_id,
-            name=recorded["name"],
-            parameters=recorded["options"]["parameters"],
-        )
-        yield watch
+def server(demo_params_server):
+    return demo_params_server
 
 
 @pytest.fixture

@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -243,19 +245,26 @@ def test_title_is_html_escaped(all_kinds_client):
     assert "Demo &lt;prices&gt;" in title and "<prices>" not in title
 
 
-def test_cancel_before_the_job_exists_cancels_it_once_its_id_is_known(all_kinds_client):
-    picker = _build(all_kinds_client)
+@contextmanager
+def pretend_running(picker: W.QueryPicker) -> Iterator[None]:
+    """The picker believes a run is going (its worker thread waits) until the block ends."""
     gate = threading.Event()
-    picker._thread = threading.Thread(target=gate.wait)  # pretend a run is going
+    picker._thread = threading.Thread(target=gate.wait)
     picker._thread.start()
     try:
+        yield
+    finally:
+        gate.set()
+        picker._thread.join()
+
+
+def test_cancel_before_the_job_exists_cancels_it_once_its_id_is_known(all_kinds_client):
+    picker = _build(all_kinds_client)
+    with pretend_running(picker):
         assert picker.cancel() is True
         assert all_kinds_client.cancelled == []
         picker._listen(ProgressEvent(state="queued", elapsed=0.1, job_id="job-1"))
         picker._listen(ProgressEvent(state="running", elapsed=0.2, job_id="job-1"))
-    finally:
-        gate.set()
-        picker._thread.join()
     assert all_kinds_client.cancelled == ["job-1"]
     assert picker.cancel() is False  # nothing running any more
 
@@ -264,31 +273,19 @@ def test_cancel_after_the_job_finished_does_not_cancel_it_on_the_server(all_kind
     """Rows downloading: the job is done (and shared by everyone running the same SQL); a
     DELETE now would mark it cancelled for all of them (watch-api.md §5.2)."""
     picker = _build(all_kinds_client)
-    gate = threading.Event()
-    picker._thread = threading.Thread(target=gate.wait)  # pretend a run is going
-    picker._thread.start()
-    try:
+    with pretend_running(picker):
         picker._listen(ProgressEvent(state="running", elapsed=0.1, job_id="job-1"))
         picker._listen(ProgressEvent(state="downloading", elapsed=2.0, job_id="job-1"))
         assert picker.cancel() is True  # the run is still asked to stop …
-    finally:
-        gate.set()
-        picker._thread.join()
     assert all_kinds_client.cancelled == []  # … but the finished job is left alone
 
 
 def test_cancel_while_running_still_cancels_the_job(all_kinds_client):
     picker = _build(all_kinds_client)
-    gate = threading.Event()
-    picker._thread = threading.Thread(target=gate.wait)
-    picker._thread.start()
-    try:
+    with pretend_running(picker):
         picker._listen(ProgressEvent(state="queued", elapsed=0.1, job_id="job-2"))
         picker._listen(ProgressEvent(state="running", elapsed=0.5, job_id="job-2"))
         assert picker.cancel() is True
-    finally:
-        gate.set()
-        picker._thread.join()
     assert all_kinds_client.cancelled == ["job-2"]
 
 
@@ -361,17 +358,11 @@ def test_a_failed_cancel_is_still_reported_when_the_rows_arrive(monkeypatch):
 def test_a_new_job_after_the_first_one_finished_is_the_one_cancelled(all_kinds_client):
     """A query key re-asks for the result; if the server starts another job, Cancel stops it."""
     picker = _build(all_kinds_client)
-    gate = threading.Event()
-    picker._thread = threading.Thread(target=gate.wait)
-    picker._thread.start()
-    try:
+    with pretend_running(picker):
         picker._listen(ProgressEvent(state="running", elapsed=0.1, job_id="job-5"))
         picker._listen(ProgressEvent(state="downloading", elapsed=1.0, job_id="job-5"))
         picker._listen(ProgressEvent(state="queued", elapsed=1.2, job_id="job-6"))
         assert picker.cancel() is True
-    finally:
-        gate.set()
-        picker._thread.join()
     assert all_kinds_client.cancelled == ["job-6"]
 
 
@@ -465,32 +456,9 @@ def _widget_states(root) -> str:
     return "\n".join(texts)
 
 
-DEMO_ROWS = """
-CREATE TABLE demo (id INTEGER, price REAL, flag INTEGER, d TEXT, ts TEXT, label TEXT);
-INSERT INTO demo VALUES
-  (1, 5.0, 1, '2024-03-01', '2024-03-01 10:00:00', 'item-a'),
-  (2, 25.0, 1, '2024-03-06', '2024-03-06 10:00:00', 'item-b'),
-  (3, 40.0, 0, '2024-03-09', '2024-03-09 10:00:00', 'other');
-"""
-
-
 @pytest.fixture(scope="module")
-def server():
-    """A local Watch server with a ``demo`` table and the recorded 06-query-demo-params query."""
-    from watch_pandas.testing import LocalWatch
-
-    with LocalWatch() as watch:
-        source = watch.add_data_source("db")
-        watch.execute_sql(source, DEMO_ROWS)
-        recorded = json.loads((SAMPLES / "06-query-demo-params.json").read_text("utf-8"))["body"]
-        watch.source_id = source
-        watch.demo_query = watch.add_query(
-            recorded["query"],
-            data_source_id=source,
-            name=recorded["name"],
-            parameters=recorded["options"]["parameters"],
-        )
-        yield watch
+def server(demo_params_server):
+    return demo_params_server
 
 
 @pytest.fixture
