@@ -399,6 +399,24 @@ def test_duplicate_column_names_are_kept() -> None:
     assert df.dtypes.tolist() == [pd.Int64Dtype(), pd.Int64Dtype(), pd.StringDtype()]
 
 
+@pytest.mark.parametrize("col_type", ["string", None, "date"])
+def test_a_lone_surrogate_is_kept_exactly_in_an_object_column(col_type) -> None:
+    # "\ud800" is valid JSON for a str that has no UTF-8 (no Arrow string can hold it)
+    body = result_body([("s", col_type)], [{"s": "a\ud800"}, {"s": "b"}, {"s": None}])
+    assert '"a\\ud800"' in body
+    df, _ = decode_result(body)
+    assert df["s"].dtype == object and df["s"].tolist() == ["a\ud800", "b", None]
+
+
+def test_column_names_the_server_escapes_are_read() -> None:
+    # msgspec cannot name a field 'say "hi"': such results take the careful path
+    names = ['say "hi"', "back\\slash", "tab\there", "prix €"]
+    body = result_body([(n, "integer") for n in names], [dict.fromkeys(names, 7)])
+    df, meta = decode_result(body)
+    assert list(df.columns) == names and df.iloc[0].tolist() == [7] * 4
+    assert [c.name for c in meta.columns] == names
+
+
 def test_extra_data_keys_are_ignored(sample) -> None:
     df, meta = decode_result(sample_body(sample, "43-python-source-uint256-json"))
     assert list(df.columns) == ["block", "amount_wei", "holder"]
@@ -472,6 +490,11 @@ def test_v8_nan_tokens_are_accepted() -> None:
     ("body", "needle"),
     [
         (b"<html>502</html>", "not valid JSON"),
+        (  # bytes that are not UTF-8 inside a string, in a batch msgspec must look at twice
+            b'{"data": {"columns": [{"name": "a", "type": "integer"}, {"name": "s", "type": null}],'
+            b' "rows": [{"a": "x", "s": "\xf3\x86"}]}}',
+            "not valid JSON",
+        ),
         (b'{"job": {"id": "x", "status": 1}}', "job"),
         (b"[1, 2]", "query result"),
         (b'{"data": {"columns": [], "rows": [1, 2]}}', "rows"),

@@ -38,6 +38,7 @@ __all__ = [
     "Columns",
     "ExactInts",
     "batch_part",
+    "plain_names",
 ]
 
 # A token of the prefix: a complete string, a structural character, or a bare scalar.
@@ -66,7 +67,8 @@ class _Malformed(Exception):
 
 
 class RowDecoder:
-    """Decode ``[{row}, …]`` batches into one list of values per column.
+    """Decode ``[{row}, …]`` batches into one list of values per column (the names must be
+    :func:`plain_names`).
 
     ``checked`` in the answer says the values were validated against the column types by
     msgspec (ints are ints, bools are bools, strings are strings, each possibly ``None``);
@@ -123,9 +125,9 @@ class RowDecoder:
                 return self._loose.decode(batch), False
             except msgspec.ValidationError:
                 raise ServerError("The result's data.rows is not a list of objects.") from None
-            except msgspec.DecodeError:
+            except (msgspec.DecodeError, UnicodeDecodeError):
                 return self._decode_stdlib(batch), False
-        except msgspec.DecodeError:
+        except (msgspec.DecodeError, UnicodeDecodeError):  # msgspec: invalid UTF-8 in a string
             return self._decode_stdlib(batch), False
 
     def _decode_stdlib(self, batch: bytes | bytearray | memoryview) -> _ColumnLists:
@@ -137,6 +139,20 @@ class RowDecoder:
         if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
             raise ServerError("The result's data.rows is not a list of objects.")
         return _ColumnLists([row.get(name) for row in rows] for name in self.names)
+
+
+def plain_names(names: Sequence[str]) -> bool:
+    """Whether each name is written as its own UTF-8 bytes between the quotes of a row key:
+    no quote, backslash or control character (the server escapes those, and msgspec cannot
+    name a struct field so), and no lone surrogate."""
+    for name in names:
+        if '"' in name or "\\" in name or any(ord(ch) < 0x20 for ch in name):
+            return False
+        try:
+            name.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+    return True
 
 
 class _ColumnLists(list):
@@ -422,7 +438,7 @@ def batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
         if kind == C.TYPE_INTEGER and checked:
             return ExactInts(values)  # msgspec checked them: ints (some beyond int64) or None
         return values
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
+    except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # (a lone surrogate)
         return values
 
 

@@ -73,8 +73,8 @@ def _loads(body: bytes | str) -> Any:
     raw = body.encode("utf-8") if isinstance(body, str) else body
     try:
         return msgspec.json.decode(raw)
-    except msgspec.DecodeError:
-        pass  # e.g. v8's bare NaN tokens: the stdlib accepts those
+    except (msgspec.DecodeError, UnicodeDecodeError):
+        pass  # e.g. v8's bare NaN tokens: the stdlib accepts those (and judges bad UTF-8)
     try:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
@@ -156,7 +156,7 @@ def read_result(
     before columns, duplicate column names) go through :func:`decode_result`. The frame and
     metadata are the same as :func:`decode_result` gives for the same body.
     """
-    from ._rows import Batch, Finished, ResultSplitter, RowDecoder, Whole
+    from ._rows import Batch, Finished, ResultSplitter, RowDecoder, Whole, plain_names
 
     _check_backend(dtype_backend)
     chunks, close = _chunks_of(source, batch_bytes)
@@ -173,6 +173,8 @@ def read_result(
             names = [c.name for c in columns]
             if len(set(names)) != len(names):
                 return None  # duplicates: each gets the same values, the careful path does that
+            if not plain_names(names):
+                return None  # keys the server escapes ('say "hi"'): the careful path
             parts = [[] for _ in columns]
             return RowDecoder(names, [c.type for c in columns])
 
@@ -451,7 +453,10 @@ def _infer(values: list[Any], infer_untyped: bool) -> Any:
     if kinds == {bool}:
         return pa.array(values, type=pa.bool_())
     if kinds == {str}:
-        strings = pa.array(values, type=pa.string())
+        try:
+            strings = pa.array(values, type=pa.string())
+        except UnicodeEncodeError:
+            return values  # a lone surrogate ("\ud800" is valid JSON): no UTF-8 for it
         if infer_untyped:
             return _infer_temporal(strings)
         return strings
