@@ -17,7 +17,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from watch_pandas import frames
+from watch_pandas import _rows, frames
 from watch_pandas.errors import LossyFormatError, ServerError, WatchError
 from watch_pandas.frames import csv_loss_reason, decode_csv, decode_result, read_result
 from watch_pandas.models import Column
@@ -29,12 +29,15 @@ BACKENDS = ("numpy_nullable", "pyarrow")
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(autouse=True, params=["decode_result", "read_result"])
+@pytest.fixture(autouse=True, params=["decode_result", "read_result", "read_result_msgspec"])
 def decoder(request, monkeypatch) -> str:
-    """Every test of ``decode_result`` runs a second time through ``read_result``, streamed
-    in 7-byte chunks and cut into ~40-byte batches, so the streaming path must give the same
-    frames, metadata and errors in every case this file covers."""
-    if request.param == "read_result":
+    """Every test of ``decode_result`` runs again through ``read_result``, streamed in 7-byte
+    chunks and cut into ~40-byte batches — once with the compiled row scanner, once with
+    msgspec alone (an install without a C compiler) — so the streaming paths must give the
+    same frames, metadata and errors in every case this file covers."""
+    if request.param == "read_result_msgspec":
+        monkeypatch.setattr(_rows, "_scan_rows", None)
+    if request.param.startswith("read_result"):
 
         def streamed(body, **kwargs):
             raw = body.encode() if isinstance(body, str) else body

@@ -10,7 +10,11 @@ to an earlier boundary. When the layout is not the expected one (no columns befo
 duplicate column names, no ``rows`` list) the splitter says so and the caller decodes the whole
 body the careful way instead.
 
-msgspec keeps integers of any size exact (orjson turns those beyond 64 bits into floats).
+Each batch goes first to the compiled row scanner (``_scan.c``, built at install when a C
+compiler is there), which writes the common layouts straight into Arrow buffers; whatever it
+declines (nested values, unknown or escaped keys, …) msgspec decodes, and the answers are the
+same either way (tests/test_scan.py compares them). msgspec keeps integers of any size exact
+(orjson turns those beyond 64 bits into floats).
 """
 
 from __future__ import annotations
@@ -50,6 +54,21 @@ _OPEN, _CLOSE = ord("["), ord("]")
 _ODD = -1  # the prefix scanner's answer for "not the layout the fast path expects"
 _END_ATTEMPTS = 16
 
+try:  # the optional compiled row scanner (watch_pandas/_scan.c); msgspec does all without it
+    from ._scan import scan_rows as _scan_rows
+except ImportError:  # pragma: no cover - installed without a C compiler
+    _scan_rows = None
+
+# The scanner's letter per column type: int64, float64, bool, text; anything else untyped.
+_SCAN_KINDS = {
+    C.TYPE_INTEGER: "i",
+    C.TYPE_FLOAT: "f",
+    C.TYPE_BOOLEAN: "b",
+    C.TYPE_STRING: "s",
+    C.TYPE_DATE: "s",
+    C.TYPE_DATETIME: "s",
+}
+
 # JSON value types per column type: what msgspec accepts without changing a value. Float
 # columns take ints too (kept as Python ints; the builder decides), untyped columns anything.
 _FIELD_TYPES: dict[str | None, Any] = {
@@ -88,17 +107,18 @@ class RowDecoder:
         self._typed = msgspec.json.Decoder(list[row])
         self._loose = msgspec.json.Decoder(list[any_row])
         self._getters = [attrgetter(f"f{i}") for i in range(len(names))]
-
-    def decode(self, batch: bytes | bytearray | memoryview) -> tuple[list[list[Any]], bool]:
-        """Column values of the rows in ``batch`` (a JSON array) and whether they are checked."""
-        rows, checked = self._rows(batch)
-        if isinstance(rows, _ColumnLists):
-            return rows, False
-        return [list(map(getter, rows)) for getter in self._getters], checked
+        self._scan_args: tuple[Any, ...] | None = _scan_args(self.names, self.types)
 
     def parts(self, batch: bytes | bytearray | memoryview) -> list[Any]:
         """Each column of the rows in ``batch`` as an Arrow array, or a list when the values
         do not surely fit the column type (see :func:`batch_part`)."""
+        if self._scan_args is not None and _scan_rows is not None:
+            scanned = _scan_rows(batch, *self._scan_args)
+            if scanned is not None:
+                return self._scanned_parts(*scanned)
+            # The accelerator leaves this layout to msgspec (nested values, keys it does not
+            # know, …): it would most likely do so again, so the rest of the read skips it.
+            self._scan_args = None
         rows, checked = self._rows(batch)
         parts = []
         for i, (kind, getter) in enumerate(zip(self.types, self._getters, strict=True)):
@@ -113,6 +133,28 @@ class RowDecoder:
                 column = list(map(getter, rows))
             parts.append(batch_part(column, kind, checked))
             del column
+        return parts
+
+    def _scanned_parts(self, n_rows: int, columns: list[Any]) -> list[Any]:
+        """The accelerator's column buffers as Arrow arrays; its lists as the msgspec path's
+        parts for the same values (checked: they are of the column's JSON types)."""
+        parts = []
+        for kind, column in zip(self.types, columns, strict=True):
+            if isinstance(column, list):
+                if kind == C.TYPE_INTEGER:
+                    parts.append(ExactInts(column))  # only listed when beyond int64
+                else:
+                    parts.append(batch_part(column, kind, True))
+                continue
+            *buffers, null_count = column
+            parts.append(
+                pa.Array.from_buffers(
+                    _PART_TYPES[kind],
+                    n_rows,
+                    [None if b is None else pa.py_buffer(b) for b in buffers],
+                    null_count=null_count,
+                )
+            )
         return parts
 
     def _rows(self, batch: bytes | bytearray | memoryview) -> tuple[list[Any], bool]:
@@ -153,6 +195,12 @@ def plain_names(names: Sequence[str]) -> bool:
         except UnicodeEncodeError:
             return False
     return True
+
+
+def _scan_args(names: Sequence[str], types: Sequence[str | None]) -> tuple[Any, ...]:
+    """The compiled scanner's arguments for these columns (names as :func:`plain_names`)."""
+    kinds = "".join(_SCAN_KINDS.get(kind, "a") for kind in types)
+    return tuple(name.encode("utf-8") for name in names), kinds.encode("ascii")
 
 
 class _ColumnLists(list):

@@ -1,0 +1,337 @@
+"""The compiled row scanner (``watch_pandas/_scan.c``) against the msgspec path it speeds up.
+
+The scanner may decline a batch (answer ``None``: the msgspec path then decodes it), but every
+batch it does answer must give exactly the parts the msgspec path gives — same Arrow types,
+same values bit for bit, same nulls, same exact Python ints — and it must never accept a batch
+the msgspec path refuses. Hypothesis writes the batches the way servers do (any separators,
+``ensure_ascii`` on or off, indented), then damages some of them byte by byte.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import struct
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from watch_pandas import _constants as C
+from watch_pandas import _rows
+from watch_pandas.errors import ServerError
+from watch_pandas.frames import decode_result, read_result
+
+TYPES = [C.TYPE_INTEGER, C.TYPE_FLOAT, C.TYPE_BOOLEAN, C.TYPE_STRING, C.TYPE_DATE]
+TYPES += [C.TYPE_DATETIME, None, "json"]
+NAMES = ["id", "price", "", "prix €", "日付", "a b", "x/y"]  # as frames lets through: plain_names
+INT64 = (-(2**63), 2**63 - 1)
+
+settings.register_profile("scan", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def scanner_answer(names: list[str], types: list[Any], batch: bytes) -> Any:
+    """(scanner parts or None, msgspec parts or the exception it raised)."""
+    slow = _rows.RowDecoder(names, types)
+    slow._scan_args = None
+    try:
+        expected: Any = slow.parts(bytearray(batch))
+    except (_rows._Malformed, ServerError) as exc:
+        expected = exc
+    fast = _rows.RowDecoder(names, types)
+    if fast._scan_args is None:
+        return None, expected
+    scanned = _rows._scan_rows(batch, *fast._scan_args)
+    return (None if scanned is None else fast._scanned_parts(*scanned)), expected
+
+
+def exact(values: list[Any]) -> list[tuple[type, Any]]:
+    """Values with their types; floats by their bits (so -0.0 differs from 0.0)."""
+    return [(type(v), struct.pack("<d", v) if isinstance(v, float) else v) for v in values]
+
+
+def assert_same_parts(fast: list[Any], expected: list[Any]) -> None:
+    assert len(fast) == len(expected)
+    for got, want in zip(fast, expected, strict=True):
+        if isinstance(want, list):
+            assert type(got) is type(want), (got, want)
+            assert exact(got) == exact(want)
+        else:
+            assert isinstance(got, pa.Array), got
+            got.validate(full=True)
+            assert got.type == want.type
+            assert got.null_count == want.null_count
+            assert exact(got.to_pylist()) == exact(want.to_pylist())
+
+
+def check(names: list[str], types: list[Any], batch: bytes) -> bool:
+    """Compare both paths on one batch; True when the scanner answered."""
+    fast, expected = scanner_answer(names, types, batch)
+    if fast is None:
+        return False
+    assert not isinstance(expected, Exception), (
+        f"the scanner accepted what msgspec refused: {batch!r}"
+    )
+    assert_same_parts(fast, expected)
+    return True
+
+
+# --------------------------------------------------------------------------- batches
+
+
+def _typed_values() -> dict[Any, st.SearchStrategy]:
+    ints = st.one_of(
+        st.integers(*INT64),
+        st.sampled_from([0, -1, *INT64, INT64[0] - 1, INT64[1] + 1, 2**53, 2**53 + 1, -(2**53)]),
+        st.integers(-(2**300), 2**300),
+    )
+    floats = st.floats(allow_nan=False, allow_infinity=False)
+    texts = st.text()
+    scalars = st.one_of(st.none(), st.booleans(), ints, floats, texts)
+    by_kind = {
+        C.TYPE_INTEGER: ints,
+        C.TYPE_FLOAT: st.one_of(floats, st.integers(-(2**60), 2**60)),
+        C.TYPE_BOOLEAN: st.booleans(),
+        C.TYPE_STRING: texts,
+        C.TYPE_DATE: st.dates().map(str),
+        C.TYPE_DATETIME: st.datetimes().map(lambda d: d.isoformat()),
+    }
+    nested = st.one_of(st.lists(scalars, max_size=2), st.dictionaries(st.text(max_size=3), scalars))
+    # clean: values of the column's type or null; wild: sometimes anything at all
+    clean = {kind: st.one_of(by_kind.get(kind, scalars), st.none()) for kind in TYPES}
+    wild = {kind: st.one_of(clean[kind], clean[kind], scalars, nested) for kind in TYPES}
+    return {True: clean, False: wild}
+
+
+VALUES = _typed_values()
+
+
+@st.composite
+def batches(draw: Any) -> tuple[list[str], list[Any], bytes]:
+    names = draw(st.lists(st.sampled_from(NAMES), min_size=1, max_size=5, unique=True))
+    types = [draw(st.sampled_from(TYPES)) for _ in names]
+    clean = draw(st.booleans())  # the layout servers write, or anything JSON allows
+    rows = []
+    for _ in range(draw(st.integers(0, 12))):
+        row = {n: draw(VALUES[clean][t]) for n, t in zip(names, types, strict=True)}
+        if draw(st.integers(0, 9)) == 0:  # a key left out, or the keys in another order
+            row.pop(draw(st.sampled_from(names)))
+        if draw(st.integers(0, 9)) == 0:
+            row = dict(reversed(row.items()))
+        if not clean and draw(st.integers(0, 9)) == 0:
+            row["extra"] = 1
+        rows.append(row)
+    layout = draw(st.sampled_from([{}, {"separators": (",", ":")}, {"indent": 1}]))
+    text = json.dumps(rows, ensure_ascii=draw(st.booleans()), **layout)
+    return names, types, text.encode("utf-8")
+
+
+def test_the_compiled_scanner_is_built() -> None:
+    # `pip install -e .` compiles it with the machine's C compiler (gcc or clang); without one
+    # the install still works, only slower. CI must build it, or these tests prove nothing.
+    assert _rows._scan_rows is not None, "watch_pandas._scan was not compiled (no C compiler?)"
+
+
+@settings(settings.get_profile("scan"), max_examples=700)
+@given(batch=batches())
+def test_the_scanner_gives_exactly_what_msgspec_gives(batch) -> None:
+    check(*batch)
+
+
+@settings(settings.get_profile("scan"), max_examples=700)
+@given(
+    batch=batches(),
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, 10**6),
+            st.sampled_from(["delete", "insert", "replace"]),
+            st.sampled_from(list(b'"\\{}[],:0123456789-+.eEtrufalsn \n\x00\x1f\x7f\x80\xc3\xff')),
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+)
+def test_a_damaged_batch_is_never_accepted_differently(batch, edits) -> None:
+    names, types, data = batch
+    damaged = bytearray(data)
+    for position, edit, byte in edits:
+        at = position % (len(damaged) + 1)
+        if edit == "insert":
+            damaged.insert(at, byte)
+        elif at < len(damaged):
+            if edit == "delete":
+                del damaged[at]
+            else:
+                damaged[at] = byte
+    check(names, types, bytes(damaged))
+
+
+# --------------------------------------------------------------------------- numbers
+
+
+def scan_one(kind: str, token: str) -> Any:
+    """The scanner's value of one JSON token in a one-column batch (None if it declined)."""
+    scanned = _rows._scan_rows(f'[{{"x": {token}}}]'.encode(), (b"x",), kind.encode())
+    if scanned is None:
+        return None
+    n_rows, (column,) = scanned
+    if isinstance(column, list):
+        return column[0]
+    return struct.unpack("<d" if kind == "f" else "<q", column[1])[0]
+
+
+@settings(settings.get_profile("scan"), max_examples=2000)
+@given(x=st.floats(allow_nan=False, allow_infinity=False), form=st.sampled_from(["r", "e", "g"]))
+def test_floats_are_correctly_rounded_in_every_spelling(x: float, form: str) -> None:
+    token = {"r": repr(x), "e": f"{x:.20e}", "g": f"{x:.12g}"}[form]
+    if "." not in token and "e" not in token:
+        return  # an integer token: the int cases below
+    assert struct.pack("<d", scan_one("f", token)) == struct.pack("<d", float(token))
+
+
+@settings(settings.get_profile("scan"), max_examples=2000)
+@given(token=st.from_regex(r"\A-?(0|[1-9][0-9]{0,24})\.[0-9]{1,25}([eE][+-]?[0-9]{1,3})?\Z"))
+def test_decimal_tokens_parse_as_python_floats_or_are_declined(token: str) -> None:
+    got = scan_one("f", token)
+    if math.isinf(float(token)):
+        assert got is None
+    else:
+        assert struct.pack("<d", got) == struct.pack("<d", float(token))
+
+
+@given(value=st.one_of(st.integers(*INT64), st.integers(-(10**3000), 10**3000)))
+def test_integers_are_exact_of_any_size(value: int) -> None:
+    assert scan_one("i", str(value)) == value
+    got = scan_one("a", str(value))
+    assert type(got) is int and got == value
+
+
+@pytest.mark.parametrize(
+    ("kind", "token"),
+    [
+        ("i", "1.0"),  # a float in an integer column: msgspec's loose path decides
+        ("i", "1e3"),
+        ("i", "01"),
+        ("i", "-"),
+        ("i", "+1"),
+        ("i", "9" * 4001),  # beyond the digits Python converts without a limit
+        ("f", "9007199254740993"),  # an int a double cannot hold exactly
+        ("f", "1e400"),
+        ("f", "NaN"),
+        ("f", "Infinity"),
+        ("f", "1."),
+        ("f", ".5"),
+        ("b", "1"),
+        ("b", "tru"),
+        ("b", '"true"'),
+        ("s", "5"),
+        ("s", '"\\ud800"'),  # a lone surrogate
+        ("s", '"\\udc00x"'),
+        ("s", '"\\x"'),
+        ("s", '"a\nb"'),  # a raw control character
+        ("s", '"\xff"'),
+        ("a", "[1]"),  # nested values are left to msgspec
+        ("a", '{"a": 1}'),
+    ],
+)
+def test_what_the_scanner_declines(kind: str, token: str) -> None:
+    batch = f'[{{"x": {token}}}]'.encode("utf-8", "surrogateescape")
+    if token == '"\xff"':
+        batch = b'[{"x": "\xff"}]'
+    assert _rows._scan_rows(batch, (b"x",), kind.encode()) is None
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        b'[{"x": 1}] x',  # trailing text
+        b'[{"x": 1}',  # unterminated
+        b'[{"x": 1},]',
+        b'[{"x": 1, "x": 2}]',  # duplicate key
+        b'[{"y": 1}]',  # a key that is not a column
+        b'[{"\\u0078": 1}]',  # an escaped key
+        b'[{"x" 1}]',
+        b"[1]",
+        b"{}",
+        b"",
+    ],
+)
+def test_the_scanner_declines_layouts_msgspec_must_judge(batch: bytes) -> None:
+    assert _rows._scan_rows(batch, (b"x",), b"i") is None
+
+
+def test_strings_unescape_like_json() -> None:
+    text = 'q"\\/\b\f\n\r\t é 日本 \U0001f600 \x7f'
+    for ensure_ascii in (True, False):
+        token = json.dumps(text, ensure_ascii=ensure_ascii)
+        batch = f'[{{"x": {token}}}, {{"x": null}}, {{}}]'.encode()
+        n_rows, (column,) = _rows._scan_rows(batch, (b"x",), b"s")
+        validity, offsets, data, null_count = column
+        array = pa.Array.from_buffers(
+            pa.string(), n_rows, [pa.py_buffer(validity), pa.py_buffer(offsets), pa.py_buffer(data)]
+        )
+        assert array.to_pylist() == [text, None, None] and null_count == 2
+
+
+# --------------------------------------------------------------------------- whole reads
+
+
+def body_of(columns: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> bytes:
+    data = {"columns": [{"name": n, "type": t} for n, t in columns], "rows": rows}
+    return json.dumps({"query_result": {"id": 1, "data": data}}).encode()
+
+
+@pytest.fixture
+def scanner_answers(monkeypatch) -> list[Any]:
+    """What the scanner answered during the test, batch by batch."""
+    answers: list[Any] = []
+    scan = _rows._scan_rows
+
+    def recording(*args: Any) -> Any:
+        answers.append(answer := scan(*args))
+        return answer
+
+    monkeypatch.setattr(_rows, "_scan_rows", recording)
+    return answers
+
+
+def test_a_declined_batch_sends_the_rest_of_the_read_to_msgspec(scanner_answers) -> None:
+    rows = [{"id": i, "tags": {"n": i} if i == 3 else str(i)} for i in range(2000)]
+    body = body_of([("id", "integer"), ("tags", None)], rows)
+    frame, _ = read_result(body, batch_bytes=1024)
+    expected, _ = decode_result(body)
+    pd_testing_equal(frame, expected)
+    assert scanner_answers == [None]  # declined the first batch, then not asked again
+
+
+def test_scanned_reads_equal_the_careful_decode(scanner_answers) -> None:
+    rows = [
+        {
+            "id": i,
+            "price": i / 7,
+            "ok": i % 3 == 0 if i % 5 else None,
+            "day": f"2024-01-{i % 28 + 1:02d}",
+            "ts": f"2024-01-01T00:00:{i % 60:02d}Z",
+            "label": f"row é {i}" if i % 4 else "",
+            "wei": i * 10**30 if i % 2 else None,
+            "any": [i, "x", 1.5, None, True][i % 5],
+        }
+        for i in range(5000)
+    ]
+    columns = [("id", "integer"), ("price", "float"), ("ok", "boolean"), ("day", "date")]
+    columns += [("ts", "datetime"), ("label", "string"), ("wei", "integer"), ("any", None)]
+    body = body_of(columns, rows)
+    for backend in ("numpy_nullable", "pyarrow"):
+        frame, _ = read_result(body, batch_bytes=4096, dtype_backend=backend)
+        expected, _ = decode_result(body, dtype_backend=backend)
+        pd_testing_equal(frame, expected)
+    assert frame["wei"].iloc[1] == 10**30
+    assert len(scanner_answers) > 10 and None not in scanner_answers  # it read every batch
+
+
+def pd_testing_equal(left: Any, right: Any) -> None:
+    import pandas.testing as tm
+
+    tm.assert_frame_equal(left, right, check_exact=True)

@@ -1,0 +1,800 @@
+/* Optional accelerator for watch_pandas._rows: scan one batch of result rows
+ * ("[{...}, {...}]", the JSON objects of a Redash result's data.rows) straight into
+ * column buffers that Arrow wraps without copying.
+ *
+ * It handles the common, simple layout only and answers None for anything else (nested
+ * values, keys it does not know, duplicate keys, integers in a float column that a double
+ * cannot hold, lone surrogates, invalid JSON, ...): the caller then decodes the batch the
+ * careful msgspec way, so every answer it gives equals what that path gives, and the
+ * questions of what an odd value means stay in one place (Python).
+ *
+ * scan_rows(batch, names, kinds) -> (n_rows, [column, ...]) | None
+ *   batch  a bytes-like object holding the JSON array of row objects
+ *   names  tuple of bytes: each column's key as it appears between the quotes
+ *   kinds  bytes, one letter per column:
+ *          'i' integer  -> (validity | None, int64 data, null_count), or a list of
+ *                          int | None when a value does not fit in int64
+ *          'f' float    -> (validity | None, float64 data, null_count)
+ *          'b' boolean  -> (validity | None, bit-packed data, null_count)
+ *          's' text     -> (validity | None, int32 offsets, UTF-8 data, null_count)
+ *          'a' untyped  -> list of None, bool, int, float and str
+ *   Bitmaps are Arrow's (least significant bit first).
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <float.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
+#define EXACT_FAST_FLOATS 1 /* one double operation rounds once: Clinger's fast path holds */
+#else
+#define EXACT_FAST_FLOATS 0
+#endif
+
+#define MAX_TOKEN 511          /* longer numbers go to the careful path */
+#define MAX_INT_DIGITS 4000    /* below Python's int/str conversion limit (4300) */
+
+typedef struct {
+    char *data;
+    Py_ssize_t len, cap;
+} Bytes;
+
+typedef struct {
+    char kind;
+    const char *name;
+    Py_ssize_t name_len;
+    Py_ssize_t seen_row;
+    Py_ssize_t nulls;
+    uint8_t *valid;   /* validity bitmap */
+    void *values;     /* int64 / double / bit-packed bools */
+    int32_t *offsets; /* text: n + 1 offsets into chars */
+    Bytes chars;
+    PyObject *objects; /* untyped, or integers beyond int64 */
+} Column;
+
+typedef struct {
+    const char *p, *end;
+    Column *cols;
+    Py_ssize_t ncols, rows, cap;
+    Bytes scratch;
+} Scan;
+
+enum { OK = 0, BAIL = 1, FAIL = -1 }; /* FAIL: a Python exception is set */
+
+static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                               1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                               1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* ------------------------------------------------------------------ small helpers */
+
+static int bytes_reserve(Bytes *b, Py_ssize_t extra) {
+    if (b->len + extra <= b->cap)
+        return OK;
+    Py_ssize_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->len + extra) {
+        if (cap > PY_SSIZE_T_MAX / 2)
+            return BAIL;
+        cap *= 2;
+    }
+    char *data = realloc(b->data, (size_t)cap);
+    if (!data) {
+        PyErr_NoMemory();
+        return FAIL;
+    }
+    b->data = data;
+    b->cap = cap;
+    return OK;
+}
+
+static inline int bytes_add(Bytes *b, const char *s, Py_ssize_t n) {
+    if (n == 0)
+        return OK;
+    int rc = bytes_reserve(b, n);
+    if (rc)
+        return rc;
+    memcpy(b->data + b->len, s, (size_t)n);
+    b->len += n;
+    return OK;
+}
+
+static inline void skip_ws(Scan *s) {
+    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+        s->p++;
+}
+
+static inline int peek(Scan *s) { return s->p < s->end ? (unsigned char)*s->p : -1; }
+
+static inline void set_bit(uint8_t *bits, Py_ssize_t i) { bits[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+
+static int literal(Scan *s, const char *word, Py_ssize_t n) {
+    if (s->end - s->p < n || memcmp(s->p, word, (size_t)n) != 0)
+        return BAIL;
+    s->p += n;
+    return OK;
+}
+
+/* Grow every column's per-row buffers to hold at least `need` rows. */
+static int reserve_rows(Scan *s, Py_ssize_t need) {
+    if (need <= s->cap)
+        return OK;
+    Py_ssize_t cap = s->cap ? s->cap * 2 : 1024;
+    while (cap < need)
+        cap *= 2;
+    if (cap > INT32_MAX / 8)
+        return BAIL;
+    size_t old_bits = (size_t)(s->cap + 7) / 8, new_bits = (size_t)(cap + 7) / 8;
+    for (Py_ssize_t c = 0; c < s->ncols; c++) {
+        Column *col = &s->cols[c];
+        uint8_t *valid = realloc(col->valid, new_bits);
+        if (!valid)
+            goto nomem;
+        memset(valid + old_bits, 0, new_bits - old_bits);
+        col->valid = valid;
+        if (col->kind == 'i' || col->kind == 'f') {
+            void *values = realloc(col->values, (size_t)cap * 8);
+            if (!values)
+                goto nomem;
+            col->values = values;
+        } else if (col->kind == 'b') {
+            uint8_t *values = realloc(col->values, new_bits);
+            if (!values)
+                goto nomem;
+            memset(values + old_bits, 0, new_bits - old_bits);
+            col->values = values;
+        } else if (col->kind == 's') {
+            int32_t *offsets = realloc(col->offsets, (size_t)(cap + 1) * sizeof(int32_t));
+            if (!offsets)
+                goto nomem;
+            if (!col->offsets)
+                offsets[0] = 0;
+            col->offsets = offsets;
+        }
+    }
+    s->cap = cap;
+    return OK;
+nomem:
+    PyErr_NoMemory();
+    return FAIL;
+}
+
+/* ------------------------------------------------------------------ strings */
+
+/* Length of the valid UTF-8 sequence at p (lead byte >= 0x80), or 0. */
+static Py_ssize_t utf8_sequence(const unsigned char *p, const unsigned char *end) {
+    unsigned char c = p[0];
+    Py_ssize_t n;
+    unsigned char lo = 0x80, hi = 0xBF;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2;
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F; /* no UTF-16 surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else
+        return 0;
+    if (end - p < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (Py_ssize_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xBF)
+            return 0;
+    return n;
+}
+
+static int hex4(const char *p, unsigned *out) {
+    unsigned v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        v <<= 4;
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return BAIL;
+    }
+    *out = v;
+    return OK;
+}
+
+static int add_code_point(Bytes *out, unsigned cp) {
+    char u[4];
+    Py_ssize_t n;
+    if (cp < 0x80) {
+        u[0] = (char)cp;
+        n = 1;
+    } else if (cp < 0x800) {
+        u[0] = (char)(0xC0 | (cp >> 6));
+        u[1] = (char)(0x80 | (cp & 0x3F));
+        n = 2;
+    } else if (cp < 0x10000) {
+        u[0] = (char)(0xE0 | (cp >> 12));
+        u[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[2] = (char)(0x80 | (cp & 0x3F));
+        n = 3;
+    } else {
+        u[0] = (char)(0xF0 | (cp >> 18));
+        u[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
+        u[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        u[3] = (char)(0x80 | (cp & 0x3F));
+        n = 4;
+    }
+    return bytes_add(out, u, n);
+}
+
+/* The JSON string at s->p (its opening quote), unescaped and appended to out as UTF-8. */
+static int scan_string(Scan *s, Bytes *out) {
+    const char *p = s->p + 1, *end = s->end;
+    int rc;
+    for (;;) {
+        const char *run = p;
+        while (p < end) {
+            unsigned char c = (unsigned char)*p;
+            if (c == '"' || c == '\\' || c < 0x20)
+                break;
+            if (c >= 0x80) {
+                Py_ssize_t n = utf8_sequence((const unsigned char *)p, (const unsigned char *)end);
+                if (!n)
+                    return BAIL;
+                p += n;
+            } else
+                p++;
+        }
+        if ((rc = bytes_add(out, run, p - run)))
+            return rc;
+        if (p >= end || (unsigned char)*p < 0x20)
+            return BAIL;
+        if (*p == '"') {
+            s->p = p + 1;
+            return OK;
+        }
+        if (end - p < 2)
+            return BAIL;
+        char e = p[1], c;
+        p += 2;
+        switch (e) {
+        case '"': c = '"'; break;
+        case '\\': c = '\\'; break;
+        case '/': c = '/'; break;
+        case 'b': c = '\b'; break;
+        case 'f': c = '\f'; break;
+        case 'n': c = '\n'; break;
+        case 'r': c = '\r'; break;
+        case 't': c = '\t'; break;
+        case 'u': {
+            unsigned cp, low;
+            if (end - p < 4 || hex4(p, &cp))
+                return BAIL;
+            p += 4;
+            if (cp >= 0xDC00 && cp <= 0xDFFF)
+                return BAIL; /* a lone low surrogate */
+            if (cp >= 0xD800 && cp <= 0xDBFF) {
+                if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || hex4(p + 2, &low) ||
+                    low < 0xDC00 || low > 0xDFFF)
+                    return BAIL; /* a lone high surrogate */
+                p += 6;
+                cp = 0x10000 + ((cp - 0xD800) << 10) + (low - 0xDC00);
+            }
+            if ((rc = add_code_point(out, cp)))
+                return rc;
+            continue;
+        }
+        default:
+            return BAIL;
+        }
+        if ((rc = bytes_add(out, &c, 1)))
+            return rc;
+    }
+}
+
+/* ------------------------------------------------------------------ numbers */
+
+typedef struct {
+    const char *start;
+    Py_ssize_t len;
+    int negative, is_float;
+    int fits;          /* an integer token within int64 */
+    int64_t value;     /* when fits */
+} Number;
+
+/* Check the JSON number grammar at s->p; for integers, their value when it fits int64. */
+static int scan_number(Scan *s, Number *num) {
+    const char *p = s->p, *end = s->end;
+    num->start = p;
+    num->negative = p < end && *p == '-';
+    num->is_float = 0;
+    if (num->negative)
+        p++;
+    if (p >= end)
+        return BAIL;
+    const char *digits = p;
+    if (*p == '0')
+        p++;
+    else if (*p >= '1' && *p <= '9')
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    else
+        return BAIL;
+    Py_ssize_t ndigits = p - digits;
+    if (p < end && *p == '.') {
+        num->is_float = 1;
+        p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return BAIL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        num->is_float = 1;
+        p++;
+        if (p < end && (*p == '+' || *p == '-'))
+            p++;
+        if (p >= end || *p < '0' || *p > '9')
+            return BAIL;
+        while (p < end && *p >= '0' && *p <= '9')
+            p++;
+    }
+    if (p >= end)
+        return BAIL; /* a number must be followed by "," "}" or white space */
+    num->len = p - num->start;
+    num->fits = 0;
+    if (!num->is_float && ndigits <= 19) {
+        uint64_t v = 0;
+        for (Py_ssize_t i = 0; i < ndigits; i++)
+            v = v * 10 + (uint64_t)(digits[i] - '0'); /* 19 digits < 2**64 */
+        if (num->negative ? v <= (uint64_t)INT64_MAX + 1 : v <= (uint64_t)INT64_MAX) {
+            num->fits = 1;
+            num->value = num->negative ? (int64_t)(0 - v) : (int64_t)v;
+        }
+    }
+    s->p = p;
+    return OK;
+}
+
+/* The correctly rounded double of a float token (its grammar already checked). */
+static int number_to_double(const Number *num, double *out) {
+#if EXACT_FAST_FLOATS
+    /* Clinger: a mantissa below 2**53 times or over an exact power of ten <= 1e22 is one
+     * correctly rounded operation. */
+    const char *p = num->start + num->negative, *end = num->start + num->len;
+    uint64_t w = 0;
+    int significant = 0, started = 0;
+    long exponent = 0;
+    for (; p < end && *p != 'e' && *p != 'E'; p++) {
+        if (*p == '.') {
+            for (p++; p < end && *p >= '0' && *p <= '9'; p++) {
+                if (*p != '0' || started) {
+                    started = 1;
+                    if (++significant > 15)
+                        goto careful;
+                    w = w * 10 + (uint64_t)(*p - '0');
+                }
+                exponent--;
+            }
+            break;
+        }
+        if (*p != '0' || started) {
+            started = 1;
+            if (++significant > 15)
+                goto careful;
+            w = w * 10 + (uint64_t)(*p - '0');
+        }
+    }
+    if (p < end && (*p == 'e' || *p == 'E')) {
+        int sign = 1;
+        long e = 0;
+        p++;
+        if (*p == '+' || *p == '-')
+            sign = *p++ == '-' ? -1 : 1;
+        for (int n = 0; p < end; p++, n++) {
+            if (n >= 5)
+                goto careful;
+            e = e * 10 + (*p - '0');
+        }
+        exponent += sign * e;
+    }
+    if (exponent >= -22 && exponent <= 22) {
+        double d = (double)w;
+        d = exponent >= 0 ? d * POW10[exponent] : d / POW10[-exponent];
+        *out = num->negative ? -d : d;
+        return OK;
+    }
+careful:
+#endif
+    {
+        char token[MAX_TOKEN + 1];
+        char *stop = NULL;
+        if (num->len > MAX_TOKEN)
+            return BAIL;
+        memcpy(token, num->start, (size_t)num->len);
+        token[num->len] = '\0';
+        double d = PyOS_string_to_double(token, &stop, NULL);
+        if (d == -1.0 && PyErr_Occurred()) {
+            PyErr_Clear();
+            return BAIL;
+        }
+        if (stop != token + num->len || isinf(d) || isnan(d))
+            return BAIL;
+        *out = d;
+        return OK;
+    }
+}
+
+/* A Python int for an integer token. */
+static PyObject *number_to_long(const Number *num) {
+    if (num->fits)
+        return PyLong_FromLongLong(num->value);
+    if (num->len > MAX_INT_DIGITS)
+        return Py_NewRef(Py_None); /* the caller bails */
+    char *token = PyMem_Malloc((size_t)num->len + 1);
+    if (!token)
+        return PyErr_NoMemory();
+    memcpy(token, num->start, (size_t)num->len);
+    token[num->len] = '\0';
+    PyObject *value = PyLong_FromString(token, NULL, 10);
+    PyMem_Free(token);
+    return value;
+}
+
+/* ------------------------------------------------------------------ values */
+
+static int append_object(Column *col, PyObject *value) {
+    if (!value)
+        return FAIL;
+    int rc = PyList_Append(col->objects, value);
+    Py_DECREF(value);
+    return rc ? FAIL : OK;
+}
+
+/* An integer column met a value beyond int64: its earlier values become Python objects. */
+static int to_objects(Column *col, Py_ssize_t rows) {
+    col->objects = PyList_New(rows);
+    if (!col->objects)
+        return FAIL;
+    int64_t *values = col->values;
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        PyObject *v = (col->valid[r >> 3] >> (r & 7)) & 1 ? PyLong_FromLongLong(values[r])
+                                                          : Py_NewRef(Py_None);
+        if (!v)
+            return FAIL;
+        PyList_SET_ITEM(col->objects, r, v);
+    }
+    return OK;
+}
+
+static int null_value(Column *col, Py_ssize_t row) {
+    if (col->objects)
+        return append_object(col, Py_NewRef(Py_None));
+    col->nulls++;
+    switch (col->kind) {
+    case 'i': ((int64_t *)col->values)[row] = 0; break;
+    case 'f': ((double *)col->values)[row] = 0.0; break;
+    case 's': col->offsets[row + 1] = (int32_t)col->chars.len; break;
+    }
+    return OK;
+}
+
+static int untyped_value(Scan *s, Column *col) {
+    int c = peek(s), rc;
+    if (c == '"') {
+        s->scratch.len = 0;
+        if ((rc = scan_string(s, &s->scratch)))
+            return rc;
+        return append_object(col, PyUnicode_DecodeUTF8(s->scratch.data ? s->scratch.data : "",
+                                                        s->scratch.len, "strict"));
+    }
+    if (c == 't') {
+        if (literal(s, "true", 4))
+            return BAIL;
+        return append_object(col, Py_NewRef(Py_True));
+    }
+    if (c == 'f') {
+        if (literal(s, "false", 5))
+            return BAIL;
+        return append_object(col, Py_NewRef(Py_False));
+    }
+    Number num;
+    if (scan_number(s, &num))
+        return BAIL;
+    if (num.is_float) {
+        double d;
+        if ((rc = number_to_double(&num, &d)))
+            return rc;
+        return append_object(col, PyFloat_FromDouble(d));
+    }
+    PyObject *value = number_to_long(&num);
+    if (value == Py_None) {
+        Py_DECREF(value);
+        return BAIL;
+    }
+    return append_object(col, value);
+}
+
+static int typed_value(Scan *s, Column *col, Py_ssize_t row) {
+    int rc;
+    Number num;
+    set_bit(col->valid, row);
+    switch (col->kind) {
+    case 'i':
+        if (scan_number(s, &num) || num.is_float)
+            return BAIL;
+        if (!col->objects && num.fits) {
+            ((int64_t *)col->values)[row] = num.value;
+            return OK;
+        }
+        if (!col->objects && (rc = to_objects(col, row)))
+            return rc;
+        PyObject *value = number_to_long(&num);
+        if (value == Py_None) {
+            Py_DECREF(value);
+            return BAIL;
+        }
+        return append_object(col, value);
+    case 'f': {
+        double d;
+        if (scan_number(s, &num))
+            return BAIL;
+        if (num.is_float) {
+            if ((rc = number_to_double(&num, &d)))
+                return rc;
+        } else {
+            /* an int a double holds exactly; others go the careful way */
+            if (!num.fits || num.value > (1LL << 53) || num.value < -(1LL << 53))
+                return BAIL;
+            d = (double)num.value;
+        }
+        ((double *)col->values)[row] = d;
+        return OK;
+    }
+    case 'b':
+        if (peek(s) == 't') {
+            if (literal(s, "true", 4))
+                return BAIL;
+            set_bit(col->values, row);
+            return OK;
+        }
+        return literal(s, "false", 5);
+    case 's':
+        if (peek(s) != '"')
+            return BAIL;
+        if ((rc = scan_string(s, &col->chars)))
+            return rc;
+        if (col->chars.len > INT32_MAX)
+            return BAIL;
+        col->offsets[row + 1] = (int32_t)col->chars.len;
+        return OK;
+    }
+    return BAIL;
+}
+
+static int value(Scan *s, Column *col, Py_ssize_t row) {
+    if (peek(s) == 'n') {
+        if (literal(s, "null", 4))
+            return BAIL;
+        return null_value(col, row);
+    }
+    if (col->kind == 'a')
+        return untyped_value(s, col);
+    return typed_value(s, col, row);
+}
+
+/* ------------------------------------------------------------------ rows */
+
+static Column *find_column(Scan *s, const char *key, Py_ssize_t len, Py_ssize_t guess) {
+    for (Py_ssize_t i = 0; i < s->ncols; i++) {
+        Column *col = &s->cols[(guess + i) % s->ncols];
+        if (col->name_len == len && memcmp(col->name, key, (size_t)len) == 0)
+            return col;
+    }
+    return NULL;
+}
+
+static int row(Scan *s) {
+    Py_ssize_t r = s->rows, found = 0, guess = 0;
+    int rc;
+    if ((rc = reserve_rows(s, r + 1)))
+        return rc;
+    s->p++; /* "{" */
+    skip_ws(s);
+    if (peek(s) != '}') {
+        for (;;) {
+            if (peek(s) != '"')
+                return BAIL;
+            const char *key = ++s->p;
+            while (s->p < s->end && *s->p != '"' && *s->p != '\\' && (unsigned char)*s->p >= 0x20)
+                s->p++;
+            if (peek(s) != '"')
+                return BAIL; /* escaped or unterminated keys: the careful way */
+            Column *col = find_column(s, key, s->p - key, guess);
+            if (!col || col->seen_row == r)
+                return BAIL; /* a key that is not a column, or a duplicate */
+            s->p++;
+            skip_ws(s);
+            if (peek(s) != ':')
+                return BAIL;
+            s->p++;
+            skip_ws(s);
+            col->seen_row = r;
+            found++;
+            guess = (col - s->cols) + 1;
+            if ((rc = value(s, col, r)))
+                return rc;
+            skip_ws(s);
+            if (peek(s) == ',') {
+                s->p++;
+                skip_ws(s);
+                continue;
+            }
+            if (peek(s) == '}')
+                break;
+            return BAIL;
+        }
+    }
+    s->p++; /* "}" */
+    if (found < s->ncols) /* absent keys are nulls, as msgspec's defaults */
+        for (Py_ssize_t c = 0; c < s->ncols; c++)
+            if (s->cols[c].seen_row != r && (rc = null_value(&s->cols[c], r)))
+                return rc;
+    s->rows++;
+    return OK;
+}
+
+static int rows(Scan *s) {
+    int rc;
+    skip_ws(s);
+    if (peek(s) != '[')
+        return BAIL;
+    s->p++;
+    skip_ws(s);
+    if (peek(s) == ']')
+        s->p++;
+    else
+        for (;;) {
+            if (peek(s) != '{')
+                return BAIL;
+            if ((rc = row(s)))
+                return rc;
+            skip_ws(s);
+            if (peek(s) == ',') {
+                s->p++;
+                skip_ws(s);
+                continue;
+            }
+            if (peek(s) != ']')
+                return BAIL;
+            s->p++;
+            break;
+        }
+    skip_ws(s);
+    return s->p == s->end ? OK : BAIL;
+}
+
+/* ------------------------------------------------------------------ results */
+
+static PyObject *bitmap(const uint8_t *bits, Py_ssize_t n) {
+    return PyBytes_FromStringAndSize((const char *)bits, (n + 7) / 8);
+}
+
+static PyObject *column_result(Column *col, Py_ssize_t n) {
+    if (col->objects)
+        return Py_NewRef(col->objects);
+    PyObject *valid = col->nulls ? bitmap(col->valid, n) : Py_NewRef(Py_None);
+    if (!valid)
+        return NULL;
+    PyObject *out = NULL;
+    switch (col->kind) {
+    case 'i':
+    case 'f':
+        out = Py_BuildValue("(Ny#n)", valid, (const char *)col->values, n * 8, col->nulls);
+        break;
+    case 'b':
+        out = Py_BuildValue("(NNn)", valid, bitmap(col->values, n), col->nulls);
+        break;
+    case 's':
+        out = Py_BuildValue("(Ny#y#n)", valid, (const char *)col->offsets,
+                            (n + 1) * (Py_ssize_t)sizeof(int32_t),
+                            col->chars.data ? col->chars.data : "", col->chars.len, col->nulls);
+        break;
+    }
+    return out;
+}
+
+static void free_columns(Column *cols, Py_ssize_t ncols) {
+    for (Py_ssize_t c = 0; c < ncols; c++) {
+        free(cols[c].valid);
+        free(cols[c].values);
+        free(cols[c].offsets);
+        free(cols[c].chars.data);
+        Py_XDECREF(cols[c].objects);
+    }
+    PyMem_Free(cols);
+}
+
+static PyObject *scan_rows(PyObject *module, PyObject *args) {
+    Py_buffer batch;
+    PyObject *names, *result = NULL;
+    const char *kinds;
+    Py_ssize_t nkinds;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*O!y#", &batch, &PyTuple_Type, &names, &kinds, &nkinds))
+        return NULL;
+    Py_ssize_t ncols = PyTuple_GET_SIZE(names);
+    Scan s = {.p = batch.buf, .end = (const char *)batch.buf + batch.len, .ncols = ncols};
+    if (nkinds != ncols || ncols == 0) {
+        PyErr_SetString(PyExc_ValueError, "one kind per column name, at least one column");
+        goto done;
+    }
+    s.cols = PyMem_Calloc((size_t)ncols, sizeof(Column));
+    if (!s.cols) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    for (Py_ssize_t c = 0; c < ncols; c++) {
+        Column *col = &s.cols[c];
+        PyObject *name = PyTuple_GET_ITEM(names, c);
+        col->kind = kinds[c];
+        col->seen_row = -1;
+        if (!strchr("ifbsa", col->kind) || col->kind == '\0' ||
+            PyBytes_AsStringAndSize(name, (char **)&col->name, &col->name_len) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_ValueError, "unknown column kind %c", col->kind);
+            goto done;
+        }
+        if (col->kind == 'a' && !(col->objects = PyList_New(0)))
+            goto done;
+    }
+    int rc = rows(&s);
+    if (rc == FAIL)
+        goto done;
+    if (rc == BAIL) {
+        result = Py_NewRef(Py_None);
+        goto done;
+    }
+    PyObject *columns = PyList_New(ncols);
+    if (!columns)
+        goto done;
+    for (Py_ssize_t c = 0; c < ncols; c++) {
+        PyObject *col = column_result(&s.cols[c], s.rows);
+        if (!col) {
+            Py_DECREF(columns);
+            goto done;
+        }
+        PyList_SET_ITEM(columns, c, col);
+    }
+    result = Py_BuildValue("(nN)", s.rows, columns);
+done:
+    if (s.cols)
+        free_columns(s.cols, ncols);
+    free(s.scratch.data);
+    PyBuffer_Release(&batch);
+    return result;
+}
+
+static PyMethodDef methods[] = {
+    {"scan_rows", scan_rows, METH_VARARGS,
+     "scan_rows(batch, names, kinds) -> (n_rows, columns) | None\n\n"
+     "Column buffers of a batch of result rows; None when the batch needs the careful path."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT,
+    .m_name = "_scan",
+    .m_doc = "Scan result rows into Arrow column buffers.",
+    .m_size = -1,
+    .m_methods = methods,
+};
+
+PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
