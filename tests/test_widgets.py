@@ -131,6 +131,24 @@ def test_query_dropdown_is_filled_from_the_dropdown_query(all_kinds_client):
     assert picker.fields["f"].options == ["0", "1"]
 
 
+@pytest.mark.parametrize("multi", [False, True])
+def test_query_parameter_without_a_source_query_is_typed_not_picked(multi):
+    # Without queryId the query's own /dropdown would offer the wrong values (reads leave
+    # such a value to the server): the picker asks for none and takes what is typed.
+    definition = {"name": "f", "type": "query", "title": "F", "value": "a"}
+    if multi:
+        definition |= {"value": ["a", "b"], "multiValuesOptions": {"separator": ","}}
+    client = FormClient([definition], [{"name": "wrong", "value": "x"}])
+    picker = _build(client)
+    control = picker.fields["f"].controls[0]
+
+    assert client.dropdown_calls == []
+    assert type(control) is ipywidgets.Text
+    assert control.value == ("a, b" if multi else "a")
+    control.value = " c ,d, " if multi else "c"
+    assert picker.values() == {"f": ["c", "d"] if multi else "c"}
+
+
 def test_dynamic_defaults_are_resolved_at_now():
     client = FormClient(
         [

@@ -289,7 +289,9 @@ class QueryPicker:
         if kind == "enum":
             options = list(definition.enum_options)
             labels = list(options)
-        elif kind == "query":
+        elif kind == "query" and definition.query_id:
+            # (no source query named: the value is typed, and the server checks it — the
+            # query's own /dropdown would offer the wrong values)
             rows = self._client.get_dropdown_options(
                 self.query_id, parameter_query_id=definition.query_id
             )
@@ -309,14 +311,17 @@ class QueryPicker:
             wire = ""
 
         layout = widgets.Layout(width="auto")
-        if definition.is_multi:
-            value = tuple(v for v in (wire or ()) if v in (options or ()))
+        if definition.is_multi and options is None:
+            typed = ", ".join(str(v) for v in (wire or ()))
+            controls = (widgets.Text(value=typed, placeholder="values, comma-separated"),)
+        elif definition.is_multi:
+            value = tuple(v for v in (wire or ()) if v in options)
             controls = (
                 widgets.SelectMultiple(
                     options=labels or [], value=value, rows=min(6, max(2, len(labels or [])))
                 ),
             )
-        elif kind in ("enum", "query"):
+        elif options is not None:
             value = wire if wire in (options or ()) else None
             controls = (widgets.Dropdown(options=labels or [], value=value),)
         elif kind == "number":
@@ -376,6 +381,8 @@ class QueryPicker:
     def _field_value(self, f: _Field) -> Any:
         definition, kind = f.definition, f.definition.type
         raw = [control.value for control in f.controls]
+        if definition.is_multi and f.options is None:
+            return [part.strip() for part in raw[0].split(",") if part.strip()]
         if definition.is_multi:
             return list(raw[0])
         if kind in _params.DATE_TYPES:
@@ -389,7 +396,7 @@ class QueryPicker:
             return (start, end)
         if kind == "number" and isinstance(raw[0], str) and not raw[0].strip():
             raise self._field_error(f, raw[0], "enter a number")
-        if kind in ("enum", "query") and raw[0] is None:
+        if f.options is not None and raw[0] is None:
             raise self._field_error(f, None, "choose one of the options")
         return raw[0]
 
