@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import math
 import struct
+import threading
+import time
 from typing import Any
 
 import pyarrow as pa
@@ -335,3 +337,33 @@ def pd_testing_equal(left: Any, right: Any) -> None:
     import pandas.testing as tm
 
     tm.assert_frame_equal(left, right, check_exact=True)
+
+
+def test_the_scan_lets_other_threads_run() -> None:
+    # A dashboard's widgets decode in threads: the scan must not hold the GIL. While one
+    # large batch is scanned, another thread keeps stamping the clock; with the GIL held it
+    # could not run at all between the call's start and its end.
+    row = '{"id": 123456789, "price": 1234.5678, "label": "some text here", "n": null}'
+    batch = ("[" + ",".join([row] * 400_000) + "]").encode()
+    names, kinds = (b"id", b"price", b"label", b"n"), b"ifsi"
+    stamps: list[float] = []
+    scanning = threading.Event()
+
+    def stamp() -> None:
+        scanning.wait()
+        while scanning.is_set():
+            stamps.append(time.perf_counter())
+
+    other = threading.Thread(target=stamp)
+    other.start()
+    try:
+        scanning.set()
+        started = time.perf_counter()
+        n_rows, _ = _rows._scan_rows(batch, names, kinds)
+        ended = time.perf_counter()
+    finally:
+        scanning.clear()
+        other.join()
+    assert n_rows == 400_000
+    margin = (ended - started) / 4
+    assert any(started + margin < t < ended - margin for t in stamps)

@@ -19,6 +19,9 @@
  *          's' text     -> (validity | None, int32 offsets, UTF-8 data, null_count)
  *          'a' untyped  -> list of None, bool, int, float and str
  *   Bitmaps are Arrow's (least significant bit first).
+ *
+ * The scan itself runs without the GIL and touches no Python object; what needs Python
+ * (floats off the exact fast path, integers beyond int64, untyped cells) is converted after.
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
@@ -42,27 +45,49 @@ typedef struct {
     Py_ssize_t len, cap;
 } Bytes;
 
+typedef union {
+    int64_t i;
+    double d;
+} Value;
+
+/* What an untyped ('a') cell holds; strings and the tokens of numbers that need Python to
+ * convert them (beyond int64, or a float off the fast path) are kept in the column's chars. */
+enum { T_NULL, T_TRUE, T_FALSE, T_INT, T_FLOAT, T_STR, T_BIG, T_SLOW };
+
 typedef struct {
     char kind;
     const char *name;
     Py_ssize_t name_len;
     Py_ssize_t seen_row;
     Py_ssize_t nulls;
+    int overflow;     /* an integer column met a value beyond int64 */
     uint8_t *valid;   /* validity bitmap */
-    void *values;     /* int64 / double / bit-packed bools */
-    int32_t *offsets; /* text: n + 1 offsets into chars */
+    void *values;     /* int64 / double / bit-packed bools / Value (untyped) */
+    uint8_t *tags;    /* untyped: T_* per row */
+    int32_t *offsets; /* text and untyped: n + 1 offsets into chars */
     Bytes chars;
-    PyObject *objects; /* untyped, or integers beyond int64 */
+    PyObject *objects; /* the list answered for untyped columns and overflowing integers */
 } Column;
+
+/* A value the scan (without the GIL) leaves for Python to convert: a float token off the
+ * fast path, or an integer beyond int64; both point into the batch. */
+typedef struct {
+    Py_ssize_t col, row;
+    const char *token;
+    Py_ssize_t len;
+} Pending;
 
 typedef struct {
     const char *p, *end;
     Column *cols;
     Py_ssize_t ncols, rows, cap;
-    Bytes scratch;
+    Pending *pending;
+    Py_ssize_t npending, pending_cap;
 } Scan;
 
-enum { OK = 0, BAIL = 1, FAIL = -1 }; /* FAIL: a Python exception is set */
+/* FAIL: a Python exception is set; NOMEM: out of memory while the GIL was released (the
+ * exception is set once it is held again); DEFER: a number for Python to convert. */
+enum { OK = 0, BAIL = 1, NOMEM = 2, DEFER = 3, FAIL = -1 };
 
 static const double POW10[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
                                1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
@@ -80,10 +105,8 @@ static int bytes_reserve(Bytes *b, Py_ssize_t extra) {
         cap *= 2;
     }
     char *data = realloc(b->data, (size_t)cap);
-    if (!data) {
-        PyErr_NoMemory();
-        return FAIL;
-    }
+    if (!data)
+        return NOMEM;
     b->data = data;
     b->cap = cap;
     return OK;
@@ -130,24 +153,35 @@ static int reserve_rows(Scan *s, Py_ssize_t need) {
         Column *col = &s->cols[c];
         uint8_t *valid = realloc(col->valid, new_bits);
         if (!valid)
-            goto nomem;
+            return NOMEM;
         memset(valid + old_bits, 0, new_bits - old_bits);
         col->valid = valid;
         if (col->kind == 'i' || col->kind == 'f') {
             void *values = realloc(col->values, (size_t)cap * 8);
             if (!values)
-                goto nomem;
+                return NOMEM;
             col->values = values;
         } else if (col->kind == 'b') {
             uint8_t *values = realloc(col->values, new_bits);
             if (!values)
-                goto nomem;
+                return NOMEM;
             memset(values + old_bits, 0, new_bits - old_bits);
             col->values = values;
-        } else if (col->kind == 's') {
+        }
+        if (col->kind == 'a') {
+            Value *values = realloc(col->values, (size_t)cap * sizeof(Value));
+            if (!values)
+                return NOMEM;
+            col->values = values;
+            uint8_t *tags = realloc(col->tags, (size_t)cap);
+            if (!tags)
+                return NOMEM;
+            col->tags = tags;
+        }
+        if (col->kind == 's' || col->kind == 'a') {
             int32_t *offsets = realloc(col->offsets, (size_t)(cap + 1) * sizeof(int32_t));
             if (!offsets)
-                goto nomem;
+                return NOMEM;
             if (!col->offsets)
                 offsets[0] = 0;
             col->offsets = offsets;
@@ -155,9 +189,6 @@ static int reserve_rows(Scan *s, Py_ssize_t need) {
     }
     s->cap = cap;
     return OK;
-nomem:
-    PyErr_NoMemory();
-    return FAIL;
 }
 
 /* ------------------------------------------------------------------ strings */
@@ -363,11 +394,11 @@ static int scan_number(Scan *s, Number *num) {
     return OK;
 }
 
-/* The correctly rounded double of a float token (its grammar already checked). */
-static int number_to_double(const Number *num, double *out) {
+/* The double of a float token (grammar checked) when Clinger's fast path gives it exactly
+ * rounded: a mantissa below 2**53 times or over an exact power of ten <= 1e22 is one
+ * correctly rounded operation. Otherwise DEFER: Python's own conversion decides. */
+static int fast_double(const Number *num, double *out) {
 #if EXACT_FAST_FLOATS
-    /* Clinger: a mantissa below 2**53 times or over an exact power of ten <= 1e22 is one
-     * correctly rounded operation. */
     const char *p = num->start + num->negative, *end = num->start + num->len;
     uint64_t w = 0;
     int significant = 0, started = 0;
@@ -378,7 +409,7 @@ static int number_to_double(const Number *num, double *out) {
                 if (*p != '0' || started) {
                     started = 1;
                     if (++significant > 15)
-                        goto careful;
+                        return DEFER;
                     w = w * 10 + (uint64_t)(*p - '0');
                 }
                 exponent--;
@@ -388,7 +419,7 @@ static int number_to_double(const Number *num, double *out) {
         if (*p != '0' || started) {
             started = 1;
             if (++significant > 15)
-                goto careful;
+                return DEFER;
             w = w * 10 + (uint64_t)(*p - '0');
         }
     }
@@ -400,7 +431,7 @@ static int number_to_double(const Number *num, double *out) {
             sign = *p++ == '-' ? -1 : 1;
         for (int n = 0; p < end; p++, n++) {
             if (n >= 5)
-                goto careful;
+                return DEFER;
             e = e * 10 + (*p - '0');
         }
         exponent += sign * e;
@@ -411,115 +442,116 @@ static int number_to_double(const Number *num, double *out) {
         *out = num->negative ? -d : d;
         return OK;
     }
-careful:
+#else
+    (void)num;
+    (void)out;
 #endif
-    {
-        char token[MAX_TOKEN + 1];
-        char *stop = NULL;
-        if (num->len > MAX_TOKEN)
-            return BAIL;
-        memcpy(token, num->start, (size_t)num->len);
-        token[num->len] = '\0';
-        double d = PyOS_string_to_double(token, &stop, NULL);
-        if (d == -1.0 && PyErr_Occurred()) {
-            PyErr_Clear();
-            return BAIL;
-        }
-        if (stop != token + num->len || isinf(d) || isnan(d))
-            return BAIL;
-        *out = d;
-        return OK;
-    }
+    return DEFER;
 }
 
-/* A Python int for an integer token. */
-static PyObject *number_to_long(const Number *num) {
-    if (num->fits)
-        return PyLong_FromLongLong(num->value);
-    if (num->len > MAX_INT_DIGITS)
-        return Py_NewRef(Py_None); /* the caller bails */
-    char *token = PyMem_Malloc((size_t)num->len + 1);
+static int add_pending(Scan *s, Column *col, Py_ssize_t row, const Number *num) {
+    if (s->npending == s->pending_cap) {
+        Py_ssize_t cap = s->pending_cap ? s->pending_cap * 2 : 64;
+        Pending *pending = realloc(s->pending, (size_t)cap * sizeof(Pending));
+        if (!pending)
+            return NOMEM;
+        s->pending = pending;
+        s->pending_cap = cap;
+    }
+    s->pending[s->npending++] = (Pending){col - s->cols, row, num->start, num->len};
+    return OK;
+}
+
+/* With the GIL: the double Python reads from a float token. */
+static int token_to_double(const char *start, Py_ssize_t len, double *out) {
+    char token[MAX_TOKEN + 1];
+    char *stop = NULL;
+    if (len > MAX_TOKEN)
+        return BAIL;
+    memcpy(token, start, (size_t)len);
+    token[len] = '\0';
+    double d = PyOS_string_to_double(token, &stop, NULL);
+    if (d == -1.0 && PyErr_Occurred()) {
+        PyErr_Clear();
+        return BAIL;
+    }
+    if (stop != token + len || isinf(d) || isnan(d))
+        return BAIL; /* (1e400: msgspec's path judges it) */
+    *out = d;
+    return OK;
+}
+
+/* With the GIL: a Python int from an integer token. */
+static PyObject *token_to_long(const char *start, Py_ssize_t len) {
+    char *token = PyMem_Malloc((size_t)len + 1);
     if (!token)
         return PyErr_NoMemory();
-    memcpy(token, num->start, (size_t)num->len);
-    token[num->len] = '\0';
+    memcpy(token, start, (size_t)len);
+    token[len] = '\0';
     PyObject *value = PyLong_FromString(token, NULL, 10);
     PyMem_Free(token);
     return value;
 }
 
-/* ------------------------------------------------------------------ values */
+/* ------------------------------------------------------------------ values (no GIL) */
 
-static int append_object(Column *col, PyObject *value) {
-    if (!value)
-        return FAIL;
-    int rc = PyList_Append(col->objects, value);
-    Py_DECREF(value);
-    return rc ? FAIL : OK;
-}
-
-/* An integer column met a value beyond int64: its earlier values become Python objects. */
-static int to_objects(Column *col, Py_ssize_t rows) {
-    col->objects = PyList_New(rows);
-    if (!col->objects)
-        return FAIL;
-    int64_t *values = col->values;
-    for (Py_ssize_t r = 0; r < rows; r++) {
-        PyObject *v = (col->valid[r >> 3] >> (r & 7)) & 1 ? PyLong_FromLongLong(values[r])
-                                                          : Py_NewRef(Py_None);
-        if (!v)
-            return FAIL;
-        PyList_SET_ITEM(col->objects, r, v);
-    }
+static inline int end_text(Column *col, Py_ssize_t row) {
+    if (col->chars.len > INT32_MAX)
+        return BAIL;
+    col->offsets[row + 1] = (int32_t)col->chars.len;
     return OK;
 }
 
 static int null_value(Column *col, Py_ssize_t row) {
-    if (col->objects)
-        return append_object(col, Py_NewRef(Py_None));
     col->nulls++;
     switch (col->kind) {
     case 'i': ((int64_t *)col->values)[row] = 0; break;
     case 'f': ((double *)col->values)[row] = 0.0; break;
-    case 's': col->offsets[row + 1] = (int32_t)col->chars.len; break;
+    case 'a': col->tags[row] = T_NULL; /* fall through */
+    case 's': return end_text(col, row);
     }
     return OK;
 }
 
-static int untyped_value(Scan *s, Column *col) {
-    int c = peek(s), rc;
+static int untyped_value(Scan *s, Column *col, Py_ssize_t row) {
+    int c = peek(s), rc = OK;
+    uint8_t *tag = &col->tags[row];
+    Value *value = &((Value *)col->values)[row];
+    Number num;
     if (c == '"') {
-        s->scratch.len = 0;
-        if ((rc = scan_string(s, &s->scratch)))
+        *tag = T_STR;
+        if ((rc = scan_string(s, &col->chars)))
             return rc;
-        return append_object(col, PyUnicode_DecodeUTF8(s->scratch.data ? s->scratch.data : "",
-                                                        s->scratch.len, "strict"));
-    }
-    if (c == 't') {
+    } else if (c == 't') {
+        *tag = T_TRUE;
         if (literal(s, "true", 4))
             return BAIL;
-        return append_object(col, Py_NewRef(Py_True));
-    }
-    if (c == 'f') {
+    } else if (c == 'f') {
+        *tag = T_FALSE;
         if (literal(s, "false", 5))
             return BAIL;
-        return append_object(col, Py_NewRef(Py_False));
-    }
-    Number num;
-    if (scan_number(s, &num))
-        return BAIL;
-    if (num.is_float) {
-        double d;
-        if ((rc = number_to_double(&num, &d)))
+    } else {
+        if (scan_number(s, &num))
+            return BAIL;
+        if (num.is_float) {
+            *tag = T_FLOAT;
+            if (fast_double(&num, &value->d) == DEFER) {
+                *tag = T_SLOW;
+                rc = bytes_add(&col->chars, num.start, num.len);
+            }
+        } else if (num.fits) {
+            *tag = T_INT;
+            value->i = num.value;
+        } else {
+            if (num.len > MAX_INT_DIGITS)
+                return BAIL; /* beyond what Python converts without a limit */
+            *tag = T_BIG;
+            rc = bytes_add(&col->chars, num.start, num.len);
+        }
+        if (rc)
             return rc;
-        return append_object(col, PyFloat_FromDouble(d));
     }
-    PyObject *value = number_to_long(&num);
-    if (value == Py_None) {
-        Py_DECREF(value);
-        return BAIL;
-    }
-    return append_object(col, value);
+    return end_text(col, row);
 }
 
 static int typed_value(Scan *s, Column *col, Py_ssize_t row) {
@@ -530,33 +562,28 @@ static int typed_value(Scan *s, Column *col, Py_ssize_t row) {
     case 'i':
         if (scan_number(s, &num) || num.is_float)
             return BAIL;
-        if (!col->objects && num.fits) {
-            ((int64_t *)col->values)[row] = num.value;
+        ((int64_t *)col->values)[row] = num.fits ? num.value : 0;
+        if (num.fits)
             return OK;
-        }
-        if (!col->objects && (rc = to_objects(col, row)))
-            return rc;
-        PyObject *value = number_to_long(&num);
-        if (value == Py_None) {
-            Py_DECREF(value);
+        if (num.len > MAX_INT_DIGITS)
             return BAIL;
-        }
-        return append_object(col, value);
+        col->overflow = 1;
+        return add_pending(s, col, row, &num);
     case 'f': {
-        double d;
+        double *d = &((double *)col->values)[row];
         if (scan_number(s, &num))
             return BAIL;
-        if (num.is_float) {
-            if ((rc = number_to_double(&num, &d)))
-                return rc;
-        } else {
+        if (!num.is_float) {
             /* an int a double holds exactly; others go the careful way */
             if (!num.fits || num.value > (1LL << 53) || num.value < -(1LL << 53))
                 return BAIL;
-            d = (double)num.value;
+            *d = (double)num.value;
+            return OK;
         }
-        ((double *)col->values)[row] = d;
-        return OK;
+        if (fast_double(&num, d) == OK)
+            return OK;
+        *d = 0.0;
+        return add_pending(s, col, row, &num);
     }
     case 'b':
         if (peek(s) == 't') {
@@ -571,10 +598,7 @@ static int typed_value(Scan *s, Column *col, Py_ssize_t row) {
             return BAIL;
         if ((rc = scan_string(s, &col->chars)))
             return rc;
-        if (col->chars.len > INT32_MAX)
-            return BAIL;
-        col->offsets[row + 1] = (int32_t)col->chars.len;
-        return OK;
+        return end_text(col, row);
     }
     return BAIL;
 }
@@ -586,11 +610,11 @@ static int value(Scan *s, Column *col, Py_ssize_t row) {
         return null_value(col, row);
     }
     if (col->kind == 'a')
-        return untyped_value(s, col);
+        return untyped_value(s, col, row);
     return typed_value(s, col, row);
 }
 
-/* ------------------------------------------------------------------ rows */
+/* ------------------------------------------------------------------ rows (no GIL) */
 
 static Column *find_column(Scan *s, const char *key, Py_ssize_t len, Py_ssize_t guess) {
     for (Py_ssize_t i = 0; i < s->ncols; i++) {
@@ -681,6 +705,88 @@ static int rows(Scan *s) {
     return s->p == s->end ? OK : BAIL;
 }
 
+/* ------------------------------------------------------------------ Python values (GIL) */
+
+static int set_object(PyObject *list, Py_ssize_t i, PyObject *value) {
+    if (!value)
+        return FAIL;
+    PyList_SET_ITEM(list, i, value);
+    return OK;
+}
+
+static int untyped_objects(Column *col, Py_ssize_t n) {
+    if (!(col->objects = PyList_New(n)))
+        return FAIL;
+    const Value *values = col->values;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const char *text = col->chars.data + col->offsets[r];
+        Py_ssize_t len = col->offsets[r + 1] - col->offsets[r];
+        PyObject *obj;
+        double d;
+        int rc;
+        switch (col->tags[r]) {
+        case T_TRUE: obj = Py_NewRef(Py_True); break;
+        case T_FALSE: obj = Py_NewRef(Py_False); break;
+        case T_INT: obj = PyLong_FromLongLong(values[r].i); break;
+        case T_FLOAT: obj = PyFloat_FromDouble(values[r].d); break;
+        case T_STR: obj = PyUnicode_DecodeUTF8(len ? text : "", len, "strict"); break;
+        case T_BIG: obj = token_to_long(text, len); break;
+        case T_SLOW:
+            if ((rc = token_to_double(text, len, &d)))
+                return rc;
+            obj = PyFloat_FromDouble(d);
+            break;
+        default: obj = Py_NewRef(Py_None);
+        }
+        if (set_object(col->objects, r, obj))
+            return FAIL;
+    }
+    return OK;
+}
+
+/* An integer column with values beyond int64: all of them as Python ints (or None). */
+static int integer_objects(Scan *s, Py_ssize_t c) {
+    Column *col = &s->cols[c];
+    Py_ssize_t n = s->rows, next = 0;
+    if (!(col->objects = PyList_New(n)))
+        return FAIL;
+    const int64_t *values = col->values;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        while (next < s->npending && (s->pending[next].col != c || s->pending[next].row < r))
+            next++;
+        PyObject *obj;
+        if (next < s->npending && s->pending[next].row == r)
+            obj = token_to_long(s->pending[next].token, s->pending[next].len);
+        else if ((col->valid[r >> 3] >> (r & 7)) & 1)
+            obj = PyLong_FromLongLong(values[r]);
+        else
+            obj = Py_NewRef(Py_None);
+        if (set_object(col->objects, r, obj))
+            return FAIL;
+    }
+    return OK;
+}
+
+/* Convert what the scan left for Python: careful floats, big integers, untyped cells. */
+static int finish(Scan *s) {
+    int rc;
+    for (Py_ssize_t i = 0; i < s->npending; i++) {
+        Pending *p = &s->pending[i];
+        Column *col = &s->cols[p->col];
+        if (col->kind == 'f' && (rc = token_to_double(p->token, p->len,
+                                                      &((double *)col->values)[p->row])))
+            return rc;
+    }
+    for (Py_ssize_t c = 0; c < s->ncols; c++) {
+        Column *col = &s->cols[c];
+        if (col->kind == 'a' && (rc = untyped_objects(col, s->rows)))
+            return rc;
+        if (col->kind == 'i' && col->overflow && (rc = integer_objects(s, c)))
+            return rc;
+    }
+    return OK;
+}
+
 /* ------------------------------------------------------------------ results */
 
 static PyObject *bitmap(const uint8_t *bits, Py_ssize_t n) {
@@ -707,6 +813,9 @@ static PyObject *column_result(Column *col, Py_ssize_t n) {
                             (n + 1) * (Py_ssize_t)sizeof(int32_t),
                             col->chars.data ? col->chars.data : "", col->chars.len, col->nulls);
         break;
+    default:
+        Py_DECREF(valid);
+        PyErr_SetString(PyExc_SystemError, "an untyped column without its objects");
     }
     return out;
 }
@@ -715,6 +824,7 @@ static void free_columns(Column *cols, Py_ssize_t ncols) {
     for (Py_ssize_t c = 0; c < ncols; c++) {
         free(cols[c].valid);
         free(cols[c].values);
+        free(cols[c].tags);
         free(cols[c].offsets);
         free(cols[c].chars.data);
         Py_XDECREF(cols[c].objects);
@@ -727,6 +837,7 @@ static PyObject *scan_rows(PyObject *module, PyObject *args) {
     PyObject *names, *result = NULL;
     const char *kinds;
     Py_ssize_t nkinds;
+    int rc;
     (void)module;
     if (!PyArg_ParseTuple(args, "y*O!y#", &batch, &PyTuple_Type, &names, &kinds, &nkinds))
         return NULL;
@@ -752,13 +863,21 @@ static PyObject *scan_rows(PyObject *module, PyObject *args) {
                 PyErr_Format(PyExc_ValueError, "unknown column kind %c", col->kind);
             goto done;
         }
-        if (col->kind == 'a' && !(col->objects = PyList_New(0)))
-            goto done;
     }
-    int rc = rows(&s);
+    /* The scan touches no Python object: other threads (a dashboard's other widgets, the
+     * kernel's) run meanwhile. `batch` stays exported, so its buffer cannot move. */
+    Py_BEGIN_ALLOW_THREADS
+    rc = rows(&s);
+    Py_END_ALLOW_THREADS
+    if (rc == NOMEM) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    if (rc == OK)
+        rc = finish(&s);
     if (rc == FAIL)
         goto done;
-    if (rc == BAIL) {
+    if (rc != OK) {
         result = Py_NewRef(Py_None);
         goto done;
     }
@@ -777,7 +896,7 @@ static PyObject *scan_rows(PyObject *module, PyObject *args) {
 done:
     if (s.cols)
         free_columns(s.cols, ncols);
-    free(s.scratch.data);
+    free(s.pending);
     PyBuffer_Release(&batch);
     return result;
 }
