@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import sys
 import threading
 import time
 from typing import Any
@@ -208,6 +209,20 @@ def test_integers_are_exact_of_any_size(value: int) -> None:
     assert scan_one("i", str(value)) == value
     got = scan_one("a", str(value))
     assert type(got) is int and got == value
+
+
+@pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="Python < 3.10.7")
+@pytest.mark.parametrize("kind", ["i", "a"])
+def test_an_int_beyond_a_lowered_digit_limit_is_declined(kind: str) -> None:
+    # sys.set_int_max_str_digits(1000): Python refuses to convert longer ints; the scanner
+    # must leave the batch to the msgspec path rather than raise
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(1000)
+    try:
+        assert scan_one(kind, "9" * 2000) is None
+        assert scan_one(kind, "9" * 900) == int("9" * 900)
+    finally:
+        sys.set_int_max_str_digits(limit)
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#ifdef __FAST_MATH__
+#error "-ffast-math changes float results and drops the infinity checks; build without it"
+#endif
+
 #if defined(FLT_EVAL_METHOD) && FLT_EVAL_METHOD == 0
 #define EXACT_FAST_FLOATS 1 /* one double operation rounds once: Clinger's fast path holds */
 #else
@@ -131,6 +135,18 @@ static inline void skip_ws(Scan *s) {
 static inline int peek(Scan *s) { return s->p < s->end ? (unsigned char)*s->p : -1; }
 
 static inline void set_bit(uint8_t *bits, Py_ssize_t i) { bits[i >> 3] |= (uint8_t)(1u << (i & 7)); }
+
+/* After an object's or array's item: 1 when a "," leads to another, 0 at `close` (left in
+ * place), -1 for anything else. */
+static int after_item(Scan *s, int close) {
+    skip_ws(s);
+    if (peek(s) == ',') {
+        s->p++;
+        skip_ws(s);
+        return 1;
+    }
+    return peek(s) == close ? 0 : -1;
+}
 
 static int literal(Scan *s, const char *word, Py_ssize_t n) {
     if (s->end - s->p < n || memcmp(s->p, word, (size_t)n) != 0)
@@ -655,15 +671,11 @@ static int row(Scan *s) {
             guess = (col - s->cols) + 1;
             if ((rc = value(s, col, r)))
                 return rc;
-            skip_ws(s);
-            if (peek(s) == ',') {
-                s->p++;
-                skip_ws(s);
-                continue;
-            }
-            if (peek(s) == '}')
+            int more = after_item(s, '}');
+            if (more < 0)
+                return BAIL;
+            if (!more)
                 break;
-            return BAIL;
         }
     }
     s->p++; /* "}" */
@@ -690,16 +702,13 @@ static int rows(Scan *s) {
                 return BAIL;
             if ((rc = row(s)))
                 return rc;
-            skip_ws(s);
-            if (peek(s) == ',') {
-                s->p++;
-                skip_ws(s);
-                continue;
-            }
-            if (peek(s) != ']')
+            int more = after_item(s, ']');
+            if (more < 0)
                 return BAIL;
-            s->p++;
-            break;
+            if (!more) {
+                s->p++;
+                break;
+            }
         }
     skip_ws(s);
     return s->p == s->end ? OK : BAIL;
@@ -708,8 +717,13 @@ static int rows(Scan *s) {
 /* ------------------------------------------------------------------ Python values (GIL) */
 
 static int set_object(PyObject *list, Py_ssize_t i, PyObject *value) {
-    if (!value)
+    if (!value) {
+        if (PyErr_ExceptionMatches(PyExc_ValueError)) { /* sys.set_int_max_str_digits */
+            PyErr_Clear();
+            return BAIL;
+        }
         return FAIL;
+    }
     PyList_SET_ITEM(list, i, value);
     return OK;
 }
@@ -719,8 +733,8 @@ static int untyped_objects(Column *col, Py_ssize_t n) {
         return FAIL;
     const Value *values = col->values;
     for (Py_ssize_t r = 0; r < n; r++) {
-        const char *text = col->chars.data + col->offsets[r];
         Py_ssize_t len = col->offsets[r + 1] - col->offsets[r];
+        const char *text = len ? col->chars.data + col->offsets[r] : "";
         PyObject *obj;
         double d;
         int rc;
@@ -729,7 +743,7 @@ static int untyped_objects(Column *col, Py_ssize_t n) {
         case T_FALSE: obj = Py_NewRef(Py_False); break;
         case T_INT: obj = PyLong_FromLongLong(values[r].i); break;
         case T_FLOAT: obj = PyFloat_FromDouble(values[r].d); break;
-        case T_STR: obj = PyUnicode_DecodeUTF8(len ? text : "", len, "strict"); break;
+        case T_STR: obj = PyUnicode_DecodeUTF8(text, len, "strict"); break;
         case T_BIG: obj = token_to_long(text, len); break;
         case T_SLOW:
             if ((rc = token_to_double(text, len, &d)))
@@ -738,8 +752,8 @@ static int untyped_objects(Column *col, Py_ssize_t n) {
             break;
         default: obj = Py_NewRef(Py_None);
         }
-        if (set_object(col->objects, r, obj))
-            return FAIL;
+        if ((rc = set_object(col->objects, r, obj)))
+            return rc;
     }
     return OK;
 }
@@ -748,6 +762,7 @@ static int untyped_objects(Column *col, Py_ssize_t n) {
 static int integer_objects(Scan *s, Py_ssize_t c) {
     Column *col = &s->cols[c];
     Py_ssize_t n = s->rows, next = 0;
+    int rc;
     if (!(col->objects = PyList_New(n)))
         return FAIL;
     const int64_t *values = col->values;
@@ -761,8 +776,8 @@ static int integer_objects(Scan *s, Py_ssize_t c) {
             obj = PyLong_FromLongLong(values[r]);
         else
             obj = Py_NewRef(Py_None);
-        if (set_object(col->objects, r, obj))
-            return FAIL;
+        if ((rc = set_object(col->objects, r, obj)))
+            return rc;
     }
     return OK;
 }
