@@ -151,6 +151,14 @@ def stream_post_stored(cfg: dict[str, Any]) -> dict[str, Any]:
     return stream_post(cfg)
 
 
+def stream_post_stored_msgspec(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The same read with msgspec alone, as an install without a C compiler decodes."""
+    from watch_pandas import _rows
+
+    _rows._scan_rows = None
+    return stream_post(cfg)
+
+
 def download_post_stored(cfg: dict[str, Any]) -> dict[str, Any]:
     return download_post(cfg)
 
@@ -243,6 +251,7 @@ CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "download_post_stored": download_post_stored,
     "stream_post": stream_post,
     "stream_post_stored": stream_post_stored,
+    "stream_post_stored_msgspec": stream_post_stored_msgspec,
     "requests_json_stored": requests_json_stored,
     "dashboard_stored": dashboard_stored,
     "dashboard_slowest_stored": dashboard_slowest_stored,
@@ -275,6 +284,7 @@ PRELOAD = {
 }
 PRELOAD.update(
     stream_post_stored=_DECODING,
+    stream_post_stored_msgspec=_DECODING + ("watch_pandas._rows",),
     download_post_stored=("requests",),
     requests_json_stored=("pandas", "requests"),
     dashboard_stored=_API + ("watch_pandas.dashboards",),

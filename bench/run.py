@@ -44,6 +44,7 @@ READS = [
     ("dashboard_slowest", REDASH),
     ("download_post_stored", STORED),
     ("stream_post_stored", STORED),
+    ("stream_post_stored_msgspec", STORED),
     ("requests_json_stored", STORED),
     ("dashboard_stored", STORED),
     ("dashboard_slowest_stored", STORED),
@@ -62,6 +63,7 @@ LABELS = {
     "dashboard_slowest": "read_watch_query of its slowest widget",
     "download_post_stored": "[stored server] download floor: requests POST",
     "stream_post_stored": "[stored server] read_result, streamed POST",
+    "stream_post_stored_msgspec": "[stored server] read_result, msgspec only (no scanner)",
     "requests_json_stored": "[stored server] peer: requests + json + DataFrame",
     "dashboard_stored": "[stored server] read_watch_dashboard, 10 widgets",
     "dashboard_slowest_stored": "[stored server] its slowest widget alone",
@@ -195,6 +197,12 @@ def _paired(
     return statistics.median(ratios), min(ratios), max(ratios)
 
 
+def _info(label: str, value: tuple[float, float, float], *, unit: str) -> str:
+    """A ratio shown for information (no target): median [lowest–highest run]."""
+    median, low, high = value
+    return f"{label:<60} {median:>7.2f}{unit} [{low:.2f}–{high:.2f}]"
+
+
 def _check(
     label: str,
     value: float | tuple[float, float, float] | None,
@@ -301,6 +309,9 @@ def report(results: dict[str, list[dict[str, Any]]], rows: int, machine_before: 
         _check("6. import pandas+watch_pandas − import pandas",
                (med["import_watch_pandas"]["wall"] - med["import_pandas"]["wall"]) * 1000,
                50, at_most=True, unit="ms"),
+        "",
+        _info("[stored server] read_result: msgspec only / with the scanner",
+              _paired(results, "stream_post_stored_msgspec", "stream_post_stored"), unit="×"),
         "",
         f"after the run: {machine()}",
     ]  # fmt: skip

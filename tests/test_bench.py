@@ -4,6 +4,7 @@ judged by reading the benchmark's own output."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -34,8 +35,11 @@ def test_quick_bench_prints_the_table(tmp_path: Path) -> None:
         "read_watch_dashboard, 10 widgets",
         "[stored server] read_result",
         "import pandas, watch_pandas",
+        "[stored server] read_result, msgspec only (no scanner)",
     ):
         assert label in table
+    # what the compiled row scanner brings, measured in the same run (information, no target)
+    assert re.search(r"msgspec only / with the scanner +\d+\.\d\d×", table)
     verdicts = [line for line in table.splitlines() if line.endswith(("PASS", "FAIL"))]
     targets = {line.split(".", 1)[0].strip() for line in verdicts}
     assert targets >= {"1", "2", "3", "4", "5", "6"}  # every target got a number and a verdict
