@@ -12,7 +12,7 @@ body the careful way instead.
 
 Each batch goes first to the compiled row scanner (``_scan.c``, built at install when a C
 compiler is there), which writes the common layouts straight into Arrow buffers; whatever it
-declines (nested values, unknown or escaped keys, …) msgspec decodes, and the answers are the
+declines (nested values, keys that are not columns, …) msgspec decodes, and the answers are the
 same either way (tests/test_scan.py compares them). msgspec keeps integers of any size exact
 (orjson turns those beyond 64 bits into floats).
 """

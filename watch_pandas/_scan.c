@@ -87,6 +87,7 @@ typedef struct {
     Py_ssize_t ncols, rows, cap;
     Pending *pending;
     Py_ssize_t npending, pending_cap;
+    Bytes key; /* an escaped key, unescaped ("prix \u20ac" from an ensure_ascii server) */
 } Scan;
 
 /* FAIL: a Python exception is set; NOMEM: out of memory while the GIL was released (the
@@ -652,15 +653,23 @@ static int row(Scan *s) {
         for (;;) {
             if (peek(s) != '"')
                 return BAIL;
-            const char *key = ++s->p;
+            const char *quote = s->p, *key = ++s->p;
             while (s->p < s->end && *s->p != '"' && *s->p != '\\' && (unsigned char)*s->p >= 0x20)
                 s->p++;
-            if (peek(s) != '"')
-                return BAIL; /* escaped or unterminated keys: the careful way */
-            Column *col = find_column(s, key, s->p - key, guess);
+            Py_ssize_t key_len = s->p - key;
+            if (peek(s) == '"')
+                s->p++;
+            else { /* an escaped key: compare it unescaped */
+                s->p = quote;
+                s->key.len = 0;
+                if ((rc = scan_string(s, &s->key)))
+                    return rc;
+                key = s->key.data ? s->key.data : "";
+                key_len = s->key.len;
+            }
+            Column *col = find_column(s, key, key_len, guess);
             if (!col || col->seen_row == r)
                 return BAIL; /* a key that is not a column, or a duplicate */
-            s->p++;
             skip_ws(s);
             if (peek(s) != ':')
                 return BAIL;
@@ -912,6 +921,7 @@ done:
     if (s.cols)
         free_columns(s.cols, ncols);
     free(s.pending);
+    free(s.key.data);
     PyBuffer_Release(&batch);
     return result;
 }
