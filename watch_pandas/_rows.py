@@ -59,16 +59,6 @@ try:  # the optional compiled row scanner (watch_pandas/_scan.c); msgspec does a
 except ImportError:  # pragma: no cover - installed without a C compiler
     _scan_rows = None
 
-# The scanner's letter per column type: int64, float64, bool, text; anything else untyped.
-_SCAN_KINDS = {
-    C.TYPE_INTEGER: "i",
-    C.TYPE_FLOAT: "f",
-    C.TYPE_BOOLEAN: "b",
-    C.TYPE_STRING: "s",
-    C.TYPE_DATE: "s",
-    C.TYPE_DATETIME: "s",
-}
-
 # JSON value types per column type: what msgspec accepts without changing a value. Float
 # columns take ints too (kept as Python ints; the builder decides), untyped columns anything.
 _FIELD_TYPES: dict[str | None, Any] = {
@@ -107,12 +97,14 @@ class RowDecoder:
         self._typed = msgspec.json.Decoder(list[row])
         self._loose = msgspec.json.Decoder(list[any_row])
         self._getters = [attrgetter(f"f{i}") for i in range(len(names))]
-        self._scan_args: tuple[Any, ...] | None = _scan_args(self.names, self.types)
+        self._scan_args: tuple[Any, ...] | None = (
+            None if _scan_rows is None else _scan_args(self.names, self.types)
+        )
 
     def parts(self, batch: bytes | bytearray | memoryview) -> list[Any]:
         """Each column of the rows in ``batch`` as an Arrow array, or a list when the values
         do not surely fit the column type (see :func:`batch_part`)."""
-        if self._scan_args is not None and _scan_rows is not None:
+        if self._scan_args is not None:
             scanned = _scan_rows(batch, *self._scan_args)
             if scanned is not None:
                 return self._scanned_parts(*scanned)
@@ -198,8 +190,11 @@ def plain_names(names: Sequence[str]) -> bool:
 
 
 def _scan_args(names: Sequence[str], types: Sequence[str | None]) -> tuple[Any, ...]:
-    """The compiled scanner's arguments for these columns (names as :func:`plain_names`)."""
-    kinds = "".join(_SCAN_KINDS.get(kind, "a") for kind in types)
+    """The compiled scanner's arguments for these columns (names as :func:`plain_names`): a
+    letter per column for the Arrow type of its parts (:data:`_PART_TYPES`), "a" if untyped."""
+    kinds = "".join(
+        _SCAN_LETTERS[_PART_TYPES[kind]] if kind in _PART_TYPES else "a" for kind in types
+    )
     return tuple(name.encode("utf-8") for name in names), kinds.encode("ascii")
 
 
@@ -447,6 +442,7 @@ _PART_TYPES = {
     C.TYPE_DATE: pa.string(),  # parsed once for the whole column (one rule for all rows)
     C.TYPE_DATETIME: pa.string(),
 }
+_SCAN_LETTERS = {pa.int64(): "i", pa.float64(): "f", pa.bool_(): "b", pa.string(): "s"}
 _PART_KINDS = {
     C.TYPE_INTEGER: {int},
     C.TYPE_FLOAT: {float},  # unchecked ints in a float column: the whole-column rule decides
