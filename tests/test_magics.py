@@ -208,12 +208,36 @@ def test_interactive_shows_a_prefilled_picker_that_assigns_the_variable(ip, serv
     picker = ip.run_line_magic("watch", f"{server.demo_query} frame min_price=30 --interactive")
 
     assert isinstance(picker, QueryPicker)
-    assert picker.fields["min_price"].controls[0].value == 30
+    assert picker.fields["min_price"].controls[0].value == "30"
     picker.fields["flag"].controls[0].value = "0"
     picker.fields["label"].controls[0].value = ""
     picker.run(wait=True)
     assert picker.error is None, picker.message.value
     assert ip.user_ns["frame"]["id"].tolist() == [3]
+    picker.close()
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent", "ids"),
+    [("5.5", 5.5, [2]), ("5", 5, [1, 2]), ("12345678901234567891", 12345678901234567891, [])],
+)
+def test_line_numbers_reach_the_server_as_written(ip, server, typed, sent, ids):
+    frame = ip.run_line_magic("watch", f"{server.demo_query} min_price={typed} --max-age 0")
+
+    assert frame.attrs["watch"]["parameters"]["min_price"] == sent
+    assert type(frame.attrs["watch"]["parameters"]["min_price"]) is type(sent)
+    assert f">= {typed}\n" in frame.attrs["watch"]["sql"]  # the server's own SQL
+    assert frame["id"].tolist() == ids
+
+
+def test_interactive_prefills_a_decimal_number_and_runs_it_unchanged(ip, server):
+    picker = ip.run_line_magic("watch", f"{server.demo_query} frame min_price=5.5 --interactive")
+
+    assert picker.fields["min_price"].controls[0].value == "5.5"
+    picker.run(wait=True)
+    assert picker.error is None, picker.message.value
+    assert ip.user_ns["frame"].attrs["watch"]["parameters"]["min_price"] == 5.5
+    assert ip.user_ns["frame"]["id"].tolist() == [2]
     picker.close()
 
 
