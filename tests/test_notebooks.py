@@ -7,6 +7,7 @@ known admin key through ``WATCH_LOCAL_ADMIN_KEY``, so the outputs can be checked
 from __future__ import annotations
 
 import json
+import os
 import secrets
 import sys
 from pathlib import Path
@@ -15,7 +16,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+REPO = Path(__file__).parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = 120
 
 
@@ -32,6 +34,10 @@ def kernel_env(monkeypatch, tmp_path):
     monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "absent-config.toml"))
     key = "nbkey-" + secrets.token_hex(16)
     monkeypatch.setenv("WATCH_LOCAL_ADMIN_KEY", key)
+    # The kernel runs in the notebook's folder: import this checkout's package, not whichever
+    # copy the interpreter has installed.
+    paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     return key
 
 
@@ -48,15 +54,7 @@ def test_notebook_runs_without_errors_and_never_shows_the_key(path, kernel_env, 
     notebook = nbformat.read(path, as_version=4)
     assert _committed_without_outputs(notebook), f"{path.name} is committed with outputs"
 
-    client = NotebookClient(
-        notebook,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    # Run the kernel on this interpreter (the venv under test), whatever kernelspec is found.
-    client.kernel_manager_class = _kernel_manager_for(sys.executable)
-    client.execute()  # raises CellExecutionError on the first failing cell
+    _run(notebook, tmp_path)  # raises CellExecutionError on the first failing cell
 
     outputs = json.dumps([cell.get("outputs", []) for cell in notebook.cells])
     assert kernel_env not in outputs
@@ -68,6 +66,19 @@ def test_notebook_runs_without_errors_and_never_shows_the_key(path, kernel_env, 
     ]
     assert errors == []
     assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+
+
+def _run(notebook, tmp_path) -> None:
+    """Execute ``notebook`` in a kernel on this interpreter, stopping at the first error."""
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    # Run the kernel on this interpreter (the venv under test), whatever kernelspec is found.
+    client.kernel_manager_class = _kernel_manager_for(sys.executable)
+    client.execute()
 
 
 def _kernel_manager_for(python: str):
