@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -79,6 +80,54 @@ def _run(notebook, tmp_path) -> None:
     # Run the kernel on this interpreter (the venv under test), whatever kernelspec is found.
     client.kernel_manager_class = _kernel_manager_for(sys.executable)
     client.execute()
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize(
+    ("failing", "shown"),
+    [
+        ("%watch {broken} frame --max-age 0", "watch: the query failed: "),  # the server's no
+        ("%watch {demo} frame min_prise=3", "Did you mean 'min_price'"),  # a user's mistake
+    ],
+    ids=["query-fails", "usage-error"],
+)
+def test_a_failing_magic_stops_the_notebook_with_one_line(
+    kernel_env, local_watch, monkeypatch, tmp_path, failing, shown
+):
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.setenv("WATCH_URL", local_watch.url)
+    monkeypatch.setenv("WATCH_API_KEY", local_watch.admin_key)
+    source = local_watch.add_data_source("db")
+    broken = local_watch.add_query("SELEC 1", data_source_id=source, name="broken")
+    demo = local_watch.add_query(
+        "SELECT {{ min_price }} AS x",
+        data_source_id=source,
+        name="demo",
+        parameters=[{"name": "min_price", "type": "number", "title": "Min", "value": 1}],
+    )
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext watch_pandas\nframe = 'earlier'"),
+        nbformat.v4.new_code_cell(failing.format(broken=broken, demo=demo)),
+        nbformat.v4.new_code_cell("marker = 'the run went on'"),
+    ]
+
+    with pytest.raises(CellExecutionError):
+        _run(notebook, tmp_path)
+
+    assert notebook.cells[2].get("execution_count") is None  # never ran
+    # a UsageError is printed on stderr; any other error is an error output (its traceback)
+    outputs = notebook.cells[1].outputs
+    tracebacks = [o["traceback"] for o in outputs if o["output_type"] == "error"]
+    streams = [o["text"] for o in outputs if o["output_type"] == "stream"]
+    shown_text = "\n".join([_ANSI.sub("", line) for tb in tracebacks for line in tb] + streams)
+    assert shown in shown_text, outputs
+    assert len([line for line in shown_text.splitlines() if line.strip()]) == 1, shown_text
+    assert "Traceback" not in shown_text and "File " not in shown_text
+    assert local_watch.admin_key not in json.dumps(notebook.cells[1].outputs)
 
 
 def _kernel_manager_for(python: str):
