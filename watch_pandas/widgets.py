@@ -370,8 +370,8 @@ class QueryPicker:
         """The form's values as Python objects (what ``read_watch_query`` is given).
 
         Datetime controls are cut to the parameter's precision (minutes or seconds); a number
-        is an int when the text is integral, else a float, else its exact text (no float
-        holds it).
+        is an int when its text is integral, a float when a float holds it exactly, else its
+        exact text.
         Raises ParameterError (and marks the field) for an empty or inconsistent field.
         """
         result = {}
