@@ -10,6 +10,7 @@ from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
 
 from watch_pandas import magics as M
+from watch_pandas.errors import QueryFailedError, ServerError
 
 
 @pytest.fixture(scope="module")
@@ -208,12 +209,36 @@ def test_interactive_shows_a_prefilled_picker_that_assigns_the_variable(ip, serv
     picker = ip.run_line_magic("watch", f"{server.demo_query} frame min_price=30 --interactive")
 
     assert isinstance(picker, QueryPicker)
-    assert picker.fields["min_price"].controls[0].value == 30
+    assert picker.fields["min_price"].controls[0].value == "30"
     picker.fields["flag"].controls[0].value = "0"
     picker.fields["label"].controls[0].value = ""
     picker.run(wait=True)
     assert picker.error is None, picker.message.value
     assert ip.user_ns["frame"]["id"].tolist() == [3]
+    picker.close()
+
+
+@pytest.mark.parametrize(
+    ("typed", "sent", "ids"),
+    [("5.5", 5.5, [2]), ("5", 5, [1, 2]), ("12345678901234567891", 12345678901234567891, [])],
+)
+def test_line_numbers_reach_the_server_as_written(ip, server, typed, sent, ids):
+    frame = ip.run_line_magic("watch", f"{server.demo_query} min_price={typed} --max-age 0")
+
+    assert frame.attrs["watch"]["parameters"]["min_price"] == sent
+    assert type(frame.attrs["watch"]["parameters"]["min_price"]) is type(sent)
+    assert f">= {typed}\n" in frame.attrs["watch"]["sql"]  # the server's own SQL
+    assert frame["id"].tolist() == ids
+
+
+def test_interactive_prefills_a_decimal_number_and_runs_it_unchanged(ip, server):
+    picker = ip.run_line_magic("watch", f"{server.demo_query} frame min_price=5.5 --interactive")
+
+    assert picker.fields["min_price"].controls[0].value == "5.5"
+    picker.run(wait=True)
+    assert picker.error is None, picker.message.value
+    assert ip.user_ns["frame"].attrs["watch"]["parameters"]["min_price"] == 5.5
+    assert ip.user_ns["frame"]["id"].tolist() == [2]
     picker.close()
 
 
@@ -282,27 +307,92 @@ def test_usage_error_prints_one_line_without_traceback(ip, capsys):
     assert len([line for line in text.splitlines() if line.strip()]) == 1
 
 
-# -- failed queries: the server's message and the link, no traceback ---------------------------
-def test_failed_sql_prints_the_server_message(ip, server, capsys):
-    result = ip.run_cell_magic("watch", "frame -d db", "SELEC id FROM demo")
-
-    assert result is None and "frame" not in ip.user_ns
-    err = capsys.readouterr().err
-    lines = [line for line in err.splitlines() if line.startswith("watch:")]
-    assert len(lines) == 1
-    assert "the query failed" in lines[0] and "syntax error" in lines[0]
-    assert server.admin_key not in err
+# -- failed queries stop the cell: one line (the server's message, the link), no traceback ------
+def _failure(ip, run) -> M.WatchMagicError:
+    """Run a magic that must fail; return its error after checking it shows as one line."""
+    with pytest.raises(M.WatchMagicError) as caught:
+        run()
+    shown = caught.value._render_traceback_()
+    assert len(shown) == 1 and "\n" not in shown[0] and shown[0].startswith("watch: ")
+    return caught.value
 
 
-def test_failed_saved_query_prints_the_link(ip, server, capsys):
+def test_failed_sql_stops_the_cell_with_the_server_message(ip, server):
+    error = _failure(ip, lambda: ip.run_cell_magic("watch", "frame -d db", "SELEC id FROM demo"))
+
+    assert "frame" not in ip.user_ns
+    assert "the query failed" in str(error) and "syntax error" in str(error)
+    assert str(error).endswith("syntax error. frame was not assigned.")
+    assert isinstance(error.__cause__, QueryFailedError)  # kept for debugging, not shown
+    assert server.admin_key not in str(error)
+
+
+def test_failed_saved_query_stops_the_cell_with_the_link(ip, server):
     query_id = server.add_query("SELEC broken", data_source_id=server.source_id, name="broken")
 
-    assert ip.run_line_magic("watch", f"{query_id} --max-age 0") is None
-    err = capsys.readouterr().err
-    assert "syntax error" in err
-    assert f"{server.url}/queries/{query_id}" in err
-    assert server.admin_key not in err
-    assert "Traceback" not in err
+    error = _failure(ip, lambda: ip.run_line_magic("watch", f"{query_id} --max-age 0"))
+
+    assert "syntax error" in str(error)
+    assert f"{server.url}/queries/{query_id}" in str(error)
+    assert "not assigned" not in str(error)  # no variable was asked for
+    assert server.admin_key not in str(error)
+
+
+def test_a_failure_leaves_an_earlier_value_in_place_and_says_so(ip, server):
+    server.fail_query("FROM demo", "no such table: demo")
+    ip.user_ns["frame"] = "earlier"
+    try:
+        error = _failure(
+            ip, lambda: ip.run_line_magic("watch", f"{server.demo_query} frame --max-age 0")
+        )
+    finally:
+        server.clear_failures()
+
+    assert ip.user_ns["frame"] == "earlier"
+    assert "no such table: demo" in str(error)
+    assert "frame was not assigned (it keeps its earlier value)" in str(error)
+
+
+def test_a_database_message_over_several_lines_is_shown_on_one(ip, server):
+    server.fail_query("FROM demo", 'syntax error at or near "SELEC"\nLINE 1: SELEC\n        ^')
+    try:
+        error = _failure(ip, lambda: ip.run_line_magic("watch", f"{server.demo_query} frame"))
+    finally:
+        server.clear_failures()
+
+    assert 'the query failed: syntax error at or near "SELEC" LINE 1: SELEC ^ (' in str(error)
+
+
+def test_a_failed_cell_shows_one_line_and_fails_the_run(ip, server, capsys):
+    query_id = server.add_query("SELEC broken", data_source_id=server.source_id, name="broken")
+
+    result = ip.run_cell(f"%watch {query_id} frame --max-age 0")
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+
+    assert not result.success  # "Run All" and papermill stop here
+    assert isinstance(result.error_in_exec, M.WatchMagicError)
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("watch: the query failed"), text
+    assert "Traceback" not in text and server.admin_key not in text
+
+
+def test_a_server_failure_stops_the_cell_with_one_line(ip, server):
+    server.faults.fail_next(1, status=500, path="/api/query_results", method="POST")
+
+    error = _failure(ip, lambda: ip.run_cell_magic("watch", "frame -d db", "SELECT 1 AS x"))
+
+    assert "500" in str(error) and isinstance(error.__cause__, ServerError)
+    assert str(error).endswith("). frame was not assigned."), str(error)
+    assert server.admin_key not in str(error)
+
+
+def test_a_server_failure_opening_the_picker_is_one_line(ip, server):
+    server.faults.fail_next(1, status=500, path=f"/api/queries/{server.demo_query}", method="GET")
+
+    error = _failure(ip, lambda: ip.run_line_magic("watch", f"{server.demo_query} --interactive"))
+
+    assert "500" in str(error) and server.admin_key not in str(error)
 
 
 def test_progress_option_off_reaches_the_read(ip, monkeypatch):
@@ -347,12 +437,3 @@ def test_cell_sql_runs_by_default_and_line_reads_accept_the_servers_cache(ip, mo
         ("cell", 600),
         ("line", 600),
     ]
-
-
-def test_a_server_failure_prints_one_line_instead_of_a_traceback(ip, server, capsys):
-    server.faults.fail_next(1, status=500, path="/api/query_results", method="POST")
-    result = ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
-    assert result is None
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("watch: ") and "500" in err[0]
-    assert server.admin_key not in err[0]

@@ -7,6 +7,8 @@ known admin key through ``WATCH_LOCAL_ADMIN_KEY``, so the outputs can be checked
 from __future__ import annotations
 
 import json
+import os
+import re
 import secrets
 import sys
 from pathlib import Path
@@ -15,7 +17,8 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+REPO = Path(__file__).parents[1]
+NOTEBOOKS = sorted((REPO / "notebooks").glob("*.ipynb"))
 CELL_TIMEOUT = 120
 
 
@@ -32,6 +35,10 @@ def kernel_env(monkeypatch, tmp_path):
     monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "absent-config.toml"))
     key = "nbkey-" + secrets.token_hex(16)
     monkeypatch.setenv("WATCH_LOCAL_ADMIN_KEY", key)
+    # The kernel runs in the notebook's folder: import this checkout's package, not whichever
+    # copy the interpreter has installed.
+    paths = [str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
     return key
 
 
@@ -48,15 +55,7 @@ def test_notebook_runs_without_errors_and_never_shows_the_key(path, kernel_env, 
     notebook = nbformat.read(path, as_version=4)
     assert _committed_without_outputs(notebook), f"{path.name} is committed with outputs"
 
-    client = NotebookClient(
-        notebook,
-        timeout=CELL_TIMEOUT,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(tmp_path)}},
-    )
-    # Run the kernel on this interpreter (the venv under test), whatever kernelspec is found.
-    client.kernel_manager_class = _kernel_manager_for(sys.executable)
-    client.execute()  # raises CellExecutionError on the first failing cell
+    _run(notebook, tmp_path)  # raises CellExecutionError on the first failing cell
 
     outputs = json.dumps([cell.get("outputs", []) for cell in notebook.cells])
     assert kernel_env not in outputs
@@ -68,6 +67,67 @@ def test_notebook_runs_without_errors_and_never_shows_the_key(path, kernel_env, 
     ]
     assert errors == []
     assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+
+
+def _run(notebook, tmp_path) -> None:
+    """Execute ``notebook`` in a kernel on this interpreter, stopping at the first error."""
+    client = NotebookClient(
+        notebook,
+        timeout=CELL_TIMEOUT,
+        kernel_name="python3",
+        resources={"metadata": {"path": str(tmp_path)}},
+    )
+    # Run the kernel on this interpreter (the venv under test), whatever kernelspec is found.
+    client.kernel_manager_class = _kernel_manager_for(sys.executable)
+    client.execute()
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+@pytest.mark.parametrize(
+    ("failing", "shown"),
+    [
+        ("%watch {broken} frame --max-age 0", "watch: the query failed: "),  # the server's no
+        ("%watch {demo} frame min_prise=3", "Did you mean 'min_price'"),  # a user's mistake
+    ],
+    ids=["query-fails", "usage-error"],
+)
+def test_a_failing_magic_stops_the_notebook_with_one_line(
+    kernel_env, local_watch, monkeypatch, tmp_path, failing, shown
+):
+    from nbclient.exceptions import CellExecutionError
+
+    monkeypatch.setenv("WATCH_URL", local_watch.url)
+    monkeypatch.setenv("WATCH_API_KEY", local_watch.admin_key)
+    source = local_watch.add_data_source("db")
+    broken = local_watch.add_query("SELEC 1", data_source_id=source, name="broken")
+    demo = local_watch.add_query(
+        "SELECT {{ min_price }} AS x",
+        data_source_id=source,
+        name="demo",
+        parameters=[{"name": "min_price", "type": "number", "title": "Min", "value": 1}],
+    )
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell("%load_ext watch_pandas\nframe = 'earlier'"),
+        nbformat.v4.new_code_cell(failing.format(broken=broken, demo=demo)),
+        nbformat.v4.new_code_cell("marker = 'the run went on'"),
+    ]
+
+    with pytest.raises(CellExecutionError):
+        _run(notebook, tmp_path)
+
+    assert notebook.cells[2].get("execution_count") is None  # never ran
+    # a UsageError is printed on stderr; any other error is an error output (its traceback)
+    outputs = notebook.cells[1].outputs
+    tracebacks = [o["traceback"] for o in outputs if o["output_type"] == "error"]
+    streams = [o["text"] for o in outputs if o["output_type"] == "stream"]
+    shown_text = "\n".join([_ANSI.sub("", line) for tb in tracebacks for line in tb] + streams)
+    assert shown in shown_text, outputs
+    assert len([line for line in shown_text.splitlines() if line.strip()]) == 1, shown_text
+    assert "Traceback" not in shown_text and "File " not in shown_text
+    assert local_watch.admin_key not in json.dumps(notebook.cells[1].outputs)
 
 
 def _kernel_manager_for(python: str):

@@ -99,10 +99,11 @@ def test_each_parameter_type_gets_its_control_with_the_saved_default(all_kinds_c
 
     assert isinstance(controls["label"][0], ipywidgets.Text)
     assert controls["label"][0].value == "item"
-    assert isinstance(controls["min_price"][0], ipywidgets.IntText)
-    assert controls["min_price"][0].value == 10
-    assert isinstance(controls["ratio"][0], ipywidgets.FloatText)
-    assert controls["ratio"][0].value == pytest.approx(0.25)
+    # numbers are typed as text: what the user types is what the server gets
+    assert type(controls["min_price"][0]) is ipywidgets.Text
+    assert controls["min_price"][0].value == "10"
+    assert type(controls["ratio"][0]) is ipywidgets.Text
+    assert controls["ratio"][0].value == "0.25"
     flag = controls["flag"][0]
     assert isinstance(flag, ipywidgets.Dropdown) and not isinstance(flag, ipywidgets.SelectMultiple)
     assert list(flag.options) == ["0", "1"] and flag.value == "1"
@@ -169,7 +170,7 @@ def test_prefilled_params_override_defaults(all_kinds_client):
 
     assert picker.fields["flag"].controls[0].value == "0"
     assert picker.fields["kinds"].controls[0].value == ("b",)
-    assert picker.fields["min_price"].controls[0].value == 3
+    assert picker.fields["min_price"].controls[0].value == "3"
 
 
 def test_prefill_accepts_array_like_multi_values(all_kinds_client):
@@ -188,10 +189,54 @@ def test_a_number_without_default_starts_empty_and_must_be_filled():
     assert picker.validate() is None
     assert "enter a number" in picker.fields["n"].error.value
     box.value = "12.5"
-    assert picker.validate() == {"n": "12.5"}
+    assert picker.validate() == {"n": 12.5}
     box.value = "twelve"
     assert picker.validate() is None
     assert "not a number" in picker.fields["n"].error.value
+
+
+def _number_picker(value: Any = 0, **kwargs: Any) -> W.QueryPicker:
+    definition = {"name": "n", "type": "number", "title": "N", "value": value}
+    return _build(FormClient([definition]), **kwargs)
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("2500.5", 2500.5),
+        ("0.5", 0.5),  # an integer box would send 0
+        ("2500", 2500),  # integral text stays an int, not 2500.0
+        ("2500.0", 2500),
+        (" 1e3 ", 1000),
+        ("-0.25", -0.25),
+        ("12345678901234567891", 12345678901234567891),  # past 2**53: exact, no float
+        ("0.30000000000000001", "0.30000000000000001"),  # no float holds it: its exact text
+    ],
+)
+def test_a_number_is_read_as_typed_whatever_its_default(typed, expected):
+    picker = _number_picker(0)  # an integral default must not make the box an integer box
+    picker.fields["n"].controls[0].value = typed
+
+    values = picker.validate()
+
+    assert values == {"n": expected}
+    assert type(values["n"]) is type(expected)
+    assert not picker.fields["n"].has_error
+
+
+@pytest.mark.parametrize(
+    ("start", "shown"),
+    [
+        (0, "0"),  # not "0.0"
+        (0.25, "0.25"),
+        (2500.5, "2500.5"),
+        (2**60 + 1, str(2**60 + 1)),
+        ("7.10", "7.1"),
+    ],
+)
+def test_a_number_box_shows_the_default_or_prefill_without_changing_it(start, shown):
+    assert _number_picker(start).fields["n"].controls[0].value == shown
+    assert _number_picker(None, params={"n": start}).fields["n"].controls[0].value == shown
 
 
 def test_an_unknown_prefilled_name_is_a_parameter_error(all_kinds_client):
@@ -249,7 +294,7 @@ def test_values_cut_datetimes_to_the_parameter_precision(all_kinds_client):
 
 def test_a_bad_number_is_flagged_on_its_field_by_the_library_validation(all_kinds_client):
     picker = _build(all_kinds_client)
-    picker.fields["ratio"].controls[0].value = float("nan")
+    picker.fields["ratio"].controls[0].value = "nan"
 
     assert picker.validate() is None
     assert "NaN" in picker.fields["ratio"].error.value
@@ -500,7 +545,7 @@ def test_run_sends_the_chosen_parameters_and_shows_the_frame(server, recorded_cl
     seen = []
     picker = W.picker(server.demo_query, client=recorded_client, max_age=0, on_result=seen.append)
     picker.fields["start_date"].controls[0].value = date(2024, 3, 5)
-    picker.fields["min_price"].controls[0].value = 20
+    picker.fields["min_price"].controls[0].value = "20"
     picker.fields["label"].controls[0].value = "it"
 
     picker.run_button.click()
@@ -524,6 +569,21 @@ def test_run_sends_the_chosen_parameters_and_shows_the_frame(server, recorded_cl
     shown = picker.output.outputs[0]["data"]["text/plain"]
     assert "item-b" in shown and "other" not in shown
     assert not picker.run_button.disabled and picker.cancel_button.disabled
+    picker.close()
+
+
+def test_a_decimal_typed_into_a_number_with_an_integral_default_reaches_the_server(
+    server, recorded_client
+):
+    picker = W.picker(server.demo_query, client=recorded_client, max_age=0)
+    picker.fields["min_price"].controls[0].value = "5.5"  # the saved default is 10
+
+    picker.run(wait=True)
+
+    assert picker.error is None, picker.message.value
+    assert recorded_client.posted[0]["parameters"]["min_price"] == 5.5
+    assert ">= 5.5" in picker.df.attrs["watch"]["sql"]  # the server's own substituted SQL
+    assert picker.df["id"].tolist() == [2]  # 5 would also have matched row 1 (price 5.0)
     picker.close()
 
 

@@ -6,17 +6,19 @@ The magic is a sequence of small steps (parse the line → resolve values → ru
 frame) and holds no protocol logic: it calls :func:`watch_pandas.run_sql` and
 :func:`watch_pandas.read_watch_query` like any script.
 
-User mistakes (unknown option, bad parameter, missing configuration, unknown data source or
-query) raise :class:`~IPython.core.error.UsageError`, which IPython prints as one line. A query
-that fails on the server prints the server's message and the query's link on stderr, once,
-and the magic returns None. The API key never comes near the line, the options or a message:
-it is read from the environment or the config file by the client.
+A failing magic fails its cell, so "Run All" and papermill stop there instead of going on with
+a missing or stale variable; either way IPython shows one line, no traceback. User mistakes
+(unknown option, bad parameter, missing configuration, unknown data source or query) raise
+:class:`~IPython.core.error.UsageError`. A read that fails on the server (the query failed, was
+cancelled, timed out, or the server broke) raises :class:`WatchMagicError`: the server's message,
+the query's link, and whether the variable was left unassigned. The API key never comes near
+the line, the options or a message: it is read from the environment or the config file by the
+client.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -42,12 +44,29 @@ from .params import collect_pairs
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-__all__ = ["WatchMagic", "load_ipython_extension", "unload_ipython_extension"]
+__all__ = [
+    "WatchMagic",
+    "WatchMagicError",
+    "load_ipython_extension",
+    "unload_ipython_extension",
+]
 
 # Errors that mean "the user asked for something wrong": one UsageError line, no traceback.
 _USER_MISTAKES = (ConfigError, AuthError, NotFoundError, ParameterError)
-# Errors of the run itself: the server's word and the link on stderr, the magic returns None.
+# Errors of the run itself: one WatchMagicError line with the server's word and the link.
 _RUN_FAILURES = (QueryFailedError, QueryCancelledError, WatchTimeoutError, WatchError)
+
+
+class WatchMagicError(WatchError):
+    """A ``%watch``/``%%watch`` read failed on the server; the cell fails with one line.
+
+    IPython (terminal and kernel) shows what ``_render_traceback_`` returns instead of a
+    traceback, so the user sees the server's message, not the library's frames. The original
+    error is ``__cause__``.
+    """
+
+    def _render_traceback_(self) -> list[str]:
+        return [f"watch: {self}"]
 
 
 def _cell_parser() -> MagicArgumentParser:
@@ -141,6 +160,7 @@ class WatchMagic(Magics):
         ``$name`` (so a ``date`` stays a date); repeat a name to send a list. ``--params``
         takes a dict expression evaluated in the notebook (``$my_dict`` or ``my_dict``).
         With ``VAR`` the frame is assigned to it; otherwise it is returned (and displayed).
+        A failure fails the cell with one line (and leaves ``VAR`` as it was).
         Defaults: ``%config WatchMagic`` lists them, ``%config WatchMagic.max_age = 0``
         sets one.
         """
@@ -178,6 +198,7 @@ class WatchMagic(Magics):
                     client=client,
                 ),
                 link=None,
+                var=var,
             )
         return self._hand_over(frame, var)
 
@@ -215,6 +236,7 @@ class WatchMagic(Magics):
                     client=client,
                 ),
                 link=client.query_url(query_id),
+                var=var,
             )
         return self._hand_over(frame, var)
 
@@ -243,6 +265,8 @@ class WatchMagic(Magics):
             raise UsageError(f"%watch --interactive: {exc}") from None
         except _USER_MISTAKES as exc:
             raise UsageError(_one_line(exc)) from None
+        except _RUN_FAILURES as exc:  # reading the query's definitions failed
+            raise WatchMagicError(_one_line(exc)) from exc
 
     @contextmanager
     def _client(self):
@@ -257,25 +281,32 @@ class WatchMagic(Magics):
         finally:
             client.close()
 
-    def _guarded(self, read, *, link: str | None):
-        """Run ``read``; user mistakes → UsageError, failed runs → one stderr line and None."""
+    def _guarded(self, read, *, link: str | None, var: str | None) -> pd.DataFrame:
+        """Run ``read``; user mistakes → UsageError, failed runs → WatchMagicError (one line)."""
         try:
             return read()
         except _USER_MISTAKES as exc:
             raise UsageError(_one_line(exc)) from None
-        except QueryFailedError as exc:
-            reason = exc.server_message or str(exc)
-            where = f" ({link})" if link and link not in reason else ""
-            print(f"watch: the query failed: {reason}{where}", file=sys.stderr)
         except _RUN_FAILURES as exc:
-            message = _one_line(exc)
-            where = f" ({link})" if link and link not in message else ""
-            print(f"watch: {message}{where}", file=sys.stderr)
-        return None
+            if isinstance(exc, QueryFailedError) and exc.server_message:
+                # a database's message may span lines (PostgreSQL's "LINE 1: …" and caret)
+                lines = (line.strip() for line in exc.server_message.splitlines())
+                message = "the query failed: " + " ".join(line for line in lines if line)
+            else:
+                message = _one_line(exc)
+            if link and link not in message:
+                message += f" ({link})"
+            raise WatchMagicError(self._not_assigned(message, var)) from exc
 
-    def _hand_over(self, frame: pd.DataFrame | None, var: str | None):
-        if frame is None:
-            return None
+    def _not_assigned(self, message: str, var: str | None) -> str:
+        """``message`` and what the failure did to the variable (a stale value is no result)."""
+        if var is None:
+            return message
+        kept = " (it keeps its earlier value)" if var in self.shell.user_ns else ""
+        end = " " if message.endswith(".") else ". "
+        return f"{message}{end}{var} was not assigned{kept}."
+
+    def _hand_over(self, frame: pd.DataFrame, var: str | None):
         if var is not None:
             self.shell.user_ns[var] = frame
             return None

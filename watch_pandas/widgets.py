@@ -325,12 +325,11 @@ class QueryPicker:
             value = wire if wire in (options or ()) else None
             controls = (widgets.Dropdown(options=labels or [], value=value),)
         elif kind == "number":
-            if wire is None:  # no default: an empty box, not a silent 0
-                controls = (widgets.Text(value="", placeholder="a number", layout=layout),)
-            elif isinstance(wire, int):
-                controls = (widgets.IntText(value=wire),)
-            else:
-                controls = (widgets.FloatText(value=float(wire)),)
+            # A text box, not IntText/FloatText: those parse in the browser (an IntText turns
+            # "0.5" into 0) and hold a double (integers past 2**53 change); typed text is read
+            # by to_wire exactly. No default: an empty box, not a silent 0.
+            typed = "" if wire is None else str(wire)
+            controls = (widgets.Text(value=typed, placeholder="a number", layout=layout),)
         elif kind in _params.DATE_TYPES:
             controls = (self._date_control(widgets, kind, wire),)
         elif kind in _params.RANGE_TYPES:
@@ -370,7 +369,9 @@ class QueryPicker:
     def values(self) -> dict[str, Any]:
         """The form's values as Python objects (what ``read_watch_query`` is given).
 
-        Datetime controls are cut to the parameter's precision (minutes or seconds).
+        Datetime controls are cut to the parameter's precision (minutes or seconds); a number
+        is an int when its text is integral, a float when a float holds it exactly, else its
+        exact text.
         Raises ParameterError (and marks the field) for an empty or inconsistent field.
         """
         result = {}
@@ -394,8 +395,10 @@ class QueryPicker:
             if start > end:
                 raise self._field_error(f, (start, end), "the start must be on or before the end")
             return (start, end)
-        if kind == "number" and isinstance(raw[0], str) and not raw[0].strip():
-            raise self._field_error(f, raw[0], "enter a number")
+        if kind == "number":
+            if not raw[0].strip():
+                raise self._field_error(f, raw[0], "enter a number")
+            return self._to_wire(definition, raw[0], None)  # int, float, or exact numeric text
         if f.options is not None and raw[0] is None:
             raise self._field_error(f, None, "choose one of the options")
         return raw[0]

@@ -275,6 +275,8 @@ def lab(
         "WATCH_API_KEY": watch_server.admin_key,
         "WATCH_DEMO_QUERIES": json.dumps(watch_server.demo.queries),
         "WATCH_CONFIG": str(home / "absent-config.toml"),
+        # the kernel runs in a copy's folder: import this checkout's package, not an installed one
+        "PYTHONPATH": os.pathsep.join([str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])]),
     }
     server = JupyterLab(root, home, env).start()
     try:

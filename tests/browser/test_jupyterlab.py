@@ -135,8 +135,8 @@ def test_pickers_render_the_right_controls_with_the_saved_defaults(
     selected = symbols.evaluate("(s) => [...s.selectedOptions].map((o) => o.value)")
     assert selected == saved["symbols"]["value"]
 
-    min_price = field_row(history, "Min price").locator("input[type=number]")
-    assert float(min_price.input_value()) == saved["min_price"]["value"]
+    min_price = field_row(history, "Min price").locator("input[type=text]")
+    assert min_price.input_value() == str(saved["min_price"]["value"])  # "0", not "0.0"
 
     expect_enabled(button(history, "Run"))
     expect_disabled(button(history, "Cancel"))
@@ -160,6 +160,7 @@ def test_edit_a_date_and_an_enum_press_run_and_see_progress_then_the_table(
     period.nth(0).fill("2024-02-05")
     period.nth(1).fill("2024-02-10")
     field_row(history, "Symbols").locator("select[multiple]").select_option(["WETH", "DAI"])
+    field_row(history, "Min price").locator("input[type=text]").fill("0.5")  # not sent as 0
     history.screenshot(path=str(artifacts / "picker-before-run.png"))
 
     history.evaluate(_RECORD_STATES)
@@ -191,6 +192,7 @@ def test_edit_a_date_and_an_enum_press_run_and_see_progress_then_the_table(
     result = result["query_result"]
     assert "BETWEEN '2024-02-05' AND '2024-02-10'" in result["query"]
     assert re.search(r"IN \('(WETH|DAI)','(WETH|DAI)'\)", result["query"]), result["query"]
+    assert "p.price >= 0.5\n" in result["query"], result["query"]
     server_rows = result["data"]["rows"]
 
     shown = table.evaluate(_TABLE)
