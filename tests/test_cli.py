@@ -195,3 +195,21 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(env, monkeypatch, caps
     assert capsys.readouterr().err == ""
     if before is not None:
         assert len(list(fds.iterdir())) <= before  # /dev/null is not left open
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "http"])
+def test_serve_refuses_a_port_outside_0_to_65535_in_one_line(port, monkeypatch, capsys):
+    import watch_pandas.testing as testing
+
+    def started(**options):
+        raise AssertionError(f"a server was started with port={options['port']!r}")
+
+    monkeypatch.setattr(testing, "serve", started)
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", "--port", port])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("watch-pandas serve: error: argument --port: ")
+    assert port in last and "0 to 65535" in last

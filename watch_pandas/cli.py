@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local Watch-compatible server")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     serve.add_argument(
-        "--port", type=int, default=5000, help="port (default: 5000; 0 = any free port)"
+        "--port", type=_port, default=5000, help="port (default: 5000; 0 = any free port)"
     )
     serve.add_argument("--db", type=Path, default=None, help="SQLite file to keep data in")
     serve.add_argument("--demo", action="store_true", help="load the demo dataset and queries")
@@ -117,6 +117,19 @@ def _parser() -> argparse.ArgumentParser:
     _connection_args(queries)
     queries.set_defaults(run=_queries)
     return parser
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: one usage line and exit 2 instead of a wrapped or random port."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: use a number from 0 to 65535 (0 = any free port)"
+        )
+    return port
 
 
 def _connection_args(parser: argparse.ArgumentParser) -> None:
