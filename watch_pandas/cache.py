@@ -91,6 +91,7 @@ __all__ = [
     "ResultCache",
     "cache_directory",
     "clear_cache",
+    "unusable_folder",
     "is_offline",
     "usable",
 ]
@@ -156,6 +157,11 @@ _QUERY_FIELDS = (
 def cache_directory(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """The cache folder: ``cache_dir`` > ``$WATCH_CACHE_DIR`` > the platform's user cache dir."""
     if cache_dir is not None:
+        if not isinstance(cache_dir, (str, os.PathLike)) or not str(cache_dir).strip():
+            raise ConfigError(
+                f"cache_dir= must be a folder path (a str or pathlib.Path), not {cache_dir!r}; "
+                f"leave it out to use ${CACHE_DIR_ENV} or the user cache folder."
+            )
         return Path(cache_dir).expanduser()
     override = os.environ.get(CACHE_DIR_ENV, "").strip()
     if override:
@@ -177,6 +183,16 @@ def is_offline(offline: bool | None = None) -> bool:
     if value in _FALSE_WORDS:
         return False
     raise ConfigError(f"${OFFLINE_ENV}={value!r} is not understood; use 1 (offline) or 0 (online).")
+
+
+def unusable_folder(directory: Path, exc: OSError) -> ConfigError:
+    """The error for a cache folder that cannot be created or read (e.g. a path under a file)."""
+    reason = exc.strerror or type(exc).__name__
+    return ConfigError(
+        f"The local cache folder {directory} cannot be used ({reason}). Point "
+        f"${CACHE_DIR_ENV} or cache_dir= at a folder you can write, or leave both unset for the "
+        "user cache folder."
+    )
 
 
 def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
