@@ -277,3 +277,13 @@ def test_empty_typed_result_keeps_column_dtypes(lw, read):
     assert frame.empty
     assert str(frame["day"].dtype) == "datetime64[s]"
     assert str(frame["price"].dtype) == "Float64"
+
+
+def test_run_sql_with_parameter_names_holding_spaces_and_non_ascii(lw, sql):
+    frame = sql(
+        "SELECT {{ my param }} AS n, '{{ prix € }}' AS label",
+        "demo-typed",
+        {"my param": 3, "prix €": "ü"},
+    )
+    assert frame["n"].tolist() == [3] and frame["label"].tolist() == ["ü"]
+    assert frame.attrs["watch"]["sql"] == "SELECT 3 AS n, 'ü' AS label"
