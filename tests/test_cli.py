@@ -86,18 +86,23 @@ def test_get_writes_a_file_that_reads_back(env, tmp_path, capsys, suffix):
     assert (back["price"] >= 40000).all()
 
 
-def test_get_parquet_keeps_wei_amounts(env, tmp_path, capsys):
-    path = tmp_path / "positions.parquet"
+@pytest.mark.parametrize("suffix", [".parquet", ".feather"])
+def test_get_keeps_wei_amounts_exact_as_python_ints(env, tmp_path, capsys, suffix):
+    import watch_pandas as wp
+
+    path = tmp_path / f"positions{suffix}"
     assert main(["get", str(env.demo.queries["positions"]), "-o", str(path)]) == 0
-    back = pd.read_parquet(path)
-    assert [int(v) for v in back["amount_wei"]][-1] == 2**256 - 200
-    assert "written as exact text" in capsys.readouterr().out
+    back = wp.read_parquet(path) if suffix == ".parquet" else wp.read_feather(path)
+    assert back["amount_wei"].dtype == object
+    assert back["amount_wei"].tolist()[-1] == 2**256 - 200
+    plain = pd.read_parquet(path) if suffix == ".parquet" else pd.read_feather(path)
+    assert plain["amount_wei"].tolist()[-1] == str(2**256 - 200)  # other tools: exact text
 
 
 def test_get_rejects_an_unknown_output_suffix(env, tmp_path, capsys):
     code = main(["get", str(env.demo.queries["markets"]), "-o", str(tmp_path / "x.xlsx")])
     assert code == 1
-    assert ".parquet, .csv or .json" in _one_error_line(capsys.readouterr().err)
+    assert ".parquet, .feather, .csv or .json" in _one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(

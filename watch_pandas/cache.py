@@ -646,11 +646,21 @@ def _parse_meta(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
 
 
 def _read_frame(parquet: pq.ParquetFile, meta: Mapping[str, Any]) -> pd.DataFrame:
-    import pandas as pd
     import pyarrow as pa
 
     try:
         table = parquet.read(use_pandas_metadata=False)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorruptEntry(f"{type(exc).__name__}: {exc}") from None
+    return _frame_from_table(table, meta)
+
+
+def _frame_from_table(table: pa.Table, meta: Mapping[str, Any]) -> pd.DataFrame:
+    """The frame :func:`_to_table` encoded (columns still named ``c0, c1, …``)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
         schema = pa.ipc.read_schema(
             pa.py_buffer(base64.b64decode(table.schema.metadata[_SCHEMA_FIELD]))
         )
