@@ -551,3 +551,29 @@ def test_a_bad_size_cap_says_what_is_expected(monkeypatch):
     monkeypatch.setenv(wc.MAX_BYTES_ENV, "lots")
     with pytest.raises(ConfigError, match="number of bytes"):
         wc.max_cache_bytes()
+
+
+@pytest.mark.parametrize("where", ["under-a-file", "is-a-file"])
+@pytest.mark.parametrize("given_by", ["argument", "environment"])
+def test_offline_with_an_unusable_cache_folder_is_a_config_error(
+    lw, read, tmp_path, monkeypatch, where, given_by
+):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    folder = blocker / "cache" if where == "under-a-file" else blocker
+    options = {"cache_dir": folder} if given_by == "argument" else {}
+    if given_by == "environment":
+        monkeypatch.setenv(wc.CACHE_DIR_ENV, str(folder))
+    lw.counters.reset()
+    with pytest.raises(ConfigError) as info:
+        read(lw.demo.queries["markets"], offline=True, **options)
+    message = str(info.value)
+    assert str(folder) in message
+    assert wc.CACHE_DIR_ENV in message and "cache_dir=" in message
+    assert lw.counters.requests() == 0
+
+
+@pytest.mark.parametrize("bad", [123, "", "   "])
+def test_a_cache_dir_that_is_no_path_is_a_config_error(bad):
+    with pytest.raises(ConfigError, match="cache_dir"):
+        wc.ResultCache(bad)

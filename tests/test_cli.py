@@ -86,18 +86,23 @@ def test_get_writes_a_file_that_reads_back(env, tmp_path, capsys, suffix):
     assert (back["price"] >= 40000).all()
 
 
-def test_get_parquet_keeps_wei_amounts(env, tmp_path, capsys):
-    path = tmp_path / "positions.parquet"
+@pytest.mark.parametrize("suffix", [".parquet", ".feather"])
+def test_get_keeps_wei_amounts_exact_as_python_ints(env, tmp_path, capsys, suffix):
+    import watch_pandas as wp
+
+    path = tmp_path / f"positions{suffix}"
     assert main(["get", str(env.demo.queries["positions"]), "-o", str(path)]) == 0
-    back = pd.read_parquet(path)
-    assert [int(v) for v in back["amount_wei"]][-1] == 2**256 - 200
-    assert "written as exact text" in capsys.readouterr().out
+    back = wp.read_parquet(path) if suffix == ".parquet" else wp.read_feather(path)
+    assert back["amount_wei"].dtype == object
+    assert back["amount_wei"].tolist()[-1] == 2**256 - 200
+    plain = pd.read_parquet(path) if suffix == ".parquet" else pd.read_feather(path)
+    assert plain["amount_wei"].tolist()[-1] == str(2**256 - 200)  # other tools: exact text
 
 
 def test_get_rejects_an_unknown_output_suffix(env, tmp_path, capsys):
     code = main(["get", str(env.demo.queries["markets"]), "-o", str(tmp_path / "x.xlsx")])
     assert code == 1
-    assert ".parquet, .csv or .json" in _one_error_line(capsys.readouterr().err)
+    assert ".parquet, .feather, .csv or .json" in _one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize(
@@ -195,3 +200,21 @@ def test_a_reader_that_goes_away_ends_the_command_quietly(env, monkeypatch, caps
     assert capsys.readouterr().err == ""
     if before is not None:
         assert len(list(fds.iterdir())) <= before  # /dev/null is not left open
+
+
+@pytest.mark.parametrize("port", ["99999", "65536", "-1", "http"])
+def test_serve_refuses_a_port_outside_0_to_65535_in_one_line(port, monkeypatch, capsys):
+    import watch_pandas.testing as testing
+
+    def started(**options):
+        raise AssertionError(f"a server was started with port={options['port']!r}")
+
+    monkeypatch.setattr(testing, "serve", started)
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", "--port", port])
+    assert caught.value.code == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("watch-pandas serve: error: argument --port: ")
+    assert port in last and "0 to 65535" in last

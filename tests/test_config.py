@@ -322,3 +322,106 @@ def test_reads_utf8_file_with_comments(write_config) -> None:
         '# my keys\n[profiles.default] # ü\nurl = "https://ü.example.org"\napi_key = "K"\n'
     )
     assert resolve_config().url == "https://ü.example.org"
+
+
+# -- characters a header cannot carry, pasted URLs ------------------------------------------
+@pytest.mark.parametrize(
+    ("key", "name", "position"),
+    [
+        (f"{SECRET[:10]}\u2013{SECRET[10:]}", "EN DASH", 11),  # a dash "smartened" by an editor
+        (f"{SECRET}\u00e9", "LATIN SMALL LETTER E WITH ACUTE", len(SECRET) + 1),
+        (f"{SECRET[:4]}\u00a0{SECRET[4:]}", "NO-BREAK SPACE", 5),
+        (f"{SECRET[:4]}\u200b{SECRET[4:]}", "ZERO WIDTH SPACE", 5),
+        (f"{SECRET[:4]}\n{SECRET[4:]}", "U+000A", 5),
+    ],
+)
+def test_a_key_character_that_cannot_go_in_a_header_is_named_not_echoed(key, name, position):
+    with pytest.raises(ConfigError) as info:
+        resolve_config("https://a.example.org", key, None)
+    message = str(info.value)
+    assert name in message and f"character {position}" in message and "header" in message
+    assert SECRET not in message and SECRET[:10] not in message and SECRET[-8:] not in message
+
+
+def test_a_bad_key_is_refused_before_the_client_sends_anything(monkeypatch) -> None:
+    from watch_pandas import WatchClient, read_watch_query
+
+    monkeypatch.setenv("WATCH_API_KEY", f"{SECRET}\u2013")
+    with pytest.raises(ConfigError, match="EN DASH"):
+        WatchClient("https://a.example.org")
+    with pytest.raises(ConfigError, match="EN DASH"):
+        read_watch_query(1, url="https://a.example.org", progress=False)
+
+
+@pytest.mark.parametrize(
+    ("pasted", "base"),
+    [
+        ("https://watch.example.org/queries/3", "https://watch.example.org"),
+        ("https://watch.example.org/queries/3/source", "https://watch.example.org"),
+        ("https://watch.example.org/queries/3/source#12", "https://watch.example.org"),
+        ("https://watch.example.org/queries/3?p_chain=arbitrum", "https://watch.example.org"),
+        ("https://watch.example.org/queries/new", "https://watch.example.org"),
+        ("https://watch.example.org/api", "https://watch.example.org"),
+        ("https://watch.example.org/api/", "https://watch.example.org"),
+        ("https://watch.example.org/api/queries/3", "https://watch.example.org"),
+        ("https://watch.example.org/dashboard/defi-overview", "https://watch.example.org"),
+        ("https://watch.example.org/dashboards", "https://watch.example.org"),
+        ("https://watch.example.org/dashboards/4-defi", "https://watch.example.org"),
+        ("https://watch.example.org/data_sources/1", "https://watch.example.org"),
+        ("https://watch.example.org/users/me", "https://watch.example.org"),
+        (
+            "https://watch.example.org:8443/my-org/queries/3",
+            "https://watch.example.org:8443/my-org",
+        ),
+        ("https://watch.example.org/my-org/api/queries/3", "https://watch.example.org/my-org"),
+    ],
+)
+def test_a_pasted_page_or_api_address_names_the_base_address(pasted: str, base: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_config(pasted, SECRET)
+    message = str(info.value)
+    assert f"'{base}'" in message
+    assert "p_chain" not in message and "#12" not in message
+
+
+def test_a_pasted_address_never_echoes_its_query_string() -> None:
+    with pytest.raises(ConfigError) as info:
+        normalize_url(f"https://watch.example.org/api/queries/3/results.json?api_key={SECRET}")
+    assert SECRET not in str(info.value)
+    assert "'https://watch.example.org'" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://watch.example.org/queries",  # an organisation may be called anything
+        "https://watch.example.org/apis",
+        "https://watch.example.org/my-org",
+        "https://watch.example.org/queries-team",
+        "https://watch.example.org/dashboard",
+    ],
+)
+def test_an_organisation_prefix_that_only_looks_like_a_route_is_kept(url: str) -> None:
+    assert normalize_url(url) == url
+
+
+@pytest.mark.parametrize(
+    ("bad", "says"),
+    [
+        ("https://watch example.org", "space"),
+        ("https://watch.example.org/my org", "space"),
+        ("https://watch.example.org\t", None),  # surrounding whitespace is fine
+    ],
+)
+def test_a_url_with_inner_whitespace_is_refused(bad: str, says: str | None) -> None:
+    if says is None:
+        assert normalize_url(bad) == "https://watch.example.org"
+        return
+    with pytest.raises(ConfigError, match=says):
+        normalize_url(bad)
+
+
+def test_a_url_without_scheme_suggests_https() -> None:
+    with pytest.raises(ConfigError) as info:
+        normalize_url("watch.example.org/my-org")
+    assert "'https://watch.example.org/my-org'" in str(info.value)

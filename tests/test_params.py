@@ -900,3 +900,23 @@ def test_a_saved_value_that_does_not_fit_says_where_it_came_from():
         resolve_parameters(definitions, {"sym": "WETH"}, now=NOW, saved={"sym"}, query_id=3)
     with pytest.raises(ParameterError, match="Invalid value for parameter 'sym'"):
         resolve_parameters(definitions, {"sym": "WETH"}, now=NOW, query_id=3)
+
+
+def test_adhoc_placeholders_may_have_spaces_and_non_ascii_like_the_servers_mustache():
+    sql = (
+        "SELECT {{ my param }}, '{{ prix € }}', '{{ período.start }}', '{{período.end}}',"
+        " {{{ raw one }}}, {{& amp }} {{! not a parameter }}"
+    )
+    assert placeholders(sql) == ["my param", "prix €", "período", "raw one", "amp"]
+    wire = adhoc_parameters(
+        sql,
+        {
+            "my param": 1,
+            "prix €": "x",
+            "período": ("2024-01-01", "2024-02-01"),
+            "raw one": 2,
+            "amp": "y",
+        },
+    )
+    assert wire["período"] == {"start": "2024-01-01", "end": "2024-02-01"}
+    assert wire["my param"] == 1

@@ -34,6 +34,10 @@ __all__ = [
     "read_watch_dashboard",
     "run_sql",
     "clear_cache",
+    "to_parquet",
+    "read_parquet",
+    "to_feather",
+    "read_feather",
     "picker",
     "WatchClient",
     "ProgressEvent",
@@ -59,6 +63,10 @@ _LAZY = {
     "read_watch_query": "api",
     "run_sql": "api",
     "clear_cache": "api",
+    "to_parquet": "files",
+    "read_parquet": "files",
+    "to_feather": "files",
+    "read_feather": "files",
     "read_watch_dashboard": "dashboards",
     "picker": "widgets",
     "WatchClient": "client",
@@ -70,6 +78,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from .api import clear_cache, read_watch_query, run_sql
     from .client import WatchClient
     from .dashboards import read_watch_dashboard
+    from .files import read_feather, read_parquet, to_feather, to_parquet
     from .magics import load_ipython_extension
     from .progress import ProgressEvent
     from .widgets import picker

@@ -65,6 +65,8 @@ def read_watch_query(
     (seconds) accepts a cached result at most that old; ``None`` accepts any cached result and
     ``0`` always runs the query. ``timeout`` bounds the whole read; on the deadline or Ctrl-C
     the server job is cancelled. ``df.attrs["watch"]`` records where the frame came from.
+    Integers beyond int64 (wei amounts) are exact Python ints in an ``object`` column, which
+    pandas' ``df.to_parquet`` refuses: save with ``watch_pandas.to_parquet(df, path)``.
 
     Results are kept in a local Parquet cache (``cache_dir``, ``$WATCH_CACHE_DIR`` or the
     user cache folder); a repeated read it can serve costs one request and executes nothing
@@ -292,7 +294,10 @@ def _to_cache(results, key, frame, query, is_default: bool) -> None:
 
 def _read_offline(results, server, query_id, params, max_age, dtype_backend, progress):
     """Serve from the cache only; a clear NotFoundError when there is no usable copy."""
-    query = results.load_query(server, query_id)
+    try:
+        query = results.load_query(server, query_id)
+    except OSError as exc:  # a path under a file, no permission: nothing to serve from
+        raise _cache.unusable_folder(results.directory, exc) from None
     where = f"in the local cache ({results.directory})"
     if query is None:
         raise NotFoundError(
@@ -306,9 +311,12 @@ def _read_offline(results, server, query_id, params, max_age, dtype_backend, pro
     definitions = _params.parse_definitions(query.parameters)
     wire = _params.resolve_parameters(definitions, params, query_id=query_id)
     key = _cache.CacheKey.for_read(server, query_id, wire, dtype_backend)
-    found = results.read(
-        key, lambda info: _cache.usable(info, query=None, is_default=False, max_age=max_age)
-    )
+    try:
+        found = results.read(
+            key, lambda info: _cache.usable(info, query=None, is_default=False, max_age=max_age)
+        )
+    except OSError as exc:
+        raise _cache.unusable_folder(results.directory, exc) from None
     frame = found.frame
     if frame is None:
         raise NotFoundError(

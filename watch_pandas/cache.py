@@ -91,6 +91,7 @@ __all__ = [
     "ResultCache",
     "cache_directory",
     "clear_cache",
+    "unusable_folder",
     "is_offline",
     "usable",
 ]
@@ -156,6 +157,11 @@ _QUERY_FIELDS = (
 def cache_directory(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """The cache folder: ``cache_dir`` > ``$WATCH_CACHE_DIR`` > the platform's user cache dir."""
     if cache_dir is not None:
+        if not isinstance(cache_dir, (str, os.PathLike)) or not str(cache_dir).strip():
+            raise ConfigError(
+                f"cache_dir= must be a folder path (a str or pathlib.Path), not {cache_dir!r}; "
+                f"leave it out to use ${CACHE_DIR_ENV} or the user cache folder."
+            )
         return Path(cache_dir).expanduser()
     override = os.environ.get(CACHE_DIR_ENV, "").strip()
     if override:
@@ -177,6 +183,16 @@ def is_offline(offline: bool | None = None) -> bool:
     if value in _FALSE_WORDS:
         return False
     raise ConfigError(f"${OFFLINE_ENV}={value!r} is not understood; use 1 (offline) or 0 (online).")
+
+
+def unusable_folder(directory: Path, exc: OSError) -> ConfigError:
+    """The error for a cache folder that cannot be created or read (e.g. a path under a file)."""
+    reason = exc.strerror or type(exc).__name__
+    return ConfigError(
+        f"The local cache folder {directory} cannot be used ({reason}). Point "
+        f"${CACHE_DIR_ENV} or cache_dir= at a folder you can write, or leave both unset for the "
+        "user cache folder."
+    )
 
 
 def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
@@ -630,11 +646,21 @@ def _parse_meta(metadata: Mapping[bytes, bytes] | None) -> dict[str, Any]:
 
 
 def _read_frame(parquet: pq.ParquetFile, meta: Mapping[str, Any]) -> pd.DataFrame:
-    import pandas as pd
     import pyarrow as pa
 
     try:
         table = parquet.read(use_pandas_metadata=False)
+    except (pa.ArrowException, OSError, ValueError) as exc:
+        raise CorruptEntry(f"{type(exc).__name__}: {exc}") from None
+    return _frame_from_table(table, meta)
+
+
+def _frame_from_table(table: pa.Table, meta: Mapping[str, Any]) -> pd.DataFrame:
+    """The frame :func:`_to_table` encoded (columns still named ``c0, c1, …``)."""
+    import pandas as pd
+    import pyarrow as pa
+
+    try:
         schema = pa.ipc.read_schema(
             pa.py_buffer(base64.b64decode(table.schema.metadata[_SCHEMA_FIELD]))
         )

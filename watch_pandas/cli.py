@@ -70,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the local Watch-compatible server")
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default: loopback)")
     serve.add_argument(
-        "--port", type=int, default=5000, help="port (default: 5000; 0 = any free port)"
+        "--port", type=_port, default=5000, help="port (default: 5000; 0 = any free port)"
     )
     serve.add_argument("--db", type=Path, default=None, help="SQLite file to keep data in")
     serve.add_argument("--demo", action="store_true", help="load the demo dataset and queries")
@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     get.add_argument("--max-age", type=int, default=None, help="accept a cached result this old")
     get.add_argument("--timeout", type=float, default=None, help="overall deadline in seconds")
-    get.add_argument("-o", "--output", type=Path, help="write .parquet, .csv or .json")
+    get.add_argument("-o", "--output", type=Path, help="write .parquet, .feather, .csv or .json")
     _connection_args(get)
     get.set_defaults(run=_get)
 
@@ -117,6 +117,19 @@ def _parser() -> argparse.ArgumentParser:
     _connection_args(queries)
     queries.set_defaults(run=_queries)
     return parser
+
+
+def _port(text: str) -> int:
+    """A TCP port for argparse: one usage line and exit 2 instead of a wrapped or random port."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a port: use a number from 0 to 65535 (0 = any free port)"
+        )
+    return port
 
 
 def _connection_args(parser: argparse.ArgumentParser) -> None:
@@ -187,6 +200,7 @@ def _show(frame) -> None:
 
 def _get(args: argparse.Namespace) -> int:
     from .api import read_watch_query
+    from .files import to_feather, to_parquet
 
     params = _collect_params(args.param)
     frame = read_watch_query(
@@ -202,36 +216,20 @@ def _get(args: argparse.Namespace) -> int:
         return 0
     suffix = args.output.suffix.lower()
     if suffix == ".parquet":
-        _parquet_ready(frame).to_parquet(args.output)
+        to_parquet(frame, args.output)  # exact wei integers; pandas' writer refuses them
+    elif suffix == ".feather":
+        to_feather(frame, args.output)
     elif suffix == ".csv":
         frame.to_csv(args.output, index=False)
     elif suffix == ".json":
         frame.to_json(args.output, orient="records", date_format="iso", indent=1)
     else:
         raise _usage(
-            f"cannot write {suffix or 'a file without suffix'}: use .parquet, .csv or .json"
+            f"cannot write {suffix or 'a file without suffix'}: use .parquet, .feather, .csv or "
+            ".json"
         )
     print(f"wrote {len(frame)} rows to {args.output}")
     return 0
-
-
-def _parquet_ready(frame):
-    """Parquet has no integer type beyond 64 bits: such columns are written as exact text."""
-    import pandas as pd
-
-    out = frame
-    for position, column in enumerate(frame.columns):
-        values = frame.iloc[:, position]
-        if values.dtype != object:
-            continue
-        present = values.dropna()
-        if len(present) and all(type(v) is int for v in present):
-            if any(not -(2**63) <= v < 2**63 for v in present):
-                if out is frame:
-                    out = frame.copy()
-                out.isetitem(position, values.map(str, na_action="ignore").astype(pd.StringDtype()))
-                print(f"note: {column!r} holds integers beyond int64; written as exact text")
-    return out
 
 
 def _queries(args: argparse.Namespace) -> int:

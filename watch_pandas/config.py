@@ -17,6 +17,7 @@ import ipaddress
 import os
 import stat
 import sys
+import unicodedata
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -135,23 +136,27 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
     text = url.strip()
     parts = urlsplit(text)
     scheme = parts.scheme.lower()
+    # Echo the URL only when it cannot carry a secret (no query string, no user info).
+    secret_free = not (parts.query or "@" in parts.netloc)
     if scheme not in ("http", "https") or not parts.hostname:
-        # Echo the URL only when it cannot carry a secret (no query string, no user info).
-        shown = f" ({text!r})" if not (parts.query or "@" in parts.netloc) else ""
+        shown = f" ({text!r})" if secret_free else ""
+        example = "'https://watch.example.org'"
+        if "://" not in text and secret_free and not text.startswith("/"):
+            example = repr("https://" + text.rstrip("/"))  # a host pasted without its scheme
         raise ConfigError(
             f"The Watch URL from {source}{shown} is not an http(s) address with a host; "
-            "expected something like 'https://watch.example.org'."
+            f"expected something like {example}."
         )
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
             f"The Watch URL from {source} contains a user name or password; remove it and give "
             "the API key as api_key= (or WATCH_API_KEY) instead."
         )
-    if parts.query or parts.fragment:
+    blank = next((i for i, ch in enumerate(text, 1) if ch.isspace() or not ch.isprintable()), 0)
+    if blank:
         raise ConfigError(
-            f"The Watch URL from {source} has a query string or fragment; give only the base "
-            "address (e.g. 'https://watch.example.org' or 'https://host/<org>'), and the key "
-            "as api_key=, never in the URL."
+            f"The Watch URL from {source} contains a space or control character (character "
+            f"{blank}); a server address has none. Check for a copy/paste mistake."
         )
     try:
         parts.port  # noqa: B018 - raises ValueError on a malformed port
@@ -159,6 +164,21 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
         raise ConfigError(
             f"The Watch URL from {source} has an invalid port; expected e.g. 'http://host:5000'."
         ) from None
+    base = _base_before_route(parts.path)
+    if base is not None:
+        # A page or API address pasted from the browser: name the base address instead of
+        # letting every request 404 ("query not found") under a wrong prefix.
+        address = urlunsplit((scheme, parts.netloc, base, "", ""))
+        raise ConfigError(
+            f"The Watch URL from {source} is the address of a page or API route, not of the "
+            f"server; use its base address url={address!r} (the API key goes in api_key=)."
+        )
+    if parts.query or parts.fragment:
+        raise ConfigError(
+            f"The Watch URL from {source} has a query string or fragment; give only the base "
+            "address (e.g. 'https://watch.example.org' or 'https://host/<org>'), and the key "
+            "as api_key=, never in the URL."
+        )
     normalized = urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     if scheme == "http" and not _is_loopback(parts.hostname):
         warnings.warn(
@@ -171,6 +191,33 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
 
 
 # -- helpers -------------------------------------------------------------------------------
+# First path segments of the web UI's pages and of the API: what follows the base address
+# (``https://host`` or, on a multi-org server, ``https://host/<org>``). A segment matches only
+# with the shape given, so an organisation called "queries" or "dashboard" keeps working.
+_ROUTES: dict[str, str] = {
+    "api": "any",  # /api, /api/...
+    "queries": "id",  # /queries/<id>..., /queries/new
+    "dashboard": "more",  # /dashboard/<slug>
+    "dashboards": "any",  # /dashboards, /dashboards/<id>-<slug>
+    "data_sources": "any",
+    "users": "more",  # /users/<id>, /users/me
+}
+
+
+def _base_before_route(path: str) -> str | None:
+    """The path before a web-UI or API route in ``path``, or ``None`` if there is none."""
+    segments = path.split("/")
+    for index, segment in enumerate(segments):
+        shape = _ROUTES.get(segment)
+        rest = [part for part in segments[index + 1 :] if part]
+        if shape is None or (shape != "any" and not rest):
+            continue
+        if shape == "id" and not (rest[0].isdigit() or rest[0] == "new"):
+            continue
+        return "/".join(segments[:index]).rstrip("/")
+    return None
+
+
 def _pick(argument: str | None, argument_name: str, env_name: str | None) -> tuple[str | None, str]:
     """The explicit argument if given, else the environment variable if set and non-empty."""
     if argument is not None:
@@ -201,12 +248,24 @@ def _check_key(key: object, *, source: str) -> str:
             f"The API key from {source} is empty; copy the key from your Watch profile page "
             "(or the query's API key)."
         )
-    if any(ch.isspace() or not ch.isprintable() for ch in stripped):
-        raise ConfigError(
-            f"The API key from {source} contains spaces or control characters; an API key "
-            "is a single word of letters and digits. Check for a copy/paste mistake."
-        )
+    for position, ch in enumerate(stripped, start=1):
+        # The key travels in the Authorization header: only visible ASCII survives that
+        # (requests would fail with UnicodeEncodeError on "–", or send Latin-1 bytes).
+        if not ("!" <= ch <= "~"):
+            raise ConfigError(
+                f"The API key from {source} contains {_describe(ch)} at character {position}, "
+                "which cannot be sent in an HTTP header; an API key is a single word of ASCII "
+                "letters and digits. Copy it again from your Watch profile page (a pasted key "
+                "often picks up a typographic dash, a space or a line break)."
+            )
     return stripped
+
+
+def _describe(ch: str) -> str:
+    """A character by its Unicode name and code point (never the text around it)."""
+    name = unicodedata.name(ch, "")
+    code = f"U+{ord(ch):04X}"
+    return f"{name} ({code})" if name else f"{code} (a control character)"
 
 
 def _is_loopback(host: str) -> bool:

@@ -16,7 +16,8 @@ datetime (Z)  ``datetime64[ms, UTC]`` ``timestamp[ms, tz=UTC][pyarrow]``
 
 Decisions (both backends):
 
-- Integers beyond int64 (wei amounts) → ``object`` column of exact Python ints.
+- Integers beyond int64 (wei amounts) → ``object`` column of exact Python ints. pandas'
+  ``df.to_parquet``/``to_feather`` refuse them: save with :func:`watch_pandas.to_parquet`.
 - JSON ints in a float column become floats when exactly representable (|v| ≤ 2**53);
   otherwise the column is ``object`` with the values untouched (never rounded).
 - Dates use second resolution (0001-01-01 .. 9999-12-31 fit; nanoseconds would not).

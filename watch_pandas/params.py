@@ -781,13 +781,26 @@ def _list_options(options: Sequence[str], limit: int = 20) -> str:
 
 
 # --- ad-hoc SQL (no definitions: the server substitutes whatever it is sent) ---------------
-_PLACEHOLDER = re.compile(r"\{\{\s*([A-Za-z_][\w-]*)(\.(?:start|end))?\s*\}\}")
+# The server renders with Mustache: "{{ name }}", "{{& name }}" and "{{{ name }}}" are
+# substituted, the name being whatever stands between the braces, trimmed (the web UI allows
+# spaces and any letters); "{{! ... }}" is a comment, "{{# ... }}" and the like are not values.
+_PLACEHOLDER = re.compile(r"\{\{\s*(?:\{\s*(.+?)\s*\}|&?\s*([^!#^/>=\s][\s\S]*?))\s*\}\}")
+_RANGE_PARTS = ("start", "end")
 _ADHOC_ALLOWED = "a string, number, date, datetime, list, or (start, end) for {{ x.start }}"
 
 
 def placeholders(sql: str) -> list[str]:
     """Names of the ``{{ name }}`` / ``{{ name.start }}`` placeholders in ``sql``, in order."""
-    return list(dict.fromkeys(name for name, _ in _PLACEHOLDER.findall(sql)))
+    return list(dict.fromkeys(name for name, _ in _placeholder_parts(sql)))
+
+
+def _placeholder_parts(sql: str) -> list[tuple[str, str]]:
+    """``(name, part)`` of each placeholder: ``{{ p.start }}`` is ``("p", "start")``."""
+    found = []
+    for raw, key in _PLACEHOLDER.findall(sql):
+        name, _, part = (raw or key).partition(".")
+        found.append((name, part))
+    return found
 
 
 def adhoc_parameters(sql: str, given: Mapping[str, object] | None) -> dict[str, object]:
@@ -801,7 +814,7 @@ def adhoc_parameters(sql: str, given: Mapping[str, object] | None) -> dict[str, 
     """
     given = dict(given or {})
     names = placeholders(sql)
-    ranges = {name for name, part in _PLACEHOLDER.findall(sql) if part}
+    ranges = {name for name, part in _placeholder_parts(sql) if part in _RANGE_PARTS}
     missing = [n for n in names if n not in given]
     if missing:
         raise ParameterError(

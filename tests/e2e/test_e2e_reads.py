@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from watch_pandas import read_watch_query
 from watch_pandas.testing import _demo
 
 MARKETS = _demo.MARKETS
@@ -277,3 +278,28 @@ def test_empty_typed_result_keeps_column_dtypes(lw, read):
     assert frame.empty
     assert str(frame["day"].dtype) == "datetime64[s]"
     assert str(frame["price"].dtype) == "Float64"
+
+
+def test_run_sql_with_parameter_names_holding_spaces_and_non_ascii(lw, sql):
+    frame = sql(
+        "SELECT {{ my param }} AS n, '{{ prix € }}' AS label",
+        "demo-typed",
+        {"my param": 3, "prix €": "ü"},
+    )
+    assert frame["n"].tolist() == [3] and frame["label"].tolist() == ["ü"]
+    assert frame.attrs["watch"]["sql"] == "SELECT 3 AS n, 'ü' AS label"
+
+
+def test_read_a_saved_query_whose_parameter_names_hold_spaces_and_non_ascii(local_watch):
+    ds = local_watch.add_data_source("db")
+    definitions = [
+        {"name": "my param", "type": "number", "title": "My param", "value": 1},
+        {"name": "prix €", "type": "enum", "title": "Prix", "value": "a", "enumOptions": "a\nb"},
+    ]
+    qid = local_watch.add_query(
+        "SELECT {{ my param }} AS n, '{{prix €}}' AS label", ds, parameters=definitions
+    )
+    frame = read_watch_query(
+        qid, {"my param": 5}, url=local_watch.url, api_key=local_watch.admin_key, progress=False
+    )
+    assert frame["n"].tolist() == [5] and frame["label"].tolist() == ["a"]

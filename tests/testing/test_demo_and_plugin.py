@@ -214,3 +214,66 @@ def test_public_surface_is_pinned():
     assert {"local_watch", "local_watch_demo", "local_watch_factory"} <= set(
         vars(__import__("watch_pandas.testing.plugin", fromlist=["x"]))
     )
+
+
+class _Recorder:
+    """A text stream that appends ``(name, text)`` to a shared list (order across streams)."""
+
+    def __init__(self, name: str, log: list[tuple[str, str]]) -> None:
+        self.name, self.log = name, log
+
+    def write(self, text: str) -> int:
+        self.log.append((self.name, text))
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+class _Unbound:
+    """Stands in for LocalWatch so that no test binds a non-loopback address."""
+
+    def __init__(self, *, host: str, port: int, **options) -> None:
+        self.url, self.admin_key = f"http://{host}:{port}", "serve-key"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        pass
+
+
+def _serve_output(monkeypatch, host: str) -> list[tuple[str, str]]:
+    import sys
+
+    from watch_pandas.testing import _server
+
+    log: list[tuple[str, str]] = []
+    monkeypatch.setattr(_server, "LocalWatch", _Unbound)
+    monkeypatch.setattr(sys, "stderr", _Recorder("err", log))
+    stop = threading.Event()
+    stop.set()
+    serve(host=host, port=5000, stream=_Recorder("out", log), stop_event=stop)
+    return log
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "192.0.2.7", "watch-box.example.org"])
+def test_serve_on_a_reachable_address_warns_on_stderr_before_the_key(monkeypatch, host):
+    log = _serve_output(monkeypatch, host)
+    key_at = next(i for i, (_, text) in enumerate(log) if "serve-key" in text)
+    warnings = [text for name, text in log[:key_at] if name == "err"]
+    assert any("other machines" in text and host in text for text in warnings), log
+    assert all("serve-key" not in text for name, text in log if name == "err")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])
+def test_serve_on_loopback_prints_no_warning(monkeypatch, host):
+    log = _serve_output(monkeypatch, host)
+    assert [text for name, text in log if name == "err"] == []
+    assert any("serve-key" in text for _, text in log)
+
+
+@pytest.mark.parametrize("port", [-1, 65536, 99999])
+def test_local_watch_refuses_a_port_outside_0_to_65535(port):
+    with pytest.raises(ValueError, match="0 to 65535"):
+        LocalWatch(port=port)

@@ -390,3 +390,58 @@ def test_query_without_definitions_accepts_any_parameters(sqlite_lw):
     job = run_saved(sqlite_lw, qid, {"n": 7, "unused": "x"})
     result = call(sqlite_lw, "GET", f"/api/query_results/{job['query_result_id']}").json()
     assert result["query_result"]["data"]["rows"] == [{"n": 7}]
+
+
+def _executed_sql(lw, job) -> str:
+    reply = call(lw, "GET", f"/api/query_results/{job['query_result_id']}")
+    return reply.json()["query_result"]["query"]
+
+
+SPACED = [
+    {"name": "my param", "type": "number", "title": "My param", "value": 1},
+    {"name": "prix €", "type": "text", "title": "Prix", "value": "x"},
+    {"name": "período", "type": "date-range", "title": "P", "value": None},
+]
+
+
+def test_saved_parameter_names_with_spaces_and_non_ascii_are_rendered(sqlite_lw):
+    """Redash's web UI allows any name; pystache trims and looks up whatever is in the tag."""
+    sql = (
+        "SELECT id FROM demo WHERE id = {{ my param }} AND '{{prix €}}' = 'x'"
+        " AND '{{ período.start }}' < '{{período.end}}'"
+    )
+    qid = sqlite_lw.add_query(sql, 1, parameters=SPACED)
+    values = {"my param": 2, "prix €": "x", "período": {"start": "2024-01-01", "end": "2024-02-01"}}
+    job = run_saved(sqlite_lw, qid, values)
+    assert job["status"] == 3, job
+    assert _executed_sql(sqlite_lw, job) == (
+        "SELECT id FROM demo WHERE id = 2 AND 'x' = 'x' AND '2024-01-01' < '2024-02-01'"
+    )
+
+
+def test_a_missing_spaced_name_is_named_in_the_missing_error(sqlite_lw):
+    qid = sqlite_lw.add_query("SELECT {{ my param }} AS n", 1, parameters=SPACED[:1])
+    reply = post(sqlite_lw, qid, {"parameters": {}, "max_age": 0})
+    assert reply.status_code == 400
+    assert reply.json()["job"]["error"] == "Missing parameter value for: my param"
+
+
+def test_adhoc_names_with_spaces_non_ascii_and_literal_tags_are_rendered(sqlite_lw):
+    reply = call(
+        sqlite_lw,
+        "POST",
+        "/api/query_results",
+        json={
+            "query": "SELECT {{ my param }} AS a, '{{ ñame }}' AS b, '{{{ raw one }}}' AS c,"
+            " '{{& amp }}' AS d {{! a comment }}",
+            "data_source_id": 1,
+            "parameters": {"my param": 7, "ñame": "ü", "raw one": "r", "amp": "&"},
+            "max_age": 0,
+        },
+    )
+    assert reply.status_code == 200, reply.text
+    job = wait_job(sqlite_lw, reply.json()["job"]["id"])
+    assert job["status"] == 3, job
+    result = call(sqlite_lw, "GET", f"/api/query_results/{job['query_result_id']}").json()
+    assert result["query_result"]["query"] == "SELECT 7 AS a, 'ü' AS b, 'r' AS c, '&' AS d "
+    assert result["query_result"]["data"]["rows"] == [{"a": 7, "b": "ü", "c": "r", "d": "&"}]

@@ -16,7 +16,14 @@ from typing import Any
 from dateutil import parser as _dateparser
 
 _COMMENTS = re.compile(r"/\*.*?\*/", re.DOTALL)
-_TAG = re.compile(r"\{\{\s*([^{}#/^!&>\s][^{}\s]*)\s*\}\}")
+# pystache's tag grammar: "{{", spaces, then "{ key }" (a literal), or an optional type
+# character and a key of *any* characters, then spaces and "}}". The key is matched lazily, so
+# the spaces around it are trimmed and the ones inside kept: "{{ my param }}" is "my param",
+# the web UI allows such names. Sections, partials and delimiter changes are not rendered.
+_TAG = re.compile(
+    r"\{\{\s*(?:\{\s*(?P<raw>.+?)\s*\}|(?P<kind>[!&#^/>]?)\s*(?P<key>[\s\S]+?))\s*\}\}"
+)
+_SUBSTITUTED = ("", "&")  # {{ x }} (escaping is off) and {{& x }}; {{{ x }}} too
 
 
 class InvalidParameters(Exception):
@@ -43,10 +50,15 @@ def query_hash(sql: str) -> str:
 
 
 def template_names(sql: str) -> list[str]:
-    """Top-level parameter names used in the template, in first-use order."""
+    """Top-level parameter names the template requires, in first-use order.
+
+    Like Redash, only ``{{ name }}`` tags count: a literal ``{{{ name }}}``/``{{& name }}``
+    renders as empty text when its value is missing.
+    """
     seen: dict[str, None] = {}
     for match in _TAG.finditer(sql):
-        seen.setdefault(match.group(1).split(".")[0], None)
+        if match.group("raw") is None and match.group("kind") == "":
+            seen.setdefault(match.group("key").split(".")[0], None)
     return list(seen)
 
 
@@ -60,9 +72,20 @@ def _lookup(values: Mapping[str, Any], dotted: str) -> Any:
     return value
 
 
+def _substitute(match: re.Match[str], values: Mapping[str, Any]) -> str:
+    raw, kind = match.group("raw"), match.group("kind")
+    if raw is not None:
+        return str(_lookup(values, raw))
+    if kind in _SUBSTITUTED:
+        return str(_lookup(values, match.group("key")))
+    if kind == "!":
+        return ""  # a comment
+    return match.group(0)
+
+
 def render(sql: str, values: Mapping[str, Any]) -> str:
     """Substitute ``{{ name }}``/``{{ name.start }}`` verbatim as ``str(value)`` (no escaping)."""
-    return _TAG.sub(lambda m: str(_lookup(values, m.group(1))), sql)
+    return _TAG.sub(lambda m: _substitute(m, values), sql)
 
 
 def join_multi_values(definitions: Iterable[Mapping[str, Any]], values: dict[str, Any]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import sys
 import tempfile
@@ -60,6 +61,7 @@ class LocalWatch:
         serialize: str = SERIALIZE_STORED,
     ) -> None:
         _check_serialize(serialize)
+        _check_port(port)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if db is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="local-watch-")
@@ -291,6 +293,22 @@ def _check_serialize(mode: str) -> str:
     return mode
 
 
+def _check_port(port: int) -> int:
+    # The socket layer would wrap 99999 to 34463 or pick a random port for 65536.
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ValueError(f"port must be a number from 0 to 65535 (0 = any free port), not {port!r}")
+    return port
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
 def serve(
     host: str = "127.0.0.1",
     port: int = 5000,
@@ -317,6 +335,15 @@ def serve(
         serialize=serialize,
     )
     with lw:
+        if not _is_loopback(host):
+            # Said before the key is printed: anyone who can reach this address can use it.
+            print(
+                f"Warning: the server listens on {host}, so other machines that can reach this "
+                "one can connect, and the admin key printed below gives full access. Use "
+                "--host 127.0.0.1 unless that is what you want.",
+                file=sys.stderr,
+                flush=True,
+            )
         print(f"Local Watch server running at {lw.url}", file=stream)
         print(f"Admin API key: {lw.admin_key}", file=stream)
         if demo:
