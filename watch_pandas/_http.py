@@ -99,6 +99,11 @@ def time_left() -> float | None:
     return None if at is None else at - time.monotonic()
 
 
+# A request that fails this close to the deadline was cut short by it (its timeouts had shrunk
+# to the time left), whatever the exception says.
+DEADLINE_SLACK = 0.05
+
+
 class DeadlineReached(Exception):
     """Raised inside urllib3's retry loop when waiting would pass the deadline (internal)."""
 
@@ -123,6 +128,14 @@ def deadline_error(method: str, path: str, context: dict[str, Any]) -> WatchTime
         "raise timeout= or try again later.",
         **context,
     )
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds as a person writes them: 1.99598 → "2", 12.34 → "12.3", 0.456 → "0.46"."""
+    if seconds < 1:
+        return f"{seconds:.2f}".rstrip("0").rstrip(".") or "0"
+    rounded = round(seconds, 1)
+    return f"{rounded:.0f}" if rounded == int(rounded) else f"{rounded}"
 
 
 # -- retry policy --------------------------------------------------------------------------

@@ -38,6 +38,7 @@ from ._body import (
 )
 from ._constants import MAX_PAGE_SIZE
 from ._http import (
+    DEADLINE_SLACK,
     DeadlineReached,
     check_not_login_page,
     deadline,
@@ -808,7 +809,7 @@ class WatchClient:
             raise deadline_error(method, path, context) from None
         except requests.RequestException as exc:
             left = time_left()
-            if left is not None and left <= 0.05:
+            if left is not None and left <= DEADLINE_SLACK:
                 raise deadline_error(method, path, context) from None
             raise self._transport_error(exc, method, path, context) from None
         elapsed = time.monotonic() - started
