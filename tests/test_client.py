@@ -19,7 +19,7 @@ import requests
 import responses
 import urllib3.util.retry
 
-from watch_pandas.client import ExecutionResponse, WatchClient
+from watch_pandas.client import ExecutionResponse, WatchClient, deadline
 from watch_pandas.errors import (
     AuthError,
     ConfigError,
@@ -31,6 +31,7 @@ from watch_pandas.errors import (
     ServerError,
     TransportError,
     WatchError,
+    WatchTimeoutError,
 )
 from watch_pandas.models import JobStatus
 
@@ -1186,3 +1187,19 @@ def test_a_malformed_object_is_a_server_error_not_a_key_error(
     mock.get(f"{API}/{route}", json=body)
     with pytest.raises(ServerError):
         call(client)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_beyond_the_deadline_names_the_status_and_the_wait(
+    local: tuple[str, _Script], sleeps: list[float], status: int
+) -> None:
+    url, script = local
+    script.add(status, {"message": "busy"}, {"Retry-After": "30"})
+    with WatchClient(url, SECRET, retries=3, timeout=2) as watch, deadline(2):
+        with pytest.raises(WatchTimeoutError) as info:
+            watch.get_job(JOB_ID)
+    message = str(info.value)
+    assert f"GET /api/jobs/{JOB_ID}: the server answered {status} with Retry-After: 30 s" in message
+    assert "s left before the overall deadline (timeout=)" in message
+    assert "before the server answered" not in message
+    assert len(script.received) == 1 and sleeps == []

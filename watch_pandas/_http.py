@@ -105,7 +105,21 @@ DEADLINE_SLACK = 0.05
 
 
 class DeadlineReached(Exception):
-    """Raised inside urllib3's retry loop when waiting would pass the deadline (internal)."""
+    """Raised inside urllib3's retry loop when waiting would pass the deadline (internal).
+
+    ``status`` and ``retry_after`` are what the server answered (``None`` after a connection
+    error, or without the header), ``wait`` the seconds the retry would sleep, ``left`` the
+    seconds left before the deadline.
+    """
+
+    def __init__(
+        self, *, status: int | None, retry_after: float | None, wait: float, left: float
+    ) -> None:
+        super().__init__(status, retry_after, wait, left)
+        self.status = status
+        self.retry_after = retry_after
+        self.wait = wait
+        self.left = left
 
 
 def timeout_within_deadline(
@@ -122,12 +136,42 @@ def timeout_within_deadline(
 
 def deadline_error(method: str, path: str, context: dict[str, Any]) -> WatchTimeoutError:
     """The error for a request the thread's deadline cut short."""
-    where = f"{method} /api/{urlsplit(path).path}"
     return WatchTimeoutError(
-        f"{where}: the overall deadline (timeout=) passed before the server answered; "
-        "raise timeout= or try again later.",
+        f"{request_line(method, path)}: the overall deadline (timeout=) passed before the server "
+        "answered; raise timeout= or try again later.",
         **context,
     )
+
+
+def retry_deadline_error(
+    reached: DeadlineReached, at: str, context: dict[str, Any], *, what: str | None = None
+) -> WatchTimeoutError:
+    """The error for a retry that was not made because its wait would pass the deadline.
+
+    ``at`` is "METHOD /api/path"; ``what`` what went wrong (default: the server's answer).
+    """
+    if what is None and reached.status is None:
+        what = "the request failed"  # a connection error: urllib3 does not say which here
+    elif what is None:
+        what = f"the server answered {reached.status}"
+        if reached.retry_after is not None:
+            what += f" with Retry-After: {seconds_text(reached.retry_after)} s"
+    if reached.left <= 0:
+        why = "and the overall deadline (timeout=) has passed"
+    elif reached.retry_after is not None:
+        why = f"more than the {seconds_text(reached.left)} s left before the overall deadline"
+        why += " (timeout=)"
+    else:
+        why = (
+            f"and waiting {seconds_text(reached.wait)} s to try again would pass the overall "
+            f"deadline (timeout=, {seconds_text(reached.left)} s left)"
+        )
+    return WatchTimeoutError(f"{at}: {what}, {why}; raise timeout= or try again later.", **context)
+
+
+def request_line(method: str, path: str) -> str:
+    """The request as messages name it: "GET /api/queries/1" (no query string, e.g. ?legacy)."""
+    return f"{method} /api/{urlsplit(path).path}"
 
 
 def seconds_text(seconds: float) -> str:
@@ -170,7 +214,10 @@ class _Retry(Retry):
             if wait is None:
                 wait = self.get_backoff_time()
             if wait >= left:
-                raise DeadlineReached
+                # what the server asked for (uncapped), so the error can repeat it
+                asked = Retry.get_retry_after(self, response) if response is not None else None
+                status = getattr(response, "status", None)
+                raise DeadlineReached(status=status, retry_after=asked, wait=wait, left=left)
         super().sleep(response)
 
     def get_retry_after(self, response: Any) -> float | None:

@@ -47,6 +47,8 @@ from ._http import (
     expect_dict,
     http_error,
     no_deadline,
+    request_line,
+    retry_deadline_error,
     retry_policy,
     time_left,
     timeout_within_deadline,
@@ -805,8 +807,8 @@ class WatchClient:
                 allow_redirects=method != "POST",
                 stream=stream,
             )
-        except DeadlineReached:
-            raise deadline_error(method, path, context) from None
+        except DeadlineReached as reached:
+            raise retry_deadline_error(reached, request_line(method, path), context) from None
         except requests.RequestException as exc:
             left = time_left()
             if left is not None and left <= DEADLINE_SLACK:

@@ -83,6 +83,19 @@ def test_retries_on_a_get_route_are_capped(lw, read, make_client):
     assert lw.counters.executions == 0
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_longer_than_the_time_left_names_the_status(lw, read, status):
+    lw.hold_jobs()
+    lw.faults.fail_next(1, status=status, retry_after=30, path="/api/jobs/*", method="GET")
+    with pytest.raises(WatchTimeoutError) as caught:
+        read(lw.demo.queries["markets"], timeout=2)
+    message = str(caught.value)
+    assert f"answered {status} with Retry-After: 30 s" in message
+    assert "passed before the server answered" not in message  # it did answer
+    assert lw.counters.requests("GET", JOB) == 1  # not waited for, not asked again
+    assert lw.counters.requests("DELETE", JOB) == 1  # the read was abandoned: job cancelled
+
+
 @pytest.mark.parametrize("route", ["GET query", "GET job", "GET result"])
 def test_internal_server_error_is_not_retried_and_explained(lw, read, route):
     method, path, template = _routes(lw)[route]
