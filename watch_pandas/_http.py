@@ -2,7 +2,9 @@
 
 - **Retry policy** (:func:`retry_policy`): urllib3 retries idempotent requests with exponential
   backoff on 429/502/503/504 and connection errors, honouring ``Retry-After``; a POST is only
-  repeated when the server refused it without running it (429).
+  repeated when the server refused it without running it (429). urllib3 only sees failures
+  before the response headers: :func:`again_if_body_breaks` repeats a safe request whose body
+  broke off after them, with the same budget and backoff.
 - **Deadline** (:func:`deadline`, :func:`no_deadline`, :func:`time_left`): one overall time
   bound per thread that every request's timeouts and retry sleeps shrink to.
 - **Error mapping** (:func:`http_error`, :func:`transport_error`, :func:`check_not_login_page`,
@@ -18,6 +20,7 @@ and ``_body.py``.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +52,8 @@ from .errors import (
     WatchError,
     WatchTimeoutError,
 )
+
+log = logging.getLogger("watch_pandas.client")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Methods urllib3 may repeat after a read error or a retryable status. DELETE is safe here:
@@ -249,7 +254,9 @@ def transport_error(
     read_timeout: float,
 ) -> WatchError:
     """The :class:`TransportError` (or :class:`ServerError`) for a failed ``requests`` call."""
-    where = f"{method} /api/{urlsplit(path).path}"
+    if _broke_off(exc):
+        return broken_body_error(exc, method, path, context, read_timeout=read_timeout).final()
+    at = request_line(method, path)
     # After urllib3 gave up retrying, requests wraps the real cause in MaxRetryError.
     reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
     retried = f" (after {retries} retries)" if retries else ""
@@ -264,8 +271,6 @@ def transport_error(
             f"{retried}; raise timeout= (e.g. timeout=(10, 900)) for big results, or try "
             "again later."
         )
-    elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        advice = "the connection broke while the body was arriving (truncated); try again."
     elif isinstance(reason, NewConnectionError) or (
         isinstance(exc, requests.ConnectionError)
         and not isinstance(exc, requests.exceptions.ConnectTimeout)
@@ -289,11 +294,93 @@ def transport_error(
         )
     elif isinstance(exc, requests.exceptions.RetryError):
         return ServerError(
-            f"{where} kept failing after {retries} retries; try again later.", **context
+            f"{at} kept failing after {retries} retries; try again later.", **context
         )
     else:
         advice = f"the request failed ({type(exc).__name__}); check the URL and try again."
-    return TransportError(f"{where}: {advice}", url=None, **context)
+    return TransportError(f"{at}: {advice}", url=None, **context)
+
+
+def _broke_off(exc: requests.RequestException) -> bool:
+    """True when the body broke off or stalled after the response headers: requests raises
+    ChunkedEncodingError, or ConnectionError(ReadTimeoutError) for a stall past the read
+    timeout (a timeout before the headers is a ReadTimeout instead)."""
+    cause = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
+        isinstance(exc, requests.ConnectionError) and isinstance(cause, ReadTimeoutError)
+    )
+
+
+# -- bodies that break after the headers ----------------------------------------------------
+class BrokenBodyError(TransportError):
+    """The answer's body broke off after its headers (internal).
+
+    Raised inside :func:`again_if_body_breaks`, which repeats the request if that is safe and
+    otherwise raises :meth:`final`: users only ever see a plain :class:`TransportError`.
+    ``at`` is "METHOD /api/path", ``what`` what happened, ``context`` the error's
+    ``query_id``/``job_id``.
+    """
+
+    def __init__(self, at: str, what: str, advice: str, context: dict[str, Any]) -> None:
+        super().__init__(f"{at}: {what}; {advice}", **context)
+        self.at, self.what, self.advice, self.context = at, what, advice, context
+
+    def final(self, retried: int = 0) -> TransportError:
+        """The error to raise, saying that ``retried`` retries broke off the same way."""
+        what = f"{self.what}, on every try (after {retried} retries)" if retried else self.what
+        return TransportError(f"{self.at}: {what}; {self.advice}", **self.context)
+
+
+def broken_body_error(
+    exc: requests.RequestException,
+    method: str,
+    path: str,
+    context: dict[str, Any],
+    *,
+    read_timeout: float,
+) -> BrokenBodyError:
+    """The error for a body that broke off (or stalled) after the response headers."""
+    cause = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(cause, ReadTimeoutError):
+        what = (
+            "the server stopped sending the body for longer than the read timeout "
+            f"({read_timeout:g} s)"
+        )
+        advice = "raise timeout= (e.g. timeout=(10, 900)) for big results, or try again later."
+    else:
+        what = "the connection broke while the body was arriving (truncated)"
+        advice = "try again."
+    return BrokenBodyError(request_line(method, path), what, advice, context)
+
+
+_T = TypeVar("_T")
+
+
+def again_if_body_breaks(attempt: Callable[[], _T], method: str, retry: Retry) -> _T:
+    """``attempt()``, repeated while the body of its answer breaks off (safe methods only);
+    a :class:`BrokenBodyError` raised by ``attempt`` never gets past this.
+
+    ``retry`` is the client's :func:`retry_policy`: the same budget and backoff as urllib3's
+    own retries, and its sleep never passes the thread's :func:`deadline`.
+    """
+    while True:
+        try:
+            return attempt()
+        except BrokenBodyError as broke:
+            if method.upper() not in IDEMPOTENT_METHODS:
+                # a POST may have started an execution: never repeated blindly
+                raise broke.final() from None
+            try:
+                retry = retry.increment(method, broke.at, error=ProtocolError(broke.what))
+            except MaxRetryError:
+                raise broke.final(len(retry.history)) from None
+            log.info("%s: %s; trying again (retry %d)", broke.at, broke.what, len(retry.history))
+            try:
+                retry.sleep()
+            except DeadlineReached as reached:
+                raise retry_deadline_error(
+                    reached, broke.at, broke.context, what=broke.what
+                ) from None
 
 
 # -- error mapping: responses --------------------------------------------------------------
@@ -428,7 +515,7 @@ def _server_text(response: requests.Response) -> str:
     """The server's own explanation: ``{"message"}`` or ``{"job": {"error"}}``; "" if none."""
     try:
         data = json.loads(response.content)
-    except ValueError:
+    except (ValueError, requests.RequestException):  # not JSON, or a body that broke off
         return ""
     if isinstance(data, dict):
         message = data.get("message")
