@@ -1291,3 +1291,15 @@ def test_a_retry_after_beyond_the_deadline_names_the_status_and_the_wait(
     assert "s left before the overall deadline (timeout=)" in message
     assert "before the server answered" not in message
     assert len(script.received) == 1 and sleeps == []
+
+
+def test_an_error_reply_whose_body_breaks_off_is_still_the_typed_error(
+    local: tuple[str, _Script],
+) -> None:
+    url, script = local
+    script.add(500, {"message": "boom"}, {"X-Truncate": "1"})
+    with WatchClient(url, SECRET, retries=0) as watch:
+        with pytest.raises(ServerError, match="HTTP 500") as info:
+            watch.post_query_results(1, max_age=0, stream=True)
+    assert len(script.received) == 1  # a POST is not repeated
+    assert "requests" not in type(info.value).__module__
