@@ -19,7 +19,7 @@ import requests
 import responses
 import urllib3.util.retry
 
-from watch_pandas.client import ExecutionResponse, WatchClient
+from watch_pandas.client import ExecutionResponse, WatchClient, deadline
 from watch_pandas.errors import (
     AuthError,
     ConfigError,
@@ -31,6 +31,7 @@ from watch_pandas.errors import (
     ServerError,
     TransportError,
     WatchError,
+    WatchTimeoutError,
 )
 from watch_pandas.models import JobStatus
 
@@ -959,8 +960,14 @@ def local() -> Iterator[tuple[str, _Script]]:
             truncated = headers.pop("X-Truncate", None)
             for name, value in headers.items():
                 self.send_header(name, value)
+            stall = float(headers.pop("X-Stall", 0))
             self.send_header("Content-Length", str(len(raw) * (10 if truncated else 1)))
             self.end_headers()
+            if stall:  # half the body, then silence
+                self.wfile.write(raw[: len(raw) // 2])
+                self.wfile.flush()
+                threading.Event().wait(stall)
+                raw = raw[len(raw) // 2 :]
             self.wfile.write(raw)
             if truncated:
                 self.wfile.flush()
@@ -1186,3 +1193,113 @@ def test_a_malformed_object_is_a_server_error_not_a_key_error(
     mock.get(f"{API}/{route}", json=body)
     with pytest.raises(ServerError):
         call(client)
+
+
+def _truncated(body: Any) -> tuple[int, bytes, dict[str, str]]:
+    """A 200 reply whose connection closes before the announced Content-Length arrived."""
+    return 200, json.dumps(body).encode(), {"X-Truncate": "1"}
+
+
+def test_a_truncated_job_reply_is_fetched_again(
+    local: tuple[str, _Script], sleeps: list[float]
+) -> None:
+    url, script = local
+    script.add(*_truncated(body_of("10-job-finished")))
+    script.add(200, body_of("10-job-finished"))
+    with WatchClient(url, SECRET, retries=3, backoff_factor=0.5) as watch:
+        assert watch.get_job(JOB_ID).status is JobStatus.FINISHED
+    assert [r[:2] for r in script.received] == [("GET", f"/api/jobs/{JOB_ID}")] * 2
+    assert sleeps == []  # urllib3's backoff: the first retry is immediate
+
+
+def test_a_body_that_keeps_breaking_is_retried_with_backoff_then_says_how_often(
+    local: tuple[str, _Script], sleeps: list[float]
+) -> None:
+    url, script = local
+    for _ in range(4):
+        script.add(*_truncated(body_of("03-queries-list")))
+    with WatchClient(url, SECRET, retries=3, backoff_factor=0.5) as watch:
+        with pytest.raises(TransportError) as info:
+            watch.get_query(1)
+    assert len(script.received) == 4
+    assert sleeps == [1.0, 2.0]
+    assert "connection broke while the body was arriving" in str(info.value)
+    assert "(after 3 retries)" in str(info.value)
+    assert SECRET not in str(info.value)
+
+
+def test_a_truncated_reply_to_a_post_is_not_repeated(local: tuple[str, _Script]) -> None:
+    url, script = local
+    script.add(*_truncated(body_of("03-queries-list")))
+    with WatchClient(url, SECRET, retries=3, backoff_factor=0) as watch:
+        with pytest.raises(TransportError, match="truncated") as info:
+            watch.edit_query(1, name="x")
+    assert len(script.received) == 1
+    assert "retries" not in str(info.value)
+
+
+@pytest.mark.parametrize("size", [100, 3_000_000], ids=["first-chunk", "while-decoding"])
+def test_a_broken_result_download_is_decoded_again_from_a_fresh_download(
+    local: tuple[str, _Script], size: int
+) -> None:
+    url, script = local
+    document = {"query_result": {"id": 61, "text": "x" * size}}
+    script.add(*_truncated(document))  # big: breaks after `use` has read megabytes of it
+    script.add(200, document)
+    read = []
+
+    def decode(body):
+        chunks = []
+        try:
+            for chunk in body:
+                chunks.append(chunk)
+        finally:
+            read.append(sum(map(len, chunks)))
+        return json.loads(b"".join(chunks))
+
+    with WatchClient(url, SECRET, retries=1, backoff_factor=0) as watch:
+        assert watch.with_result(61, decode) == document
+    assert [r[:2] for r in script.received] == [("GET", "/api/query_results/61.json")] * 2
+    whole = len(json.dumps(document))
+    assert read[-1] == whole  # the decode started over on the fresh download
+    if size > 1_000_000:
+        assert len(read) == 2 and read[0] < whole  # the first decode saw only a part
+
+
+def test_a_body_that_stalls_mid_way_is_a_read_timeout_not_a_refused_connection(
+    local: tuple[str, _Script],
+) -> None:
+    url, script = local
+    script.add(200, body_of("10-job-finished"), {"X-Stall": "1"})
+    with WatchClient(url, SECRET, retries=0, timeout=(5, 0.2)) as watch:
+        with pytest.raises(TransportError, match=r"read timeout \(0.2 s\)") as info:
+            watch.get_job(JOB_ID)
+    assert "could not connect" not in str(info.value)
+
+
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_beyond_the_deadline_names_the_status_and_the_wait(
+    local: tuple[str, _Script], sleeps: list[float], status: int
+) -> None:
+    url, script = local
+    script.add(status, {"message": "busy"}, {"Retry-After": "30"})
+    with WatchClient(url, SECRET, retries=3, timeout=2) as watch, deadline(2):
+        with pytest.raises(WatchTimeoutError) as info:
+            watch.get_job(JOB_ID)
+    message = str(info.value)
+    assert f"GET /api/jobs/{JOB_ID}: the server answered {status} with Retry-After: 30 s" in message
+    assert "s left before the overall deadline (timeout=)" in message
+    assert "before the server answered" not in message
+    assert len(script.received) == 1 and sleeps == []
+
+
+def test_an_error_reply_whose_body_breaks_off_is_still_the_typed_error(
+    local: tuple[str, _Script],
+) -> None:
+    url, script = local
+    script.add(500, {"message": "boom"}, {"X-Truncate": "1"})
+    with WatchClient(url, SECRET, retries=0) as watch:
+        with pytest.raises(ServerError, match="HTTP 500") as info:
+            watch.post_query_results(1, max_age=0, stream=True)
+    assert len(script.received) == 1  # a POST is not repeated
+    assert "requests" not in type(info.value).__module__

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import signal
 import threading
 from pathlib import Path
@@ -463,6 +464,29 @@ def _interrupted_read(lw, dashboard, interrupt) -> None:
     jobs = lw._app.jobs.all()
     assert len(jobs) == 3
     assert [job.error for job in jobs] == ["Query cancelled by user."] * 3
+
+
+def test_a_dashboard_timeout_names_whole_seconds_and_the_cancelled_jobs(three_held_widgets):
+    lw, dashboard = three_held_widgets
+    with pytest.raises(DashboardError, match="every widget failed") as info:
+        read_watch_dashboard(
+            dashboard,
+            url=lw.url,
+            api_key=lw.admin_key,
+            max_workers=3,
+            max_age=0,
+            cache=False,
+            progress=False,
+            timeout=1,
+        )
+    messages = [str(exc) for exc in info.value.errors.values()]
+    assert len(messages) == 3
+    for message in messages:
+        # each widget waits for what is left of the dashboard's timeout, e.g. 0.99598 s: said
+        # as a person would say it, not to the microsecond
+        assert re.search(r"Gave up waiting after \d+(\.\d{1,2})? s for query \d+", message)
+        assert re.search(r"; job \S+ was cancelled on the server\.", message)
+    assert [job.error for job in lw._app.jobs.all()] == ["Query cancelled by user."] * 3
 
 
 def test_ctrl_c_cancels_every_running_widget_job(three_held_widgets):

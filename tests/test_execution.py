@@ -10,6 +10,7 @@ from watch_pandas.errors import (
     ForbiddenError,
     QueryCancelledError,
     QueryFailedError,
+    TransportError,
     WatchTimeoutError,
 )
 from watch_pandas.execution import Execution, PollSchedule
@@ -138,6 +139,21 @@ def test_cancelled_job_raises_cancelled_not_success(cancelled):
     assert client.cancelled == []  # someone else cancelled it; we do not cancel again
 
 
+@pytest.mark.parametrize(
+    ("cancelled", "says"),
+    [
+        (job(4, error="Query cancelled by user."), ": Query cancelled by user. Run it again"),
+        (job(5), ": the server gave no reason. Run it again"),
+        (job(5, error="stopped by admin"), ": stopped by admin. Run it again"),
+    ],
+)
+def test_cancelled_message_is_sentences(cancelled, says):
+    client, clock = FakeClient([cancelled]), FakeClock()
+    with pytest.raises(QueryCancelledError) as info:
+        make(client, clock).run(lambda: Response(job=job(1)))
+    assert says in str(info.value)
+
+
 def test_finished_without_result_id_is_an_error_not_success():
     client, clock = FakeClient([Job(id="j-1", status=JobStatus.FINISHED)]), FakeClock()
     with pytest.raises(QueryFailedError, match="without a result id"):
@@ -157,8 +173,54 @@ def test_deadline_cancels_the_job_then_raises_timeout():
 def test_deadline_with_a_key_that_cannot_cancel_says_so():
     forbidden = ForbiddenError("cancelling needs a user API key")
     client, clock = FakeClient([job(2)], cancel_raises=forbidden), FakeClock()
-    with pytest.raises(WatchTimeoutError, match="could not be cancelled"):
+    with pytest.raises(WatchTimeoutError) as info:
         make(client, clock, timeout=1).run(lambda: Response(job=job(1)))
+    message = str(info.value)
+    assert "job j-1 could not be cancelled" in message
+    assert "was could" not in message
+    assert "cancelling needs a user API key" in message  # why it could not
+
+
+def test_deadline_message_gives_the_seconds_as_a_person_would():
+    # a dashboard hands each widget what is left of its timeout, e.g. 1.99598 s
+    client, clock = FakeClient([job(1)]), FakeClock()
+    with pytest.raises(WatchTimeoutError) as info:
+        make(client, clock, timeout=1.99598).run(lambda: Response(job=job(1)))
+    assert "after 2 s" in str(info.value)
+    assert "1.99598" not in str(info.value)
+
+
+def test_a_failed_poll_cancels_the_job_and_the_error_says_so():
+    class FailingClient(FakeClient):
+        def get_job(self, job_id, *, query_id=None):
+            raise TransportError(
+                f"GET /api/jobs/{job_id}: the connection broke while the body was arriving "
+                "(truncated) (after 3 retries); try again."
+            )
+
+    client, clock, events = FailingClient([]), FakeClock(), []
+    with pytest.raises(TransportError) as info:
+        make(client, clock, events=events).run(lambda: Response(job=job(1)))
+    assert client.cancelled == ["j-1"]
+    message = str(info.value)
+    assert message.startswith("GET /api/jobs/j-1: the connection broke")
+    assert "job j-1 was cancelled on the server" in message
+    assert events[-1].state == "cancelled"
+
+
+def test_a_timeout_inside_a_poll_keeps_its_reason():
+    class BusyClient(FakeClient):
+        def get_job(self, job_id, *, query_id=None):
+            raise WatchTimeoutError(
+                f"GET /api/jobs/{job_id}: the server answered 503 with Retry-After: 30 s"
+            )
+
+    client, clock = BusyClient([]), FakeClock()
+    with pytest.raises(WatchTimeoutError) as info:
+        make(client, clock, timeout=2).run(lambda: Response(job=job(1)))
+    assert client.cancelled == ["j-1"]
+    assert "Retry-After: 30 s" in str(info.value)
+    assert "Job j-1 was cancelled on the server." in str(info.value)
 
 
 def test_keyboard_interrupt_while_waiting_cancels_the_job_and_reraises():

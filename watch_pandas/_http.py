@@ -2,7 +2,9 @@
 
 - **Retry policy** (:func:`retry_policy`): urllib3 retries idempotent requests with exponential
   backoff on 429/502/503/504 and connection errors, honouring ``Retry-After``; a POST is only
-  repeated when the server refused it without running it (429).
+  repeated when the server refused it without running it (429). urllib3 only sees failures
+  before the response headers: :func:`again_if_body_breaks` repeats a safe request whose body
+  broke off after them, with the same budget and backoff.
 - **Deadline** (:func:`deadline`, :func:`no_deadline`, :func:`time_left`): one overall time
   bound per thread that every request's timeouts and retry sleeps shrink to.
 - **Error mapping** (:func:`http_error`, :func:`transport_error`, :func:`check_not_login_page`,
@@ -18,6 +20,7 @@ and ``_body.py``.
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -49,6 +52,8 @@ from .errors import (
     WatchError,
     WatchTimeoutError,
 )
+
+log = logging.getLogger("watch_pandas.client")
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Methods urllib3 may repeat after a read error or a retryable status. DELETE is safe here:
@@ -99,8 +104,27 @@ def time_left() -> float | None:
     return None if at is None else at - time.monotonic()
 
 
+# A request that fails this close to the deadline was cut short by it (its timeouts had shrunk
+# to the time left), whatever the exception says.
+DEADLINE_SLACK = 0.05
+
+
 class DeadlineReached(Exception):
-    """Raised inside urllib3's retry loop when waiting would pass the deadline (internal)."""
+    """Raised inside urllib3's retry loop when waiting would pass the deadline (internal).
+
+    ``status`` and ``retry_after`` are what the server answered (``None`` after a connection
+    error, or without the header), ``wait`` the seconds the retry would sleep, ``left`` the
+    seconds left before the deadline.
+    """
+
+    def __init__(
+        self, *, status: int | None, retry_after: float | None, wait: float, left: float
+    ) -> None:
+        super().__init__(status, retry_after, wait, left)
+        self.status = status
+        self.retry_after = retry_after
+        self.wait = wait
+        self.left = left
 
 
 def timeout_within_deadline(
@@ -117,12 +141,50 @@ def timeout_within_deadline(
 
 def deadline_error(method: str, path: str, context: dict[str, Any]) -> WatchTimeoutError:
     """The error for a request the thread's deadline cut short."""
-    where = f"{method} /api/{urlsplit(path).path}"
     return WatchTimeoutError(
-        f"{where}: the overall deadline (timeout=) passed before the server answered; "
-        "raise timeout= or try again later.",
+        f"{request_line(method, path)}: the overall deadline (timeout=) passed before the server "
+        "answered; raise timeout= or try again later.",
         **context,
     )
+
+
+def retry_deadline_error(
+    reached: DeadlineReached, at: str, context: dict[str, Any], *, what: str | None = None
+) -> WatchTimeoutError:
+    """The error for a retry that was not made because its wait would pass the deadline.
+
+    ``at`` is "METHOD /api/path"; ``what`` what went wrong (default: the server's answer).
+    """
+    if what is None and reached.status is None:
+        what = "the request failed"  # a connection error: urllib3 does not say which here
+    elif what is None:
+        what = f"the server answered {reached.status}"
+        if reached.retry_after is not None:
+            what += f" with Retry-After: {seconds_text(reached.retry_after)} s"
+    if reached.left <= 0:
+        why = "and the overall deadline (timeout=) has passed"
+    elif reached.retry_after is not None:
+        why = f"more than the {seconds_text(reached.left)} s left before the overall deadline"
+        why += " (timeout=)"
+    else:
+        why = (
+            f"and waiting {seconds_text(reached.wait)} s to try again would pass the overall "
+            f"deadline (timeout=, {seconds_text(reached.left)} s left)"
+        )
+    return WatchTimeoutError(f"{at}: {what}, {why}; raise timeout= or try again later.", **context)
+
+
+def request_line(method: str, path: str) -> str:
+    """The request as messages name it: "GET /api/queries/1" (no query string, e.g. ?legacy)."""
+    return f"{method} /api/{urlsplit(path).path}"
+
+
+def seconds_text(seconds: float) -> str:
+    """Seconds as a person writes them: 1.99598 → "2", 12.34 → "12.3", 0.456 → "0.46"."""
+    if seconds < 1:
+        return f"{seconds:.2f}".rstrip("0").rstrip(".") or "0"
+    rounded = round(seconds, 1)
+    return f"{rounded:.0f}" if rounded == int(rounded) else f"{rounded}"
 
 
 # -- retry policy --------------------------------------------------------------------------
@@ -157,7 +219,10 @@ class _Retry(Retry):
             if wait is None:
                 wait = self.get_backoff_time()
             if wait >= left:
-                raise DeadlineReached
+                # what the server asked for (uncapped), so the error can repeat it
+                asked = Retry.get_retry_after(self, response) if response is not None else None
+                status = getattr(response, "status", None)
+                raise DeadlineReached(status=status, retry_after=asked, wait=wait, left=left)
         super().sleep(response)
 
     def get_retry_after(self, response: Any) -> float | None:
@@ -189,7 +254,9 @@ def transport_error(
     read_timeout: float,
 ) -> WatchError:
     """The :class:`TransportError` (or :class:`ServerError`) for a failed ``requests`` call."""
-    where = f"{method} /api/{urlsplit(path).path}"
+    if _broke_off(exc):
+        return broken_body_error(exc, method, path, context, read_timeout=read_timeout).final()
+    at = request_line(method, path)
     # After urllib3 gave up retrying, requests wraps the real cause in MaxRetryError.
     reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else exc
     retried = f" (after {retries} retries)" if retries else ""
@@ -204,8 +271,6 @@ def transport_error(
             f"{retried}; raise timeout= (e.g. timeout=(10, 900)) for big results, or try "
             "again later."
         )
-    elif isinstance(exc, requests.exceptions.ChunkedEncodingError):
-        advice = "the connection broke while the body was arriving (truncated); try again."
     elif isinstance(reason, NewConnectionError) or (
         isinstance(exc, requests.ConnectionError)
         and not isinstance(exc, requests.exceptions.ConnectTimeout)
@@ -229,11 +294,93 @@ def transport_error(
         )
     elif isinstance(exc, requests.exceptions.RetryError):
         return ServerError(
-            f"{where} kept failing after {retries} retries; try again later.", **context
+            f"{at} kept failing after {retries} retries; try again later.", **context
         )
     else:
         advice = f"the request failed ({type(exc).__name__}); check the URL and try again."
-    return TransportError(f"{where}: {advice}", url=None, **context)
+    return TransportError(f"{at}: {advice}", url=None, **context)
+
+
+def _broke_off(exc: requests.RequestException) -> bool:
+    """True when the body broke off or stalled after the response headers: requests raises
+    ChunkedEncodingError, or ConnectionError(ReadTimeoutError) for a stall past the read
+    timeout (a timeout before the headers is a ReadTimeout instead)."""
+    cause = exc.args[0] if exc.args else None
+    return isinstance(exc, requests.exceptions.ChunkedEncodingError) or (
+        isinstance(exc, requests.ConnectionError) and isinstance(cause, ReadTimeoutError)
+    )
+
+
+# -- bodies that break after the headers ----------------------------------------------------
+class BrokenBodyError(TransportError):
+    """The answer's body broke off after its headers (internal).
+
+    Raised inside :func:`again_if_body_breaks`, which repeats the request if that is safe and
+    otherwise raises :meth:`final`: users only ever see a plain :class:`TransportError`.
+    ``at`` is "METHOD /api/path", ``what`` what happened, ``context`` the error's
+    ``query_id``/``job_id``.
+    """
+
+    def __init__(self, at: str, what: str, advice: str, context: dict[str, Any]) -> None:
+        super().__init__(f"{at}: {what}; {advice}", **context)
+        self.at, self.what, self.advice, self.context = at, what, advice, context
+
+    def final(self, retried: int = 0) -> TransportError:
+        """The error to raise, saying that ``retried`` retries broke off the same way."""
+        what = f"{self.what}, on every try (after {retried} retries)" if retried else self.what
+        return TransportError(f"{self.at}: {what}; {self.advice}", **self.context)
+
+
+def broken_body_error(
+    exc: requests.RequestException,
+    method: str,
+    path: str,
+    context: dict[str, Any],
+    *,
+    read_timeout: float,
+) -> BrokenBodyError:
+    """The error for a body that broke off (or stalled) after the response headers."""
+    cause = exc.args[0] if exc.args else None
+    if isinstance(exc, requests.exceptions.ReadTimeout) or isinstance(cause, ReadTimeoutError):
+        what = (
+            "the server stopped sending the body for longer than the read timeout "
+            f"({read_timeout:g} s)"
+        )
+        advice = "raise timeout= (e.g. timeout=(10, 900)) for big results, or try again later."
+    else:
+        what = "the connection broke while the body was arriving (truncated)"
+        advice = "try again."
+    return BrokenBodyError(request_line(method, path), what, advice, context)
+
+
+_T = TypeVar("_T")
+
+
+def again_if_body_breaks(attempt: Callable[[], _T], method: str, retry: Retry) -> _T:
+    """``attempt()``, repeated while the body of its answer breaks off (safe methods only);
+    a :class:`BrokenBodyError` raised by ``attempt`` never gets past this.
+
+    ``retry`` is the client's :func:`retry_policy`: the same budget and backoff as urllib3's
+    own retries, and its sleep never passes the thread's :func:`deadline`.
+    """
+    while True:
+        try:
+            return attempt()
+        except BrokenBodyError as broke:
+            if method.upper() not in IDEMPOTENT_METHODS:
+                # a POST may have started an execution: never repeated blindly
+                raise broke.final() from None
+            try:
+                retry = retry.increment(method, broke.at, error=ProtocolError(broke.what))
+            except MaxRetryError:
+                raise broke.final(len(retry.history)) from None
+            log.info("%s: %s; trying again (retry %d)", broke.at, broke.what, len(retry.history))
+            try:
+                retry.sleep()
+            except DeadlineReached as reached:
+                raise retry_deadline_error(
+                    reached, broke.at, broke.context, what=broke.what
+                ) from None
 
 
 # -- error mapping: responses --------------------------------------------------------------
@@ -368,7 +515,7 @@ def _server_text(response: requests.Response) -> str:
     """The server's own explanation: ``{"message"}`` or ``{"job": {"error"}}``; "" if none."""
     try:
         data = json.loads(response.content)
-    except ValueError:
+    except (ValueError, requests.RequestException):  # not JSON, or a body that broke off
         return ""
     if isinstance(data, dict):
         message = data.get("message")

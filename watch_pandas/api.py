@@ -149,17 +149,17 @@ def read_saved_query(
         )
         with execution.final_event():
             outcome = execution.run(start)
-            body = _result_body(
+            frame, meta = _read_result(
                 watch,
                 execution,
                 outcome,
+                dtype_backend,
                 query_id=query_id,
                 query_key=query_key,
                 repost=lambda: watch.post_query_results(
                     query_id, wire, max_age=ANY_AGE, stream=True
                 ),
             )
-            frame, meta = _decode(body, dtype_backend)
     _stamp(frame, watch, meta, outcome, query=query, parameters=wire)
     if results is not None:
         _to_cache(results, key, frame, query, is_default)
@@ -202,10 +202,15 @@ def run_sql(
                     sql, source.id, wire or None, max_age=wanted_age, stream=True
                 )
             )
-            body = _result_body(
-                watch, execution, outcome, query_id=None, query_key=False, repost=None
+            frame, meta = _read_result(
+                watch,
+                execution,
+                outcome,
+                dtype_backend,
+                query_id=None,
+                query_key=False,
+                repost=None,
             )
-            frame, meta = _decode(body, dtype_backend)
         _stamp(frame, watch, meta, outcome, query=None, parameters=wire, data_source=source.name)
         execution.report("done", source=frame.attrs["watch"]["source"])
         return frame
@@ -382,27 +387,36 @@ def _dropdown_lookup(watch, query_id: int) -> Callable[[Any], list[str]]:
     return options
 
 
-def _result_body(
+def _read_result(
     watch,
     execution: Execution,
     outcome: Outcome,
+    dtype_backend: DtypeBackend,
     *,
     query_id: int | None,
     query_key: bool,
     repost: Callable[[], Any] | None,
-) -> ResultBody:
-    """The result's JSON body, still streaming: inline, by id, or (query keys) re-POSTed.
+) -> tuple[pd.DataFrame, ResultMeta]:
+    """The result decoded while it streams in: inline, by id, or (query keys) re-POSTed.
 
-    Rows are decoded while they arrive (``frames.read_result``), so nothing here reads it.
+    A download by id that breaks off is decoded again from a fresh download
+    (:meth:`WatchClient.with_result`): the query does not run again.
     """
     if outcome.body is not None:
         execution.report("downloading", "inline result")
-        return outcome.body
+        return _decode(outcome.body, dtype_backend)
     execution.report("downloading", f"result {outcome.result_id}")
     if not query_key:
-        return watch.open_result(outcome.result_id)
-    # A query key cannot read results by id when the hash differs from the saved query's
-    # (non-default parameters): repeat the POST, which now hits the fresh cached result.
+        return watch.with_result(outcome.result_id, lambda body: _decode(body, dtype_backend))
+    return _decode(_reposted_body(execution, query_id, repost), dtype_backend)
+
+
+def _reposted_body(execution: Execution, query_id: int | None, repost: Callable[[], Any]):
+    """The result of a query-key run, fetched by repeating its POST.
+
+    A query key cannot read results by id when the hash differs from the saved query's
+    (non-default parameters): repeat the POST, which now hits the fresh cached result.
+    """
     for _ in range(3):
         response = repost()
         if response.job is None:

@@ -1,11 +1,11 @@
 """WatchClient: one method per Watch/Redash endpoint, over one ``requests.Session``.
 
 The key travels only in the ``Authorization: Key …`` header of each request (never in a URL we
-build). Idempotent requests are retried by urllib3 with exponential backoff on 429/502/503/504
-and connection errors, honouring ``Retry-After``; POSTs (which may start executions) are retried
-only when the connection failed before anything was sent. Every HTTP or transport failure is
-raised as an :mod:`watch_pandas.errors` type whose message names the method and path, never
-the key.
+build). Idempotent requests are retried with exponential backoff on 429/502/503/504 and
+connection errors (a body that breaks off mid-way included), honouring ``Retry-After``; POSTs
+(which may start executions) are retried only when the connection failed before anything was
+sent, or after a 429. Every HTTP or transport failure is raised as an
+:mod:`watch_pandas.errors` type whose message names the method and path, never the key.
 
 The transport (retry policy, the per-thread :func:`deadline`, failures → error types) lives in
 :mod:`watch_pandas._http`, result bodies (:class:`ResultBody`, :class:`ExecutionResponse`,
@@ -20,13 +20,14 @@ import logging
 import math
 import re
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Literal, TypeVar
 from urllib.parse import quote, urlsplit
 
 import requests
 import requests.auth
 from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
 
 from . import __version__
 from ._body import (
@@ -38,7 +39,10 @@ from ._body import (
 )
 from ._constants import MAX_PAGE_SIZE
 from ._http import (
+    DEADLINE_SLACK,
     DeadlineReached,
+    again_if_body_breaks,
+    broken_body_error,
     check_not_login_page,
     deadline,
     deadline_error,
@@ -46,6 +50,8 @@ from ._http import (
     expect_dict,
     http_error,
     no_deadline,
+    request_line,
+    retry_deadline_error,
     retry_policy,
     time_left,
     timeout_within_deadline,
@@ -77,6 +83,7 @@ __all__ = [
 log = logging.getLogger("watch_pandas.client")
 
 KeyKind = Literal["auto", "user", "query"]
+_T = TypeVar("_T")
 RESULT_FORMATS = ("json", "csv", "tsv", "xlsx")
 
 
@@ -128,6 +135,7 @@ class WatchClient:
         self.profile = config.profile
         self.timeout = _check_timeout(timeout)
         self.retries = retries
+        self._backoff_factor = float(backoff_factor)
         self._key = config.api_key
         self._key_kind: KeyKind = key_kind
         self._detected_kind: KeyKind = "auto"
@@ -470,10 +478,39 @@ class WatchClient:
 
         Routes as :meth:`get_result`; the body is read in chunks as it arrives.
         """
+        return self._open_result(result_id, query_id, self._transport_error)
+
+    def _open_result(
+        self,
+        result_id: int | str,
+        query_id: int | str | None,
+        error: Callable[[requests.RequestException, str, str, dict[str, Any]], WatchError],
+    ) -> ResultBody:
+        """:meth:`open_result`, with ``error`` making the error for a body that breaks off."""
         response = self.stream_result(result_id, "json", query_id=query_id)
         path = urlsplit(response.url).path.removeprefix("/api/")
         context = {"query_id": query_id, "job_id": None}
-        return result_body(response, lambda exc: self._transport_error(exc, "GET", path, context))
+        return result_body(response, lambda exc: error(exc, "GET", path, context))
+
+    def with_result(
+        self,
+        result_id: int | str,
+        use: Callable[[ResultBody], _T],
+        *,
+        query_id: int | str | None = None,
+    ) -> _T:
+        """``use(body)`` on a JSON result by id (:meth:`open_result`), e.g. decoding it.
+
+        When the body breaks off while ``use`` reads it, the result is downloaded again and
+        ``use`` starts over: a stored result never changes and nothing runs again on the server.
+        Retried like any safe request (``retries``, backoff, within the deadline).
+        """
+
+        def attempt() -> _T:
+            with self._open_result(result_id, query_id, self._body_error) as body:
+                return use(body)
+
+        return again_if_body_breaks(attempt, "GET", self._retry_policy())
 
     # -- dashboards ------------------------------------------------------------------------
     def list_dashboards(
@@ -786,9 +823,46 @@ class WatchClient:
         sent_parameters: Mapping[str, Any] | None = None,
         stream: bool = False,
     ) -> requests.Response:
-        """Send one request; return the 2xx response or raise the fitting WatchError."""
-        url = f"{self.url}/api/{path}"
+        """Send one request; return the 2xx response or raise the fitting WatchError.
+
+        Without ``stream`` the body is read here, and a safe request whose body breaks off
+        is sent again (urllib3 only retries failures before the response headers).
+        """
         context = {"query_id": query_id, "job_id": job_id}
+
+        def send() -> requests.Response:
+            return self._send(
+                method,
+                path,
+                context,
+                params=params,
+                body=body,
+                what=what,
+                user_only=user_only,
+                detect_user=detect_user,
+                sent_parameters=sent_parameters,
+                stream=stream,
+            )
+
+        if stream:
+            return send()
+        return again_if_body_breaks(send, method, self._retry_policy())
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        context: dict[str, Any],
+        *,
+        params: Mapping[str, Any] | None,
+        body: Any,
+        what: str | None,
+        user_only: bool,
+        detect_user: bool | None,
+        sent_parameters: Mapping[str, Any] | None,
+        stream: bool,
+    ) -> requests.Response:
+        url = f"{self.url}/api/{path}"
         timeout = timeout_within_deadline(self.timeout, method, path, context)
         started = time.monotonic()
         try:
@@ -802,15 +876,19 @@ class WatchClient:
                 timeout=timeout,
                 # A redirect turns a POST into a GET (§10.13): refuse it instead of following.
                 allow_redirects=method != "POST",
-                stream=stream,
+                # The body is read below, so that a body breaking off is told apart from a
+                # request that failed before the headers (which urllib3 already retried).
+                stream=True,
             )
-        except DeadlineReached:
-            raise deadline_error(method, path, context) from None
+        except DeadlineReached as reached:
+            raise retry_deadline_error(reached, request_line(method, path), context) from None
         except requests.RequestException as exc:
             left = time_left()
-            if left is not None and left <= 0.05:
+            if left is not None and left <= DEADLINE_SLACK:
                 raise deadline_error(method, path, context) from None
             raise self._transport_error(exc, method, path, context) from None
+        if not stream:
+            self._read_body(response, method, path, context)
         elapsed = time.monotonic() - started
         log.debug("%s %s -> %s in %.3fs", method, urlsplit(url).path, response.status_code, elapsed)
         if response.ok and not response.is_redirect:
@@ -837,6 +915,19 @@ class WatchClient:
         finally:
             response.close()
 
+    def _read_body(
+        self, response: requests.Response, method: str, path: str, context: dict[str, Any]
+    ) -> None:
+        """Read the whole body now (``response.content`` keeps it)."""
+        try:
+            response.content  # noqa: B018 - reading is the point
+        except requests.RequestException as exc:
+            response.close()
+            left = time_left()
+            if left is not None and left <= DEADLINE_SLACK:
+                raise deadline_error(method, path, context) from None
+            raise self._body_error(exc, method, path, context) from None
+
     def _redact(self, text: str) -> str:
         return text.replace(self._key, "<redacted>") if self._key else text
 
@@ -853,6 +944,16 @@ class WatchClient:
             retries=self.retries,
             read_timeout=self.timeout[1],
         )
+
+    def _body_error(
+        self, exc: requests.RequestException, method: str, path: str, context: dict[str, Any]
+    ) -> WatchError:
+        """The error for a body that broke off after the headers (see :meth:`_request`)."""
+        return broken_body_error(exc, method, path, context, read_timeout=self.timeout[1])
+
+    def _retry_policy(self) -> Retry:
+        """A fresh count of this client's retries, for bodies that break off."""
+        return retry_policy(self.retries, self._backoff_factor)
 
 
 # -- helpers (module level, no client state) -----------------------------------------------

@@ -127,7 +127,8 @@ class QueryCancelledError(WatchError):
 
 
 class WatchTimeoutError(WatchError, TimeoutError):
-    """The overall deadline passed; the server job (if any) was cancelled first."""
+    """The overall deadline passed, or a retry would have waited past it (a long
+    ``Retry-After``); the server job (if any) was cancelled first."""
 
 
 class LossyFormatError(WatchError):

@@ -2,8 +2,9 @@
 
 The one place that polls. Every job state is handled (watch-api.md §5.2, §10.16): finished
 returns, failed and cancelled raise, 1/6/7 count as waiting and 2 as running. Polling starts
-fast and slows down; an overall deadline bounds the whole wait; on the deadline **and** on
-KeyboardInterrupt the server job is cancelled before the error propagates.
+fast and slows down; an overall deadline bounds the whole wait. When the wait is abandoned (the
+deadline, KeyboardInterrupt, or an error such as a poll whose retries ran out) the server job
+is cancelled before the error propagates, and the error says what became of the job.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ._http import DEADLINE_SLACK, seconds_text
 from .client import deadline, no_deadline, time_left
 from .errors import (
     ForbiddenError,
@@ -97,6 +99,7 @@ class Execution:
         self._started = clock()
         self.job_id: str | None = None
         self._ended = False  # a terminal event (done/failed/cancelled) was emitted
+        self._cancel_error: WatchError | None = None  # why the last cancel failed
 
     # -- progress ---------------------------------------------------------------------------
     @property
@@ -172,11 +175,18 @@ class Execution:
                 job = self.client.get_job(job.id, query_id=self.query_id)
         except (QueryFailedError, QueryCancelledError):
             raise  # the job ended on the server: nothing to cancel
-        except (_DeadlinePassed, WatchTimeoutError):
-            self._on_deadline()  # cancels the job, raises WatchTimeoutError
+        except _DeadlinePassed:
+            self._on_deadline(None)  # cancels the job, raises WatchTimeoutError
+        except WatchTimeoutError as exc:
+            self._on_deadline(exc)  # a request inside the wait could not finish in time
+        except WatchError as exc:
+            # The poll failed for good (its retries ran out, the job is unknown...): the job
+            # must not run on unattended, and the error says it was given up.
+            cancelled = self.cancel(reason=one_line(exc))
+            _amend(exc, f"Stopped waiting: {self._fate(cancelled)}")
+            raise
         except BaseException:
-            # Ctrl-C, or anything else that stops us waiting (a transport error, a bug):
-            # the server job must not run on unattended.
+            # Ctrl-C, or a bug: the server job must not run on unattended either.
             self.cancel(reason="interrupted")
             raise
 
@@ -192,7 +202,8 @@ class Execution:
         if job.is_cancelled:
             self.report("cancelled", job.error or "cancelled")
             raise QueryCancelledError(
-                f"Job {job.id} was cancelled{self._where()}: {job.error or 'cancelled'} "
+                f"Job {job.id} was cancelled{self._where()}: "
+                f"{_sentence(job.error or 'the server gave no reason')} "
                 "Run it again to get a result.",
                 query_id=self.query_id,
                 job_id=job.id,
@@ -210,16 +221,27 @@ class Execution:
         self.report(state)
         return None
 
-    def _on_deadline(self) -> None:
+    def _on_deadline(self, inner: WatchTimeoutError | None) -> None:
+        """Cancel the job and raise the timeout; ``inner`` is a request's own timeout error."""
+        # A request that gave up with time left (a Retry-After or a backoff longer than that)
+        # says why; one cut short by the deadline itself adds nothing.
+        left = self.remaining()
+        early = inner is not None and left is not None and left > DEADLINE_SLACK
         cancelled = self.cancel(reason="deadline")
-        what = "cancelled on the server" if cancelled else "could not be cancelled"
-        limit = f" after {self.timeout:g} s" if self.timeout is not None else ""
-        raise WatchTimeoutError(
-            f"Gave up waiting{limit}{self._where()}; job {self.job_id} was "
-            f"{what}. Raise timeout= or use a cached result (max_age=None).",
-            query_id=self.query_id,
-            job_id=self.job_id,
-        ) from None
+        gave_up = f"Gave up waiting after {seconds_text(self.elapsed)} s{self._where()}"
+        fate = self._fate(cancelled)
+        if early:  # the request's message already says what to do
+            message = f"{gave_up}: {inner} {fate[0].upper()}{fate[1:]}"
+        else:
+            message = f"{gave_up}; {fate} Raise timeout= or use a cached result (max_age=None)."
+        raise WatchTimeoutError(message, query_id=self.query_id, job_id=self.job_id) from None
+
+    def _fate(self, cancelled: bool) -> str:
+        """What became of the server job, as the end of a message."""
+        if cancelled:
+            return f"job {self.job_id} was cancelled on the server."
+        why = f": {self._cancel_error}" if self._cancel_error is not None else "."
+        return f"job {self.job_id} could not be cancelled, so it may still run on the server{why}"
 
     def cancel(self, *, reason: str = "cancelled") -> bool:
         """Cancel the server job (best effort); True when the server accepted the cancel."""
@@ -231,9 +253,11 @@ class Execution:
                 self.client.cancel_job(self.job_id)
         except ForbiddenError as exc:
             log.warning("could not cancel job %s: %s", self.job_id, exc)
+            self._cancel_error = exc
             return False
         except WatchError as exc:
             log.warning("cancelling job %s failed: %s", self.job_id, exc)
+            self._cancel_error = exc
             return False
         self.report("cancelled", reason)
         return True
@@ -243,3 +267,15 @@ class Execution:
             return ""
         link = f" ({self.query_url})" if self.query_url else ""
         return f" for query {self.query_id}{link}"
+
+
+def _amend(exc: WatchError, sentence: str) -> None:
+    """Add ``sentence`` to ``exc``'s message (its type and context stay as raised)."""
+    exc.message = f"{exc.message} {sentence}"
+    exc.args = (exc.message,)
+
+
+def _sentence(text: str) -> str:
+    """``text`` ending like a sentence (the server's texts come with or without a full stop)."""
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else f"{text}."

@@ -83,6 +83,19 @@ def test_retries_on_a_get_route_are_capped(lw, read, make_client):
     assert lw.counters.executions == 0
 
 
+@pytest.mark.parametrize("status", [429, 503])
+def test_a_retry_after_longer_than_the_time_left_names_the_status(lw, read, status):
+    lw.hold_jobs()
+    lw.faults.fail_next(1, status=status, retry_after=30, path="/api/jobs/*", method="GET")
+    with pytest.raises(WatchTimeoutError) as caught:
+        read(lw.demo.queries["markets"], timeout=2)
+    message = str(caught.value)
+    assert f"answered {status} with Retry-After: 30 s" in message
+    assert "passed before the server answered" not in message  # it did answer
+    assert lw.counters.requests("GET", JOB) == 1  # not waited for, not asked again
+    assert lw.counters.requests("DELETE", JOB) == 1  # the read was abandoned: job cancelled
+
+
 @pytest.mark.parametrize("route", ["GET query", "GET job", "GET result"])
 def test_internal_server_error_is_not_retried_and_explained(lw, read, route):
     method, path, template = _routes(lw)[route]
@@ -184,12 +197,56 @@ def test_failed_cancel_is_reported_not_hidden(lw, read):
 
 # -- broken connections and bodies ---------------------------------------------------------
 @pytest.mark.parametrize("fault", ["reset_next", "truncate_next"])
+def test_a_broken_poll_reply_is_retried_and_the_job_not_cancelled(
+    lw, read, reference, frames_equal, fault
+):
+    expected = reference("prices")
+    getattr(lw.faults, fault)(1, path="/api/jobs/*", method="GET")
+    frames_equal(read(lw.demo.queries["prices"]), expected)
+    assert lw.faults.pending == 0
+    assert lw.counters.requests("GET", JOB) >= 2  # the broken reply, then the poll again
+    assert lw.counters.requests("DELETE", JOB) == 0  # the server job was never cancelled
+    assert lw.counters.executions == 1
+
+
+@pytest.mark.parametrize("fault", ["reset_next", "truncate_next"])
+def test_a_broken_result_download_is_fetched_again_by_id_not_rerun(
+    lw, read, reference, frames_equal, fault
+):
+    expected = reference("prices")
+    getattr(lw.faults, fault)(2, path="/api/query_results/*", method="GET")
+    frames_equal(read(lw.demo.queries["prices"]), expected)
+    assert lw.counters.requests("GET", RESULT) == 3  # two broken downloads, then the whole one
+    assert lw.counters.requests("POST", POST_RESULTS) == 1
+    assert lw.counters.executions == 1
+
+
+@pytest.mark.parametrize("fault", ["reset_next", "truncate_next"])
 @pytest.mark.parametrize("route", ["GET query", "GET job", "GET result"])
-def test_broken_body_is_a_transport_error_never_a_partial_frame(lw, read, fault, route):
-    method, path, _ = _routes(lw)[route]
-    getattr(lw.faults, fault)(1, path=path, method=method)
-    with pytest.raises(TransportError, match=r"connection broke.*try again"):
-        read(lw.demo.queries["prices"])
+def test_a_body_that_keeps_breaking_is_a_transport_error_never_a_partial_frame(
+    lw, read, make_client, fault, route
+):
+    method, path, template = _routes(lw)[route]
+    if route == "GET job":
+        lw.hold_jobs()  # still running when the read gives up
+    getattr(lw.faults, fault)(3, path=path, method=method)
+    with pytest.raises(TransportError, match=r"connection broke.*after 2 retries") as caught:
+        read(lw.demo.queries["prices"], client=make_client(retries=2))
+    assert lw.counters.requests(method, template) == 3
+    if route == "GET job":  # the read was abandoned while the job ran: it says so
+        assert lw.counters.requests("DELETE", JOB) == 1
+        assert f"job {caught.value.job_id} was cancelled on the server" in str(caught.value)
+
+
+def test_a_broken_poll_reply_is_not_retried_past_the_deadline(lw, read, make_client):
+    lw.hold_jobs()
+    lw.faults.reset_next(3, path="/api/jobs/*", method="GET")
+    # the first retry is immediate, the second would wait 2 * 100 s: more than timeout= allows
+    client = make_client(retries=3, backoff_factor=100)
+    with pytest.raises(WatchTimeoutError, match="connection broke.*cancelled on the server"):
+        read(lw.demo.queries["markets"], client=client, timeout=5)
+    assert lw.counters.requests("GET", JOB) == 2
+    assert lw.counters.requests("DELETE", JOB) == 1
 
 
 @pytest.mark.parametrize("fault", ["reset_next", "truncate_next"])
@@ -201,11 +258,13 @@ def test_broken_execution_reply_is_a_transport_error_and_not_reposted(lw, read, 
     assert lw.counters.requests("POST", POST_RESULTS) == 1
 
 
-def test_a_broken_body_then_a_retry_by_the_user_gives_the_frame(lw, read, reference, frames_equal):
+def test_a_broken_body_then_a_retry_by_the_user_gives_the_frame(
+    lw, read, make_client, reference, frames_equal
+):
     expected = reference("prices")
-    lw.faults.truncate_next(1, path="/api/query_results/*")
+    lw.faults.truncate_next(2, path="/api/query_results/*")
     with pytest.raises(TransportError):
-        read(lw.demo.queries["prices"])
+        read(lw.demo.queries["prices"], client=make_client(retries=1))
     frames_equal(read(lw.demo.queries["prices"]), expected)
 
 

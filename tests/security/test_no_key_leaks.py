@@ -106,8 +106,9 @@ def _provocations(lw: LocalWatch, key: str) -> list[tuple[str, Callable[[], obje
         ("echoed 403", fault(lambda: lw.faults.fail_next(1, 403, body=echo), read)),
         ("503 forever", fault(lambda: lw.faults.fail_next(9, 503, retry_after=0), read)),
         ("html", fault(lambda: lw.faults.html_next(1), read)),
-        ("reset", fault(lambda: lw.faults.reset_next(1, path="/api/query_results/*"), read)),
-        ("truncated", fault(lambda: lw.faults.truncate_next(1, path="/api/jobs/*"), read)),
+        # broken bodies are retried: enough of them to outlast the retries
+        ("reset", fault(lambda: lw.faults.reset_next(9, path="/api/query_results/*"), read)),
+        ("truncated", fault(lambda: lw.faults.truncate_next(9, path="/api/jobs/*"), read)),
         (
             "bad json echo",
             fault(lambda: lw.faults.fail_next(1, 200, body=f'{{"x": "{key}'.encode()), read),
