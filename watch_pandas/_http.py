@@ -49,6 +49,7 @@ from .errors import (
     WatchError,
     WatchTimeoutError,
 )
+from .params import adhoc_params_hint
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
 # Methods urllib3 may repeat after a read error or a retryable status. DELETE is safe here:
@@ -337,7 +338,9 @@ def http_error(
             **extra,
         )
     if status == 400:
-        return _bad_request(text, where, subject, sent_parameters, extra)
+        return _bad_request(
+            text, where, subject, sent_parameters, extra, adhoc=path == "query_results"
+        )
     if status == 401:
         lowered = text.lower()
         if "data source" in lowered:
@@ -395,7 +398,10 @@ def _bad_request(
     subject: str,
     sent: Mapping[str, Any] | None,
     extra: dict[str, Any],
+    *,
+    adhoc: bool = False,
 ) -> WatchError:
+    """``adhoc``: the request ran ad-hoc SQL (no saved definitions, so no defaults)."""
     lowered = text.lower()
     said = f' The server said: "{text}".' if text else ""
     if _INCOMPATIBLE in lowered:
@@ -415,6 +421,14 @@ def _bad_request(
         )
     if _MISSING in lowered:
         names = sorted(_names_after(text, _MISSING))
+        if adhoc:
+            return ParameterError(
+                f"The SQL needs a value for {', '.join(map(repr, names))}; "
+                f"{adhoc_params_hint(names)}.",
+                name=", ".join(names) or None,
+                allowed="a value for every {{ name }} in the SQL",
+                **extra,
+            )
         return ParameterError(
             f"{subject[0].upper() + subject[1:]} needs a value for parameter(s) "
             f"{', '.join(names)}; the server never fills in defaults, so every parameter "
