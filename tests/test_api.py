@@ -6,12 +6,14 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import responses
 from responses import matchers
 
 from watch_pandas import (
+    ConfigError,
     ParameterError,
     QueryFailedError,
     WatchTimeoutError,
@@ -214,4 +216,53 @@ def test_run_sql_refuses_a_missing_placeholder_before_sending(mocked, client):
         run_sql("SELECT {{ start }}, {{ end }}", 1, {"end": 1}, client=client, progress=False)
     with pytest.raises(ParameterError, match="do not appear in the SQL"):
         run_sql("SELECT 1", 1, {"x": 1}, client=client, progress=False)
+    assert len(mocked.calls) == 0
+
+
+def test_run_sql_refuses_values_with_no_sql_text_before_sending(mocked, client):
+    for value, named in [(float("nan"), "nan"), (pd.NaT, "NaT"), (np.float64("inf"), "inf")]:
+        with pytest.raises(ParameterError, match=f"Given: {named}"):
+            run_sql("SELECT {{ x }}", 1, {"x": value}, client=client, progress=False)
+    assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "data_source", "named"),
+    [
+        (None, 1, "None"),
+        ("  ", 1, "'  '"),
+        (b"SELECT 1", 1, "b'SELECT 1'"),
+        ("SELECT 1", None, "None"),
+        ("SELECT 1", 1.5, "1.5"),
+        ("SELECT 1", True, "True"),
+        ("SELECT 1", 0, "0"),
+    ],
+)
+def test_run_sql_refuses_bad_sql_or_data_source_naming_it(mocked, client, sql, data_source, named):
+    with pytest.raises(ConfigError) as info:
+        run_sql(sql, data_source, client=client, progress=False)
+    assert named in str(info.value)
+    assert len(mocked.calls) == 0
+
+
+def test_numpy_integers_are_accepted_where_ints_are(mocked, client):
+    """Ids and seconds often come out of a DataFrame as numpy scalars."""
+    mocked.get(f"{URL}/api/queries/2", json=body("06-query-demo-params"))
+    mocked.post(f"{URL}/api/queries/2/results", json=body("07-results-post-cached"))
+    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))
+    mocked.post(f"{URL}/api/query_results", json=body("42-range-and-multi-result"))
+    read_watch_query(
+        np.int64(2), max_age=np.int64(600), timeout=np.int32(30), progress=False, client=client
+    )
+    run_sql("SELECT 1", np.int64(1), max_age=np.int64(5), progress=False, client=client)
+    posts = [post_body(c) for c in mocked.calls if c.request.method == "POST"]
+    assert [p["max_age"] for p in posts] == [600, 5]
+    assert posts[1]["data_source_id"] == 1
+
+
+@pytest.mark.parametrize("bad", [1.5, 600.0, "600", True, -5, np.float64(60)])
+def test_a_bad_max_age_says_what_is_allowed(mocked, client, bad):
+    with pytest.raises(ConfigError, match="max_age") as info:
+        read_watch_query(2, max_age=bad, progress=False, client=client)
+    assert "whole number of seconds" in str(info.value) and repr(bad) in str(info.value)
     assert len(mocked.calls) == 0

@@ -7,6 +7,8 @@ of their own beyond choosing routes for the key kind (watch-api.md §10.4).
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
 from contextlib import contextmanager
@@ -76,7 +78,9 @@ def read_watch_query(
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
     from the cache.
     """
-    check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
+    max_age, timeout = check_read_options(
+        max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
+    )
     results = open_cache(cache, offline, cache_dir)
     if _cache.is_offline(offline):
         server = _server_url(client, url, api_key, profile)
@@ -190,7 +194,11 @@ def run_sql(
     ad-hoc results too, and re-running a cell should not silently return an old count).
     Needs a user API key.
     """
-    check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
+    sql = _check_sql(sql)
+    data_source = _check_data_source(data_source)
+    max_age, timeout = check_read_options(
+        max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
+    )
     wire = _params.adhoc_parameters(sql, params)
     with client_for(client, url, api_key, profile) as watch, deadline(timeout):
         source = watch.resolve_data_source(data_source)
@@ -215,24 +223,63 @@ def run_sql(
 DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
 
 
-def check_read_options(*, max_age: object, timeout: object, dtype_backend: object) -> None:
-    """Refuse bad read options before any request (a bad value must not cost an execution)."""
-    if max_age is not None and (
-        isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < -1
-    ):
-        raise ConfigError(
-            f"max_age must be None (any cached result), 0 (always run) or a number of seconds, "
-            f"not {max_age!r}."
-        )
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
-    ):
-        raise ConfigError(f"timeout must be None or a number of seconds > 0, not {timeout!r}.")
+def check_read_options(
+    *, max_age: object, timeout: object, dtype_backend: object
+) -> tuple[int | None, float | None]:
+    """Refuse bad read options before any request (a bad value must not cost an execution).
+
+    Returns ``max_age`` and ``timeout`` as plain Python numbers (numpy scalars accepted)."""
     if dtype_backend not in DTYPE_BACKENDS:
         raise ConfigError(
             f"dtype_backend must be 'numpy_nullable' or 'pyarrow' (as in pandas' readers), "
             f"not {dtype_backend!r}."
         )
+    return check_max_age(max_age), check_timeout(timeout)
+
+
+def check_max_age(max_age: object) -> int | None:
+    """``max_age`` as an int (``numpy.int64`` too), ``None`` kept; anything else refused."""
+    if max_age is None:
+        return None
+    if isinstance(max_age, numbers.Integral) and not isinstance(max_age, bool) and max_age >= -1:
+        return int(max_age)
+    raise ConfigError(
+        f"max_age must be a whole number of seconds (an int such as 600; 0 always runs), or "
+        f"None for a cached result of any age, not {max_age!r}."
+    )
+
+
+def check_timeout(timeout: object) -> float | None:
+    """``timeout`` as a float (numpy numbers too), ``None`` kept; anything else refused."""
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, numbers.Real)
+        and not isinstance(timeout, bool)
+        and math.isfinite(timeout)
+        and timeout > 0
+    ):
+        return float(timeout)
+    raise ConfigError(f"timeout must be None or a number of seconds > 0, not {timeout!r}.")
+
+
+def _check_sql(sql: object) -> str:
+    if not isinstance(sql, str) or not sql.strip():
+        raise ConfigError(f"sql must be the SQL text to run (a non-empty str), not {sql!r}.")
+    return sql
+
+
+def _check_data_source(data_source: object) -> int | str:
+    """A data source id as an int (numpy integers too), or a name as given."""
+    if isinstance(data_source, numbers.Integral) and not isinstance(data_source, bool):
+        if data_source > 0:
+            return int(data_source)
+    elif isinstance(data_source, str) and data_source.strip():
+        return data_source
+    raise ConfigError(
+        "data_source must be a data source's id (a positive int such as 3) or its name "
+        f"(a str), not {data_source!r}."
+    )
 
 
 # -- local cache ---------------------------------------------------------------------------

@@ -93,6 +93,7 @@ __all__ = [
     "clear_cache",
     "unusable_folder",
     "is_offline",
+    "needs_network",
     "usable",
 ]
 
@@ -183,6 +184,18 @@ def is_offline(offline: bool | None = None) -> bool:
     if value in _FALSE_WORDS:
         return False
     raise ConfigError(f"${OFFLINE_ENV}={value!r} is not understood; use 1 (offline) or 0 (online).")
+
+
+def needs_network(what: str, instead: str = "", *, argument: bool = True) -> ConfigError:
+    """The one refusal for work that cannot be done from the cache while offline mode is on
+    (``argument``: the caller has an ``offline=`` argument to mention)."""
+    hint = f" {instead}" if instead else ""
+    on = f"${OFFLINE_ENV}=1 or offline=True" if argument else f"${OFFLINE_ENV}=1"
+    off = f"unset ${OFFLINE_ENV} or pass offline=False" if argument else f"unset ${OFFLINE_ENV}"
+    return ConfigError(
+        f"{what} needs the server, and offline mode is on ({on}), which never touches the "
+        f"network.{hint} To go online, {off}."
+    )
 
 
 def unusable_folder(directory: Path, exc: OSError) -> ConfigError:
