@@ -62,6 +62,7 @@ def test_cached_result_is_read_inline_with_one_post(mocked, client):
     query = body("06-query-demo-params")
     mocked.get(f"{URL}/api/queries/2", json=query)
     mocked.post(f"{URL}/api/queries/2/results", json=body("07-results-post-cached"))
+    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))  # the name, once
     frame = read_watch_query(2, progress=False, client=client)
 
     sent = post_body(mocked.calls[1])
@@ -80,7 +81,9 @@ def test_cached_result_is_read_inline_with_one_post(mocked, client):
     assert frame.attrs["watch"]["source"] == "server cache"
     assert frame.attrs["watch"]["result_id"] == 53
     assert frame.attrs["watch"]["query_url"] == f"{URL}/queries/2"
-    assert len(mocked.calls) == 2
+    assert frame.attrs["watch"]["data_source_id"] == 1
+    assert frame.attrs["watch"]["data_source"] == "demo-sqlite"
+    assert len(mocked.calls) == 3
     no_key_in_urls(mocked)
 
 
@@ -204,9 +207,8 @@ def test_run_sql_runs_the_sql_unless_told_a_cached_result_will_do(mocked, client
     re-run in the afternoon must not get the morning's count from the server's cache."""
     mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))
     mocked.post(f"{URL}/api/query_results", json=body("42-range-and-multi-result"))
-    run_sql("SELECT 1", 1, progress=False, client=client)
-    run_sql("SELECT 1", 1, max_age=600, progress=False, client=client)
-    run_sql("SELECT 1", 1, max_age=None, progress=False, client=client)
+    for max_age in (0, 600, None):  # cache=False: each one reaches the server
+        run_sql("SELECT 1", 1, max_age=max_age, progress=False, client=client, cache=False)
     sent = [post_body(c)["max_age"] for c in mocked.calls if c.request.method == "POST"]
     assert sent == [0, 600, -1]
 

@@ -263,7 +263,7 @@ def test_interactive_shows_a_bad_prefill_next_to_its_field(ip, server):
         ("-d db --param x=$undefined_thing", "SELECT {{ x }}", r"\$undefined_thing is not"),
         ("-d db --params 41+1", "SELECT 1", "must be a dict"),
         ("-d db --params nope(", "SELECT 1", "could not be evaluated"),
-        ("-d db", "SELECT {{ x }}", "Missing value for parameter"),
+        ("-d db", "SELECT {{ x }}", "The SQL needs a value for 'x'"),
         ("not-a-name -d db", "SELECT 1", "not a valid variable name"),
     ],
 )

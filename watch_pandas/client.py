@@ -136,6 +136,7 @@ class WatchClient:
         # dashboard routes: "legacy" = v10+ (ids; ?legacy for slugs), "slug" = v8/v9 (slugs)
         self._dashboard_slug_style: Literal["legacy", "slug"] | None = None
         self._dashboard_slugs: dict[int, str] = {}  # id → slug seen (v8/v9 address by slug)
+        self._data_source_names: dict[int, str] | None = None  # id → name, once listed
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         # The key travels per request (auth=), never on the session: a session the caller
@@ -644,7 +645,13 @@ class WatchClient:
         data = self._json("GET", "data_sources", what="data sources", user_only=True)
         if not isinstance(data, list):
             raise ServerError("GET /api/data_sources did not answer a list.")
-        return [wire_model(DataSource.from_json, item, "a data source") for item in data]
+        sources = [wire_model(DataSource.from_json, item, "a data source") for item in data]
+        self._data_source_names = {source.id: source.name for source in sources}
+        return sources
+
+    def listed_data_sources(self) -> dict[int, str] | None:
+        """The data sources (id → name) this client last listed, or ``None`` (no request)."""
+        return None if self._data_source_names is None else dict(self._data_source_names)
 
     def resolve_data_source(self, id_or_name: int | str) -> DataSource:
         """A data source by id (int or digit string) or exact name."""
