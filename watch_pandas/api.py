@@ -76,7 +76,7 @@ def read_watch_query(
     to its newest result, so ``max_age=None`` serves the local copy while the query is
     unchanged: pass ``max_age`` to bound it). ``cache=False`` neither reads nor writes it.
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
-    from the cache.
+    from the cache; since nothing can run, ``max_age=0`` then serves the last stored run.
     """
     max_age, timeout = check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend

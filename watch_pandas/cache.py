@@ -6,8 +6,9 @@ Where
     creates is made user-only (``0o700``); an existing one keeps its mode. Files are ``0o600``.
 
 Names
-    ``<sha256>.parquet`` for a result, ``<sha256>.query.json`` for a query's definitions.
-    The hash covers the server URL, the query id, the canonical wire parameters
+    ``<sha256>.parquet`` for a result, ``<sha256>.query.json`` for a query's definitions,
+    ``<sha256>.sources.json`` for a server's data source list. The hash covers the server
+    URL, the query id (or the data source and SQL text), the canonical wire parameters
     (:func:`watch_pandas.params.cache_key`) and the dtype backend; the API key is never part of
     a name or of a file's contents (the stored query JSON keeps an allow-list of fields that
     excludes ``api_key``).
@@ -37,9 +38,14 @@ How a cached read decides (:func:`usable`)
     * and its age satisfies ``max_age`` exactly like the server: ``now - retrieved_at`` (UTC)
       ``<= max_age``. ``None`` accepts any age, like the server's ``max_age=-1``.
 
+    Ad-hoc SQL (``run_sql``) is keyed by server, data source id, SQL text (outer whitespace
+    and line endings normalised), parameters and dtype backend; only ``max_age`` judges it.
+
     Offline mode (``offline=True`` or ``$WATCH_OFFLINE=1``) never touches the network: the
     query's definitions come from its cached ``.query.json``, only ``max_age`` is checked (the
-    server's pointers cannot be), and a missing entry is a clear :class:`NotFoundError`.
+    server's pointers cannot be), ``max_age=0`` serves the last stored run (nothing can run),
+    and a missing entry is a clear :class:`NotFoundError`. Data source names resolve through
+    the list last fetched online (``<sha256>.sources.json``, ids and names only).
 
 Size
     The folder is capped (``$WATCH_CACHE_MAX_BYTES``, default 2 GiB): after each write the
