@@ -450,10 +450,13 @@ def _offline_source_id(results, server: str, data_source: int | str, where: str)
         if name == data_source:
             return source_id
     listed = ", ".join(f"{name} (id {i})" for i, name in known.items())
-    seen = f"Last listed: {listed}." if listed else f"No data sources were ever listed {where}."
+    if listed:
+        seen = f"It is not among the data sources last listed online: {listed}."
+    else:
+        seen = f"Its data sources were never listed online (no list is kept {where})."
     raise _cache.needs_network(
         f"Finding data source {data_source!r} of {server} by name",
-        f"It was never listed online. {seen} Pass its id (data_source=3) instead.",
+        f"{seen} Pass its id (data_source=3) instead.",
     )
 
 
@@ -485,7 +488,8 @@ def _remember_sources(results, watch) -> None:
     if results is None or names is None:
         return
     try:
-        results.store_data_sources(watch.url, names)
+        if results.load_data_sources(watch.url) != names:  # no rewrite (and fsync) per read
+            results.store_data_sources(watch.url, names)
     except OSError as exc:  # a cache that cannot write must never cost the user the frame
         log.warning("could not remember the data sources in the local cache: %s", exc)
 
