@@ -6,12 +6,14 @@ import copy
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import responses
 from responses import matchers
 
 from watch_pandas import (
+    ConfigError,
     ParameterError,
     QueryFailedError,
     WatchTimeoutError,
@@ -60,6 +62,7 @@ def test_cached_result_is_read_inline_with_one_post(mocked, client):
     query = body("06-query-demo-params")
     mocked.get(f"{URL}/api/queries/2", json=query)
     mocked.post(f"{URL}/api/queries/2/results", json=body("07-results-post-cached"))
+    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))  # the name, once
     frame = read_watch_query(2, progress=False, client=client)
 
     sent = post_body(mocked.calls[1])
@@ -78,7 +81,9 @@ def test_cached_result_is_read_inline_with_one_post(mocked, client):
     assert frame.attrs["watch"]["source"] == "server cache"
     assert frame.attrs["watch"]["result_id"] == 53
     assert frame.attrs["watch"]["query_url"] == f"{URL}/queries/2"
-    assert len(mocked.calls) == 2
+    assert frame.attrs["watch"]["data_source_id"] == 1
+    assert frame.attrs["watch"]["data_source"] == "demo-sqlite"
+    assert len(mocked.calls) == 3
     no_key_in_urls(mocked)
 
 
@@ -202,9 +207,8 @@ def test_run_sql_runs_the_sql_unless_told_a_cached_result_will_do(mocked, client
     re-run in the afternoon must not get the morning's count from the server's cache."""
     mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))
     mocked.post(f"{URL}/api/query_results", json=body("42-range-and-multi-result"))
-    run_sql("SELECT 1", 1, progress=False, client=client)
-    run_sql("SELECT 1", 1, max_age=600, progress=False, client=client)
-    run_sql("SELECT 1", 1, max_age=None, progress=False, client=client)
+    for max_age in (0, 600, None):  # cache=False: each one reaches the server
+        run_sql("SELECT 1", 1, max_age=max_age, progress=False, client=client, cache=False)
     sent = [post_body(c)["max_age"] for c in mocked.calls if c.request.method == "POST"]
     assert sent == [0, 600, -1]
 
@@ -214,4 +218,53 @@ def test_run_sql_refuses_a_missing_placeholder_before_sending(mocked, client):
         run_sql("SELECT {{ start }}, {{ end }}", 1, {"end": 1}, client=client, progress=False)
     with pytest.raises(ParameterError, match="do not appear in the SQL"):
         run_sql("SELECT 1", 1, {"x": 1}, client=client, progress=False)
+    assert len(mocked.calls) == 0
+
+
+def test_run_sql_refuses_values_with_no_sql_text_before_sending(mocked, client):
+    for value, named in [(float("nan"), "nan"), (pd.NaT, "NaT"), (np.float64("inf"), "inf")]:
+        with pytest.raises(ParameterError, match=f"Given: {named}"):
+            run_sql("SELECT {{ x }}", 1, {"x": value}, client=client, progress=False)
+    assert len(mocked.calls) == 0
+
+
+@pytest.mark.parametrize(
+    ("sql", "data_source", "named"),
+    [
+        (None, 1, "None"),
+        ("  ", 1, "'  '"),
+        (b"SELECT 1", 1, "b'SELECT 1'"),
+        ("SELECT 1", None, "None"),
+        ("SELECT 1", 1.5, "1.5"),
+        ("SELECT 1", True, "True"),
+        ("SELECT 1", 0, "0"),
+    ],
+)
+def test_run_sql_refuses_bad_sql_or_data_source_naming_it(mocked, client, sql, data_source, named):
+    with pytest.raises(ConfigError) as info:
+        run_sql(sql, data_source, client=client, progress=False)
+    assert named in str(info.value)
+    assert len(mocked.calls) == 0
+
+
+def test_numpy_integers_are_accepted_where_ints_are(mocked, client):
+    """Ids and seconds often come out of a DataFrame as numpy scalars."""
+    mocked.get(f"{URL}/api/queries/2", json=body("06-query-demo-params"))
+    mocked.post(f"{URL}/api/queries/2/results", json=body("07-results-post-cached"))
+    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))
+    mocked.post(f"{URL}/api/query_results", json=body("42-range-and-multi-result"))
+    read_watch_query(
+        np.int64(2), max_age=np.int64(600), timeout=np.int32(30), progress=False, client=client
+    )
+    run_sql("SELECT 1", np.int64(1), max_age=np.int64(5), progress=False, client=client)
+    posts = [post_body(c) for c in mocked.calls if c.request.method == "POST"]
+    assert [p["max_age"] for p in posts] == [600, 5]
+    assert posts[1]["data_source_id"] == 1
+
+
+@pytest.mark.parametrize("bad", [1.5, 600.0, "600", True, -5, np.float64(60)])
+def test_a_bad_max_age_says_what_is_allowed(mocked, client, bad):
+    with pytest.raises(ConfigError, match="max_age") as info:
+        read_watch_query(2, max_age=bad, progress=False, client=client)
+    assert "whole number of seconds" in str(info.value) and repr(bad) in str(info.value)
     assert len(mocked.calls) == 0

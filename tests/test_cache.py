@@ -14,8 +14,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+import requests
 
-from watch_pandas import ConfigError, NotFoundError, read_watch_query
+from watch_pandas import ConfigError, NotFoundError, read_watch_query, run_sql
 from watch_pandas import cache as wc
 from watch_pandas.client import WatchClient
 from watch_pandas.frames import decode_result
@@ -505,6 +506,7 @@ def test_offline_needs_no_key_and_no_running_server(local_watch, cache_dir):
 
 
 def test_offline_without_a_cached_copy_says_so(lw, read):
+    """And max_age=0 offline is the last stored run: a re-run notebook cell keeps working."""
     qid = lw.demo.queries["param_enum"]
     with pytest.raises(NotFoundError, match="never been read online"):
         read(qid, offline=True)
@@ -512,8 +514,8 @@ def test_offline_without_a_cached_copy_says_so(lw, read):
     lw.counters.reset()
     with pytest.raises(NotFoundError, match="no cached copy for these parameters"):
         read(qid, {"chain": "optimism"}, offline=True)
-    with pytest.raises(ConfigError, match="max_age=0"):
-        read(qid, {"chain": "ethereum"}, offline=True, max_age=0)
+    offline = read(qid, {"chain": "ethereum"}, offline=True, max_age=0)  # nothing can run
+    assert offline.attrs["watch"]["source"] == "local cache"
     with pytest.raises(ConfigError, match="cache=False"):
         read(qid, offline=True, cache=False)
     assert lw.counters.requests() == 0
@@ -577,3 +579,124 @@ def test_offline_with_an_unusable_cache_folder_is_a_config_error(
 def test_a_cache_dir_that_is_no_path_is_a_config_error(bad):
     with pytest.raises(ConfigError, match="cache_dir"):
         wc.ResultCache(bad)
+
+
+# --------------------------------------------------------------------------- ad-hoc SQL
+
+ADHOC = (
+    "SELECT m.symbol, p.day, p.price FROM prices p JOIN markets m ON m.id = p.market_id "
+    "WHERE m.symbol = '{{ sym }}' ORDER BY p.day LIMIT 3"
+)
+ADHOC_POST = "/api/query_results"
+
+
+@pytest.fixture
+def sql(lw, cache_dir):
+    def run(text=ADHOC, source="demo-sqlite", params=None, **kw):
+        kw.setdefault("progress", False)
+        params = {"sym": "WETH"} if params is None else params
+        return run_sql(text, source, params, url=lw.url, api_key=lw.admin_key, **kw)
+
+    return run
+
+
+def test_adhoc_results_are_kept_and_served_offline_by_name_or_id(lw, sql, monkeypatch):
+    online = sql()
+    assert online.attrs["watch"]["source"] == "fresh run"
+    lw.counters.reset()
+    monkeypatch.setenv(wc.OFFLINE_ENV, "1")
+
+    by_name = sql()  # the same call, default max_age=0: the last stored run
+    by_id = sql(f"  {ADHOC}\n", lw.demo.data_sources["sqlite"])  # outer whitespace is no change
+
+    assert lw.counters.requests() == 0
+    for frame in (by_name, by_id):
+        assert frame.attrs["watch"]["source"] == "local cache"
+        pd.testing.assert_frame_equal(frame, online)
+        assert frame.attrs["watch"]["data_source"] == "demo-sqlite"
+
+
+def test_adhoc_offline_without_a_copy_says_what_is_missing(lw, sql, monkeypatch):
+    sql()
+    monkeypatch.setenv(wc.OFFLINE_ENV, "1")
+    lw.counters.reset()
+    with pytest.raises(NotFoundError, match="no cached copy") as info:
+        sql(params={"sym": "WBTC"})
+    assert "{'sym': 'WBTC'}" in str(info.value) or '"sym":"WBTC"' in str(info.value)
+    with pytest.raises(NotFoundError, match="no cached copy"):
+        sql(ADHOC.replace("LIMIT 3", "LIMIT 4"))
+    with pytest.raises(ConfigError, match="data source 'demo-nowhere'") as info:
+        sql(source="demo-nowhere")
+    assert "offline" in str(info.value)
+    with pytest.raises(ConfigError, match="cache=False"):
+        sql(cache=False)
+    assert lw.counters.requests() == 0
+
+
+def test_adhoc_offline_before_any_listing_takes_an_id_only(local_watch, cache_dir):
+    url, source = local_watch.url, local_watch.add_data_source("db")
+    with pytest.raises(ConfigError, match="never listed") as info:
+        run_sql("SELECT 1 AS one", "db", url=url, offline=True, progress=False)
+    assert "data_source=" in str(info.value)
+    with pytest.raises(NotFoundError, match="no cached copy"):
+        run_sql("SELECT 1 AS one", source, url=url, offline=True, progress=False)
+    assert local_watch.counters.requests() == 0
+
+
+def test_adhoc_online_max_age_serves_the_local_copy_with_one_request(lw, sql):
+    first = sql()
+    lw.counters.reset()
+    again = sql(max_age=3600)
+    assert again.attrs["watch"]["source"] == "local cache"
+    assert lw.counters.executions == 0
+    assert lw.counters.requests() == 1 == lw.counters.requests("GET", "/api/data_sources")
+    pd.testing.assert_frame_equal(again, first)
+    lw.counters.reset()
+    assert sql().attrs["watch"]["source"] == "fresh run"  # max_age=0 runs, as before
+    assert lw.counters.requests("POST", ADHOC_POST) == 1
+
+
+def test_adhoc_cache_false_neither_reads_nor_writes(lw, sql, cache_dir):
+    sql(cache=False)
+    assert [p for p in files(cache_dir) if p.suffix == ".parquet"] == []
+
+
+def test_adhoc_cache_files_hold_no_key(lw, sql, cache_dir):
+    sql()
+    assert files(cache_dir)
+    for path in files(cache_dir):
+        assert lw.admin_key.encode() not in path.read_bytes()
+        assert "WETH" not in path.name
+
+
+# --------------------------------------------------------------------------- provenance
+
+
+def test_a_saved_query_frame_names_its_data_source_listing_it_once(lw, read):
+    """The id comes with the result; the name costs one listing per server, remembered in the
+    local cache, so later reads (other clients too) and local hits need no extra request."""
+    qid = lw.demo.queries["positions"]
+    source_id = requests.get(
+        f"{lw.url}/api/queries/{qid}", headers={"Authorization": f"Key {lw.admin_key}"}, timeout=30
+    ).json()["data_source_id"]
+    sources = lw.demo.data_sources
+    names = {sources["sqlite"]: "demo-sqlite", sources["typed"]: "demo-typed"}
+    lw.counters.reset()
+
+    fresh = read(qid, max_age=0)
+    again = read(qid, max_age=0)
+    hit = read(qid)
+
+    for frame in (fresh, again, hit):
+        assert frame.attrs["watch"]["data_source_id"] == source_id
+        assert frame.attrs["watch"]["data_source"] == names[source_id]
+    assert lw.counters.requests("GET", "/api/data_sources") == 1
+
+
+def test_a_query_key_frame_has_the_data_source_id_and_no_name(lw, read):
+    qid = lw.demo.queries["markets"]
+    lw.counters.reset()
+    frame = read_watch_query(qid, url=lw.url, api_key=lw.query_key(qid), progress=False)
+    assert frame.attrs["watch"]["data_source_id"] in lw.demo.data_sources.values()
+    assert frame.attrs["watch"]["data_source"] is None
+    assert lw.counters.requests("GET", "/api/data_sources") == 0

@@ -218,3 +218,25 @@ def test_serve_refuses_a_port_outside_0_to_65535_in_one_line(port, monkeypatch, 
     last = err.strip().splitlines()[-1]
     assert last.startswith("watch-pandas serve: error: argument --port: ")
     assert port in last and "0 to 65535" in last
+
+
+@pytest.mark.parametrize("age", ["-5", "1.5", "soon", "-1"])
+def test_get_refuses_a_bad_max_age_without_suggesting_none(env, age, capsys):
+    """The command line cannot pass None: the message says how to ask for any age there."""
+    env.counters.reset()
+    with pytest.raises(SystemExit) as caught:
+        main(["get", str(env.demo.queries["markets"]), "--max-age", age])
+    assert caught.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("watch-pandas get: error: argument --max-age: ")
+    assert repr(age) in last and "leave --max-age out" in last and "None" not in last
+    assert env.counters.requests() == 0
+
+
+def test_queries_offline_says_it_needs_the_server(env, monkeypatch, capsys):
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    env.counters.reset()
+    assert main(["queries"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "offline" in line and "WATCH_OFFLINE" in line and "offline=" not in line
+    assert env.counters.requests() == 0

@@ -400,6 +400,21 @@ def test_missing_parameters_mapped(mock: responses.RequestsMock, client: WatchCl
     assert info.value.status_code == 400
 
 
+def test_missing_adhoc_parameters_say_what_to_pass(
+    mock: responses.RequestsMock, client: WatchClient
+) -> None:
+    """Ad-hoc SQL has no saved defaults: the message says which params= the SQL needs."""
+    sample = load_sample("18-params-missing")
+    sample["body"]["job"]["error"] = "Missing parameter value for: p.foo, дата"
+    mock.post(f"{API}/query_results", json=sample["body"], status=sample["status"])
+    with pytest.raises(ParameterError) as info:
+        client.execute_sql("SELECT {{ дата }}, {{ p.foo }}", 1, {})
+    message = str(info.value)
+    assert "params={'p': {'foo': ...}, 'дата': ...}" in message
+    assert "default" not in message
+    assert info.value.name == "p.foo, дата"
+
+
 def test_incompatible_parameters_mapped(mock: responses.RequestsMock, client: WatchClient) -> None:
     sample = load_sample("19-params-incompatible")
     mock.post(f"{API}/queries/2/results", json=sample["body"], status=sample["status"])

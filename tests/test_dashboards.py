@@ -416,6 +416,18 @@ def test_bad_arguments_are_config_errors(lw, board):
         read_board(lw, board, errors="ignore")
 
 
+@pytest.mark.parametrize(
+    ("option", "bad"), [("max_age", 1.5), ("max_age", "60"), ("timeout", -1), ("timeout", "5")]
+)
+def test_bad_read_options_are_refused_before_any_request(lw, board, option, bad):
+    """Not one failure per widget after reading the layout: one ConfigError, nothing sent."""
+    lw.counters.reset()
+    with pytest.raises(ConfigError, match=option) as info:
+        read_board(lw, board, **{option: bad})
+    assert repr(bad) in str(info.value)
+    assert lw.counters.requests() == 0
+
+
 # --------------------------------------------------------------------------- Ctrl-C
 
 

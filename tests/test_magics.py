@@ -263,7 +263,7 @@ def test_interactive_shows_a_bad_prefill_next_to_its_field(ip, server):
         ("-d db --param x=$undefined_thing", "SELECT {{ x }}", r"\$undefined_thing is not"),
         ("-d db --params 41+1", "SELECT 1", "must be a dict"),
         ("-d db --params nope(", "SELECT 1", "could not be evaluated"),
-        ("-d db", "SELECT {{ x }}", "Missing value for parameter"),
+        ("-d db", "SELECT {{ x }}", "The SQL needs a value for 'x'"),
         ("not-a-name -d db", "SELECT 1", "not a valid variable name"),
     ],
 )
@@ -437,3 +437,19 @@ def test_cell_sql_runs_by_default_and_line_reads_accept_the_servers_cache(ip, mo
         ("cell", 600),
         ("line", 600),
     ]
+
+
+def test_cell_offline_is_served_from_the_local_cache_without_the_network(ip, server, monkeypatch):
+    sql = "SELECT id FROM demo WHERE id <= {{ n }} ORDER BY id"
+    online = ip.run_cell_magic("watch", "-d db --param n=2", sql)
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    server.counters.reset()
+
+    offline = ip.run_cell_magic("watch", "-d db --param n=2", sql)
+
+    assert offline.attrs["watch"]["source"] == "local cache"
+    pd.testing.assert_frame_equal(offline, online)
+    assert server.counters.requests() == 0
+    with pytest.raises(UsageError, match="no cached copy"):
+        ip.run_cell_magic("watch", "-d db --param n=3", sql)
+    assert server.counters.requests() == 0

@@ -219,7 +219,8 @@ def test_none_given_is_refused_with_a_hint():
 
 
 @pytest.mark.parametrize(
-    ("value", "wire"), [("abc", "abc"), ("", ""), (42, "42"), ("ü'\n", "ü'\n")]
+    ("value", "wire"),
+    [("abc", "abc"), ("", ""), (42, "42"), ("ü'\n", "ü'\n"), (np.int64(42), "42")],
 )
 def test_text_values(value, wire):
     assert to_wire(_definition("text"), value) == wire
@@ -920,3 +921,84 @@ def test_adhoc_placeholders_may_have_spaces_and_non_ascii_like_the_servers_musta
     )
     assert wire["período"] == {"start": "2024-01-01", "end": "2024-02-01"}
     assert wire["my param"] == 1
+
+
+def test_adhoc_dotted_placeholders_read_nested_values_like_mustache():
+    """{{ p.foo }} reads key "foo" of the value of "p": a dict, or NAME.KEY=VALUE pairs."""
+    sql = "SELECT {{ p.foo }}, '{{ p.bar }}', {{ дата }}"
+    wanted = {"p": {"foo": 1, "bar": "x"}, "дата": "2024-01-01"}
+    assert placeholders(sql) == ["p", "дата"]
+    assert adhoc_parameters(sql, wanted) == wanted
+    # the command line and %%watch give "p.foo=1" pairs: the same nested value
+    flat = collect_pairs([("p.foo", 1), ("p.bar", "x"), ("дата", "2024-01-01")])
+    assert adhoc_parameters(sql, flat) == wanted
+
+
+@pytest.mark.parametrize(
+    ("given", "missing", "to_pass"),
+    [
+        ({"дата": 1}, "'p'", "params={'p': {'foo': ...}}"),
+        ({"дата": 1, "p": {"bar": 2}}, "'p.foo'", "params={'p': {'foo': ...}}"),
+        ({"p": {"foo": 2}}, "'дата'", "params={'дата': ...}"),
+    ],
+)
+def test_a_missing_adhoc_value_says_what_to_pass_not_saved_defaults(given, missing, to_pass):
+    with pytest.raises(ParameterError) as info:
+        adhoc_parameters("SELECT {{ p.foo }}, {{ дата }}", given)
+    message = str(info.value)
+    assert missing in message and to_pass in message
+    assert "default" not in message
+
+
+def test_adhoc_names_follow_what_the_server_requires():
+    """The server requires {{ x }} and sections {{# x }}; a literal {{{ x }}}, {{& x }} or an
+    inverted section {{^ x }} without a value renders as empty text, so they are optional."""
+    sql = "SELECT {{ v }} {{#s}}, 1{{/s}} {{^i}}, 2{{/i}} {{{ lit }}} {{& amp }} {{! note }}"
+    assert placeholders(sql) == ["v", "s", "i", "lit", "amp"]
+    with pytest.raises(ParameterError, match="'s'"):
+        adhoc_parameters(sql, {"v": 1})
+    assert adhoc_parameters(sql, {"v": 1, "s": "yes"}) == {"v": 1, "s": "yes"}
+    every = {"v": 1, "s": "yes", "i": "", "lit": "x", "amp": 2}
+    assert adhoc_parameters(sql, every) == every
+    with pytest.raises(ParameterError, match="'note'"):
+        adhoc_parameters(sql, {"v": 1, "s": "yes", "note": 1})  # a comment is no parameter
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        (float("nan"), "NaN"),
+        (np.float64("inf"), "infinity"),
+        (Decimal("NaN"), "NaN"),
+        (Decimal("-Infinity"), "infinity"),
+        (Decimal("sNaN"), "NaN"),
+        (pd.NaT, "NaT"),
+        (np.datetime64("NaT"), "NaT"),
+        (None, "None"),
+        (pd.NA, "NA"),
+        (np.bool_(True), "bool"),
+        ([1.0, float("nan")], "NaN"),
+    ],
+)
+def test_adhoc_values_with_no_sql_text_are_parameter_errors_naming_them(value, problem):
+    with pytest.raises(ParameterError) as info:
+        adhoc_parameters("SELECT {{ v }}", {"v": value})
+    message = str(info.value)
+    assert problem in message and "'v'" in message and "Given:" in message
+    assert info.value.name == "v"
+
+
+def test_adhoc_numpy_datetimes_keep_their_precision():
+    wire = adhoc_parameters(
+        "SELECT {{ a }}, {{ b }}, {{ c }}",
+        {
+            "a": np.datetime64("2024-01-01T00:00:00.000000001"),
+            "b": np.datetime64("2024-02-01"),
+            "c": np.datetime64("2024-02-01T09:30:05"),
+        },
+    )
+    assert wire == {
+        "a": "2024-01-01 00:00:00.000000001",
+        "b": "2024-02-01",
+        "c": "2024-02-01 09:30:05",
+    }

@@ -52,6 +52,7 @@ from .errors import (
     WatchError,
     WatchTimeoutError,
 )
+from .params import adhoc_params_hint
 
 log = logging.getLogger("watch_pandas.client")
 
@@ -484,7 +485,9 @@ def http_error(
             **extra,
         )
     if status == 400:
-        return _bad_request(text, where, subject, sent_parameters, extra)
+        return _bad_request(
+            text, where, subject, sent_parameters, extra, adhoc=path == "query_results"
+        )
     if status == 401:
         lowered = text.lower()
         if "data source" in lowered:
@@ -542,7 +545,10 @@ def _bad_request(
     subject: str,
     sent: Mapping[str, Any] | None,
     extra: dict[str, Any],
+    *,
+    adhoc: bool = False,
 ) -> WatchError:
+    """``adhoc``: the request ran ad-hoc SQL (no saved definitions, so no defaults)."""
     lowered = text.lower()
     said = f' The server said: "{text}".' if text else ""
     if _INCOMPATIBLE in lowered:
@@ -562,6 +568,14 @@ def _bad_request(
         )
     if _MISSING in lowered:
         names = sorted(_names_after(text, _MISSING))
+        if adhoc:
+            return ParameterError(
+                f"The SQL needs a value for {', '.join(map(repr, names))}; "
+                f"{adhoc_params_hint(names)}.",
+                name=", ".join(names) or None,
+                allowed="a value for every {{ name }} in the SQL",
+                **extra,
+            )
         return ParameterError(
             f"{subject[0].upper() + subject[1:]} needs a value for parameter(s) "
             f"{', '.join(names)}; the server never fills in defaults, so every parameter "

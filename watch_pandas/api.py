@@ -7,9 +7,11 @@ of their own beyond choosing routes for the key kind (watch-api.md §10.4).
 from __future__ import annotations
 
 import logging
+import math
+import numbers
 import os
 from collections.abc import Callable, Collection, Iterable, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +19,7 @@ from . import cache as _cache
 from . import params as _params
 from .client import deadline
 from .config import normalize_url, resolve_config
-from .errors import ConfigError, NotFoundError, ParameterError, QueryFailedError
+from .errors import ConfigError, NotFoundError, ParameterError, QueryFailedError, WatchError
 from .execution import Execution, Outcome
 from .progress import ProgressEvent, ProgressListener, TextProgress, emit
 
@@ -74,9 +76,11 @@ def read_watch_query(
     to its newest result, so ``max_age=None`` serves the local copy while the query is
     unchanged: pass ``max_age`` to bound it). ``cache=False`` neither reads nor writes it.
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
-    from the cache.
+    from the cache; since nothing can run, ``max_age=0`` then serves the last stored run.
     """
-    check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
+    max_age, timeout = check_read_options(
+        max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
+    )
     results = open_cache(cache, offline, cache_dir)
     if _cache.is_offline(offline):
         server = _server_url(client, url, api_key, profile)
@@ -160,7 +164,9 @@ def read_saved_query(
                     query_id, wire, max_age=ANY_AGE, stream=True
                 ),
             )
-    _stamp(frame, watch, meta, outcome, query=query, parameters=wire)
+    source_id = meta.data_source_id if meta.data_source_id is not None else query.data_source_id
+    name = _data_source_name(watch, results, source_id, can_list=not query_key)
+    _stamp(frame, watch, meta, outcome, query=query, parameters=wire, data_source=name)
     if results is not None:
         _to_cache(results, key, frame, query, is_default)
     execution.report("done", source=frame.attrs["watch"]["source"])
@@ -180,21 +186,49 @@ def run_sql(
     dtype_backend: DtypeBackend = "numpy_nullable",
     progress: Progress = None,
     client: WatchClient | None = None,
+    cache: bool = True,
+    offline: bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> pd.DataFrame:
     """Run ad-hoc SQL on a data source (id or name) and return the result as a DataFrame.
 
     ``{{ name }}`` placeholders are filled by the server from ``params`` (never by Python
     string formatting); every placeholder must be given. The SQL runs every time (``max_age=0``,
-    as the web UI's Execute does): pass ``max_age`` seconds to accept the server's cached
-    result of the same text and parameters, or ``None`` for one of any age (the server keeps
-    ad-hoc results too, and re-running a cell should not silently return an old count).
-    Needs a user API key.
+    as the web UI's Execute does): pass ``max_age`` seconds to accept a cached result of the
+    same text and parameters, or ``None`` for one of any age (re-running a cell should not
+    silently return an old count). Needs a user API key.
+
+    Results are kept in the local cache like saved-query results (``cache``/``cache_dir`` as
+    in :func:`read_watch_query`); with ``max_age`` other than ``0`` a local copy is served after
+    one request (the data source list, which also checks the key). ``offline=True`` (or
+    ``$WATCH_OFFLINE=1``) never touches the network: it serves the copy of the last online run
+    of the same SQL, parameters and data source (``max_age=0`` included, since nothing can
+    run; a positive ``max_age`` still bounds its age). Offline, a data source is found by id,
+    or by a name listed online before.
     """
-    check_read_options(max_age=max_age, timeout=timeout, dtype_backend=dtype_backend)
+    sql = _check_sql(sql)
+    data_source = _check_data_source(data_source)
+    max_age, timeout = check_read_options(
+        max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
+    )
     wire = _params.adhoc_parameters(sql, params)
+    results = open_cache(cache, offline, cache_dir)
+    if _cache.is_offline(offline):
+        server = _server_url(client, url, api_key, profile)
+        return _run_offline(
+            results, server, sql, data_source, wire, max_age, dtype_backend, progress
+        )
+    listeners = progress_listeners(progress)
     with client_for(client, url, api_key, profile) as watch, deadline(timeout):
         source = watch.resolve_data_source(data_source)
-        execution = Execution(watch, timeout=timeout, listeners=progress_listeners(progress))
+        _remember_sources(results, watch)
+        key = _cache.CacheKey.for_sql(watch.url, source.id, sql, wire, dtype_backend)
+        if results is not None and max_age != 0:
+            cached = _lookup(results, key, max_age).frame
+            if cached is not None:
+                _emit_done(listeners, None, cached)
+                return cached
+        execution = Execution(watch, timeout=timeout, listeners=listeners)
         wanted_age = ANY_AGE if max_age is None else max_age
         with execution.final_event():
             outcome = execution.run(
@@ -212,6 +246,8 @@ def run_sql(
                 repost=None,
             )
         _stamp(frame, watch, meta, outcome, query=None, parameters=wire, data_source=source.name)
+        if results is not None:
+            _store(results, key, frame, None, False, what="the SQL")
         execution.report("done", source=frame.attrs["watch"]["source"])
         return frame
 
@@ -220,24 +256,63 @@ def run_sql(
 DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
 
 
-def check_read_options(*, max_age: object, timeout: object, dtype_backend: object) -> None:
-    """Refuse bad read options before any request (a bad value must not cost an execution)."""
-    if max_age is not None and (
-        isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < -1
-    ):
-        raise ConfigError(
-            f"max_age must be None (any cached result), 0 (always run) or a number of seconds, "
-            f"not {max_age!r}."
-        )
-    if timeout is not None and (
-        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
-    ):
-        raise ConfigError(f"timeout must be None or a number of seconds > 0, not {timeout!r}.")
+def check_read_options(
+    *, max_age: object, timeout: object, dtype_backend: object
+) -> tuple[int | None, float | None]:
+    """Refuse bad read options before any request (a bad value must not cost an execution).
+
+    Returns ``max_age`` and ``timeout`` as plain Python numbers (numpy scalars accepted)."""
     if dtype_backend not in DTYPE_BACKENDS:
         raise ConfigError(
             f"dtype_backend must be 'numpy_nullable' or 'pyarrow' (as in pandas' readers), "
             f"not {dtype_backend!r}."
         )
+    return check_max_age(max_age), check_timeout(timeout)
+
+
+def check_max_age(max_age: object) -> int | None:
+    """``max_age`` as an int (``numpy.int64`` too), ``None`` kept; anything else refused."""
+    if max_age is None:
+        return None
+    if isinstance(max_age, numbers.Integral) and not isinstance(max_age, bool) and max_age >= -1:
+        return int(max_age)
+    raise ConfigError(
+        f"max_age must be a whole number of seconds (an int such as 600; 0 always runs), or "
+        f"None for a cached result of any age, not {max_age!r}."
+    )
+
+
+def check_timeout(timeout: object) -> float | None:
+    """``timeout`` as a float (numpy numbers too), ``None`` kept; anything else refused."""
+    if timeout is None:
+        return None
+    if (
+        isinstance(timeout, numbers.Real)
+        and not isinstance(timeout, bool)
+        and math.isfinite(timeout)
+        and timeout > 0
+    ):
+        return float(timeout)
+    raise ConfigError(f"timeout must be None or a number of seconds > 0, not {timeout!r}.")
+
+
+def _check_sql(sql: object) -> str:
+    if not isinstance(sql, str) or not sql.strip():
+        raise ConfigError(f"sql must be the SQL text to run (a non-empty str), not {sql!r}.")
+    return sql
+
+
+def _check_data_source(data_source: object) -> int | str:
+    """A data source id as an int (numpy integers too), or a name as given."""
+    if isinstance(data_source, numbers.Integral) and not isinstance(data_source, bool):
+        if data_source > 0:
+            return int(data_source)
+    elif isinstance(data_source, str) and data_source.strip():
+        return data_source
+    raise ConfigError(
+        "data_source must be a data source's id (a positive int such as 3) or its name "
+        f"(a str), not {data_source!r}."
+    )
 
 
 # -- local cache ---------------------------------------------------------------------------
@@ -273,6 +348,12 @@ def _are_defaults(definitions, wire: Mapping[str, Any], now: datetime) -> bool:
 
 def _from_cache(results, key, query, is_default: bool, max_age: int | None):
     """The cached frame if the rules in :mod:`watch_pandas.cache` allow serving it."""
+    return _lookup(results, key, max_age, query=query, is_default=is_default).frame
+
+
+def _lookup(results, key, max_age: int | None, *, query=None, is_default: bool = False):
+    """:meth:`ResultCache.read` under :func:`watch_pandas.cache.usable`; online, an unreadable
+    cache folder is a miss, not a failed read."""
 
     def accept(info):
         return _cache.usable(info, query=query, is_default=is_default, max_age=max_age)
@@ -281,20 +362,24 @@ def _from_cache(results, key, query, is_default: bool, max_age: int | None):
         found = results.read(key, accept)
     except OSError as exc:  # an unreadable cache folder must not break the read
         log.warning("local cache unavailable (%s); reading from the server", exc)
-        return None
+        return _cache.Lookup(None, None, str(exc))
     if found.frame is None:
-        log.debug("local cache not used for query %s: %s", query.id, found.reason)
-    return found.frame
+        what = f"query {key.query_id}" if key.sql is None else "the SQL"
+        log.debug("local cache not used for %s: %s", what, found.reason)
+    return found
 
 
 def _to_cache(results, key, frame, query, is_default: bool) -> None:
+    _store(results, key, frame, query, is_default, what=f"query {query.id}")
+
+
+def _store(results, key, frame, query, is_default: bool, *, what: str) -> None:
     try:
         results.store(key, frame, query=query, is_default=is_default)
-        results.store_query(key.server, query)
+        if query is not None:
+            results.store_query(key.server, query)
     except Exception as exc:  # a cache that cannot write must never cost the user the frame
-        log.warning(
-            "could not cache the result of query %s: %s: %s", query.id, type(exc).__name__, exc
-        )
+        log.warning("could not cache the result of %s: %s: %s", what, type(exc).__name__, exc)
 
 
 def _read_offline(results, server, query_id, params, max_age, dtype_backend, progress):
@@ -311,17 +396,10 @@ def _read_offline(results, server, query_id, params, max_age, dtype_backend, pro
             f"${_cache.OFFLINE_ENV}).",
             query_id=query_id,
         )
-    if max_age == 0:
-        raise ConfigError("max_age=0 asks for a fresh run, which offline mode cannot do.")
     definitions = _params.parse_definitions(query.parameters)
     wire = _params.resolve_parameters(definitions, params, query_id=query_id)
     key = _cache.CacheKey.for_read(server, query_id, wire, dtype_backend)
-    try:
-        found = results.read(
-            key, lambda info: _cache.usable(info, query=None, is_default=False, max_age=max_age)
-        )
-    except OSError as exc:
-        raise _cache.unusable_folder(results.directory, exc) from None
+    found = _offline_lookup(results, key, max_age)
     frame = found.frame
     if frame is None:
         raise NotFoundError(
@@ -334,7 +412,94 @@ def _read_offline(results, server, query_id, params, max_age, dtype_backend, pro
     return frame
 
 
-def _emit_done(listeners, query_id: int, frame: pd.DataFrame) -> None:
+def _run_offline(results, server, sql, data_source, wire, max_age, dtype_backend, progress):
+    """Serve ad-hoc SQL from the cache only (the data source resolved without the network)."""
+    where = f"in the local cache ({results.directory})"
+    source_id = _offline_source_id(results, server, data_source, where)
+    key = _cache.CacheKey.for_sql(server, source_id, sql, wire, dtype_backend)
+    found = _offline_lookup(results, key, max_age)
+    if found.frame is None:
+        raise NotFoundError(
+            f"Offline: cannot serve this SQL with parameters {_params.cache_key(wire)} on data "
+            f"source {source_id} of {server}: {found.reason} for this SQL text, these "
+            f"parameters and dtype_backend ({where}). Run it online once with them, or relax "
+            "max_age."
+        )
+    _emit_done(progress_listeners(progress), None, found.frame)
+    return found.frame
+
+
+def _offline_lookup(results, key, max_age: int | None):
+    """The offline read: nothing can run, so ``max_age=0`` ("run it now") means the last
+    stored run; an unusable cache folder is a ConfigError (there is nothing else to serve)."""
+    try:
+        return results.read(
+            key,
+            lambda info: _cache.usable(
+                info, query=None, is_default=False, max_age=None if max_age == 0 else max_age
+            ),
+        )
+    except OSError as exc:
+        raise _cache.unusable_folder(results.directory, exc) from None
+
+
+def _offline_source_id(results, server: str, data_source: int | str, where: str) -> int:
+    """An id as given; a name through the data sources last listed online."""
+    if isinstance(data_source, int) or data_source.strip().isdigit():
+        return int(data_source)
+    try:
+        known = results.load_data_sources(server) or {}
+    except OSError as exc:
+        raise _cache.unusable_folder(results.directory, exc) from None
+    for source_id, name in known.items():
+        if name == data_source:
+            return source_id
+    listed = ", ".join(f"{name} (id {i})" for i, name in known.items())
+    if listed:
+        seen = f"It is not among the data sources last listed online: {listed}."
+    else:
+        seen = f"Its data sources were never listed online (no list is kept {where})."
+    raise _cache.needs_network(
+        f"Finding data source {data_source!r} of {server} by name",
+        f"{seen} Pass its id (data_source=3) instead.",
+    )
+
+
+def _data_source_name(watch, results, source_id: int | None, *, can_list: bool) -> str | None:
+    """A data source's name for provenance: known to this client or to the local cache, else
+    listed once (a user key; a query key cannot list) and remembered; ``None`` if unknown."""
+    if source_id is None:
+        return None
+    known = watch.listed_data_sources()
+    if known is None and results is not None:
+        with suppress(OSError):  # an unreadable cache folder is only a missing name
+            known = results.load_data_sources(watch.url)
+    if known is not None and source_id in known:
+        return known[source_id]
+    if not can_list or watch.listed_data_sources() is not None:
+        return None
+    try:
+        watch.list_data_sources()
+    except WatchError as exc:  # a name is worth a request, not the frame
+        log.debug("data source %s left unnamed: %s", source_id, exc)
+        return None
+    _remember_sources(results, watch)
+    return (watch.listed_data_sources() or {}).get(source_id)
+
+
+def _remember_sources(results, watch) -> None:
+    """Keep the data sources this client listed, for offline names and provenance."""
+    names = watch.listed_data_sources()
+    if results is None or names is None:
+        return
+    try:
+        if results.load_data_sources(watch.url) != names:  # no rewrite (and fsync) per read
+            results.store_data_sources(watch.url, names)
+    except OSError as exc:  # a cache that cannot write must never cost the user the frame
+        log.warning("could not remember the data sources in the local cache: %s", exc)
+
+
+def _emit_done(listeners, query_id: int | None, frame: pd.DataFrame) -> None:
     emit(
         listeners,
         ProgressEvent(

@@ -6,8 +6,9 @@ Where
     creates is made user-only (``0o700``); an existing one keeps its mode. Files are ``0o600``.
 
 Names
-    ``<sha256>.parquet`` for a result, ``<sha256>.query.json`` for a query's definitions.
-    The hash covers the server URL, the query id, the canonical wire parameters
+    ``<sha256>.parquet`` for a result, ``<sha256>.query.json`` for a query's definitions,
+    ``<sha256>.sources.json`` for a server's data source list. The hash covers the server
+    URL, the query id (or the data source and SQL text), the canonical wire parameters
     (:func:`watch_pandas.params.cache_key`) and the dtype backend; the API key is never part of
     a name or of a file's contents (the stored query JSON keeps an allow-list of fields that
     excludes ``api_key``).
@@ -37,9 +38,14 @@ How a cached read decides (:func:`usable`)
     * and its age satisfies ``max_age`` exactly like the server: ``now - retrieved_at`` (UTC)
       ``<= max_age``. ``None`` accepts any age, like the server's ``max_age=-1``.
 
+    Ad-hoc SQL (``run_sql``) is keyed by server, data source id, SQL text (outer whitespace
+    and line endings normalised), parameters and dtype backend; only ``max_age`` judges it.
+
     Offline mode (``offline=True`` or ``$WATCH_OFFLINE=1``) never touches the network: the
     query's definitions come from its cached ``.query.json``, only ``max_age`` is checked (the
-    server's pointers cannot be), and a missing entry is a clear :class:`NotFoundError`.
+    server's pointers cannot be), ``max_age=0`` serves the last stored run (nothing can run),
+    and a missing entry is a clear :class:`NotFoundError`. Data source names resolve through
+    the list last fetched online (``<sha256>.sources.json``, ids and names only).
 
 Size
     The folder is capped (``$WATCH_CACHE_MAX_BYTES``, default 2 GiB): after each write the
@@ -93,6 +99,7 @@ __all__ = [
     "clear_cache",
     "unusable_folder",
     "is_offline",
+    "needs_network",
     "usable",
 ]
 
@@ -127,6 +134,7 @@ _META_FIELD = b"watch_pandas.entry"
 _SCHEMA_FIELD = b"watch_pandas.schema"
 _RESULT_SUFFIX = ".parquet"
 _QUERY_SUFFIX = ".query.json"
+_SOURCES_SUFFIX = ".sources.json"
 _TMP_SUFFIX = ".tmp"
 _TRUE_WORDS = frozenset({"1", "true", "yes", "on"})
 _FALSE_WORDS = frozenset({"", "0", "false", "no", "off"})
@@ -185,6 +193,18 @@ def is_offline(offline: bool | None = None) -> bool:
     raise ConfigError(f"${OFFLINE_ENV}={value!r} is not understood; use 1 (offline) or 0 (online).")
 
 
+def needs_network(what: str, instead: str = "", *, argument: bool = True) -> ConfigError:
+    """The one refusal for work that cannot be done from the cache while offline mode is on
+    (``argument``: the caller has an ``offline=`` argument to mention)."""
+    hint = f" {instead}" if instead else ""
+    on = f"${OFFLINE_ENV}=1 or offline=True" if argument else f"${OFFLINE_ENV}=1"
+    off = f"unset ${OFFLINE_ENV} or pass offline=False" if argument else f"unset ${OFFLINE_ENV}"
+    return ConfigError(
+        f"{what} needs the server, and offline mode is on ({on}), which never touches the "
+        f"network.{hint} To go online, {off}."
+    )
+
+
 def unusable_folder(directory: Path, exc: OSError) -> ConfigError:
     """The error for a cache folder that cannot be created or read (e.g. a path under a file)."""
     reason = exc.strerror or type(exc).__name__
@@ -196,10 +216,11 @@ def unusable_folder(directory: Path, exc: OSError) -> ConfigError:
 
 
 def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
-    """Delete every cached result and query definition; returns how many files were removed.
+    """Delete every cached result, query definition and data source list; returns how many
+    files were removed.
 
-    Only the cache's own files (``*.parquet``, ``*.query.json``, leftover ``*.tmp``) are
-    touched, so pointing ``cache_dir`` at a shared folder removes nothing else.
+    Only the cache's own files (``*.parquet``, ``*.query.json``, ``*.sources.json``, leftover
+    ``*.tmp``) are touched, so pointing ``cache_dir`` at a shared folder removes nothing else.
     """
     return ResultCache(cache_dir).clear()
 
@@ -209,12 +230,17 @@ def clear_cache(cache_dir: str | os.PathLike[str] | None = None) -> int:
 
 @dataclass(frozen=True)
 class CacheKey:
-    """What identifies a cached result. ``parameters`` is the canonical wire JSON text."""
+    """What identifies a cached result. ``parameters`` is the canonical wire JSON text.
+
+    A saved query's result is keyed by ``query_id``; an ad-hoc one (``query_id`` ``None``) by
+    ``data_source_id`` and its ``sql`` (outer whitespace and line endings normalised)."""
 
     server: str
-    query_id: int
+    query_id: int | None
     parameters: str
     dtype_backend: str
+    data_source_id: int | None = None
+    sql: str | None = None
 
     @classmethod
     def for_read(
@@ -222,11 +248,32 @@ class CacheKey:
     ) -> CacheKey:
         return cls(server.rstrip("/"), int(query_id), _params.cache_key(wire), dtype_backend)
 
+    @classmethod
+    def for_sql(
+        cls,
+        server: str,
+        data_source_id: int,
+        sql: str,
+        wire: Mapping[str, Any],
+        dtype_backend: str,
+    ) -> CacheKey:
+        # Only what cannot change the result is normalised: a re-run cell has the same text,
+        # and a space inside a string literal must keep two queries apart.
+        text = "\n".join(sql.strip().splitlines())
+        return cls(
+            server.rstrip("/"),
+            None,
+            _params.cache_key(wire),
+            dtype_backend,
+            data_source_id=int(data_source_id),
+            sql=text,
+        )
+
     @property
     def digest(self) -> str:
         """sha256 of the key tuple: the file name (never the key or raw parameters)."""
         text = json.dumps(
-            ["result", FORMAT_VERSION, self.server, self.query_id, self.parameters],
+            ["result", FORMAT_VERSION, *_key_json(self)[:-1]],
             separators=(",", ":"),
             ensure_ascii=False,
         )
@@ -377,8 +424,12 @@ class ResultCache:
         """The cached frame whatever its age, or ``None``."""
         return self.read(key).frame
 
-    def store(self, key: CacheKey, frame: pd.DataFrame, *, query: Query, is_default: bool) -> Path:
-        """Write ``frame`` for ``key`` atomically (raises :class:`Uncacheable` if not exact)."""
+    def store(
+        self, key: CacheKey, frame: pd.DataFrame, *, query: Query | None, is_default: bool
+    ) -> Path:
+        """Write ``frame`` for ``key`` atomically (raises :class:`Uncacheable` if not exact).
+
+        ``query`` is ``None`` for ad-hoc SQL (then only ``max_age`` can judge the entry)."""
         attrs = dict(frame.attrs.get("watch") or {})
         meta = {
             "format": FORMAT_VERSION,
@@ -386,15 +437,15 @@ class ResultCache:
             "result": {
                 "id": attrs.get("result_id"),
                 "retrieved_at": attrs.get("retrieved_at"),
-                "query_version": query.version,
-                "query_hash": query.query_hash,
-                "query_created_at": query.created_at,
-                "latest_when_stored": query.latest_query_data_id,
+                "query_version": query and query.version,
+                "query_hash": query and query.query_hash,
+                "query_created_at": query and query.created_at,
+                "latest_when_stored": query and query.latest_query_data_id,
                 "is_default": is_default,
                 "stored_at": datetime.now(timezone.utc).isoformat(),
             },
             "attrs": attrs,
-            "query": _safe_query_json(query),
+            "query": query and _safe_query_json(query),
         }
         table = _to_table(frame, meta)
         path = self.path_for(key)
@@ -460,13 +511,49 @@ class ResultCache:
             self._discard(path, CorruptEntry(str(exc)))
             return None
 
+    # -- data sources (for offline ad-hoc SQL and provenance) -------------------------------
+    def _sources_path(self, server: str) -> Path:
+        text = json.dumps(["data_sources", FORMAT_VERSION, server.rstrip("/")])
+        return self.directory / (hashlib.sha256(text.encode()).hexdigest() + _SOURCES_SUFFIX)
+
+    def store_data_sources(self, server: str, sources: Mapping[int, str]) -> None:
+        """Remember the data sources (id → name) last listed online from ``server``."""
+        data = json.dumps(
+            {
+                "format": FORMAT_VERSION,
+                "server": server.rstrip("/"),
+                "data_sources": [[int(i), str(name)] for i, name in sources.items()],
+            },
+            ensure_ascii=False,
+        ).encode("utf-8")
+        self._write_atomically(self._sources_path(server), lambda f: f.write(data))
+
+    def load_data_sources(self, server: str) -> dict[int, str] | None:
+        """The data sources (id → name) last listed online from ``server``, or ``None``."""
+        path = self._sources_path(server)
+        try:
+            data = json.loads(path.read_bytes())
+            if data.get("server") != server.rstrip("/"):
+                raise ValueError("another server")
+            return {int(i): str(name) for i, name in data["data_sources"]}
+        except FileNotFoundError:
+            return None
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            self._discard(path, CorruptEntry(str(exc)))
+            return None
+
     # -- housekeeping ----------------------------------------------------------------------
     def clear(self) -> int:
         """Delete the cache's own files; returns the count."""
         removed = 0
         if not self.directory.is_dir():
             return 0
-        for pattern in ("*" + _RESULT_SUFFIX, "*" + _QUERY_SUFFIX, ".*" + _TMP_SUFFIX):
+        for pattern in (
+            "*" + _RESULT_SUFFIX,
+            "*" + _QUERY_SUFFIX,
+            "*" + _SOURCES_SUFFIX,
+            ".*" + _TMP_SUFFIX,
+        ):
             for path in self.directory.glob(pattern):
                 with contextlib.suppress(FileNotFoundError):
                     path.unlink()
@@ -520,7 +607,9 @@ _JSON_TYPES = (str, int, float, bool, dict, list)
 
 
 def _key_json(key: CacheKey) -> list[Any]:
-    return [key.server, key.query_id, key.parameters, key.dtype_backend]
+    if key.sql is None:
+        return [key.server, key.query_id, key.parameters, key.dtype_backend]
+    return [key.server, "sql", key.data_source_id, key.sql, key.parameters, key.dtype_backend]
 
 
 def _safe_query_json(query: Query) -> dict[str, Any]:

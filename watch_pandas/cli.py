@@ -105,7 +105,13 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME=VALUE",
         help="a parameter; repeat NAME for multi-value, NAME.start=/NAME.end= for ranges",
     )
-    get.add_argument("--max-age", type=int, default=None, help="accept a cached result this old")
+    get.add_argument(
+        "--max-age",
+        type=_max_age,
+        default=None,
+        help="accept a cached result at most this many seconds old (0: run the query; "
+        "default: any age)",
+    )
     get.add_argument("--timeout", type=float, default=None, help="overall deadline in seconds")
     get.add_argument("-o", "--output", type=Path, help="write .parquet, .feather, .csv or .json")
     _connection_args(get)
@@ -130,6 +136,20 @@ def _port(text: str) -> int:
             f"{text!r} is not a port: use a number from 0 to 65535 (0 = any free port)"
         )
     return port
+
+
+def _max_age(text: str) -> int:
+    """``--max-age`` for argparse: whole seconds >= 0 (leaving it out means any age)."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds: use a whole number >= 0 (0 runs the query), "
+            "or leave --max-age out to accept a cached result of any age"
+        )
+    return seconds
 
 
 def _connection_args(parser: argparse.ArgumentParser) -> None:
@@ -233,7 +253,13 @@ def _get(args: argparse.Namespace) -> int:
 
 
 def _queries(args: argparse.Namespace) -> int:
+    from .cache import is_offline, needs_network
     from .client import WatchClient
+
+    if is_offline():
+        raise needs_network(
+            "Listing saved queries", "'watch-pandas get ID' reads from the cache.", argument=False
+        )
 
     with WatchClient(args.url, profile=args.profile) as client:
         rows = [

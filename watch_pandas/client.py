@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import logging
 import math
+import numbers
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -143,6 +144,7 @@ class WatchClient:
         # dashboard routes: "legacy" = v10+ (ids; ?legacy for slugs), "slug" = v8/v9 (slugs)
         self._dashboard_slug_style: Literal["legacy", "slug"] | None = None
         self._dashboard_slugs: dict[int, str] = {}  # id → slug seen (v8/v9 address by slug)
+        self._data_source_names: dict[int, str] | None = None  # id → name, once listed
         self._owns_session = session is None
         self.session = session if session is not None else requests.Session()
         # The key travels per request (auth=), never on the session: a session the caller
@@ -680,16 +682,22 @@ class WatchClient:
         data = self._json("GET", "data_sources", what="data sources", user_only=True)
         if not isinstance(data, list):
             raise ServerError("GET /api/data_sources did not answer a list.")
-        return [wire_model(DataSource.from_json, item, "a data source") for item in data]
+        sources = [wire_model(DataSource.from_json, item, "a data source") for item in data]
+        self._data_source_names = {source.id: source.name for source in sources}
+        return sources
+
+    def listed_data_sources(self) -> dict[int, str] | None:
+        """The data sources (id → name) this client last listed, or ``None`` (no request)."""
+        return None if self._data_source_names is None else dict(self._data_source_names)
 
     def resolve_data_source(self, id_or_name: int | str) -> DataSource:
         """A data source by id (int or digit string) or exact name."""
-        if isinstance(id_or_name, bool) or not isinstance(id_or_name, (int, str)):
+        if isinstance(id_or_name, bool) or not isinstance(id_or_name, (numbers.Integral, str)):
             raise ConfigError(
                 f"A data source is given by id or name, not {type(id_or_name).__name__}."
             )
         sources = self.list_data_sources()
-        if isinstance(id_or_name, int) or id_or_name.strip().isdigit():
+        if not isinstance(id_or_name, str) or id_or_name.strip().isdigit():
             wanted_id = int(id_or_name)
             match = [s for s in sources if s.id == wanted_id]
         else:
@@ -959,8 +967,8 @@ class WatchClient:
 # -- helpers (module level, no client state) -----------------------------------------------
 def _as_id(value: object, name: str) -> int:
     """A positive integer id from an int or a digit string."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value > 0:
+        return int(value)  # numpy integers (ids out of a DataFrame) as plain ints
     if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
         return int(value)
     raise ConfigError(f"{name} must be a positive integer id like 42, not {value!r}.")
@@ -992,27 +1000,32 @@ def _check_page_size(page_size: object) -> None:
 
 
 def _check_timeout(timeout: object) -> tuple[float, float]:
-    if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) and timeout > 0:
-        return (float(timeout), float(timeout))
-    if (
-        isinstance(timeout, tuple)
-        and len(timeout) == 2
-        and all(isinstance(t, (int, float)) and not isinstance(t, bool) and t > 0 for t in timeout)
-    ):
+    if _positive_seconds(timeout):
+        return (float(timeout), float(timeout))  # type: ignore[arg-type]
+    if isinstance(timeout, tuple) and len(timeout) == 2 and all(map(_positive_seconds, timeout)):
         return (float(timeout[0]), float(timeout[1]))
     raise ConfigError(
         f"timeout must be seconds > 0 or a (connect, read) pair like (10, 300), not {timeout!r}."
     )
 
 
+def _positive_seconds(value: object) -> bool:
+    return (
+        isinstance(value, numbers.Real)
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and value > 0
+    )
+
+
 def _max_age(max_age: object) -> int:
     if max_age is None:
         return -1
-    if isinstance(max_age, bool) or not isinstance(max_age, int) or max_age < -1:
+    if not isinstance(max_age, numbers.Integral) or isinstance(max_age, bool) or max_age < -1:
         raise ConfigError(
             f"max_age must be seconds (an int >= 0), -1 or None for any age, not {max_age!r}."
         )
-    return max_age
+    return int(max_age)
 
 
 def _major_version(version: str | None) -> int | None:

@@ -122,10 +122,14 @@ def read_watch_dashboard(
         raise ConfigError(f"max_workers must be an integer >= 1, not {max_workers!r}.")
     if errors not in ("warn", "raise"):
         raise ConfigError(f"errors must be 'warn' or 'raise', not {errors!r}.")
+    max_age, timeout = _api.check_read_options(
+        max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
+    )
     if _cache.is_offline(None):
-        raise ConfigError(
-            f"read_watch_dashboard needs the server for the dashboard's layout, and offline "
-            f"mode is on (${_cache.OFFLINE_ENV}); read its queries with read_watch_query."
+        raise _cache.needs_network(
+            "read_watch_dashboard (the dashboard's layout)",
+            "Read its queries with read_watch_query, which serves them from the local cache.",
+            argument=False,
         )
     started = time.monotonic()
     params = dict(params or {})

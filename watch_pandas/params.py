@@ -67,6 +67,7 @@ __all__ = [
     "collect_pairs",
     "placeholders",
     "adhoc_parameters",
+    "adhoc_params_hint",
     "DYNAMIC_DATE_TOKENS",
     "DYNAMIC_RANGE_TOKENS",
     "DATE_TYPES",
@@ -442,12 +443,12 @@ def _convert_text(
 ) -> str:
     if value is None:
         raise fail("None is not a value; pass '' for an empty string")
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
+    if isinstance(value, bool) or not isinstance(value, (str, numbers.Integral)):
         raise fail(
             f"a {definition.type} parameter takes a str, not {type(value).__name__} "
             "(convert it with str() if that is really what the SQL should get)"
         )
-    text = str(value)
+    text = value if isinstance(value, str) else str(int(value))  # np.int64 as its digits
     if definition.type == "text-pattern" and definition.regex:
         try:
             matches = re.fullmatch(definition.regex, text) is not None
@@ -781,67 +782,151 @@ def _list_options(options: Sequence[str], limit: int = 20) -> str:
 
 
 # --- ad-hoc SQL (no definitions: the server substitutes whatever it is sent) ---------------
-# The server renders with Mustache: "{{ name }}", "{{& name }}" and "{{{ name }}}" are
-# substituted, the name being whatever stands between the braces, trimmed (the web UI allows
-# spaces and any letters); "{{! ... }}" is a comment, "{{# ... }}" and the like are not values.
-_PLACEHOLDER = re.compile(r"\{\{\s*(?:\{\s*(.+?)\s*\}|&?\s*([^!#^/>=\s][\s\S]*?))\s*\}\}")
+# The server renders with Mustache. A tag's name is whatever stands between the braces, trimmed
+# (the web UI allows spaces and any letters), and a dotted name "{{ p.foo }}" reads key "foo"
+# of the value of "p". Before running, the server requires a value for every "{{ name }}" and
+# section "{{# name }}" ("Missing parameter value for: ..."); a literal "{{{ name }}}" or
+# "{{& name }}" and an inverted section "{{^ name }}" render as empty text without one.
+# "{{! ... }}" is a comment; closing tags, partials and delimiter changes name no value.
+_TAG = re.compile(
+    r"\{\{\s*(?:\{\s*(?P<raw>.+?)\s*\}|(?P<kind>[!&#^/>=]?)\s*(?P<key>[\s\S]+?))\s*\}\}"
+)
+_REQUIRED_KINDS = ("", "#")
+_VALUE_KINDS = ("", "#", "&", "^")
 _RANGE_PARTS = ("start", "end")
-_ADHOC_ALLOWED = "a string, number, date, datetime, list, or (start, end) for {{ x.start }}"
+_ADHOC_ALLOWED = (
+    "a string, finite number, date, datetime, list, a dict for {{ x.key }}, "
+    "or (start, end) for {{ x.start }}"
+)
+
+
+@dataclass(frozen=True)
+class _Tag:
+    path: tuple[str, ...]  # ("p", "foo") for {{ p.foo }}
+    required: bool
 
 
 def placeholders(sql: str) -> list[str]:
-    """Names of the ``{{ name }}`` / ``{{ name.start }}`` placeholders in ``sql``, in order."""
-    return list(dict.fromkeys(name for name, _ in _placeholder_parts(sql)))
+    """Top-level names of the value tags in ``sql`` (``{{ p.start }}`` is ``p``), in order."""
+    return list(dict.fromkeys(tag.path[0] for tag in _tags(sql)))
 
 
-def _placeholder_parts(sql: str) -> list[tuple[str, str]]:
-    """``(name, part)`` of each placeholder: ``{{ p.start }}`` is ``("p", "start")``."""
+def _tags(sql: str) -> list[_Tag]:
     found = []
-    for raw, key in _PLACEHOLDER.findall(sql):
-        name, _, part = (raw or key).partition(".")
-        found.append((name, part))
+    for match in _TAG.finditer(sql):
+        raw, kind = match.group("raw"), match.group("kind")
+        if raw is None and kind not in _VALUE_KINDS:
+            continue
+        name = raw if raw is not None else match.group("key")
+        if name != ".":  # "{{ . }}" is the current item inside a section, not a parameter
+            found.append(_Tag(tuple(name.split(".")), raw is None and kind in _REQUIRED_KINDS))
     return found
 
 
 def adhoc_parameters(sql: str, given: Mapping[str, object] | None) -> dict[str, object]:
-    """Wire values for ad-hoc SQL: every placeholder must be given, and only those.
+    """Wire values for ad-hoc SQL: every required placeholder must be given, and only names
+    the SQL uses.
 
-    A name used as ``{{ name.start }}``/``{{ name.end }}`` takes a range (a ``(start, end)``
-    pair or a ``{"start", "end"}`` dict); any other sequence becomes a list of strings, which
-    the server joins with ``,`` *unquoted* (quote the items yourself for text, or use a saved
+    A name read as ``{{ p.key }}`` takes a dict (``NAME.KEY`` pairs from the command line
+    or ``%%watch`` are nested the same way); one read only as ``{{ p.start }}``/``{{ p.end }}``
+    also takes a ``(start, end)`` pair. Any other sequence becomes a list of strings, which the
+    server joins with ``,`` *unquoted* (quote the items yourself for text, or use a saved
     query's multi-value parameter). Dates become ``YYYY-MM-DD`` (naive datetimes at midnight
-    too), other datetimes ``YYYY-MM-DD HH:MM:SS[.ffffff]``.
+    too), other datetimes ``YYYY-MM-DD HH:MM:SS[.ffffff]``. NaN, infinity, NaT and None have
+    no SQL text and are refused.
     """
-    given = dict(given or {})
+    tags = _tags(sql)
+    given = _nest_dotted(dict(given or {}), {tag.path[0] for tag in tags})
     names = placeholders(sql)
-    ranges = {name for name, part in _placeholder_parts(sql) if part in _RANGE_PARTS}
-    missing = [n for n in names if n not in given]
-    if missing:
-        raise ParameterError(
-            f"Missing value for parameter(s) {', '.join(map(repr, missing))} used in the SQL; "
-            "pass them as params={...}.",
-            name=missing[0],
-            allowed="a value for every {{ name }} in the SQL",
-        )
+    _check_required([tag for tag in tags if tag.path[0] not in given and tag.required])
     unknown = [n for n in given if n not in names]
     if unknown:
         raise ParameterError(
             f"Parameter(s) {', '.join(map(repr, unknown))} do not appear in the SQL "
-            f"(placeholders: {', '.join(names) or 'none'}).",
+            f"(placeholders: {', '.join(map(repr, names)) or 'none'}).",
             name=unknown[0],
             value=given[unknown[0]],
             allowed=", ".join(names) or "no parameters",
         )
-    return {name: _adhoc_value(name, value, name in ranges) for name, value in given.items()}
+    parts: dict[str, set[str]] = {}
+    for tag in tags:
+        if len(tag.path) > 1:
+            parts.setdefault(tag.path[0], set()).add(tag.path[1])
+    wire = {name: _adhoc_value(name, value, parts.get(name)) for name, value in given.items()}
+    _check_required([tag for tag in tags if tag.required and not _has_path(wire, tag.path)])
+    return wire
 
 
-def _adhoc_value(name: str, value: object, is_range: bool) -> object:
-    if is_range:
-        if isinstance(value, Mapping) and set(value) == {"start", "end"}:
-            return {k: _adhoc_scalar(name, value[k]) for k in ("start", "end")}
-        if isinstance(value, (tuple, list)) and len(value) == 2:
+def _nest_dotted(given: dict[str, object], names: Collection[str]) -> dict[str, object]:
+    """``{"p.foo": 1}`` → ``{"p": {"foo": 1}}`` when the SQL reads ``p`` (a Mustache name
+    with a dot is always a path, so the flat key could never be rendered)."""
+    for key in [k for k in given if isinstance(k, str) and "." in k and k not in names]:
+        top, *rest = key.split(".")
+        if top not in names:
+            continue
+        node = given.setdefault(top, {})
+        for part in rest[:-1]:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else node
+        if not isinstance(node, dict):
+            raise ParameterError(
+                f"Parameter {top!r} is given both as a value and as {key!r}.",
+                name=top,
+                value=given[key],
+                allowed=f"either {top}=VALUE or {key}=VALUE",
+            )
+        node[rest[-1]] = given.pop(key)
+    return given
+
+
+def _has_path(values: Mapping[str, object], path: Sequence[str]) -> bool:
+    node: object = values
+    for part in path:
+        if not isinstance(node, Mapping) or part not in node:
+            return False
+        node = node[part]
+    return True
+
+
+def _check_required(missing: Sequence[_Tag]) -> None:
+    if not missing:
+        return
+    names = list(dict.fromkeys(".".join(tag.path) for tag in missing))
+    raise ParameterError(
+        f"The SQL needs a value for {', '.join(map(repr, names))}; {adhoc_params_hint(names)}.",
+        name=names[0],
+        allowed="a value for every {{ name }} in the SQL",
+    )
+
+
+def adhoc_params_hint(names: Sequence[str]) -> str:
+    """What to pass for the ad-hoc placeholders ``names``: ``['p.foo', 'x']`` →
+    ``"pass params={'p': {'foo': ...}, 'x': ...}"``."""
+    shown = []
+    for name in names:
+        top, *rest = name.split(".")
+        inner = "..."
+        for part in reversed(rest):
+            inner = f"{{{part!r}: {inner}}}"
+        shown.append(f"{top!r}: {inner}")
+    return f"pass params={{{', '.join(shown)}}}"
+
+
+def _adhoc_value(name: str, value: object, parts: set[str] | None) -> object:
+    if parts and not isinstance(value, Mapping):
+        if parts <= set(_RANGE_PARTS) and isinstance(value, (tuple, list)) and len(value) == 2:
             return {"start": _adhoc_scalar(name, value[0]), "end": _adhoc_scalar(name, value[1])}
-        raise _adhoc_error(name, value, "the SQL uses it as a range: give (start, end)")
+        if parts <= set(_RANGE_PARTS):
+            raise _adhoc_error(name, value, "the SQL uses it as a range: give (start, end)")
+        keys = ", ".join(f"{part!r}: ..." for part in sorted(parts))
+        raise _adhoc_error(name, value, f"the SQL reads keys of it: give a dict {{{keys}}}")
+    return _adhoc_tree(name, value)
+
+
+def _adhoc_tree(name: str, value: object) -> object:
+    if isinstance(value, Mapping):
+        if not all(isinstance(key, str) for key in value):
+            raise _adhoc_error(name, value, "a dict's keys are names in the SQL: use strings")
+        return {key: _adhoc_tree(name, item) for key, item in value.items()}
     if isinstance(value, (set, frozenset)):
         raise _adhoc_error(name, value, "a set has no order (the SQL text would vary); use a list")
     if isinstance(value, (list, tuple)) or _is_array(value):
@@ -851,16 +936,25 @@ def _adhoc_value(name: str, value: object, is_range: bool) -> object:
 
 
 def _adhoc_scalar(name: str, value: object) -> object:
-    if isinstance(value, bool):
-        raise _adhoc_error(name, value, "a bool is ambiguous in SQL; pass 1/0 or 'true'/'false'")
+    if type(value).__name__ == "NaTType" or _is_datetime64(value):
+        return _adhoc_datetime64(name, value)
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
         value = value.item()  # type: ignore[union-attr]
-    if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+    if isinstance(value, bool):
+        raise _adhoc_error(name, value, "a bool is ambiguous in SQL; pass 1/0 or 'true'/'false'")
+    if value is None or type(value).__name__ == "NAType":
+        raise _adhoc_error(name, value, f"{value} has no SQL text; pass 'NULL' if that is meant")
+    if isinstance(value, (float, Decimal)):
+        finite = value.is_finite() if isinstance(value, Decimal) else math.isfinite(value)
+        if not finite:  # JSON has no NaN, and SQL has no text for it
+            raise _adhoc_error(
+                name, value, "NaN and infinity cannot be sent; pass a finite number, or 'NULL'"
+            )
+        return str(value) if isinstance(value, Decimal) else value
+    if isinstance(value, (str, int)):
         return value
-    if isinstance(value, Decimal):
-        return str(value)
     if isinstance(value, datetime):
-        if value.time() == time() and value.tzinfo is None:
+        if value.time() == time() and value.tzinfo is None and not getattr(value, "nanosecond", 0):
             return value.date().isoformat()  # pd.Timestamp("2024-02-01") means a day
         # isoformat keeps a four-digit year (strftime's %Y drops the zeros of 0999)
         return value.replace(tzinfo=None).isoformat(sep=" ")
@@ -869,15 +963,31 @@ def _adhoc_scalar(name: str, value: object) -> object:
     raise _adhoc_error(name, value, f"cannot send a {type(value).__name__}")
 
 
+def _is_datetime64(value: object) -> bool:
+    return type(value).__module__ == "numpy" and type(value).__name__ == "datetime64"
+
+
+def _adhoc_datetime64(name: str, value: object) -> object:
+    """A ``numpy.datetime64`` (or NaT) with all its digits (``.item()`` gives an int for ns)."""
+    import pandas as pd  # lazily: only reached for numpy/pandas input
+
+    try:
+        moment = pd.Timestamp(value)  # type: ignore[arg-type]
+    except (ValueError, OverflowError):
+        raise _adhoc_error(name, value, "is outside the dates pandas can hold") from None
+    if moment is pd.NaT:
+        raise _adhoc_error(name, value, "NaT (not a time) has no SQL text")
+    return _adhoc_scalar(name, moment)
+
+
 def _is_array(value: object) -> bool:
     return hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1
 
 
 def _adhoc_error(name: str, value: object, problem: str) -> ParameterError:
-    shown = repr(value)
-    shown = shown if len(shown) <= 80 else shown[:77] + "..."
     return ParameterError(
-        f"Parameter {name!r} of the SQL: {problem}. Given: {shown}. Allowed: {_ADHOC_ALLOWED}.",
+        f"Parameter {name!r} of the SQL: {problem}. Given: {_short_repr(value)}. "
+        f"Allowed: {_ADHOC_ALLOWED}.",
         name=name,
         value=value,
         allowed=_ADHOC_ALLOWED,

@@ -43,8 +43,9 @@ def read(lw: LocalWatch) -> Callable[..., Any]:
 
 @pytest.fixture
 def sql(lw: LocalWatch) -> Callable[..., Any]:
-    """``run_sql`` bound to the demo server and its user key, without progress output."""
-    return functools.partial(run_sql, url=lw.url, api_key=lw.admin_key, progress=False)
+    """``run_sql`` bound to the demo server and its user key, without progress output and
+    without the local cache (it has its own tests), so every call talks to the server."""
+    return functools.partial(run_sql, url=lw.url, api_key=lw.admin_key, progress=False, cache=False)
 
 
 @pytest.fixture
