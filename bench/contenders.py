@@ -87,8 +87,8 @@ def _frame_result(df: Any, started: float, marks: dict[str, float]) -> dict[str,
 
 def stream_post(cfg: dict[str, Any]) -> dict[str, Any]:
     """After: inline POST reply decoded by frames.read_result while it arrives."""
-    from watch_pandas.client import WatchClient
-    from watch_pandas.frames import read_result
+    from watch_pandas._client import WatchClient
+    from watch_pandas._frames import read_result
 
     client = WatchClient(cfg["url"], cfg["key"])
     marks: dict[str, float] = {}
@@ -100,8 +100,8 @@ def stream_post(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def stream_get(cfg: dict[str, Any]) -> dict[str, Any]:
     """After, by-id path: WatchClient.open_result + frames.read_result."""
-    from watch_pandas.client import WatchClient
-    from watch_pandas.frames import read_result
+    from watch_pandas._client import WatchClient
+    from watch_pandas._frames import read_result
 
     client = WatchClient(cfg["url"], cfg["key"])
     marks: dict[str, float] = {}
@@ -112,8 +112,8 @@ def stream_get(cfg: dict[str, Any]) -> dict[str, Any]:
 
 def whole_post(cfg: dict[str, Any]) -> dict[str, Any]:
     """Before: the inline POST body read whole, then frames.decode_result."""
-    from watch_pandas.client import WatchClient
-    from watch_pandas.frames import decode_result
+    from watch_pandas._client import WatchClient
+    from watch_pandas._frames import decode_result
 
     client = WatchClient(cfg["url"], cfg["key"])
     started = time.perf_counter()
@@ -268,15 +268,15 @@ CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "import_watch_pandas": import_watch_pandas,
 }
 # Imported before the baseline RSS is taken, so that RSS deltas count the read, not imports.
-_DECODING = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client")
-_API = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.api")
+_DECODING = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._client")
+_API = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._api")
 PRELOAD = {
-    "stream_post": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client"),
-    "stream_get": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client"),
-    "whole_post": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.client"),
-    "read_watch_query": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas.api"),
+    "stream_post": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._client"),
+    "stream_get": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._client"),
+    "whole_post": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._client"),
+    "read_watch_query": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._api"),
     "read_watch_query_cached": _API[:2]
-    + ("pyarrow.parquet", "watch_pandas.api", "watch_pandas.cache"),
+    + ("pyarrow.parquet", "watch_pandas._api", "watch_pandas._cache"),
     "requests_json": ("pandas", "requests"),
     "pandas_read_csv": ("pandas", "fsspec", "aiohttp"),
     "download_post": ("requests",),
@@ -287,10 +287,10 @@ PRELOAD.update(
     stream_post_stored_msgspec=_DECODING + ("watch_pandas._rows",),
     download_post_stored=("requests",),
     requests_json_stored=("pandas", "requests"),
-    dashboard_stored=_API + ("watch_pandas.dashboards",),
+    dashboard_stored=_API + ("watch_pandas._dashboards",),
     dashboard_slowest_stored=_API,
-    cold_read=_API + ("pyarrow.parquet", "watch_pandas.cache"),
-    dashboard=_API + ("watch_pandas.dashboards",),
+    cold_read=_API + ("pyarrow.parquet", "watch_pandas._cache"),
+    dashboard=_API + ("watch_pandas._dashboards",),
     dashboard_slowest=_API,
 )
 
@@ -307,8 +307,8 @@ def main(argv: list[str]) -> None:
     if name not in ("download_post", "download_get", "download_post_stored") and name in PRELOAD:
         import pyarrow.compute  # noqa: F401
 
+        import watch_pandas._frames  # noqa: F401  (decoding modules are imported on first use)
         import watch_pandas._rows  # noqa: F401
-        import watch_pandas.frames  # noqa: F401  (decoding modules are imported on first use)
     baseline = _rss_mb("VmRSS")
     out = CONTENDERS[name](cfg)
     out["baseline_mb"] = baseline

@@ -20,7 +20,7 @@ from watch_pandas import (
     read_watch_query,
     run_sql,
 )
-from watch_pandas.client import WatchClient
+from watch_pandas._client import WatchClient
 
 URL = "https://watch.test"
 KEY = "USERKEY0123456789abcdefghijklmnopqrstuv"

@@ -17,9 +17,9 @@ import pytest
 import requests
 
 from watch_pandas import ConfigError, NotFoundError, read_watch_query, run_sql
-from watch_pandas import cache as wc
-from watch_pandas.client import WatchClient
-from watch_pandas.frames import decode_result
+from watch_pandas import _cache as wc
+from watch_pandas._client import WatchClient
+from watch_pandas._frames import decode_result
 from watch_pandas.models import Query
 
 SAMPLES = Path(__file__).parent / "samples"

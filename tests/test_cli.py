@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from watch_pandas.cli import main
+from watch_pandas._cli import main
 from watch_pandas.testing import LocalWatch
 
 _ENV = ("WATCH_URL", "WATCH_API_KEY", "WATCH_PROFILE")
@@ -187,7 +187,7 @@ def test_an_unwritable_output_is_one_line(env, tmp_path, capsys):
 
 def test_a_reader_that_goes_away_ends_the_command_quietly(env, monkeypatch, capsys):
     """`watch-pandas get 6 | head`: the pipe closes while the frame is printed."""
-    import watch_pandas.cli as cli
+    import watch_pandas._cli as cli
 
     def closed_pipe(frame):
         raise BrokenPipeError(32, "Broken pipe")

@@ -19,7 +19,7 @@ import requests
 import responses
 import urllib3.util.retry
 
-from watch_pandas.client import ExecutionResponse, WatchClient, deadline
+from watch_pandas._client import ExecutionResponse, WatchClient, deadline
 from watch_pandas.errors import (
     AuthError,
     ConfigError,
@@ -1144,8 +1144,8 @@ def test_truncated_body_is_transport_error(local: tuple[str, _Script]) -> None:
 def test_post_results_stream_hands_back_the_body_as_chunks(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    from watch_pandas.client import ResultBody
-    from watch_pandas.frames import decode_result, read_result
+    from watch_pandas._client import ResultBody
+    from watch_pandas._frames import decode_result, read_result
 
     raw = json.dumps(body_of("27-typed-pg-json")).encode()
     mock.post(f"{API}/queries/1/results", body=raw, content_type="application/json")
@@ -1179,7 +1179,7 @@ def test_open_result_reads_the_whole_body_once(
 
 
 def test_result_body_broken_mid_way_is_a_transport_error() -> None:
-    from watch_pandas.client import ResultBody
+    from watch_pandas._client import ResultBody
     from watch_pandas.errors import TransportError
 
     def broken():

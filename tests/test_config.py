@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from watch_pandas.config import WatchConfig, config_path, normalize_url, resolve_config
+from watch_pandas._config import WatchConfig, config_path, normalize_url, resolve_config
 from watch_pandas.errors import ConfigError
 
 SECRET = "SECRETKEY1234567890abcdef"

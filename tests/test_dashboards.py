@@ -19,9 +19,9 @@ import requests
 import responses
 
 from watch_pandas import ConfigError, ParameterError, QueryFailedError, read_watch_query
-from watch_pandas import cache as wc
-from watch_pandas.client import WatchClient
-from watch_pandas.dashboards import (
+from watch_pandas import _cache as wc
+from watch_pandas._client import WatchClient
+from watch_pandas._dashboards import (
     DashboardError,
     DashboardFrames,
     read_watch_dashboard,

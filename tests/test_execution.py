@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from watch_pandas._execution import Execution, PollSchedule
 from watch_pandas.errors import (
     ForbiddenError,
     QueryCancelledError,
@@ -13,7 +14,6 @@ from watch_pandas.errors import (
     TransportError,
     WatchTimeoutError,
 )
-from watch_pandas.execution import Execution, PollSchedule
 from watch_pandas.models import Job, JobStatus
 
 

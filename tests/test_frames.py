@@ -1,4 +1,4 @@
-"""Tests for watch_pandas.frames: JSON/CSV result bodies → typed DataFrames.
+"""Tests for watch_pandas._frames: JSON/CSV result bodies → typed DataFrames.
 
 The CSV bodies are written here with the stdlib ``csv`` module following watch-api.md §6 (the
 server's rules), independently of the decoder, and compared with the JSON frame.
@@ -17,9 +17,10 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from watch_pandas import _rows, frames
+from watch_pandas import _frames as frames
+from watch_pandas import _rows
+from watch_pandas._frames import csv_loss_reason, decode_csv, decode_result, read_result
 from watch_pandas.errors import LossyFormatError, ServerError, WatchError
-from watch_pandas.frames import csv_loss_reason, decode_csv, decode_result, read_result
 from watch_pandas.models import Column
 
 UINT256_MAX = 2**256 - 1

@@ -402,7 +402,7 @@ def test_progress_option_off_reaches_the_read(ip, monkeypatch):
         seen.append(kwargs["progress"])
         return pd.DataFrame({"x": [1]})
 
-    monkeypatch.setattr("watch_pandas.api.run_sql", fake_run_sql)
+    monkeypatch.setattr("watch_pandas._api.run_sql", fake_run_sql)
     ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
     ip.run_line_magic("config", "WatchMagic.progress = False")
     ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
@@ -421,8 +421,8 @@ def test_cell_sql_runs_by_default_and_line_reads_accept_the_servers_cache(ip, mo
         seen.append(("line", kwargs["max_age"]))
         return pd.DataFrame({"x": [1]})
 
-    monkeypatch.setattr("watch_pandas.api.run_sql", fake_run_sql)
-    monkeypatch.setattr("watch_pandas.api.read_watch_query", fake_read)
+    monkeypatch.setattr("watch_pandas._api.run_sql", fake_run_sql)
+    monkeypatch.setattr("watch_pandas._api.read_watch_query", fake_read)
     ip.run_cell_magic("watch", "-d db", "SELECT 1 AS x")
     ip.run_line_magic("watch", "5")
     ip.run_cell_magic("watch", "-d db --max-age 60", "SELECT 1 AS x")

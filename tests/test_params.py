@@ -1,4 +1,4 @@
-"""Tests for watch_pandas.params: definitions, validation, wire shapes, dynamic dates."""
+"""Tests for watch_pandas._params: definitions, validation, wire shapes, dynamic dates."""
 
 from __future__ import annotations
 
@@ -11,8 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from watch_pandas.errors import ParameterError, WatchError
-from watch_pandas.params import (
+from watch_pandas._params import (
     DYNAMIC_RANGE_TOKENS,
     MultiValues,
     ParameterDefinition,
@@ -25,6 +24,7 @@ from watch_pandas.params import (
     resolve_parameters,
     to_wire,
 )
+from watch_pandas.errors import ParameterError, WatchError
 
 SAMPLES = Path(__file__).parent / "samples"
 # A Wednesday; 2024 is a leap year.

@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from watch_pandas import widgets as W
+from watch_pandas._progress import ProgressEvent, TextProgress
 from watch_pandas.errors import ParameterError, QueryCancelledError
 from watch_pandas.models import Query
-from watch_pandas.progress import ProgressEvent, TextProgress
 
 
 # -- an in-memory client for building forms ------------------------------------------------
@@ -353,7 +353,7 @@ def test_cancel_while_running_still_cancels_the_job(all_kinds_client):
 
 
 def test_rows_that_arrive_after_cancel_are_not_shown(monkeypatch):
-    import watch_pandas.api as api
+    import watch_pandas._api as api
 
     client = FormClient([])  # no parameters: the form is valid as it is
     picker = _build(client)
@@ -377,7 +377,7 @@ def test_rows_that_arrive_after_cancel_are_not_shown(monkeypatch):
 
 
 def test_cancel_once_the_rows_are_shown_is_refused(monkeypatch):
-    import watch_pandas.api as api
+    import watch_pandas._api as api
 
     picker = _build(FormClient([]))
     answers: list[bool] = []
@@ -391,7 +391,7 @@ def test_cancel_once_the_rows_are_shown_is_refused(monkeypatch):
 
 
 def test_a_failed_cancel_is_still_reported_when_the_rows_arrive(monkeypatch):
-    import watch_pandas.api as api
+    import watch_pandas._api as api
     from watch_pandas.errors import ServerError
 
     client = FormClient([])
@@ -527,7 +527,7 @@ def server(demo_params_server):
 @pytest.fixture
 def recorded_client(server):
     """A real WatchClient that records the JSON bodies it POSTs."""
-    from watch_pandas.client import WatchClient
+    from watch_pandas._client import WatchClient
 
     client = WatchClient(server.url, server.admin_key)
     client.posted = []
@@ -659,7 +659,7 @@ def test_importing_the_module_does_not_need_ipywidgets():
     script = (
         "import sys; sys.modules['ipywidgets'] = None\n"
         "import watch_pandas.widgets as w\n"
-        "from watch_pandas.progress import TextProgress\n"
+        "from watch_pandas._progress import TextProgress\n"
         "assert isinstance(w.auto_progress(), TextProgress)\n"
         "try:\n"
         "    w.ProgressDisplay()\n"

@@ -60,27 +60,27 @@ __all__ = [
 
 # name -> module that defines it; imported on first attribute access (PEP 562).
 _LAZY = {
-    "read_watch_query": "api",
-    "run_sql": "api",
-    "clear_cache": "api",
-    "to_parquet": "files",
-    "read_parquet": "files",
-    "to_feather": "files",
-    "read_feather": "files",
-    "read_watch_dashboard": "dashboards",
+    "read_watch_query": "_api",
+    "run_sql": "_api",
+    "clear_cache": "_api",
+    "to_parquet": "_files",
+    "read_parquet": "_files",
+    "to_feather": "_files",
+    "read_feather": "_files",
+    "read_watch_dashboard": "_dashboards",
     "picker": "widgets",
-    "WatchClient": "client",
-    "ProgressEvent": "progress",
+    "WatchClient": "_client",
+    "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .api import clear_cache, read_watch_query, run_sql
-    from .client import WatchClient
-    from .dashboards import read_watch_dashboard
-    from .files import read_feather, read_parquet, to_feather, to_parquet
+    from ._api import clear_cache, read_watch_query, run_sql
+    from ._client import WatchClient
+    from ._dashboards import read_watch_dashboard
+    from ._files import read_feather, read_parquet, to_feather, to_parquet
+    from ._progress import ProgressEvent
     from .magics import load_ipython_extension
-    from .progress import ProgressEvent
     from .widgets import picker
 
 

@@ -1,4 +1,4 @@
-"""HTTP transport for :class:`~watch_pandas.client.WatchClient`: retries, deadline, errors.
+"""HTTP transport for :class:`~watch_pandas._client.WatchClient`: retries, deadline, errors.
 
 - **Retry policy** (:func:`retry_policy`): urllib3 retries idempotent requests with exponential
   backoff on 429/502/503/504 and connection errors, honouring ``Retry-After``; a POST is only
@@ -39,6 +39,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from ._params import adhoc_params_hint
 from .errors import (
     AuthError,
     ConfigError,
@@ -52,7 +53,6 @@ from .errors import (
     WatchError,
     WatchTimeoutError,
 )
-from .params import adhoc_params_hint
 
 log = logging.getLogger("watch_pandas.client")
 

@@ -28,6 +28,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import MagicArgumentParser
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, Union
 
+from ._params import collect_pairs
 from .errors import (
     AuthError,
     ConfigError,
@@ -39,7 +40,6 @@ from .errors import (
     WatchTimeoutError,
     one_line,
 )
-from .params import collect_pairs
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -183,7 +183,7 @@ class WatchMagic(Magics):
         if isinstance(source, str) and source.strip().isdigit():
             source = int(source)
         params = self._params(args.params, args.param)
-        from .api import run_sql
+        from ._api import run_sql
 
         with self._client() as client:
             frame = self._guarded(
@@ -222,7 +222,7 @@ class WatchMagic(Magics):
         params = self._params(args.params, pairs)
         if args.interactive:
             return self._picker(query_id, params, var, args.max_age)
-        from .api import read_watch_query
+        from ._api import read_watch_query
 
         with self._client() as client:
             frame = self._guarded(
@@ -270,7 +270,7 @@ class WatchMagic(Magics):
 
     @contextmanager
     def _client(self):
-        from .client import WatchClient
+        from ._client import WatchClient
 
         try:
             client = WatchClient(self.url or None, None, profile=self.profile or None)
@@ -391,7 +391,7 @@ def _one_line(exc: Exception) -> str:
     return one_line(
         exc,
         config_hint="Set WATCH_URL and WATCH_API_KEY, or pick a config-file profile with "
-        "%config WatchMagic.profile = 'NAME' (see help(watch_pandas.config)).",
+        "%config WatchMagic.profile = 'NAME' (see help(watch_pandas._config)).",
     )
 
 

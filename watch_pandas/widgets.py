@@ -3,12 +3,12 @@
 ipywidgets is optional (``pip install 'watch-pandas[jupyter]'``) and imported only inside the
 functions and classes that draw something, so this module imports without it. Without
 ipywidgets, or outside a kernel with a widget front end, :func:`auto_progress` falls back to
-the text line of :class:`~watch_pandas.progress.TextProgress`.
+the text line of :class:`~watch_pandas._progress.TextProgress`.
 
 The widgets are listeners of the same progress events a script sees (architecture.md): the
 picker calls :func:`watch_pandas.read_watch_query` like any caller, on a background thread so
 its Cancel button stays clickable. No widget trait ever holds the API key: the key lives only
-in the picker's private :class:`~watch_pandas.client.WatchClient`.
+in the picker's private :class:`~watch_pandas._client.WatchClient`.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
-from . import params as _params
+from . import _params as _params
+from ._progress import ProgressEvent, ProgressListener, TextProgress
 from .errors import ParameterError, QueryCancelledError, QueryFailedError, WatchError
-from .progress import ProgressEvent, ProgressListener, TextProgress
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .client import WatchClient
+    from ._client import WatchClient
 
 __all__ = [
     "auto_progress",
@@ -230,7 +230,7 @@ class QueryPicker:
         self.job_id: str | None = None
         self._owns_client = client is None
         if client is None:
-            from .client import WatchClient
+            from ._client import WatchClient
 
             client = WatchClient(url, api_key, profile=profile)
         self._client = client
@@ -542,7 +542,7 @@ class QueryPicker:
             self._cancel_job(cancel_now)
 
     def _work(self, given: dict[str, Any]) -> None:
-        from .api import read_watch_query
+        from ._api import read_watch_query
 
         try:
             frame = read_watch_query(

@@ -18,7 +18,7 @@ from watch_pandas import (
     read_watch_query,
     run_sql,
 )
-from watch_pandas.execution import CANCEL_GRACE
+from watch_pandas._execution import CANCEL_GRACE
 
 MARGIN = 5.0  # seconds of slack on a shared machine
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from watch_pandas import ConflictError, LossyFormatError, WatchClient, read_watch_query
-from watch_pandas.frames import csv_loss_reason, decode_csv, decode_result
+from watch_pandas._frames import csv_loss_reason, decode_csv, decode_result
 from watch_pandas.testing import _demo
 
 

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watch_pandas import WatchClient, read_watch_query
-from watch_pandas import params as P
-from watch_pandas.config import resolve_config
+from watch_pandas import _params as P
+from watch_pandas._config import resolve_config
 from watch_pandas.errors import ConfigError, ParameterError
 
 FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None)

@@ -17,6 +17,7 @@ import requests
 import responses
 
 from watch_pandas import WatchClient, read_watch_query
+from watch_pandas._frames import decode_csv
 from watch_pandas.errors import (
     AuthError,
     LossyFormatError,
@@ -27,7 +28,6 @@ from watch_pandas.errors import (
     WatchError,
     WatchTimeoutError,
 )
-from watch_pandas.frames import decode_csv
 from watch_pandas.models import Column
 
 QUERY = "/api/queries/<id>"

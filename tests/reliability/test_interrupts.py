@@ -15,7 +15,7 @@ import pytest
 import requests
 
 from watch_pandas import read_watch_query, run_sql
-from watch_pandas.progress import ProgressEvent
+from watch_pandas._progress import ProgressEvent
 
 JOB = "/api/jobs/<id>"
 

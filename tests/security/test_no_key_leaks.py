@@ -22,9 +22,9 @@ import pytest
 
 import watch_pandas
 from watch_pandas import WatchClient, read_watch_query, run_sql
-from watch_pandas.config import resolve_config
+from watch_pandas._config import resolve_config
+from watch_pandas._progress import ProgressEvent
 from watch_pandas.errors import WatchError
-from watch_pandas.progress import ProgressEvent
 from watch_pandas.testing import LocalWatch
 
 PACKAGE = Path(watch_pandas.__file__).parent

@@ -145,7 +145,7 @@ def test_mode_can_be_switched_on_a_running_server(saved_result):
 
 
 def test_cli_serve_takes_the_mode(monkeypatch):
-    from watch_pandas import cli
+    from watch_pandas import _cli as cli
 
     seen = {}
     monkeypatch.setattr("watch_pandas.testing.serve", lambda **kw: seen.update(kw))

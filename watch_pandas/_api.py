@@ -15,19 +15,19 @@ from contextlib import contextmanager, suppress
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from . import cache as _cache
-from . import params as _params
-from .client import deadline
-from .config import normalize_url, resolve_config
+from . import _cache as _cache
+from . import _params as _params
+from ._client import deadline
+from ._config import normalize_url, resolve_config
+from ._execution import Execution, Outcome
+from ._progress import ProgressEvent, ProgressListener, TextProgress, emit
 from .errors import ConfigError, NotFoundError, ParameterError, QueryFailedError, WatchError
-from .execution import Execution, Outcome
-from .progress import ProgressEvent, ProgressListener, TextProgress, emit
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
-    from .client import ResultBody, WatchClient
-    from .frames import DtypeBackend
+    from ._client import ResultBody, WatchClient
+    from ._frames import DtypeBackend
     from .models import Query, ResultMeta
 
 __all__ = ["read_watch_query", "run_sql", "clear_cache"]
@@ -72,7 +72,7 @@ def read_watch_query(
 
     Results are kept in a local Parquet cache (``cache_dir``, ``$WATCH_CACHE_DIR`` or the
     user cache folder); a repeated read it can serve costs one request and executes nothing
-    (rules: :mod:`watch_pandas.cache`; with non-default parameters the server keeps no pointer
+    (rules: :mod:`watch_pandas._cache`; with non-default parameters the server keeps no pointer
     to its newest result, so ``max_age=None`` serves the local copy while the query is
     unchanged: pass ``max_age`` to bound it). ``cache=False`` neither reads nor writes it.
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
@@ -114,7 +114,7 @@ def read_saved_query(
     """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it).
 
     ``saved``: names in ``params`` whose values are the server's saved settings (see
-    :func:`watch_pandas.params.resolve_parameters`)."""
+    :func:`watch_pandas._params.resolve_parameters`)."""
     query_id = query.id
     definitions = _params.parse_definitions(query.parameters)
     now = datetime.now()
@@ -347,12 +347,12 @@ def _are_defaults(definitions, wire: Mapping[str, Any], now: datetime) -> bool:
 
 
 def _from_cache(results, key, query, is_default: bool, max_age: int | None):
-    """The cached frame if the rules in :mod:`watch_pandas.cache` allow serving it."""
+    """The cached frame if the rules in :mod:`watch_pandas._cache` allow serving it."""
     return _lookup(results, key, max_age, query=query, is_default=is_default).frame
 
 
 def _lookup(results, key, max_age: int | None, *, query=None, is_default: bool = False):
-    """:meth:`ResultCache.read` under :func:`watch_pandas.cache.usable`; online, an unreadable
+    """:meth:`ResultCache.read` under :func:`watch_pandas._cache.usable`; online, an unreadable
     cache folder is a miss, not a failed read."""
 
     def accept(info):
@@ -515,7 +515,7 @@ def client_for(client, url, api_key, profile):
     if client is not None:
         yield client
         return
-    from .client import WatchClient
+    from ._client import WatchClient
 
     owned = WatchClient(url, api_key, profile=profile)
     try:
@@ -597,7 +597,7 @@ def _reposted_body(execution: Execution, query_id: int | None, repost: Callable[
 
 
 def _decode(body: ResultBody | bytes, dtype_backend: DtypeBackend):
-    from .frames import read_result
+    from ._frames import read_result
 
     return read_result(body, dtype_backend=dtype_backend)
 

@@ -9,7 +9,7 @@ Names
     ``<sha256>.parquet`` for a result, ``<sha256>.query.json`` for a query's definitions,
     ``<sha256>.sources.json`` for a server's data source list. The hash covers the server
     URL, the query id (or the data source and SQL text), the canonical wire parameters
-    (:func:`watch_pandas.params.cache_key`) and the dtype backend; the API key is never part of
+    (:func:`watch_pandas._params.cache_key`) and the dtype backend; the API key is never part of
     a name or of a file's contents (the stored query JSON keeps an allow-list of fields that
     excludes ``api_key``).
 
@@ -78,7 +78,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from . import params as _params
+from . import _params as _params
 from .errors import ConfigError
 from .models import Query
 

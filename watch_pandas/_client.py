@@ -38,6 +38,7 @@ from ._body import (
     result_body,
     streamed_execution_response,
 )
+from ._config import resolve_config
 from ._constants import MAX_PAGE_SIZE
 from ._http import (
     DEADLINE_SLACK,
@@ -59,7 +60,6 @@ from ._http import (
     transport_error,
     wire_model,
 )
-from .config import resolve_config
 from .errors import (
     AuthError,
     ConfigError,
@@ -105,7 +105,7 @@ class _KeyAuth(requests.auth.AuthBase):
 class WatchClient:
     """A connection to one Watch (Redash) server.
 
-    ``url``/``api_key``/``profile`` are resolved by :func:`watch_pandas.config.resolve_config`.
+    ``url``/``api_key``/``profile`` are resolved by :func:`watch_pandas._config.resolve_config`.
     ``timeout`` is seconds, or ``(connect, read)``. ``retries`` bounds the automatic retries of
     idempotent requests (``0`` disables them), ``backoff_factor`` their exponential backoff.
     ``key_kind`` says whether the key is a user API key or one query's API key; ``"auto"``

@@ -3,7 +3,7 @@
 pandas' own ``df.to_parquet``/``df.to_feather`` cannot write an ``object`` column of Python
 ints beyond int64 (wei amounts): pyarrow has no wider integer and raises ``OverflowError``.
 :func:`to_parquet` and :func:`to_feather` write such frames with the local cache's encoding
-(:mod:`watch_pandas.cache`): big integers as decimal strings, other ``object`` cells as JSON
+(:mod:`watch_pandas._cache`): big integers as decimal strings, other ``object`` cells as JSON
 text, and every column's dtype in the file's metadata, so :func:`read_parquet` and
 :func:`read_feather` give back the same frame (exact Python ints, ``datetime64[s]``, time zones,
 ``df.attrs``). The file keeps the real column names and pandas' own metadata, so
@@ -19,7 +19,7 @@ import json
 import os
 from typing import IO, TYPE_CHECKING, Any
 
-from . import cache as _cache
+from . import _cache as _cache
 from .errors import ConfigError, LossyFormatError
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -44,8 +44,8 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import api as _api
-from . import cache as _cache
+from . import _api as _api
+from . import _cache as _cache
 from .errors import (
     ConfigError,
     DashboardError,
@@ -60,8 +60,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
     import pandas as pd
 
-    from .client import WatchClient
-    from .frames import DtypeBackend
+    from ._client import WatchClient
+    from ._frames import DtypeBackend
     from .models import Dashboard, Widget
 
 __all__ = [
@@ -319,7 +319,7 @@ class _WorkerClients:
             return self._shared
         own = getattr(self._local, "client", None)
         if own is None:
-            from .client import WatchClient
+            from ._client import WatchClient
 
             url, api_key, profile = self._args
             own = WatchClient(url, api_key, profile=profile)

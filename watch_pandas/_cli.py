@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from .config import config_path
+from ._config import config_path
 from .errors import WatchError, one_line
 
 __all__ = ["main"]
@@ -172,7 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .api import read_watch_query
+    from ._api import read_watch_query
 
     if args.url or os.environ.get("WATCH_URL") or args.profile:
         if args.query_id is None:
@@ -219,8 +219,8 @@ def _show(frame) -> None:
 
 
 def _get(args: argparse.Namespace) -> int:
-    from .api import read_watch_query
-    from .files import to_feather, to_parquet
+    from ._api import read_watch_query
+    from ._files import to_feather, to_parquet
 
     params = _collect_params(args.param)
     frame = read_watch_query(
@@ -253,8 +253,8 @@ def _get(args: argparse.Namespace) -> int:
 
 
 def _queries(args: argparse.Namespace) -> int:
-    from .cache import is_offline, needs_network
-    from .client import WatchClient
+    from ._cache import is_offline, needs_network
+    from ._client import WatchClient
 
     if is_offline():
         raise needs_network(
@@ -278,7 +278,7 @@ def _queries(args: argparse.Namespace) -> int:
 
 def _collect_params(items: Sequence[str]) -> dict[str, object]:
     """``-p`` values: a repeated NAME makes a list (multi-value), NAME.start/NAME.end a range."""
-    from .params import collect_pairs
+    from ._params import collect_pairs
 
     return collect_pairs(_split_param(item) for item in items)
 

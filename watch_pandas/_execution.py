@@ -15,8 +15,9 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from ._client import deadline, no_deadline, time_left
 from ._http import DEADLINE_SLACK, seconds_text
-from .client import deadline, no_deadline, time_left
+from ._progress import ProgressEvent, ProgressListener, emit
 from .errors import (
     ForbiddenError,
     QueryCancelledError,
@@ -26,7 +27,6 @@ from .errors import (
     one_line,
 )
 from .models import Job, JobStatus
-from .progress import ProgressEvent, ProgressListener, emit
 
 __all__ = ["PollSchedule", "Outcome", "Execution"]
 
@@ -139,7 +139,7 @@ class Execution:
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline: this execution's ``timeout`` or the thread's
-        :func:`~watch_pandas.client.deadline`, whichever comes first (``None``: no limit)."""
+        :func:`~watch_pandas._client.deadline`, whichever comes first (``None``: no limit)."""
         own = None if self.timeout is None else self.timeout - self.elapsed
         outer = time_left()
         if own is None or outer is None:
