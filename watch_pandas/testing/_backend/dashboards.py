@@ -11,6 +11,8 @@ from .users import Users, slugify
 
 
 class Dashboards(Users):
+    """Dashboards and their widgets."""
+
     def create_dashboard(
         self,
         name: str,

@@ -9,6 +9,8 @@ from .state import State
 
 
 class DataSources(State):
+    """Data sources and their SQLite databases."""
+
     def create_data_source(self, name: str, *, typed: bool = False) -> dict[str, Any]:
         ds_id = self.store.next_id("data_sources")
         source = {

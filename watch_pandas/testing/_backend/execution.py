@@ -23,6 +23,8 @@ UNSAFE_VIEW_ONLY = (
 
 
 class Execution(Results):
+    """Runs: who may run what, cached or new, and failures tests ask for."""
+
     _fail_rules: list[tuple[int | str, str]]
 
     def fail_query(self, match: int | str, error: str) -> None:

@@ -13,6 +13,8 @@ from .users import Users
 
 
 class Queries(Users, DataSources):
+    """Saved queries: their documents, versions and archiving."""
+
     def _query_doc_defaults(self, doc: dict[str, Any]) -> dict[str, Any]:
         parameters = (doc.get("options") or {}).get("parameters") or []
         doc["query_hash"] = _params.stored_query_hash(doc["query"], parameters)

@@ -12,6 +12,8 @@ from .data_sources import DataSources
 
 
 class Results(DataSources):
+    """Stored results and which one is the latest of each saved query."""
+
     def _on_result(self, result: StoredResult) -> None:
         """A finished run becomes latest_query_data of every saved query with its hash."""
         with self._lock:

@@ -48,6 +48,8 @@ def require_editor(caller: Caller, owner_id: int) -> dict[str, Any]:
 
 
 class Users(State):
+    """Users and their keys; the org settings (date formats)."""
+
     @property
     def admin(self) -> dict[str, Any]:
         user = self.store.get("users", 1)
