@@ -197,9 +197,9 @@ def test_a_widget_level_parameter_is_not_a_dashboard_parameter(local_watch):
         parameters=[{"name": "n", "title": "n", "type": "number", "value": 1}],
     )
     did = lw.add_dashboard("widget level", query_ids=[qid])
-    stored = lw._app.store.get("dashboards", did)
+    stored = lw._backend.store.get("dashboards", did)
     stored["widgets"][0]["options"]["parameterMappings"]["n"]["type"] = "widget-level"
-    lw._app.store.put("dashboards", stored)
+    lw._backend.store.put("dashboards", stored)
     with pytest.raises(ParameterError, match="widget or static parameters"):
         read_board(lw, did, {"n": 3000})
     assert lw.counters.requests("POST", POST_RESULTS) == 0
@@ -473,7 +473,7 @@ def _interrupted_read(lw, dashboard, interrupt) -> None:
             )
     finally:
         watchdog.cancel()
-    jobs = lw._app.jobs.all()
+    jobs = lw._backend.jobs.all()
     assert len(jobs) == 3
     assert [job.error for job in jobs] == ["Query cancelled by user."] * 3
 
@@ -498,7 +498,7 @@ def test_a_dashboard_timeout_names_whole_seconds_and_the_cancelled_jobs(three_he
         # as a person would say it, not to the microsecond
         assert re.search(r"Gave up waiting after \d+(\.\d{1,2})? s for query \d+", message)
         assert re.search(r"; job \S+ was cancelled on the server\.", message)
-    assert [job.error for job in lw._app.jobs.all()] == ["Query cancelled by user."] * 3
+    assert [job.error for job in lw._backend.jobs.all()] == ["Query cancelled by user."] * 3
 
 
 def test_ctrl_c_cancels_every_running_widget_job(three_held_widgets):

@@ -11,7 +11,7 @@ import contextlib
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ._config import config_path
@@ -157,8 +157,23 @@ def _connection_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default=None, help="profile in the config file")
 
 
+@contextlib.contextmanager
+def _server_extra() -> Iterator[None]:
+    """Around an import of the local server: without the ``server`` extra installed, one line
+    that says what to install instead of a traceback."""
+    from .testing import SERVER_EXTRA
+
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if exc.name not in SERVER_EXTRA:
+            raise
+        raise _usage(str(exc)) from None
+
+
 def _serve(args: argparse.Namespace) -> int:
-    from .testing import serve
+    with _server_extra():
+        from .testing import serve
 
     serve(
         host=args.host,
@@ -181,7 +196,8 @@ def _demo(args: argparse.Namespace) -> int:
         _show(frame)
         return 0
 
-    from .testing import LocalWatch
+    with _server_extra():
+        from .testing import LocalWatch
 
     print("No WATCH_URL set: starting the local Watch server with demo data…")
     with LocalWatch(demo=True) as local:

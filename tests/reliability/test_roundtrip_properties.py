@@ -199,7 +199,7 @@ def _sqlite_value(name: str, value: Any) -> Any:
 def write_table(lw: LocalWatch, ds: int, rows: list[dict[str, Any]]) -> str:
     """Create a fresh table holding ``rows`` (bound parameters: no SQL text from the data)."""
     table = f"t{next(_table_ids)}"
-    path = lw._app.data_source(ds)["path"]
+    path = lw._backend.data_source(ds)["path"]
     with sqlite3.connect(path) as conn:
         declared = ", ".join(f"{n} {t}" for n, (t, _) in COLUMNS.items())
         conn.execute(f"CREATE TABLE {table} (rowno INTEGER, {declared})")

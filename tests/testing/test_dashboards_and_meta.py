@@ -67,6 +67,16 @@ def test_create_edit_conflict_archive(local_watch):
     assert call(local_watch, "POST", "/api/dashboards/999", json={}).status_code == 500
 
 
+def test_dashboard_tags_count_the_boards_not_archived_by_name(local_watch):
+    tagged = {"one": ["z", "y"], "two": ["z"], "three": ["z", "x"]}
+    for name, tags in tagged.items():
+        did = call(local_watch, "POST", "/api/dashboards", json={"name": name}).json()["id"]
+        call(local_watch, "POST", f"/api/dashboards/{did}", json={"tags": tags})
+    call(local_watch, "DELETE", f"/api/dashboards/{did}")  # "three": its tags no longer count
+    tags = call(local_watch, "GET", "/api/dashboards/tags").json()
+    assert tags == {"tags": [{"name": "y", "count": 1}, {"name": "z", "count": 2}]}
+
+
 def test_archiving_a_query_removes_its_widgets(board):
     lw, did, (a, b) = board
     call(lw, "DELETE", f"/api/queries/{a}")

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import re
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from local_watch_helpers import call, run_saved
@@ -277,3 +281,63 @@ def test_serve_on_loopback_prints_no_warning(monkeypatch, host):
 def test_local_watch_refuses_a_port_outside_0_to_65535(port):
     with pytest.raises(ValueError, match="0 to 65535"):
         LocalWatch(port=port)
+
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+def _python(code: str) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter on this checkout, without the caller's WATCH_* env."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WATCH_")}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO_ROOT,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("module", "absent"),
+    [
+        # pytest loads the plugin in every run wherever watch-pandas is installed.
+        ("watch_pandas.testing.plugin", {"werkzeug", "dateutil"}),
+        ("watch_pandas.testing", {"werkzeug", "dateutil"}),
+        # The domain stays free of HTTP: only the handlers and the app speak werkzeug.
+        ("watch_pandas.testing._backend", {"werkzeug"}),
+    ],
+)
+def test_importing_leaves_what_it_does_not_need_unloaded(module, absent):
+    out = _python(f"import sys, {module}; print(sorted({absent!r} & set(sys.modules)))")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
+
+
+# A missing package of the ``server`` extra, simulated: None in sys.modules stops its import.
+_WITHOUT = "import sys; sys.modules[{name!r}] = None\n"
+
+
+@pytest.mark.parametrize("missing", ["werkzeug", "dateutil"])
+@pytest.mark.parametrize("command", [["demo"], ["serve", "--port", "0"]])
+def test_demo_and_serve_without_the_server_extra_say_what_to_install(missing, command):
+    out = _python(
+        _WITHOUT.format(name=missing)
+        + f"from watch_pandas.cli import main\nsys.exit(main({command!r}))"
+    )
+    assert out.returncode != 0
+    assert out.stdout == ""
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert 'pip install "watch-pandas[server]"' in lines[0]
+    assert missing in lines[0]
+
+
+def test_importing_local_watch_without_the_server_extra_says_what_to_install():
+    out = _python(_WITHOUT.format(name="werkzeug") + "from watch_pandas.testing import LocalWatch")
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ModuleNotFoundError:")
+    assert 'pip install "watch-pandas[server]"' in last

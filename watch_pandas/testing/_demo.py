@@ -126,7 +126,7 @@ def _fill(lw: LocalWatch, ds: int, typed: bool) -> None:
 
     lw.execute_sql(ds, _schema(typed))
     markets, prices, positions = _rows()
-    source = lw._app.data_source(ds)
+    source = lw._backend.data_source(ds)
     conn = sqlite3.connect(source["path"])
     try:
         conn.executemany("INSERT INTO markets VALUES (?, ?, ?, ?, ?, ?, ?)", markets)
@@ -168,7 +168,7 @@ class Demo:
 
 def load_demo(lw: LocalWatch) -> Demo:
     """Create the demo content in ``lw`` (once per database) and return its ids."""
-    store = lw._app.store
+    store = lw._backend.store
     saved = store.setting("demo")
     if saved is not None:
         import json

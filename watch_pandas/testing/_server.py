@@ -13,7 +13,8 @@ from typing import Any, TextIO
 
 from werkzeug.serving import WSGIRequestHandler, make_server
 
-from ._app import SERIALIZE_MODES, SERIALIZE_STORED, WatchApp
+from ._app import WatchApp
+from ._backend import SERIALIZE_MODES, SERIALIZE_STORED, Backend
 from ._faults import Counters, FaultMiddleware, Faults
 from ._store import Store
 
@@ -74,7 +75,7 @@ class LocalWatch:
         self._store = Store(db_path, data_dir)
         self.counters = Counters()
         self.faults = Faults()
-        self._app = WatchApp(
+        self._backend = Backend(
             self._store,
             counters=self.counters,
             workers=workers,
@@ -83,8 +84,8 @@ class LocalWatch:
             date_format=date_format,
             time_format=time_format,
         )
-        self._app.dashboard_slug_routes = dashboard_slug_routes
-        self._app.serialize = serialize
+        self._backend.dashboard_slug_routes = dashboard_slug_routes
+        self._backend.serialize = serialize
         self._host, self._port = host, port
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -95,13 +96,14 @@ class LocalWatch:
     def start(self) -> LocalWatch:
         """Bind and serve in a background thread (idempotent)."""
         if self._server is None:
-            wsgi = FaultMiddleware(self._app, self.faults, self.counters, self._app.route_of)
+            app = WatchApp(self._backend)
+            wsgi = FaultMiddleware(app, self.faults, self.counters, app.route_of)
             self._server = make_server(
                 self._host, self._port, wsgi, threaded=True, request_handler=_QuietHandler
             )
             self._server.daemon_threads = True
             host = self._host if ":" not in self._host else f"[{self._host}]"
-            self._app.base_url = f"http://{host}:{self._server.server_port}"
+            self._backend.base_url = f"http://{host}:{self._server.server_port}"
             self._thread = threading.Thread(
                 target=self._server.serve_forever,
                 kwargs={"poll_interval": 0.05},
@@ -119,7 +121,7 @@ class LocalWatch:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
-        self._app.jobs.shutdown()
+        self._backend.jobs.shutdown()
         self._store.close()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -141,28 +143,28 @@ class LocalWatch:
         """Base URL, e.g. ``http://127.0.0.1:54321`` (no trailing slash)."""
         if self._server is None:
             raise RuntimeError("LocalWatch is not running: use it as a context manager")
-        return self._app.base_url
+        return self._backend.base_url
 
     @property
     def admin_key(self) -> str:
         """The admin user's API key."""
-        return str(self._app.admin["api_key"])
+        return str(self._backend.admin["api_key"])
 
     # -- content helpers -------------------------------------------------------------------
     def add_data_source(self, name: str = "db", typed: bool = False) -> int:
         """Create a SQLite data source (``typed=True`` reports column types like PostgreSQL)."""
-        return int(self._app.create_data_source(name, typed=typed)["id"])
+        return int(self._backend.create_data_source(name, typed=typed)["id"])
 
     def pause_data_source(self, data_source_id: int, reason: str | None = None) -> None:
         """Pause a data source: executions answer 400 "<name> is paused ... Please try later."."""
-        self._app.pause_data_source(data_source_id, reason)
+        self._backend.pause_data_source(data_source_id, reason)
 
     def resume_data_source(self, data_source_id: int) -> None:
-        self._app.resume_data_source(data_source_id)
+        self._backend.resume_data_source(data_source_id)
 
     def execute_sql(self, data_source_id: int, script: str) -> None:
         """Run DDL/DML (several statements allowed) directly on a data source's database."""
-        self._app.execute_sql(data_source_id, script)
+        self._backend.execute_sql(data_source_id, script)
 
     def add_query(
         self,
@@ -179,7 +181,7 @@ class LocalWatch:
         opts = dict(options or {})
         if parameters is not None:
             opts["parameters"] = [dict(p) for p in parameters]
-        query = self._app.create_query(
+        query = self._backend.create_query(
             sql,
             data_source_id,
             name=name,
@@ -192,7 +194,7 @@ class LocalWatch:
 
     def query_key(self, query_id: int) -> str:
         """The query's own API key (scope: that query's routes only)."""
-        query = self._app.store.get("queries", int(query_id))
+        query = self._backend.store.get("queries", int(query_id))
         if query is None:
             raise KeyError(f"no query with id {query_id}")
         return str(query["api_key"])
@@ -201,24 +203,24 @@ class LocalWatch:
         self, name: str, query_ids: Iterable[int] = (), published: bool = True
     ) -> int:
         """Create a dashboard with one table widget per query; returns its id."""
-        dashboard = self._app.create_dashboard(
+        dashboard = self._backend.create_dashboard(
             name, query_ids=list(query_ids), is_draft=not published
         )
         return int(dashboard["id"])
 
     def add_user(self, name: str, view_only: bool = False) -> str:
         """Add a (non-admin) user and return its API key."""
-        return str(self._app.create_user(name, view_only=view_only)["api_key"])
+        return str(self._backend.create_user(name, view_only=view_only)["api_key"])
 
     def seed_result(self, data_source_id: int, sql: str) -> int:
         """Run ``sql`` now and store it as a cached result (becomes latest of matching queries)."""
-        return self._app.add_result(data_source_id, sql).id
+        return self._backend.add_result(data_source_id, sql).id
 
     def refresh_query(self, query_id: int) -> int:
         """Run a saved query with its default parameter values now; returns the result id."""
         from . import _params
 
-        query = self._app.store.get("queries", int(query_id))
+        query = self._backend.store.get("queries", int(query_id))
         if query is None:
             raise KeyError(f"no query with id {query_id}")
         definitions = (query.get("options") or {}).get("parameters") or []
@@ -228,44 +230,44 @@ class LocalWatch:
     # -- behaviour switches ----------------------------------------------------------------
     def set_date_format(self, date_format: str, time_format: str = "HH:mm") -> None:
         """Switch the org ``date_format``/``time_format`` (CSV output and client_config)."""
-        self._app.set_date_format(date_format, time_format)
+        self._backend.set_date_format(date_format, time_format)
 
     def hold_jobs(self) -> None:
         """Keep new and queued jobs at status 1 (queued) until ``release_jobs``."""
-        self._app.jobs.hold()
+        self._backend.jobs.hold()
 
     def release_jobs(self) -> None:
-        self._app.jobs.release()
+        self._backend.jobs.release()
 
     @property
     def serialize(self) -> str:
         """How result bodies are made: ``"stored"`` or ``"per-request"`` (see the class doc)."""
-        return str(self._app.serialize)
+        return str(self._backend.serialize)
 
     @serialize.setter
     def serialize(self, mode: str) -> None:
-        self._app.serialize = _check_serialize(mode)
+        self._backend.serialize = _check_serialize(mode)
 
     @property
     def execution_delay(self) -> float:
-        return self._app.jobs.execution_delay
+        return self._backend.jobs.execution_delay
 
     @execution_delay.setter
     def execution_delay(self, seconds: float) -> None:
-        self._app.jobs.execution_delay = float(seconds)
+        self._backend.jobs.execution_delay = float(seconds)
 
     def fail_query(
         self, query_id_or_sql_substring: int | str, error: str = 'relation "x" does not exist'
     ) -> None:
         """Make executions of a query id (or of SQL containing a text) fail with ``error``."""
-        self._app.fail_query(query_id_or_sql_substring, error)
+        self._backend.fail_query(query_id_or_sql_substring, error)
 
     def clear_failures(self) -> None:
-        self._app.clear_failures()
+        self._backend.clear_failures()
 
     def wait_for_jobs(self, timeout: float = 30.0) -> None:
         """Block until every job has finished (tests)."""
-        for job in self._app.jobs.all():
+        for job in self._backend.jobs.all():
             job.done.wait(timeout)
 
     # -- demo ------------------------------------------------------------------------------

@@ -20,16 +20,21 @@ Example::
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ._server import LocalWatch
+# The server is imported inside the fixtures: pytest loads this plugin in every run wherever
+# watch-pandas is installed, and most runs never start a server (nor have the server extra).
+if TYPE_CHECKING:
+    from ._server import LocalWatch
 
 
 @pytest.fixture
 def local_watch() -> Iterator[LocalWatch]:
     """A fresh, empty local Watch server for one test."""
+    from . import LocalWatch
+
     with LocalWatch() as lw:
         yield lw
 
@@ -37,6 +42,8 @@ def local_watch() -> Iterator[LocalWatch]:
 @pytest.fixture
 def local_watch_factory() -> Iterator[Callable[..., LocalWatch]]:
     """Start local Watch servers with custom ``LocalWatch(...)`` options; all stop afterwards."""
+    from . import LocalWatch
+
     started: list[LocalWatch] = []
 
     def make(**options: Any) -> LocalWatch:
@@ -51,6 +58,8 @@ def local_watch_factory() -> Iterator[Callable[..., LocalWatch]]:
 
 @pytest.fixture(scope="session")
 def _local_watch_demo_session() -> Iterator[LocalWatch]:
+    from . import LocalWatch
+
     with LocalWatch(demo=True) as lw:
         yield lw
 
