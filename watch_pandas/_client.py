@@ -40,22 +40,18 @@ from ._body import (
 )
 from ._config import resolve_config
 from ._constants import MAX_PAGE_SIZE
+from ._deadline import DEADLINE_SLACK, DeadlineReached, deadline, no_deadline, time_left
 from ._http import (
-    DEADLINE_SLACK,
-    DeadlineReached,
     again_if_body_breaks,
     broken_body_error,
     check_not_login_page,
-    deadline,
     deadline_error,
     decode_json,
     expect_dict,
     http_error,
-    no_deadline,
     request_line,
     retry_deadline_error,
     retry_policy,
-    time_left,
     timeout_within_deadline,
     transport_error,
     wire_model,
