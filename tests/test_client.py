@@ -7,6 +7,7 @@ import logging
 import socket
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
@@ -33,7 +34,7 @@ from watch_pandas.errors import (
     WatchError,
     WatchTimeoutError,
 )
-from watch_pandas.models import JobStatus
+from watch_pandas.models import JobStatus, Query
 
 SAMPLES = Path(__file__).parent / "samples"
 BASE = "https://watch.example.org"
@@ -107,6 +108,30 @@ def page_body(count: int, page: int, page_size: int, ids: range) -> dict[str, An
 def test_repr_has_url_and_kind_but_no_key(client: WatchClient) -> None:
     assert repr(client) == "WatchClient(url='https://watch.example.org', key_kind='auto')"
     assert SECRET not in repr(client) and SECRET not in str(vars(client).get("url"))
+
+
+# The client's public methods are its API: composing it from resource classes must neither
+# add nor drop one (a deliberate change edits this list).
+PUBLIC_METHODS = {
+    "archive_dashboard", "archive_query", "cancel_job", "close", "create_dashboard",
+    "create_query", "edit_dashboard", "edit_query", "execute_sql", "get_cached_result",
+    "get_client_config", "get_dashboard", "get_dropdown_options", "get_job",
+    "get_queries_page", "get_query", "get_result", "get_server_version", "is_query_key_for",
+    "key_kind", "list_dashboards", "list_data_sources", "list_queries", "listed_data_sources",
+    "open_result", "post_query_results", "query_url", "resolve_data_source", "stream_result",
+    "with_result",
+}  # fmt: skip
+
+
+def test_public_methods_are_pinned() -> None:
+    assert {name for name in dir(WatchClient) if not name.startswith("_")} == PUBLIC_METHODS
+    for name in PUBLIC_METHODS - {"key_kind"}:
+        assert getattr(WatchClient, name).__doc__, f"{name} lost its docstring"
+
+
+def test_the_client_and_its_state_hold_no_key(client: WatchClient) -> None:
+    # nothing the client keeps (auth, learned state) shows the key in its repr
+    assert SECRET not in repr(vars(client))
 
 
 def test_requests_carry_the_key_and_user_agent(mock: responses.RequestsMock) -> None:
@@ -268,6 +293,49 @@ def test_get_query_detects_query_key(mock: responses.RequestsMock, client: Watch
     query = client.get_query("5")
     assert client.is_query_key_for(query)
     assert client.key_kind == "query"
+
+
+def test_is_query_key_for_only_checks(client: WatchClient) -> None:
+    # a check must not settle the key's kind: only reading the query (get_query) records it
+    mine = Query.from_json({**body_of("06-query-demo-params"), "id": 5, "api_key": SECRET})
+    other = Query.from_json({**body_of("06-query-demo-params"), "id": 6, "api_key": "other"})
+    assert client.is_query_key_for(mine) and not client.is_query_key_for(other)
+    assert client.key_kind == "auto"
+
+
+def test_key_kind_is_learned_once_when_threads_race() -> None:
+    from watch_pandas._client._key import KeyKindState
+
+    state = KeyKindState("auto")
+    threads = 8
+    barrier = threading.Barrier(threads)
+
+    def learn(i: int) -> str:
+        barrier.wait()
+        if i % 2:
+            state.record_user_route()
+        else:
+            state.record_query(5, is_its_key=True)
+        return state.kind
+
+    with ThreadPoolExecutor(threads) as pool:
+        seen = list(pool.map(learn, range(threads)))
+    # the first transition wins; every thread then sees the same kind, and it never changes
+    assert state.kind in ("user", "query") and set(seen) == {state.kind}
+    first = state.kind
+    state.record_user_route()
+    state.record_query(6, is_its_key=False)
+    assert state.kind == first
+    assert state.query_id == 5  # the query whose own key it is, remembered whatever the kind
+
+
+def test_configured_key_kind_is_never_changed_by_detection() -> None:
+    from watch_pandas._client._key import KeyKindState
+
+    state = KeyKindState("query")
+    state.record_user_route()
+    state.record_query(7, is_its_key=False)
+    assert (state.kind, state.configured, state.query_id) == ("query", "query", None)
 
 
 @pytest.mark.parametrize("bad", ["abc", 0, -3, 1.5, None, True])
@@ -786,6 +854,34 @@ def test_archive_by_id_on_both_generations(board_server) -> None:
     with WatchClient(lw.url, lw.admin_key, retries=0) as watch:
         watch.archive_dashboard(did)
         assert watch.get_dashboard(did).is_archived
+
+
+def test_a_client_shared_by_threads_learns_one_dashboard_generation(
+    board_server, request: pytest.FixtureRequest
+) -> None:
+    lw, did = board_server
+    v8 = request.node.callspec.params["board_server"] == "v8"
+    with WatchClient(lw.url, lw.admin_key, retries=0) as watch:
+        slug = watch.get_dashboard(did).slug
+    threads = 6
+    barrier = threading.Barrier(threads)
+
+    with WatchClient(lw.url, lw.admin_key, retries=0) as shared:  # fresh: nothing learned
+
+        def read(i: int) -> int:
+            barrier.wait()  # all threads probe the routes at once
+            return shared.get_dashboard(did if i % 2 else slug).id
+
+        with ThreadPoolExecutor(threads) as pool:
+            assert list(pool.map(read, range(threads))) == [did] * threads
+        assert shared.key_kind == "user"
+        lw.counters.reset()
+        shared.archive_dashboard(did)
+        # learned once for all threads: v10+ deletes by id straight away, v8 finds the slug
+        # it remembered (one GET) and deletes by slug; neither probes the version again
+        assert lw.counters.requests() == (2 if v8 else 1)
+        assert lw.counters.requests("DELETE") == 1
+        assert shared.get_dashboard(did).is_archived
 
 
 def test_read_watch_dashboard_by_id_on_both_generations(board_server, tmp_path) -> None:

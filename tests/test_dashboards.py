@@ -519,3 +519,28 @@ def test_ctrl_c_in_the_main_thread_cancels_the_running_jobs(three_held_widgets):
         _interrupted_read(*three_held_widgets, lambda: signal.pthread_kill(main, signal.SIGINT))
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def test_a_callers_client_is_shared_safely_by_the_workers(ten_widget_board, monkeypatch):
+    lw, dashboard = ten_widget_board
+    threads: set[int] = set()
+    clients: set[int] = set()
+    original = WatchClient.post_query_results
+
+    def recording(self, *args, **kwargs):
+        threads.add(threading.get_ident())
+        clients.add(id(self))
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(WatchClient, "post_query_results", recording)
+    with WatchClient(lw.url, lw.admin_key) as shared:
+        frames = read_watch_dashboard(
+            dashboard, client=shared, max_workers=4, progress=False, cache=False, max_age=0
+        )
+        assert [frames[f"q{i}"]["n"].tolist() for i in range(10)] == [[i] for i in range(10)]
+        assert frames.errors == {}
+        # one client for every worker thread, and what it learned is the same for all
+        assert clients == {id(shared)} and len(threads) > 1
+        assert shared.key_kind == "user"
+        assert list((shared.listed_data_sources() or {}).values()) == ["db"]
+        assert {f.attrs["watch"]["data_source"] for f in frames.values()} == {"db"}

@@ -17,8 +17,8 @@ from typing import TYPE_CHECKING, Any
 
 from . import _cache as _cache
 from . import _params as _params
-from ._client import deadline
 from ._config import normalize_url, resolve_config
+from ._deadline import deadline
 from ._execution import Execution, Outcome
 from ._progress import ProgressEvent, ProgressListener, TextProgress, emit
 from .errors import ConfigError, NotFoundError, ParameterError, QueryFailedError, WatchError

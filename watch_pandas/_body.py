@@ -4,7 +4,7 @@
 rows, possibly hundreds of megabytes). :func:`execution_response` and
 :func:`streamed_execution_response` sniff the first key instead of parsing a big result twice;
 :class:`ResultBody` hands a still-arriving body to :func:`watch_pandas._frames.read_result` in
-chunks. Package-internal: names without an underscore are used by ``client.py``.
+chunks. Package-internal: names without an underscore are used by ``_client/``.
 """
 
 from __future__ import annotations

@@ -14,9 +14,9 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import NoReturn
 
-from ._client import deadline, no_deadline, time_left
-from ._http import DEADLINE_SLACK, seconds_text
+from ._deadline import DEADLINE_SLACK, deadline, no_deadline, seconds_text, time_left
 from ._progress import ProgressEvent, ProgressListener, emit
 from .errors import (
     ForbiddenError,
@@ -139,7 +139,7 @@ class Execution:
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline: this execution's ``timeout`` or the thread's
-        :func:`~watch_pandas._client.deadline`, whichever comes first (``None``: no limit)."""
+        :func:`~watch_pandas._deadline.deadline`, whichever comes first (``None``: no limit)."""
         own = None if self.timeout is None else self.timeout - self.elapsed
         outer = time_left()
         if own is None or outer is None:
@@ -221,7 +221,7 @@ class Execution:
         self.report(state)
         return None
 
-    def _on_deadline(self, inner: WatchTimeoutError | None) -> None:
+    def _on_deadline(self, inner: WatchTimeoutError | None) -> NoReturn:
         """Cancel the job and raise the timeout; ``inner`` is a request's own timeout error."""
         # A request that gave up with time left (a Retry-After or a backoff longer than that)
         # says why; one cut short by the deadline itself adds nothing.

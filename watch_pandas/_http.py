@@ -5,15 +5,15 @@
   repeated when the server refused it without running it (429). urllib3 only sees failures
   before the response headers: :func:`again_if_body_breaks` repeats a safe request whose body
   broke off after them, with the same budget and backoff.
-- **Deadline** (:func:`deadline`, :func:`no_deadline`, :func:`time_left`): one overall time
-  bound per thread that every request's timeouts and retry sleeps shrink to.
+- **Deadline** (:func:`timeout_within_deadline`, :func:`deadline_error`): each request's
+  timeouts and retry sleeps shrink to the thread's deadline (:mod:`watch_pandas._deadline`).
 - **Error mapping** (:func:`http_error`, :func:`transport_error`, :func:`check_not_login_page`,
   :func:`decode_json`, :func:`wire_model`): a failed response or a ``requests`` exception
   becomes the fitting :mod:`watch_pandas.errors` type, whose message names the method and
   path and says what would be right.
 
 Nothing here sees the API key: text the server may echo is passed through the client's
-``redact`` callable. Package-internal: names without an underscore are used by ``client.py``
+``redact`` callable. Package-internal: names without an underscore are used by ``_client/``
 and ``_body.py``.
 """
 
@@ -21,10 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -39,6 +36,7 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from ._deadline import DeadlineReached, seconds_text, time_left
 from ._params import adhoc_params_hint
 from .errors import (
     AuthError,
@@ -63,71 +61,7 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "DELETE", "PUT", "TRAC
 _LOGIN_TEXT = "please login"
 
 
-# -- deadline ------------------------------------------------------------------------------
-_deadline = threading.local()
-
-
-@contextmanager
-def deadline(seconds: float | None) -> Iterator[None]:
-    """Bound every request this thread sends inside the block by ``seconds`` overall.
-
-    Each request's timeouts shrink to the time left, a retry never sleeps past it, and a
-    request that would start (or go on) after it raises :class:`WatchTimeoutError`. ``None``
-    sets no bound; an inner block can only shorten an outer one. :func:`no_deadline` lifts it
-    for clean-up requests such as cancelling a job.
-    """
-    previous = getattr(_deadline, "at", None)
-    at = previous
-    if seconds is not None:
-        mine = time.monotonic() + float(seconds)
-        at = mine if previous is None else min(previous, mine)
-    _deadline.at = at
-    try:
-        yield
-    finally:
-        _deadline.at = previous
-
-
-@contextmanager
-def no_deadline() -> Iterator[None]:
-    """Lift the current thread's deadline inside the block (clean-up requests)."""
-    previous = getattr(_deadline, "at", None)
-    _deadline.at = None
-    try:
-        yield
-    finally:
-        _deadline.at = previous
-
-
-def time_left() -> float | None:
-    """Seconds left before this thread's :func:`deadline` (``None`` when there is none)."""
-    at = getattr(_deadline, "at", None)
-    return None if at is None else at - time.monotonic()
-
-
-# A request that fails this close to the deadline was cut short by it (its timeouts had shrunk
-# to the time left), whatever the exception says.
-DEADLINE_SLACK = 0.05
-
-
-class DeadlineReached(Exception):
-    """Raised inside urllib3's retry loop when waiting would pass the deadline (internal).
-
-    ``status`` and ``retry_after`` are what the server answered (``None`` after a connection
-    error, or without the header), ``wait`` the seconds the retry would sleep, ``left`` the
-    seconds left before the deadline.
-    """
-
-    def __init__(
-        self, *, status: int | None, retry_after: float | None, wait: float, left: float
-    ) -> None:
-        super().__init__(status, retry_after, wait, left)
-        self.status = status
-        self.retry_after = retry_after
-        self.wait = wait
-        self.left = left
-
-
+# -- deadline: each request's share of it --------------------------------------------------
 def timeout_within_deadline(
     timeout: tuple[float, float], method: str, path: str, context: dict[str, Any]
 ) -> tuple[float, float]:
@@ -178,14 +112,6 @@ def retry_deadline_error(
 def request_line(method: str, path: str) -> str:
     """The request as messages name it: "GET /api/queries/1" (no query string, e.g. ?legacy)."""
     return f"{method} /api/{urlsplit(path).path}"
-
-
-def seconds_text(seconds: float) -> str:
-    """Seconds as a person writes them: 1.99598 → "2", 12.34 → "12.3", 0.456 → "0.46"."""
-    if seconds < 1:
-        return f"{seconds:.2f}".rstrip("0").rstrip(".") or "0"
-    rounded = round(seconds, 1)
-    return f"{rounded:.0f}" if rounded == int(rounded) else f"{rounded}"
 
 
 # -- retry policy --------------------------------------------------------------------------
