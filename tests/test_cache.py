@@ -16,7 +16,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 
-from watch_pandas import ConfigError, NotFoundError, read_watch_query, run_sql
+from watch_pandas import ConfigError, NotFoundError, ParameterError, read_watch_query, run_sql
 from watch_pandas import _cache as wc
 from watch_pandas._client import WatchClient
 from watch_pandas._frames import decode_result
@@ -382,6 +382,28 @@ def test_a_hit_for_a_dropdown_parameter_needs_no_dropdown_request(lw, read):
     lw.counters.reset()
     assert read(qid).attrs["watch"]["source"] == "local cache"
     assert lw.counters.requests() == 1
+
+
+def test_a_read_resolves_its_parameters_once_and_checks_the_dropdown_when_it_runs(
+    lw, read, monkeypatch
+):
+    from watch_pandas import _params
+
+    resolved = []
+    real = _params.resolve_parameters
+
+    def counting(*args, **kwargs):
+        resolved.append(kwargs.get("dropdown_options"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_params, "resolve_parameters", counting)
+    qid = lw.demo.queries["param_query"]
+    read(qid)  # a miss: the query runs, so its dropdown value is checked
+
+    assert len(resolved) == 1  # one plan: not again for "is it the default?" or the dropdown
+    assert lw.counters.requests("GET", "/api/queries/<id>/dropdowns/<id>") == 1
+    with pytest.raises(ParameterError, match="'NOPE' is not one of the options"):
+        read(qid, {"market": "NOPE"})
 
 
 def test_other_parameters_are_another_entry(lw, read, cache_dir):

@@ -7,6 +7,7 @@ job that gets cancelled are real.
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import threading
@@ -459,6 +460,18 @@ def test_progress_text_line():
     long_job = ProgressEvent(state="running", elapsed=0.5, job_id="0123456789abcdef")
     assert W.progress_text(long_job, job_chars=8) == "running · 0.5 s · job 01234567…"
     assert W.progress_text(long_job) == "running · 0.5 s · job 0123456789abcdef"
+
+
+def test_the_text_line_and_the_widget_say_the_same():
+    """One formatter: the terminal line names where the frame came from, like the widget."""
+    event = ProgressEvent(state="done", elapsed=1.234, query_id=5, job_id="j", source="local cache")
+    out = io.StringIO()
+    TextProgress(out, force=True)(event)
+    display = W.ProgressDisplay()
+    display(event)
+
+    assert out.getvalue() == "\rwatch: done · 1.2 s · query 5 · job j · local cache\n"
+    assert ">watch: done · 1.2 s · query 5 · job j · local cache</span>" in display.widget.value
 
 
 def test_auto_progress_is_text_outside_a_kernel():

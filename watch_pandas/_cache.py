@@ -41,6 +41,10 @@ How a cached read decides (:func:`usable`)
     Ad-hoc SQL (``run_sql``) is keyed by server, data source id, SQL text (outer whitespace
     and line endings normalised), parameters and dtype backend; only ``max_age`` judges it.
 
+    A read asks :func:`serve` (online) or :func:`serve_offline` and hands a fresh frame to
+    :func:`keep`; a cache folder that cannot be read or written is a miss online, never a
+    failed read (offline it is a ConfigError: there is nothing else to serve).
+
     Offline mode (``offline=True`` or ``$WATCH_OFFLINE=1``) never touches the network: the
     query's definitions come from its cached ``.query.json``, only ``max_age`` is checked (the
     server's pointers cannot be), ``max_age=0`` serves the last stored run (nothing can run),
@@ -72,14 +76,14 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import _params as _params
-from .errors import ConfigError
+from .errors import ConfigError, ParameterError
 from .models import Query
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -101,6 +105,15 @@ __all__ = [
     "is_offline",
     "needs_network",
     "usable",
+    "open_cache",
+    "is_default_run",
+    "serve",
+    "serve_offline",
+    "keep",
+    "offline_query",
+    "offline_source_id",
+    "known_sources",
+    "remember_sources",
 ]
 
 log = logging.getLogger("watch_pandas.cache")
@@ -359,6 +372,166 @@ def age_seconds(retrieved_at: str | None, now: datetime | None = None) -> float 
 
 def _utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+# --------------------------------------------------------------------------- serving reads
+# The rules a read follows around the store: which cache to use, whether a run is the saved
+# defaults', what may be served online or offline, and that a failing cache never fails a read.
+# Their messages keep the logger the reads always used (users filter on its name).
+_read_log = logging.getLogger("watch_pandas")
+
+
+def open_cache(
+    cache: bool, offline: bool | None, cache_dir: str | os.PathLike[str] | None
+) -> ResultCache | None:
+    """The local result cache to use (``None`` with ``cache=False``); refuses offline without it."""
+    if not isinstance(cache, bool):
+        raise ConfigError(f"cache must be True or False, not {cache!r}.")
+    if not cache and is_offline(offline):
+        raise ConfigError(
+            "offline=True serves results only from the local cache, so it cannot be combined "
+            "with cache=False."
+        )
+    return ResultCache(cache_dir) if cache else None
+
+
+def is_default_run(
+    definitions: Sequence[_params.ParameterDefinition],
+    given: Mapping[str, Any] | None,
+    wire: Mapping[str, Any],
+    now: datetime,
+) -> bool:
+    """True when ``wire`` equals the saved defaults (the runs ``latest_query_data_id`` tracks).
+
+    ``wire`` was resolved from ``given`` at ``now``; nothing given means it is the defaults."""
+    if not given:
+        return True
+    try:
+        defaults = _params.resolve_parameters(definitions, None, now=now)
+    except ParameterError:
+        return False  # a parameter without a default: every run passes explicit values
+    return _params.cache_key(defaults) == _params.cache_key(wire)
+
+
+def serve(
+    results: ResultCache | None,
+    key: CacheKey,
+    max_age: int | None,
+    *,
+    query: Query | None = None,
+    is_default: bool = False,
+) -> pd.DataFrame | None:
+    """The online read's cached frame if :func:`usable` allows it, else ``None``.
+
+    ``max_age=0`` asks for a fresh run, so the folder is not even read; an unreadable cache
+    folder is a miss, not a failed read."""
+    if results is None or max_age == 0:
+        return None
+    try:
+        found = results.read(
+            key, lambda info: usable(info, query=query, is_default=is_default, max_age=max_age)
+        )
+    except OSError as exc:  # an unreadable cache folder must not break the read
+        _read_log.warning("local cache unavailable (%s); reading from the server", exc)
+        return None
+    if found.frame is None:
+        _read_log.debug("local cache not used for %s: %s", _what(key), found.reason)
+    return found.frame
+
+
+def serve_offline(results: ResultCache, key: CacheKey, max_age: int | None) -> Lookup:
+    """The offline read: nothing can run, so ``max_age=0`` ("run it now") means the last
+    stored run; an unusable cache folder is a ConfigError (there is nothing else to serve)."""
+    try:
+        return results.read(
+            key,
+            lambda info: usable(
+                info, query=None, is_default=False, max_age=None if max_age == 0 else max_age
+            ),
+        )
+    except OSError as exc:
+        raise unusable_folder(results.directory, exc) from None
+
+
+def keep(
+    results: ResultCache | None,
+    key: CacheKey,
+    frame: pd.DataFrame,
+    *,
+    query: Query | None,
+    is_default: bool,
+) -> None:
+    """Store a fresh frame (and its query's definitions, for offline reads); a cache that
+    cannot write is logged, never raised."""
+    if results is None:
+        return
+    try:
+        results.store(key, frame, query=query, is_default=is_default)
+        if query is not None:
+            results.store_query(key.server, query)
+    except Exception as exc:  # a cache that cannot write must never cost the user the frame
+        _read_log.warning(
+            "could not cache the result of %s: %s: %s", _what(key), type(exc).__name__, exc
+        )
+
+
+def offline_query(results: ResultCache, server: str, query_id: int) -> Query | None:
+    """The query as last read online (``None``: never); an unusable folder is a ConfigError."""
+    try:
+        return results.load_query(server, query_id)
+    except OSError as exc:  # a path under a file, no permission: nothing to serve from
+        raise unusable_folder(results.directory, exc) from None
+
+
+def offline_source_id(results: ResultCache, server: str, data_source: int | str) -> int:
+    """An id as given; a name through the data sources last listed online."""
+    if isinstance(data_source, int) or data_source.strip().isdigit():
+        return int(data_source)
+    try:
+        known = results.load_data_sources(server) or {}
+    except OSError as exc:
+        raise unusable_folder(results.directory, exc) from None
+    for source_id, name in known.items():
+        if name == data_source:
+            return source_id
+    listed = ", ".join(f"{name} (id {i})" for i, name in known.items())
+    if listed:
+        seen = f"It is not among the data sources last listed online: {listed}."
+    else:
+        seen = (
+            "Its data sources were never listed online (no list is kept "
+            f"in the local cache ({results.directory}))."
+        )
+    raise needs_network(
+        f"Finding data source {data_source!r} of {server} by name",
+        f"{seen} Pass its id (data_source=3) instead.",
+    )
+
+
+def known_sources(results: ResultCache | None, server: str) -> dict[int, str] | None:
+    """The data sources last listed online, if the cache can tell (for provenance names)."""
+    if results is None:
+        return None
+    with contextlib.suppress(OSError):  # an unreadable cache folder is only a missing name
+        return results.load_data_sources(server)
+    return None
+
+
+def remember_sources(
+    results: ResultCache | None, server: str, names: Mapping[int, str] | None
+) -> None:
+    """Keep the data sources a client listed, for offline names and provenance."""
+    if results is None or names is None:
+        return
+    try:
+        if results.load_data_sources(server) != names:  # no rewrite (and fsync) per read
+            results.store_data_sources(server, names)
+    except OSError as exc:  # a cache that cannot write must never cost the user the frame
+        _read_log.warning("could not remember the data sources in the local cache: %s", exc)
+
+
+def _what(key: CacheKey) -> str:
+    return f"query {key.query_id}" if key.sql is None else "the SQL"
 
 
 # --------------------------------------------------------------------------- the store

@@ -44,8 +44,9 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Literal
 
-from . import _api as _api
 from . import _cache as _cache
+from . import _read as _read
+from ._progress import Progress, progress_listeners
 from .errors import (
     ConfigError,
     DashboardError,
@@ -85,11 +86,11 @@ class DashboardFrames(dict):
 
     def __init__(
         self,
-        frames: Mapping[str, pd.DataFrame] = (),
+        frames: Mapping[str, pd.DataFrame] | None = None,
         errors: Mapping[str, Exception] | None = None,
         dashboard: Dashboard | None = None,
     ) -> None:
-        super().__init__(frames)
+        super().__init__(frames or {})
         self.errors: dict[str, Exception] = dict(errors or {})
         self.dashboard = dashboard
 
@@ -105,7 +106,7 @@ def read_watch_dashboard(
     timeout: float | None = None,
     max_workers: int = 4,
     dtype_backend: DtypeBackend = "numpy_nullable",
-    progress: _api.Progress = None,
+    progress: Progress = None,
     client: WatchClient | None = None,
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
@@ -122,7 +123,7 @@ def read_watch_dashboard(
         raise ConfigError(f"max_workers must be an integer >= 1, not {max_workers!r}.")
     if errors not in ("warn", "raise"):
         raise ConfigError(f"errors must be 'warn' or 'raise', not {errors!r}.")
-    max_age, timeout = _api.check_read_options(
+    max_age, timeout = _read.check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
     )
     if _cache.is_offline(None):
@@ -133,9 +134,9 @@ def read_watch_dashboard(
         )
     started = time.monotonic()
     params = dict(params or {})
-    results = _api.open_cache(cache, False, cache_dir)
-    listeners = _api.progress_listeners(progress)
-    with _api.client_for(client, url, api_key, profile) as watch:
+    results = _cache.open_cache(cache, False, cache_dir)
+    listeners = progress_listeners(progress)
+    with _read.client_for(client, url, api_key, profile) as watch:
         board = watch.get_dashboard(dashboard)
         widgets = [w for w in board.widgets if w.query is not None or w.restricted]
         titles = _titles(widgets)
@@ -163,7 +164,7 @@ def read_watch_dashboard(
                     f"{timeout:g} s had passed.",
                     query_id=widget.query.id,
                 )
-            return _api.read_saved_query(
+            return _read.read_saved_query(
                 own,
                 widget.query,
                 per_widget[title],
@@ -224,12 +225,15 @@ def dashboard_defaults(widgets: Sequence[Widget]) -> dict[str, Any]:
     shared: dict[str, Any] = {}
     seen: set[str] = set()
     for widget in sorted(widgets, key=_layout_position):
+        query = widget.query
+        if query is None:
+            continue  # a restricted widget: no parameters to share
         for name, kind, mapping in _mappings(widget):
             source = mapping.get("mapTo") or name
             if kind != DASHBOARD_LEVEL or source in seen:
                 continue
             seen.add(source)
-            definition = next(d for d in widget.query.parameters if d.get("name") == name)
+            definition = next(d for d in query.parameters if d.get("name") == name)
             if definition.get("value") is not None:
                 shared[source] = definition["value"]
     return shared
@@ -243,9 +247,11 @@ def _mappings(widget: Widget) -> list[tuple[str, str, Mapping[str, Any]]]:
     """
     if widget.query is None:
         return []
-    out = []
+    out: list[tuple[str, str, Mapping[str, Any]]] = []
     for definition in widget.query.parameters:
         name = definition.get("name")
+        if not isinstance(name, str):
+            continue  # no name: reading the widget's query refuses the definition
         mapping = widget.parameter_mappings.get(name)
         if not isinstance(mapping, Mapping) or not mapping.get("type"):
             kind = DASHBOARD_LEVEL if definition.get("global") else WIDGET_LEVEL
@@ -391,10 +397,11 @@ def _run_all(
         return frames, failures
     pool = ThreadPoolExecutor(max_workers=min(max_workers, len(jobs)), thread_name_prefix="watch")
     try:
-        futures = {
-            pool.submit(lambda t=title, w=widget: read_one(t, w, workers.get())): title
-            for title, widget in jobs
-        }
+
+        def run(title: str, widget: Widget) -> pd.DataFrame:
+            return read_one(title, widget, workers.get())  # the worker thread's own client
+
+        futures = {pool.submit(run, title, widget): title for title, widget in jobs}
         pending = set(futures)
         while pending:
             # in completion order, so an interrupt inside any worker is seen at once; the

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
+from typing import Any, TypeGuard
 
 from watch_pandas._constants import PARAMETER_TYPES
 from watch_pandas.errors import ParameterError
@@ -271,37 +272,84 @@ def resolve_parameters(
     now = now if now is not None else datetime.now()
     by_name = {definition.name: definition for definition in definitions}
     _check_names(given, by_name, query_id)
-
-    wire: dict[str, object] = {}
-    for definition in definitions:
-        from_default = definition.name not in given
-        value = definition.default if from_default else given[definition.name]
-        if from_default and _is_unset(definition, value):
-            if definition.type in ("text", "text-pattern") and value is None:
-                value = ""
-            else:
-                raise _error(
-                    definition,
-                    value,
-                    "missing value: it has no saved default, so it must be given",
-                    definition.describe_allowed(),
-                    query_id,
-                )
-        options = None
-        # No source query in the definition: no options to check here (the query's own
-        # /dropdown would list the wrong ones); the server decides.
-        if definition.type == "query" and dropdown_options is not None and definition.query_id:
-            options = [str(option) for option in dropdown_options(definition)]
-        wire[definition.name] = _convert(
+    return {
+        definition.name: _resolve_one(
             definition,
-            value,
+            given,
             now=now,
-            query_options=options,
+            dropdown_options=dropdown_options,
             query_id=query_id,
-            from_default=from_default or definition.name in saved,
-            source=None if from_default or definition.name not in saved else _SAVED_ELSEWHERE,
+            saved=saved,
         )
-    return wire
+        for definition in definitions
+    }
+
+
+def check_dropdown_values(
+    definitions: Sequence[ParameterDefinition],
+    given: Mapping[str, object] | None,
+    dropdown_options: Callable[[ParameterDefinition], Sequence[str]],
+    *,
+    query_id: int | None = None,
+    saved: Collection[str] = (),
+) -> None:
+    """Check the values of query-based dropdowns against their options (``dropdown_options``
+    is called once per such parameter), raising the ParameterError
+    :func:`resolve_parameters` would raise with the same ``dropdown_options``.
+
+    Called apart from :func:`resolve_parameters` so that the options, a request each, are
+    fetched only when they are needed; the wire values do not depend on them.
+    """
+    given = dict(given or {})
+    for definition in definitions:
+        if definition.type == "query" and definition.query_id:
+            _resolve_one(
+                definition,
+                given,
+                now=datetime.now(),  # not read: a dropdown value is no date
+                dropdown_options=dropdown_options,
+                query_id=query_id,
+                saved=saved,
+            )
+
+
+def _resolve_one(
+    definition: ParameterDefinition,
+    given: Mapping[str, object],
+    *,
+    now: datetime,
+    dropdown_options: Callable[[ParameterDefinition], Sequence[str]] | None,
+    query_id: int | None,
+    saved: Collection[str],
+) -> object:
+    """One parameter's wire value: given, or its saved default (see resolve_parameters)."""
+    from_default = definition.name not in given
+    value = definition.default if from_default else given[definition.name]
+    if from_default and _is_unset(definition, value):
+        if definition.type in ("text", "text-pattern") and value is None:
+            value = ""
+        else:
+            raise _error(
+                definition,
+                value,
+                "missing value: it has no saved default, so it must be given",
+                definition.describe_allowed(),
+                query_id,
+            )
+    options = None
+    # No source query in the definition: no options to check here (the query's own
+    # /dropdown would list the wrong ones); the server decides.
+    if definition.type == "query" and dropdown_options is not None and definition.query_id:
+        options = [str(option) for option in dropdown_options(definition)]
+    return _convert(
+        definition,
+        value,
+        now=now,
+        query_options=options,
+        query_id=query_id,
+        from_default=from_default or definition.name in saved,
+        source=None if from_default or definition.name not in saved else _SAVED_ELSEWHERE,
+    )
 
 
 def to_wire(
@@ -540,7 +588,11 @@ def _convert_range(
 
 def _as_list_if_array(value: object) -> object:
     """A 1-D numpy array or pandas Series/Index (``df[col].unique()``) as a plain list."""
-    if getattr(value, "ndim", None) == 1 and hasattr(value, "tolist"):
+    if (
+        isinstance(value, Iterable)
+        and getattr(value, "ndim", None) == 1
+        and hasattr(value, "tolist")
+    ):
         return list(value)  # keeps numpy/pandas scalars (e.g. Timestamp) as they are
     return value
 
@@ -598,18 +650,18 @@ def _parse_point(
         text = value.strip()
         match = _ISO_DATE.fullmatch(text)
         if match:
-            parts = [int(group) for group in match.groups()]
+            year, month, day = (int(group) for group in match.groups())
             try:
-                return datetime(*parts), True, False
+                return datetime(year, month, day), True, False
             except ValueError:
                 raise fail(f"{where}is not a real date; expected {expected}") from None
         match = _ISO_DATETIME.fullmatch(text)
         if match:
-            *fields, fraction = match.groups()
-            parts = [int(group) for group in fields if group is not None]
+            *fields, second, fraction = match.groups()
+            year, month, day, hour, minute = (int(group) for group in fields)
             digits = (fraction or "").ljust(9, "0")
             try:
-                moment = datetime(*parts, microsecond=int(digits[:6]))
+                moment = datetime(year, month, day, hour, minute, int(second or 0), int(digits[:6]))
             except ValueError:
                 raise fail(f"{where}is not a real date and time; expected {expected}") from None
             return moment, False, int(digits[6:]) != 0
@@ -618,7 +670,9 @@ def _parse_point(
 
 
 def _parse_datetime64(
-    value: object, fail: Callable[..., ParameterError], where: str
+    value: Any,  # a numpy.datetime64, recognised by name (numpy is imported only for it)
+    fail: Callable[..., ParameterError],
+    where: str,
 ) -> tuple[datetime, bool, bool]:
     import numpy as np  # lazily: only reached for numpy input
 
@@ -930,7 +984,7 @@ def _adhoc_tree(name: str, value: object) -> object:
     if isinstance(value, (set, frozenset)):
         raise _adhoc_error(name, value, "a set has no order (the SQL text would vary); use a list")
     if isinstance(value, (list, tuple)) or _is_array(value):
-        items = [_adhoc_scalar(name, item) for item in value]  # type: ignore[union-attr]
+        items = [_adhoc_scalar(name, item) for item in value]
         return [str(item) for item in items]
     return _adhoc_scalar(name, value)
 
@@ -939,7 +993,7 @@ def _adhoc_scalar(name: str, value: object) -> object:
     if type(value).__name__ == "NaTType" or _is_datetime64(value):
         return _adhoc_datetime64(name, value)
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
-        value = value.item()  # type: ignore[union-attr]
+        value = value.item()
     if isinstance(value, bool):
         raise _adhoc_error(name, value, "a bool is ambiguous in SQL; pass 1/0 or 'true'/'false'")
     if value is None or type(value).__name__ == "NAType":
@@ -972,7 +1026,7 @@ def _adhoc_datetime64(name: str, value: object) -> object:
     import pandas as pd  # lazily: only reached for numpy/pandas input
 
     try:
-        moment = pd.Timestamp(value)  # type: ignore[arg-type]
+        moment = pd.Timestamp(value)
     except (ValueError, OverflowError):
         raise _adhoc_error(name, value, "is outside the dates pandas can hold") from None
     if moment is pd.NaT:
@@ -980,7 +1034,7 @@ def _adhoc_datetime64(name: str, value: object) -> object:
     return _adhoc_scalar(name, moment)
 
 
-def _is_array(value: object) -> bool:
+def _is_array(value: object) -> TypeGuard[Iterable[Any]]:
     return hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1
 
 

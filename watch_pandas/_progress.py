@@ -4,17 +4,31 @@ Execution emits a :class:`ProgressEvent` at every state change (and on each poll
 waiting). UIs are listeners: a text line on stderr, an ipywidget, a log record. A listener is
 any callable taking one event; a listener that raises is logged and ignored, never allowed to
 break the read.
+
+This module also chooses the default listener (``progress=None``): the notebook widget is the
+UI's, so it is imported lazily here, and only inside a kernel that can draw it; a script never
+loads :mod:`watch_pandas.widgets`. Both the text line and the widget word an event with
+:func:`progress_text`.
 """
 
 from __future__ import annotations
 
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
-__all__ = ["ProgressEvent", "ProgressListener", "TextProgress", "emit"]
+__all__ = [
+    "ProgressEvent",
+    "ProgressListener",
+    "Progress",
+    "TextProgress",
+    "emit",
+    "progress_text",
+    "progress_listeners",
+    "default_listener",
+]
 
 log = logging.getLogger("watch_pandas")
 
@@ -44,6 +58,9 @@ class ProgressEvent:
 
 
 ProgressListener = Callable[[ProgressEvent], None]
+
+# What a read's ``progress=`` takes: None/True (the default listener), False, or listeners.
+Progress = bool | ProgressListener | Iterable[ProgressListener] | None
 
 
 def emit(
@@ -80,14 +97,7 @@ class TextProgress:
     def __call__(self, event: ProgressEvent) -> None:
         if not self.enabled:
             return
-        parts = [f"watch: {event.state}", f"{event.elapsed:5.1f}s"]
-        if event.query_id is not None:
-            parts.append(f"query {event.query_id}")
-        if event.job_id:
-            parts.append(f"job {event.job_id}")
-        if event.message:
-            parts.append(event.message)
-        line = " · ".join(parts)
+        line = "watch: " + progress_text(event)
         pad = " " * max(0, self._width - len(line))
         self._width = len(line)
         end = "\n" if event.finished else ""
@@ -95,3 +105,71 @@ class TextProgress:
         self.stream.flush()
         if event.finished:
             self._width = 0
+
+
+def progress_text(event: ProgressEvent, *, job_chars: int | None = None) -> str:
+    """One line for an event: state, elapsed time, job id, then the source or message.
+
+    ``job_chars`` shortens a longer job id to its first characters and "…" (a 36-character
+    UUID would wrap the line next to the picker's buttons).
+    """
+    parts = [event.state, f"{event.elapsed:.1f} s"]
+    if event.query_id is not None:
+        parts.append(f"query {event.query_id}")
+    if event.job_id:
+        job = event.job_id
+        if job_chars is not None and len(job) > job_chars + 1:
+            job = job[:job_chars] + "…"
+        parts.append(f"job {job}")
+    if event.source:
+        parts.append(event.source)
+    if event.message:
+        parts.append(event.message)
+    return " · ".join(parts)
+
+
+# -- choosing the listeners ------------------------------------------------------------------
+def progress_listeners(progress: Progress) -> list[ProgressListener]:
+    """The listeners ``progress=`` asks for (``None``/``True``: :func:`default_listener`)."""
+    if progress is False:
+        return []
+    if progress is None or progress is True:
+        return [default_listener(force=progress is True)]
+    if callable(progress):
+        return [progress]
+    return list(progress)
+
+
+def default_listener(*, force: bool = False) -> ProgressListener:
+    """A widget in a notebook with a widget front end, else a text line on stderr.
+
+    In a kernel without ipywidgets the text line is drawn in the cell's stderr; in a terminal
+    only when stderr is a TTY, unless ``force``.
+    """
+    in_kernel = kernel_shell() is not None
+    if in_kernel:
+        try:
+            # the UI builds on this module, so it is imported here, never at the top
+            from .widgets import ProgressDisplay
+
+            return ProgressDisplay(display_on_first_event=True)
+        except ImportError:  # no ipywidgets: the text line, in the cell's stderr
+            pass
+    return TextProgress(force=force or in_kernel)
+
+
+def kernel_shell() -> Any:
+    """The running IPython kernel's shell, or None (plain Python, terminal IPython).
+
+    IPython is imported only when a kernel is already loaded, so scripts never pay for it.
+    """
+    if "ipykernel" not in sys.modules:
+        return None
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return None
+    shell = get_ipython()
+    if shell is None or getattr(shell, "kernel", None) is None:
+        return None
+    return shell

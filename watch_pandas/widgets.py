@@ -3,7 +3,9 @@
 ipywidgets is optional (``pip install 'watch-pandas[jupyter]'``) and imported only inside the
 functions and classes that draw something, so this module imports without it. Without
 ipywidgets, or outside a kernel with a widget front end, :func:`auto_progress` falls back to
-the text line of :class:`~watch_pandas._progress.TextProgress`.
+the text line of :class:`~watch_pandas._progress.TextProgress`. Choosing the listener and
+wording an event belong to :mod:`watch_pandas._progress` (the core never imports this module
+at the top); this module draws.
 
 The widgets are listeners of the same progress events a script sees (architecture.md): the
 picker calls :func:`watch_pandas.read_watch_query` like any caller, on a background thread so
@@ -15,7 +17,6 @@ from __future__ import annotations
 
 import html
 import logging
-import sys
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -23,7 +24,13 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _params as _params
-from ._progress import ProgressEvent, ProgressListener, TextProgress
+from ._progress import (
+    ProgressEvent,
+    ProgressListener,
+    default_listener,
+    kernel_shell,
+    progress_text,
+)
 from .errors import ParameterError, QueryCancelledError, QueryFailedError, WatchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -63,23 +70,9 @@ def _ipywidgets():
     return ipywidgets
 
 
-def _kernel_shell():
-    """The running IPython kernel's shell, or None (plain Python, terminal IPython)."""
-    if "ipykernel" not in sys.modules:
-        return None
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return None
-    shell = get_ipython()
-    if shell is None or getattr(shell, "kernel", None) is None:
-        return None
-    return shell
-
-
 def widget_frontend_available() -> bool:
     """True inside an IPython kernel (a notebook front end) with ipywidgets importable."""
-    if _kernel_shell() is None:
+    if kernel_shell() is None:
         return False
     try:
         _ipywidgets()
@@ -92,39 +85,14 @@ def auto_progress(force: bool = False) -> ProgressListener:
     """The default progress listener: a widget in a notebook, else a text line on stderr.
 
     In a kernel without ipywidgets the text line is drawn in the cell's stderr; in a terminal
-    only when stderr is a TTY, unless ``force``.
+    only when stderr is a TTY, unless ``force``
+    (:func:`watch_pandas._progress.default_listener`).
     """
-    if widget_frontend_available():
-        try:
-            return ProgressDisplay(display_on_first_event=True)
-        except ImportError:  # pragma: no cover - guarded by widget_frontend_available
-            pass
-    return TextProgress(force=force or _kernel_shell() is not None)
+    return default_listener(force=force)
 
 
 # -- progress --------------------------------------------------------------------------------
 _SHORT_JOB = 8
-
-
-def progress_text(event: ProgressEvent, *, job_chars: int | None = None) -> str:
-    """One line for an event: state, elapsed time, job id, then the message or source.
-
-    ``job_chars`` shortens a longer job id to its first characters and "…" (a 36-character
-    UUID would wrap the line next to the picker's buttons).
-    """
-    parts = [event.state, f"{event.elapsed:.1f} s"]
-    if event.query_id is not None:
-        parts.append(f"query {event.query_id}")
-    if event.job_id:
-        job = event.job_id
-        if job_chars is not None and len(job) > job_chars + 1:
-            job = job[:job_chars] + "…"
-        parts.append(f"job {job}")
-    if event.source:
-        parts.append(event.source)
-    if event.message:
-        parts.append(event.message)
-    return " · ".join(parts)
 
 
 class ProgressDisplay:
@@ -314,16 +282,16 @@ class QueryPicker:
         if definition.is_multi and options is None:
             typed = ", ".join(str(v) for v in (wire or ()))
             controls = (widgets.Text(value=typed, placeholder="values, comma-separated"),)
-        elif definition.is_multi:
-            value = tuple(v for v in (wire or ()) if v in options)
+        elif definition.is_multi and options is not None:
+            chosen = tuple(v for v in (wire or ()) if v in options)
             controls = (
                 widgets.SelectMultiple(
-                    options=labels or [], value=value, rows=min(6, max(2, len(labels or [])))
+                    options=labels or [], value=chosen, rows=min(6, max(2, len(labels or [])))
                 ),
             )
         elif options is not None:
-            value = wire if wire in (options or ()) else None
-            controls = (widgets.Dropdown(options=labels or [], value=value),)
+            choice = wire if wire in options else None
+            controls = (widgets.Dropdown(options=labels or [], value=choice),)
         elif kind == "number":
             # A text box, not IntText/FloatText: those parse in the browser (an IntText turns
             # "0.5" into 0) and hold a double (integers past 2**53 change); typed text is read
@@ -345,7 +313,7 @@ class QueryPicker:
             layout=widgets.Layout(width="14em"),
         )
         error = widgets.HTML(value="")
-        separator = [widgets.Label(value="→")] if len(controls) == 2 else []
+        separator: list[Any] = [widgets.Label(value="→")] if len(controls) == 2 else []
         row = widgets.HBox([label, controls[0], *separator, *controls[1:], error])
         result = _Field(definition, controls, error, row, options=options)
         if problem:

@@ -1,0 +1,455 @@
+"""One read, step by step: plan → local cache → execute → decode → stamp provenance.
+
+Shared by the public verbs (:mod:`watch_pandas._api`) and by dashboards, which read each
+widget through :func:`read_saved_query`. A :class:`ReadPlan` is made once per read: the wire
+parameter values, the cache key and whether they are the saved defaults. The local cache's
+rules live in :mod:`watch_pandas._cache`, the job's life in :mod:`watch_pandas._execution`,
+the decoding in :mod:`watch_pandas._frames`.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import numbers
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from . import _cache as _cache
+from . import _params as _params
+from ._deadline import deadline
+from ._execution import Execution, Outcome
+from ._progress import Progress, ProgressEvent, ProgressListener, emit, progress_listeners
+from .errors import ConfigError, NotFoundError, QueryFailedError, WatchError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from ._body import ExecutionResponse, ResultBody
+    from ._client import WatchClient
+    from ._frames import DtypeBackend
+    from .models import Query, ResultMeta
+
+log = logging.getLogger("watch_pandas")
+
+# A cached result of "any age": the server's own default, always sent explicitly.
+ANY_AGE = -1
+DTYPE_BACKENDS = ("numpy_nullable", "pyarrow")
+
+
+# -- options -------------------------------------------------------------------------------
+def check_read_options(
+    *, max_age: object, timeout: object, dtype_backend: object
+) -> tuple[int | None, float | None]:
+    """Refuse bad read options before any request (a bad value must not cost an execution).
+
+    Returns ``max_age`` and ``timeout`` as plain Python numbers (numpy scalars accepted)."""
+    if dtype_backend not in DTYPE_BACKENDS:
+        raise ConfigError(
+            f"dtype_backend must be 'numpy_nullable' or 'pyarrow' (as in pandas' readers), "
+            f"not {dtype_backend!r}."
+        )
+    return check_max_age(max_age), check_timeout(timeout)
+
+
+def check_max_age(max_age: object) -> int | None:
+    """``max_age`` as an int (``numpy.int64`` too), ``None`` kept; anything else refused."""
+    if max_age is None:
+        return None
+    if isinstance(max_age, numbers.Integral) and not isinstance(max_age, bool):
+        seconds = int(max_age)
+        if seconds >= -1:
+            return seconds
+    raise ConfigError(
+        f"max_age must be a whole number of seconds (an int such as 600; 0 always runs), or "
+        f"None for a cached result of any age, not {max_age!r}."
+    )
+
+
+def check_timeout(timeout: object) -> float | None:
+    """``timeout`` as a float (numpy numbers too), ``None`` kept; anything else refused."""
+    if timeout is None:
+        return None
+    if isinstance(timeout, numbers.Real) and not isinstance(timeout, bool):
+        seconds = float(timeout)
+        if math.isfinite(seconds) and seconds > 0:
+            return seconds
+    raise ConfigError(f"timeout must be None or a number of seconds > 0, not {timeout!r}.")
+
+
+@contextmanager
+def client_for(
+    client: WatchClient | None, url: str | None, api_key: str | None, profile: str | None
+) -> Iterator[WatchClient]:
+    """``client`` as is, or a new WatchClient from the arguments that is closed afterwards."""
+    if client is not None:
+        yield client
+        return
+    from ._client import WatchClient
+
+    owned = WatchClient(url, api_key, profile=profile)
+    try:
+        yield owned
+    finally:
+        owned.close()
+
+
+# -- plan ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReadPlan:
+    """What one read asks for, worked out once before the cache or the server is consulted.
+
+    ``query`` is ``None`` for ad-hoc SQL. ``given`` and ``saved`` are kept for the dropdown
+    check, which costs a request per dropdown and so runs only when the query really runs."""
+
+    key: _cache.CacheKey
+    wire: dict[str, Any]
+    query: Query | None = None
+    is_default: bool = False
+    definitions: Sequence[_params.ParameterDefinition] = ()
+    given: Mapping[str, Any] | None = None
+    saved: Collection[str] = field(default_factory=frozenset)
+
+    @property
+    def query_id(self) -> int | None:
+        return self.query.id if self.query is not None else None
+
+
+def plan_query(
+    server: str,
+    query: Query,
+    params: Mapping[str, Any] | None,
+    dtype_backend: str,
+    *,
+    saved: Collection[str] = (),
+) -> ReadPlan:
+    """The plan of a saved query's read: its parameters resolved (dropdowns not yet checked).
+
+    ``saved``: names in ``params`` whose values are the server's saved settings (see
+    :func:`watch_pandas._params.resolve_parameters`)."""
+    definitions = _params.parse_definitions(query.parameters)
+    now = datetime.now()
+    wire = _params.resolve_parameters(definitions, params, now=now, query_id=query.id, saved=saved)
+    return ReadPlan(
+        key=_cache.CacheKey.for_read(server, query.id, wire, dtype_backend),
+        wire=wire,
+        query=query,
+        is_default=_cache.is_default_run(definitions, params, wire, now),
+        definitions=definitions,
+        given=params,
+        saved=frozenset(saved),
+    )
+
+
+def plan_sql(
+    server: str, source_id: int, sql: str, wire: dict[str, Any], dtype_backend: str
+) -> ReadPlan:
+    """The plan of an ad-hoc read (``wire`` from :func:`watch_pandas._params.adhoc_parameters`)."""
+    return ReadPlan(
+        key=_cache.CacheKey.for_sql(server, source_id, sql, wire, dtype_backend), wire=wire
+    )
+
+
+def check_dropdowns(watch: WatchClient, plan: ReadPlan) -> None:
+    """Check query-based dropdown values against their options, just before the query runs
+    (a cached entry exists only for values the server already accepted, and a hit must cost
+    no extra request)."""
+    query_id = plan.query_id
+    if query_id is None or not any(d.type == "query" for d in plan.definitions):
+        return
+
+    def options(definition: _params.ParameterDefinition) -> list[str]:
+        rows = watch.get_dropdown_options(query_id, parameter_query_id=definition.query_id)
+        return [str(row.get("value")) for row in rows]
+
+    _params.check_dropdown_values(
+        plan.definitions, plan.given, options, query_id=query_id, saved=plan.saved
+    )
+
+
+# -- the pipelines -------------------------------------------------------------------------
+def read_saved_query(
+    watch: WatchClient,
+    query: Query,
+    params: Mapping[str, Any] | None,
+    *,
+    max_age: int | None,
+    timeout: float | None,
+    dtype_backend: DtypeBackend,
+    listeners: list[ProgressListener],
+    results: _cache.ResultCache | None,
+    saved: Collection[str] = (),
+) -> pd.DataFrame:
+    """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it)."""
+    plan = plan_query(watch.url, query, params, dtype_backend, saved=saved)
+    cached = _cache.serve(results, plan.key, max_age, query=query, is_default=plan.is_default)
+    if cached is not None:
+        return _served(listeners, query.id, cached)
+    check_dropdowns(watch, plan)
+    query_key = watch.is_query_key_for(query)
+    wire = plan.wire
+
+    def start(age: int) -> Callable[[], ExecutionResponse]:
+        return lambda: watch.post_query_results(query.id, wire, max_age=age, stream=True)
+
+    with deadline(timeout):
+        execution = Execution(
+            watch,
+            query_id=query.id,
+            query_url=watch.query_url(query.id),
+            timeout=timeout,
+            listeners=listeners,
+        )
+        with execution.final_event():
+            outcome = execution.run(start(ANY_AGE if max_age is None else max_age))
+            frame, meta = _read_result(
+                watch,
+                execution,
+                outcome,
+                dtype_backend,
+                query_id=query.id,
+                repost=start(ANY_AGE) if query_key else None,
+            )
+    source_id = meta.data_source_id if meta.data_source_id is not None else query.data_source_id
+    name = _data_source_name(watch, results, source_id, can_list=not query_key)
+    return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=name)
+
+
+def read_sql(
+    watch: WatchClient,
+    sql: str,
+    data_source: int | str,
+    wire: dict[str, Any],
+    *,
+    max_age: int | None,
+    timeout: float | None,
+    dtype_backend: DtypeBackend,
+    listeners: list[ProgressListener],
+    results: _cache.ResultCache | None,
+) -> pd.DataFrame:
+    """Serve ad-hoc SQL from the local cache when ``max_age`` allows, else run it (and cache
+    it). Runs under the caller's deadline."""
+    source = watch.resolve_data_source(data_source)
+    _cache.remember_sources(results, watch.url, watch.listed_data_sources())
+    plan = plan_sql(watch.url, source.id, sql, wire, dtype_backend)
+    cached = _cache.serve(results, plan.key, max_age)
+    if cached is not None:
+        return _served(listeners, None, cached)
+    execution = Execution(watch, timeout=timeout, listeners=listeners)
+    wanted_age = ANY_AGE if max_age is None else max_age
+    with execution.final_event():
+        outcome = execution.run(
+            lambda: watch.execute_sql(sql, source.id, wire or None, max_age=wanted_age, stream=True)
+        )
+        frame, meta = _read_result(
+            watch, execution, outcome, dtype_backend, query_id=None, repost=None
+        )
+    return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=source.name)
+
+
+def read_query_offline(
+    results: _cache.ResultCache,
+    server: str,
+    query_id: int,
+    params: Mapping[str, Any] | None,
+    *,
+    max_age: int | None,
+    dtype_backend: DtypeBackend,
+    progress: Progress,
+) -> pd.DataFrame:
+    """Serve a saved query from the cache only; a clear NotFoundError when there is no copy."""
+    where = f"in the local cache ({results.directory})"
+    query = _cache.offline_query(results, server, query_id)
+    if query is None:
+        raise NotFoundError(
+            f"Offline: query {query_id} from {server} has never been read online, so there is "
+            f"no cached copy {where}. Read it once online (offline=False, or unset "
+            f"${_cache.OFFLINE_ENV}).",
+            query_id=query_id,
+        )
+    plan = plan_query(server, query, params, dtype_backend)
+    found = _cache.serve_offline(results, plan.key, max_age)
+    if found.frame is None:
+        raise NotFoundError(
+            f"Offline: cannot serve query {query_id} with parameters {plan.key.parameters} "
+            f"from {server}: {found.reason} for these parameters and dtype_backend ({where}). "
+            "Read it online once with them, or relax max_age.",
+            query_id=query_id,
+        )
+    return _served(progress_listeners(progress), query_id, found.frame)
+
+
+def read_sql_offline(
+    results: _cache.ResultCache,
+    server: str,
+    sql: str,
+    data_source: int | str,
+    wire: dict[str, Any],
+    *,
+    max_age: int | None,
+    dtype_backend: DtypeBackend,
+    progress: Progress,
+) -> pd.DataFrame:
+    """Serve ad-hoc SQL from the cache only (the data source resolved without the network)."""
+    source_id = _cache.offline_source_id(results, server, data_source)
+    key = plan_sql(server, source_id, sql, wire, dtype_backend).key
+    found = _cache.serve_offline(results, key, max_age)
+    if found.frame is None:
+        raise NotFoundError(
+            f"Offline: cannot serve this SQL with parameters {_params.cache_key(wire)} on data "
+            f"source {source_id} of {server}: {found.reason} for this SQL text, these "
+            f"parameters and dtype_backend (in the local cache ({results.directory})). Run it "
+            "online once with them, or relax max_age."
+        )
+    return _served(progress_listeners(progress), None, found.frame)
+
+
+# -- steps ---------------------------------------------------------------------------------
+def _served(
+    listeners: list[ProgressListener], query_id: int | None, frame: pd.DataFrame
+) -> pd.DataFrame:
+    """A frame from the local cache: listeners see it done at once."""
+    emit(
+        listeners,
+        ProgressEvent(
+            state="done", elapsed=0.0, query_id=query_id, source=frame.attrs["watch"]["source"]
+        ),
+    )
+    return frame
+
+
+def _finish(
+    watch: WatchClient,
+    plan: ReadPlan,
+    results: _cache.ResultCache | None,
+    execution: Execution,
+    frame: pd.DataFrame,
+    meta: ResultMeta,
+    outcome: Outcome,
+    *,
+    data_source: str | None,
+) -> pd.DataFrame:
+    """Stamp the fresh frame, keep it in the local cache and tell the listeners it is done."""
+    _stamp(
+        frame, watch, meta, outcome, query=plan.query, parameters=plan.wire, data_source=data_source
+    )
+    _cache.keep(results, plan.key, frame, query=plan.query, is_default=plan.is_default)
+    execution.report("done", source=frame.attrs["watch"]["source"])
+    return frame
+
+
+def _read_result(
+    watch: WatchClient,
+    execution: Execution,
+    outcome: Outcome,
+    dtype_backend: DtypeBackend,
+    *,
+    query_id: int | None,
+    repost: Callable[[], ExecutionResponse] | None,
+) -> tuple[pd.DataFrame, ResultMeta]:
+    """The result decoded while it streams in: inline, by id, or (query keys: ``repost``)
+    re-POSTed.
+
+    A download by id that breaks off is decoded again from a fresh download
+    (:meth:`WatchClient.with_result`): the query does not run again.
+    """
+    if outcome.body is not None:
+        execution.report("downloading", "inline result")
+        return _decode(outcome.body, dtype_backend)
+    result_id = outcome.result_id
+    assert result_id is not None, "an execution ends with a result body or a result id"
+    execution.report("downloading", f"result {result_id}")
+    if repost is None:
+        return watch.with_result(result_id, lambda body: _decode(body, dtype_backend))
+    return _decode(_reposted_body(execution, query_id, repost), dtype_backend)
+
+
+def _reposted_body(
+    execution: Execution, query_id: int | None, repost: Callable[[], ExecutionResponse]
+) -> ResultBody | bytes:
+    """The result of a query-key run, fetched by repeating its POST.
+
+    A query key cannot read results by id when the hash differs from the saved query's
+    (non-default parameters): repeat the POST, which now hits the fresh cached result.
+    """
+    for _ in range(3):
+        response = repost()
+        if response.job is None:
+            assert response.body is not None, "a POST answers with a job or a result"
+            return response.body
+        again = execution.wait(response.job)
+        if again.body is not None:
+            return again.body
+    raise QueryFailedError(
+        f"Query {query_id} finished but its result could not be fetched with this query key; "
+        "use a user API key.",
+        query_id=query_id,
+    )
+
+
+def _decode(
+    body: ResultBody | bytes, dtype_backend: DtypeBackend
+) -> tuple[pd.DataFrame, ResultMeta]:
+    from ._frames import read_result
+
+    return read_result(body, dtype_backend=dtype_backend)
+
+
+def _data_source_name(
+    watch: WatchClient,
+    results: _cache.ResultCache | None,
+    source_id: int | None,
+    *,
+    can_list: bool,
+) -> str | None:
+    """A data source's name for provenance: known to this client or to the local cache, else
+    listed once (a user key; a query key cannot list) and remembered; ``None`` if unknown."""
+    if source_id is None:
+        return None
+    known = watch.listed_data_sources()
+    if known is None:
+        known = _cache.known_sources(results, watch.url)
+    if known is not None and source_id in known:
+        return known[source_id]
+    if not can_list or watch.listed_data_sources() is not None:
+        return None
+    try:
+        watch.list_data_sources()
+    except WatchError as exc:  # a name is worth a request, not the frame
+        log.debug("data source %s left unnamed: %s", source_id, exc)
+        return None
+    _cache.remember_sources(results, watch.url, watch.listed_data_sources())
+    return (watch.listed_data_sources() or {}).get(source_id)
+
+
+def _stamp(
+    frame: pd.DataFrame,
+    watch: WatchClient,
+    meta: ResultMeta,
+    outcome: Outcome,
+    *,
+    query: Query | None,
+    parameters: Mapping[str, Any],
+    data_source: str | None = None,
+) -> None:
+    """Record provenance in ``frame.attrs["watch"]`` (never the key)."""
+    frame.attrs["watch"] = {
+        "server": watch.url,
+        "query_id": query.id if query else None,
+        "query_name": query.name if query else None,
+        "query_url": watch.query_url(query.id) if query else None,
+        "data_source_id": meta.data_source_id
+        if meta.data_source_id is not None
+        else (query.data_source_id if query else None),
+        "data_source": data_source,
+        "result_id": meta.id if meta.id is not None else outcome.result_id,
+        "retrieved_at": meta.retrieved_at,
+        "runtime": meta.runtime,
+        "parameters": dict(parameters),
+        "job_id": outcome.job_id,
+        "source": "fresh run" if outcome.fresh else "server cache",
+        "sql": meta.query,
+    }
