@@ -52,9 +52,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from watch_pandas._constants import PARAMETER_TYPES
 from watch_pandas.errors import ParameterError
+
+if TYPE_CHECKING:  # numpy is imported lazily, only when numpy input arrives
+    import numpy as np
 
 __all__ = [
     "MultiValues",
@@ -540,7 +544,7 @@ def _convert_range(
 
 def _as_list_if_array(value: object) -> object:
     """A 1-D numpy array or pandas Series/Index (``df[col].unique()``) as a plain list."""
-    if getattr(value, "ndim", None) == 1 and hasattr(value, "tolist"):
+    if _is_array(value):
         return list(value)  # keeps numpy/pandas scalars (e.g. Timestamp) as they are
     return value
 
@@ -592,24 +596,25 @@ def _parse_point(
         return _wall_time(value), False, nanos
     if isinstance(value, date):
         return datetime.combine(value, time(0)), True, False
-    if type(value).__module__ == "numpy" and type(value).__name__ == "datetime64":
+    if _is_datetime64(value):
         return _parse_datetime64(value, fail, where)
     if isinstance(value, str):
         text = value.strip()
         match = _ISO_DATE.fullmatch(text)
         if match:
-            parts = [int(group) for group in match.groups()]
+            year, month, day = (int(group) for group in match.groups())
             try:
-                return datetime(*parts), True, False
+                return datetime(year, month, day), True, False
             except ValueError:
                 raise fail(f"{where}is not a real date; expected {expected}") from None
         match = _ISO_DATETIME.fullmatch(text)
         if match:
-            *fields, fraction = match.groups()
-            parts = [int(group) for group in fields if group is not None]
+            *fields, seconds, fraction = match.groups()
             digits = (fraction or "").ljust(9, "0")
+            y, mo, d, h, mi = (int(field) for field in fields)
             try:
-                moment = datetime(*parts, microsecond=int(digits[:6]))
+                # seconds are optional in the format
+                moment = datetime(y, mo, d, h, mi, int(seconds or 0), int(digits[:6]))
             except ValueError:
                 raise fail(f"{where}is not a real date and time; expected {expected}") from None
             return moment, False, int(digits[6:]) != 0
@@ -618,7 +623,7 @@ def _parse_point(
 
 
 def _parse_datetime64(
-    value: object, fail: Callable[..., ParameterError], where: str
+    value: np.datetime64, fail: Callable[..., ParameterError], where: str
 ) -> tuple[datetime, bool, bool]:
     import numpy as np  # lazily: only reached for numpy input
 
@@ -930,7 +935,7 @@ def _adhoc_tree(name: str, value: object) -> object:
     if isinstance(value, (set, frozenset)):
         raise _adhoc_error(name, value, "a set has no order (the SQL text would vary); use a list")
     if isinstance(value, (list, tuple)) or _is_array(value):
-        items = [_adhoc_scalar(name, item) for item in value]  # type: ignore[union-attr]
+        items = [_adhoc_scalar(name, item) for item in value]
         return [str(item) for item in items]
     return _adhoc_scalar(name, value)
 
@@ -939,7 +944,7 @@ def _adhoc_scalar(name: str, value: object) -> object:
     if type(value).__name__ == "NaTType" or _is_datetime64(value):
         return _adhoc_datetime64(name, value)
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
-        value = value.item()  # type: ignore[union-attr]
+        value = value.item()
     if isinstance(value, bool):
         raise _adhoc_error(name, value, "a bool is ambiguous in SQL; pass 1/0 or 'true'/'false'")
     if value is None or type(value).__name__ == "NAType":
@@ -963,7 +968,7 @@ def _adhoc_scalar(name: str, value: object) -> object:
     raise _adhoc_error(name, value, f"cannot send a {type(value).__name__}")
 
 
-def _is_datetime64(value: object) -> bool:
+def _is_datetime64(value: object) -> TypeGuard[np.datetime64]:
     return type(value).__module__ == "numpy" and type(value).__name__ == "datetime64"
 
 
@@ -972,7 +977,7 @@ def _adhoc_datetime64(name: str, value: object) -> object:
     import pandas as pd  # lazily: only reached for numpy/pandas input
 
     try:
-        moment = pd.Timestamp(value)  # type: ignore[arg-type]
+        moment = pd.Timestamp(value)
     except (ValueError, OverflowError):
         raise _adhoc_error(name, value, "is outside the dates pandas can hold") from None
     if moment is pd.NaT:
@@ -980,7 +985,17 @@ def _adhoc_datetime64(name: str, value: object) -> object:
     return _adhoc_scalar(name, moment)
 
 
-def _is_array(value: object) -> bool:
+class _Array(Protocol):
+    """A 1-D numpy array or pandas Series/Index, as far as parameters use one."""
+
+    ndim: int
+
+    def tolist(self) -> list[Any]: ...
+
+    def __iter__(self) -> Any: ...
+
+
+def _is_array(value: object) -> TypeGuard[_Array]:
     return hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1
 
 
