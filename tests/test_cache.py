@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import requests
+from _samples import sample_body
 
 from watch_pandas import ConfigError, NotFoundError, read_watch_query, run_sql
 from watch_pandas import _cache as wc
@@ -22,7 +23,6 @@ from watch_pandas._client import WatchClient
 from watch_pandas._frames import decode_result
 from watch_pandas.models import Query
 
-SAMPLES = Path(__file__).parent / "samples"
 RESULT_SAMPLES = [
     "27-typed-pg-json",
     "30-untyped-sqlite-json",
@@ -35,8 +35,8 @@ POST_RESULTS = "/api/queries/<id>/results"
 GET_QUERY = "/api/queries/<id>"
 
 
-def sample_body(name: str) -> bytes:
-    return json.dumps(json.loads((SAMPLES / f"{name}.json").read_text())["body"]).encode()
+def sample_bytes(name: str) -> bytes:
+    return json.dumps(sample_body(name)).encode()
 
 
 def make_query(**changes) -> Query:
@@ -58,7 +58,7 @@ def make_query(**changes) -> Query:
 
 
 def decoded(name: str, backend: str) -> pd.DataFrame:
-    frame, meta = decode_result(sample_body(name), dtype_backend=backend)
+    frame, meta = decode_result(sample_bytes(name), dtype_backend=backend)
     frame.attrs["watch"] = {
         "result_id": meta.id,
         "retrieved_at": meta.retrieved_at,

@@ -13,6 +13,7 @@ import re
 import warnings
 
 import pytest
+from _slow import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -21,7 +22,7 @@ from watch_pandas import _params as P
 from watch_pandas._config import resolve_config
 from watch_pandas.errors import ConfigError, ParameterError
 
-FUZZ = settings(max_examples=300, deadline=None, derandomize=True, database=None)
+FUZZ = settings(max_examples=examples(300), deadline=None, derandomize=True, database=None)
 DEFINITIONS = P.parse_definitions(
     [
         {"name": "n", "type": "number", "value": 1},
@@ -135,7 +136,7 @@ def read_counting(local_watch_demo):
 
 
 @settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     derandomize=True,
     database=None,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from local_watch_helpers import call, recorded
+from _samples import load_sample
+from local_watch_helpers import call
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def board(sqlite_lw):
 def test_list_has_null_widgets_and_recorded_fields(board):
     lw, did, _ = board
     body = call(lw, "GET", "/api/dashboards").json()
-    real = recorded("34-dashboards-list")["body"]
+    real = load_sample("34-dashboards-list")["body"]
     assert set(body) == set(real) and body["count"] == 1
     item = body["results"][0]
     assert set(item) == set(real["results"][0])
@@ -29,7 +30,7 @@ def test_by_id_and_by_slug_with_legacy_embed_full_queries(board):
     by_id = call(lw, "GET", f"/api/dashboards/{did}").json()
     by_slug = call(lw, "GET", "/api/dashboards/demo-dashboard?legacy").json()
     assert by_id == by_slug
-    real = recorded("37-dashboard-by-slug-legacy")["body"]
+    real = load_sample("37-dashboard-by-slug-legacy")["body"]
     assert set(by_id) == set(real)
     widget = by_id["widgets"][0]
     assert set(widget) == set(real["widgets"][0])
@@ -41,7 +42,7 @@ def test_by_id_and_by_slug_with_legacy_embed_full_queries(board):
 
 def test_slug_without_legacy_is_500_and_unknown_is_404(board):
     lw, _, _ = board
-    sample = recorded("36-dashboard-by-slug-without-legacy")
+    sample = load_sample("36-dashboard-by-slug-without-legacy")
     reply = call(lw, "GET", "/api/dashboards/demo-dashboard")
     assert (reply.status_code, reply.json()) == (sample["status"], sample["body"])
     assert call(lw, "GET", "/api/dashboards/999").status_code == 404
@@ -80,7 +81,7 @@ def test_data_sources_sorted_by_lowercase_name(local_watch):
     local_watch.add_data_source("beta")
     body = call(local_watch, "GET", "/api/data_sources").json()
     assert [d["name"] for d in body] == ["Alpha", "beta", "zeta"]
-    real = recorded("38-data-sources")["body"][0]
+    real = load_sample("38-data-sources")["body"][0]
     assert set(body[0]) == set(real)
     assert body[0]["type"] == "typed-sqlite" and body[1]["type"] == "sqlite"
     assert body[0]["paused"] == 0 and isinstance(body[0]["paused"], int)
@@ -90,11 +91,11 @@ def test_data_sources_sorted_by_lowercase_name(local_watch):
 
 def test_config_and_session_match_recorded_shapes(local_watch):
     config = call(local_watch, "GET", "/api/config", None).json()
-    real_config = recorded("39-config")["body"]
+    real_config = load_sample("39-config")["body"]
     assert set(config["client_config"]) == set(real_config["client_config"])
     assert config["client_config"]["basePath"] == local_watch.url + "/"
     session = call(local_watch, "GET", "/api/session").json()
-    real_session = recorded("40-session")["body"]
+    real_session = load_sample("40-session")["body"]
     assert set(session) == set(real_session)
     assert set(session["client_config"]) == set(real_session["client_config"])
     assert set(session["user"]["permissions"]) == set(real_session["user"]["permissions"])
