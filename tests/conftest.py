@@ -21,6 +21,8 @@ import _slow
 import pytest
 from _samples import load_sample
 
+pytest_plugins = ["pytester"]  # tests of the pytest plugin run their own inner sessions
+
 
 def pytest_configure(config: pytest.Config) -> None:
     _slow.configure(_slow.wanted(config.getoption("markexpr", "") or ""))
