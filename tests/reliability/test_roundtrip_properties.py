@@ -174,14 +174,14 @@ def assert_same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 # -- the server and the writer -------------------------------------------------------------
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[LocalWatch, int]]:
+def typed_server(tmp_path_factory) -> Iterator[tuple[LocalWatch, int]]:
     with LocalWatch(workers=2) as lw:
         lw.set_date_format("DD/MM/YY", "HH:mm")
         yield lw, lw.add_data_source("typed", typed=True)
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> str:
+def module_cache_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("roundtrip-cache"))
 
 
@@ -217,15 +217,15 @@ def write_table(lw: LocalWatch, ds: int, rows: list[dict[str, Any]]) -> str:
 # -- the properties ------------------------------------------------------------------------
 @ROUND_TRIPS
 @given(rows=tables())
-def test_every_read_path_gives_the_same_typed_frame(server, cache_dir, rows):
-    lw, ds = server
+def test_every_read_path_gives_the_same_typed_frame(typed_server, module_cache_dir, rows):
+    lw, ds = typed_server
     table = write_table(lw, ds, rows)
     names = list(COLUMNS)
     sql = f"SELECT {', '.join(names)} FROM {table} ORDER BY rowno"
     expected = expected_frame(rows, names)
     qid = lw.add_query(sql, ds, name=table)
     with WatchClient(lw.url, lw.admin_key, backoff_factor=0) as client:
-        common = {"client": client, "progress": False, "cache_dir": cache_dir}
+        common = {"client": client, "progress": False, "cache_dir": module_cache_dir}
         fresh = read_watch_query(qid, max_age=0, **common)
         assert fresh.attrs["watch"]["source"] == "fresh run"
         assert_same(fresh, expected)
@@ -246,9 +246,9 @@ def test_every_read_path_gives_the_same_typed_frame(server, cache_dir, rows):
 
 @ROUND_TRIPS
 @given(rows=tables())
-def test_numeric_columns_round_trip_through_csv(server, rows):
+def test_numeric_columns_round_trip_through_csv(typed_server, rows):
     """CSV is accepted only where it is lossless: integers, floats, booleans."""
-    lw, ds = server
+    lw, ds = typed_server
     table = write_table(lw, ds, rows)
     names = ["i", "big", "f", "b"]
     with WatchClient(lw.url, lw.admin_key, backoff_factor=0) as client:

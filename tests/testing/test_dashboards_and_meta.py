@@ -8,15 +8,15 @@ from local_watch_helpers import call
 
 
 @pytest.fixture
-def board(sqlite_lw):
+def sqlite_board(sqlite_lw):
     a = sqlite_lw.add_query("SELECT id FROM demo", 1, name="demo plain")
     b = sqlite_lw.add_query("SELECT price FROM demo", 1, name="prices")
     did = sqlite_lw.add_dashboard("Demo Dashboard", query_ids=[a, b])
     return sqlite_lw, did, (a, b)
 
 
-def test_list_has_null_widgets_and_recorded_fields(board):
-    lw, did, _ = board
+def test_list_has_null_widgets_and_recorded_fields(sqlite_board):
+    lw, did, _ = sqlite_board
     body = call(lw, "GET", "/api/dashboards").json()
     real = load_sample("34-dashboards-list")["body"]
     assert set(body) == set(real) and body["count"] == 1
@@ -25,8 +25,8 @@ def test_list_has_null_widgets_and_recorded_fields(board):
     assert item["widgets"] is None and item["slug"] == "demo-dashboard"
 
 
-def test_by_id_and_by_slug_with_legacy_embed_full_queries(board):
-    lw, did, (a, b) = board
+def test_by_id_and_by_slug_with_legacy_embed_full_queries(sqlite_board):
+    lw, did, (a, b) = sqlite_board
     by_id = call(lw, "GET", f"/api/dashboards/{did}").json()
     by_slug = call(lw, "GET", "/api/dashboards/demo-dashboard?legacy").json()
     assert by_id == by_slug
@@ -40,8 +40,8 @@ def test_by_id_and_by_slug_with_legacy_embed_full_queries(board):
     assert query["api_key"] == lw.query_key(a)
 
 
-def test_slug_without_legacy_is_500_and_unknown_is_404(board):
-    lw, _, _ = board
+def test_slug_without_legacy_is_500_and_unknown_is_404(sqlite_board):
+    lw, _, _ = sqlite_board
     sample = load_sample("36-dashboard-by-slug-without-legacy")
     reply = call(lw, "GET", "/api/dashboards/demo-dashboard")
     assert (reply.status_code, reply.json()) == (sample["status"], sample["body"])
@@ -68,8 +68,8 @@ def test_create_edit_conflict_archive(local_watch):
     assert call(local_watch, "POST", "/api/dashboards/999", json={}).status_code == 500
 
 
-def test_archiving_a_query_removes_its_widgets(board):
-    lw, did, (a, b) = board
+def test_archiving_a_query_removes_its_widgets(sqlite_board):
+    lw, did, (a, b) = sqlite_board
     call(lw, "DELETE", f"/api/queries/{a}")
     widgets = call(lw, "GET", f"/api/dashboards/{did}").json()["widgets"]
     assert [w["visualization"]["query"]["id"] for w in widgets] == [b]
