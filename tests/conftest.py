@@ -1,21 +1,41 @@
-"""Shared fixtures: the recorded real-server samples (copied into tests/samples/)."""
+"""Shared fixtures and the suite's slow-test policy.
+
+Slow tests: ``python -m pytest`` (the README's command) is the default run: every test except
+those marked ``@pytest.mark.slow`` (the long load run, the million-row query, the full
+benchmark), which are skipped; property tests (Hypothesis) run the example counts that find
+the bugs they exist for. ``python -m pytest -m slow`` runs only the slow tests;
+``WATCH_SLOW_TESTS=1 python -m pytest`` runs everything, slow tests included, and loads the
+Hypothesis profile ``slow``: ten times the examples (``_slow.examples``). One rule decides
+(``_slow.wanted``), here, for every test folder.
+
+Helpers importable from any test module (``pythonpath`` in pyproject.toml): ``_samples``
+(the recorded real-server exchanges in tests/samples/) and ``_slow``.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
+import _slow
 import pytest
+from _samples import load_sample
 
-SAMPLES_DIR = Path(__file__).parent / "samples"
+pytest_plugins = ["pytester"]  # tests of the pytest plugin run their own inner sessions
 
 
-def load_sample(name: str) -> dict[str, Any]:
-    """One recorded exchange by file name, ``.json`` optional (e.g. ``"01-auth-bad-key"``)."""
-    path = SAMPLES_DIR / (name if name.endswith(".json") else f"{name}.json")
-    return json.loads(path.read_text(encoding="utf-8"))
+def pytest_configure(config: pytest.Config) -> None:
+    _slow.configure(_slow.wanted(config.getoption("markexpr", "") or ""))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip ``slow`` tests unless this is a slow run (see the top of this file)."""
+    if _slow.slow_run():
+        return
+    skip = pytest.mark.skip(reason=f"slow: run with -m slow or {_slow.SLOW_ENV}=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
 
 
 @pytest.fixture

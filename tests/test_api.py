@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import responses
+from _samples import sample_body
 from responses import matchers
 
 from watch_pandas import (
@@ -25,15 +24,6 @@ from watch_pandas._client import WatchClient
 URL = "https://watch.test"
 KEY = "USERKEY0123456789abcdefghijklmnopqrstuv"
 QUERY_KEY = "QUERYKEY0123456789abcdefghijklmnopqrst"
-SAMPLES = Path(__file__).parent / "samples"
-
-
-def sample(name: str) -> dict:
-    return json.loads((SAMPLES / f"{name}.json").read_text())
-
-
-def body(name: str):
-    return copy.deepcopy(sample(name)["body"])
 
 
 @pytest.fixture
@@ -59,10 +49,10 @@ def no_key_in_urls(rsps) -> None:
 
 
 def test_cached_result_is_read_inline_with_one_post(mocked, client):
-    query = body("06-query-demo-params")
+    query = sample_body("06-query-demo-params")
     mocked.get(f"{URL}/api/queries/2", json=query)
-    mocked.post(f"{URL}/api/queries/2/results", json=body("07-results-post-cached"))
-    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))  # the name, once
+    mocked.post(f"{URL}/api/queries/2/results", json=sample_body("07-results-post-cached"))
+    mocked.get(f"{URL}/api/data_sources", json=sample_body("38-data-sources"))  # the name, once
     frame = read_watch_query(2, progress=False, client=client)
 
     sent = post_body(mocked.calls[1])
@@ -74,7 +64,7 @@ def test_cached_result_is_read_inline_with_one_post(mocked, client):
         "flag": "1",
         "label": "item",
     }
-    expected_rows = body("07-results-post-cached")["query_result"]["data"]["rows"]
+    expected_rows = sample_body("07-results-post-cached")["query_result"]["data"]["rows"]
     assert len(frame) == len(expected_rows)
     assert list(frame.columns)[:3] == ["id", "price", "flag"]
     assert frame["id"].dtype == "Int64"
@@ -90,17 +80,17 @@ def test_cached_result_is_read_inline_with_one_post(mocked, client):
 def test_fresh_run_with_a_user_key_polls_the_job_and_downloads_the_json(mocked, client):
     mocked.get(
         f"{URL}/api/queries/1",
-        json=body("35-dashboard-by-id")["widgets"][0]["visualization"]["query"],
+        json=sample_body("35-dashboard-by-id")["widgets"][0]["visualization"]["query"],
     )
     mocked.post(
         f"{URL}/api/queries/1/results",
-        json=body("08-results-post-max-age-0"),
+        json=sample_body("08-results-post-max-age-0"),
         match=[matchers.json_params_matcher({"max_age": 0, "parameters": {}}, strict_match=False)],
     )
-    job_id = body("08-results-post-max-age-0")["job"]["id"]
-    mocked.get(f"{URL}/api/jobs/{job_id}", json=body("09-job-queued-or-running"))
-    mocked.get(f"{URL}/api/jobs/{job_id}", json=body("10-job-finished"))
-    mocked.get(f"{URL}/api/query_results/60.json", json=body("30-untyped-sqlite-json"))
+    job_id = sample_body("08-results-post-max-age-0")["job"]["id"]
+    mocked.get(f"{URL}/api/jobs/{job_id}", json=sample_body("09-job-queued-or-running"))
+    mocked.get(f"{URL}/api/jobs/{job_id}", json=sample_body("10-job-finished"))
+    mocked.get(f"{URL}/api/query_results/60.json", json=sample_body("30-untyped-sqlite-json"))
     events = []
     frame = read_watch_query(1, max_age=0, progress=events.append, client=client)
 
@@ -114,17 +104,19 @@ def test_fresh_run_with_a_user_key_polls_the_job_and_downloads_the_json(mocked, 
 
 
 def test_query_key_uses_the_query_job_route_and_reposts_for_the_result(mocked):
-    query = body("06-query-demo-params")
+    query = sample_body("06-query-demo-params")
     query.update(id=5, api_key=QUERY_KEY, is_safe=True)
     query["options"]["parameters"] = [
         p for p in query["options"]["parameters"] if p["type"] != "text"
     ]
     mocked.get(f"{URL}/api/queries/5", json=query)
     params = {"start_date": "2024-05-01", "min_price": 20, "flag": "0"}
-    mocked.post(f"{URL}/api/queries/5/results", json=body("21-query-key-post"))
-    job_id = body("21-query-key-post")["job"]["id"]
-    mocked.get(f"{URL}/api/queries/5/jobs/{job_id}", json=body("23-query-key-query-job-route"))
-    mocked.post(f"{URL}/api/queries/5/results", json=body("25-query-key-repost-trimmed"))
+    mocked.post(f"{URL}/api/queries/5/results", json=sample_body("21-query-key-post"))
+    job_id = sample_body("21-query-key-post")["job"]["id"]
+    mocked.get(
+        f"{URL}/api/queries/5/jobs/{job_id}", json=sample_body("23-query-key-query-job-route")
+    )
+    mocked.post(f"{URL}/api/queries/5/results", json=sample_body("25-query-key-repost-trimmed"))
 
     with WatchClient(URL, QUERY_KEY, retries=0) as client:
         frame = read_watch_query(5, params, max_age=0, progress=False, client=client)
@@ -144,12 +136,14 @@ def test_query_key_uses_the_query_job_route_and_reposts_for_the_result(mocked):
     assert not any(p.startswith(("/api/jobs", "/api/query_results")) for p in paths)
     assert frame.attrs["watch"]["result_id"] == 61  # from the job: the trimmed reply has no id
     assert frame.attrs["watch"]["retrieved_at"] == "2026-11-28T00:14:56.755Z"
-    assert len(frame) == len(body("25-query-key-repost-trimmed")["query_result"]["data"]["rows"])
+    assert len(frame) == len(
+        sample_body("25-query-key-repost-trimmed")["query_result"]["data"]["rows"]
+    )
     no_key_in_urls(mocked)
 
 
 def test_bad_parameter_is_refused_before_anything_executes(mocked, client):
-    mocked.get(f"{URL}/api/queries/2", json=body("06-query-demo-params"))
+    mocked.get(f"{URL}/api/queries/2", json=sample_body("06-query-demo-params"))
     with pytest.raises(ParameterError) as info:
         read_watch_query(2, {"flag": "2"}, progress=False, client=client)
     assert "flag" in str(info.value) and "'0'" in str(info.value) and "'1'" in str(info.value)
@@ -157,20 +151,20 @@ def test_bad_parameter_is_refused_before_anything_executes(mocked, client):
 
 
 def test_failed_job_raises_with_the_server_message(mocked, client):
-    mocked.get(f"{URL}/api/queries/2", json=body("06-query-demo-params"))
-    mocked.post(f"{URL}/api/queries/2/results", json=body("11-adhoc-post"))
-    job_id = body("11-adhoc-post")["job"]["id"]
-    mocked.get(f"{URL}/api/jobs/{job_id}", json=body("12-job-failed"))
+    mocked.get(f"{URL}/api/queries/2", json=sample_body("06-query-demo-params"))
+    mocked.post(f"{URL}/api/queries/2/results", json=sample_body("11-adhoc-post"))
+    job_id = sample_body("11-adhoc-post")["job"]["id"]
+    mocked.get(f"{URL}/api/jobs/{job_id}", json=sample_body("12-job-failed"))
     with pytest.raises(QueryFailedError, match='near "SELEC": syntax error') as info:
         read_watch_query(2, max_age=0, progress=False, client=client)
     assert f"{URL}/queries/2" in str(info.value)
 
 
 def test_timeout_cancels_the_job_on_the_server(mocked, client):
-    mocked.get(f"{URL}/api/queries/2", json=body("06-query-demo-params"))
-    mocked.post(f"{URL}/api/queries/2/results", json=body("08-results-post-max-age-0"))
-    job_id = body("08-results-post-max-age-0")["job"]["id"]
-    running = body("13-job-running")
+    mocked.get(f"{URL}/api/queries/2", json=sample_body("06-query-demo-params"))
+    mocked.post(f"{URL}/api/queries/2/results", json=sample_body("08-results-post-max-age-0"))
+    job_id = sample_body("08-results-post-max-age-0")["job"]["id"]
+    running = sample_body("13-job-running")
     running["job"]["id"] = job_id
     mocked.get(f"{URL}/api/jobs/{job_id}", json=running)
     mocked.delete(f"{URL}/api/jobs/{job_id}", body="null", content_type="application/json")
@@ -180,8 +174,8 @@ def test_timeout_cancels_the_job_on_the_server(mocked, client):
 
 
 def test_run_sql_resolves_the_data_source_by_name_and_sends_parameters(mocked, client):
-    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))
-    mocked.post(f"{URL}/api/query_results", json=body("42-range-and-multi-result"))
+    mocked.get(f"{URL}/api/data_sources", json=sample_body("38-data-sources"))
+    mocked.post(f"{URL}/api/query_results", json=sample_body("42-range-and-multi-result"))
     sql = "SELECT * FROM demo WHERE d BETWEEN '{{ p.start }}' AND '{{ p.end }}' AND k IN ({{ k }})"
     frame = run_sql(
         sql,
@@ -205,8 +199,8 @@ def test_run_sql_resolves_the_data_source_by_name_and_sends_parameters(mocked, c
 def test_run_sql_runs_the_sql_unless_told_a_cached_result_will_do(mocked, client):
     """Ad-hoc SQL is executed by default (max_age=0, as the web UI's Execute does): a cell
     re-run in the afternoon must not get the morning's count from the server's cache."""
-    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))
-    mocked.post(f"{URL}/api/query_results", json=body("42-range-and-multi-result"))
+    mocked.get(f"{URL}/api/data_sources", json=sample_body("38-data-sources"))
+    mocked.post(f"{URL}/api/query_results", json=sample_body("42-range-and-multi-result"))
     for max_age in (0, 600, None):  # cache=False: each one reaches the server
         run_sql("SELECT 1", 1, max_age=max_age, progress=False, client=client, cache=False)
     sent = [post_body(c)["max_age"] for c in mocked.calls if c.request.method == "POST"]
@@ -249,10 +243,10 @@ def test_run_sql_refuses_bad_sql_or_data_source_naming_it(mocked, client, sql, d
 
 def test_numpy_integers_are_accepted_where_ints_are(mocked, client):
     """Ids and seconds often come out of a DataFrame as numpy scalars."""
-    mocked.get(f"{URL}/api/queries/2", json=body("06-query-demo-params"))
-    mocked.post(f"{URL}/api/queries/2/results", json=body("07-results-post-cached"))
-    mocked.get(f"{URL}/api/data_sources", json=body("38-data-sources"))
-    mocked.post(f"{URL}/api/query_results", json=body("42-range-and-multi-result"))
+    mocked.get(f"{URL}/api/queries/2", json=sample_body("06-query-demo-params"))
+    mocked.post(f"{URL}/api/queries/2/results", json=sample_body("07-results-post-cached"))
+    mocked.get(f"{URL}/api/data_sources", json=sample_body("38-data-sources"))
+    mocked.post(f"{URL}/api/query_results", json=sample_body("42-range-and-multi-result"))
     read_watch_query(
         np.int64(2), max_age=np.int64(600), timeout=np.int32(30), progress=False, client=client
     )

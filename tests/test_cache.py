@@ -15,6 +15,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 import requests
+from _samples import sample_body
 
 from watch_pandas import ConfigError, NotFoundError, ParameterError, read_watch_query, run_sql
 from watch_pandas import _cache as wc
@@ -22,7 +23,6 @@ from watch_pandas._client import WatchClient
 from watch_pandas._frames import decode_result
 from watch_pandas.models import Query
 
-SAMPLES = Path(__file__).parent / "samples"
 RESULT_SAMPLES = [
     "27-typed-pg-json",
     "30-untyped-sqlite-json",
@@ -35,8 +35,8 @@ POST_RESULTS = "/api/queries/<id>/results"
 GET_QUERY = "/api/queries/<id>"
 
 
-def sample_body(name: str) -> bytes:
-    return json.dumps(json.loads((SAMPLES / f"{name}.json").read_text())["body"]).encode()
+def sample_bytes(name: str) -> bytes:
+    return json.dumps(sample_body(name)).encode()
 
 
 def make_query(**changes) -> Query:
@@ -58,7 +58,7 @@ def make_query(**changes) -> Query:
 
 
 def decoded(name: str, backend: str) -> pd.DataFrame:
-    frame, meta = decode_result(sample_body(name), dtype_backend=backend)
+    frame, meta = decode_result(sample_bytes(name), dtype_backend=backend)
     frame.attrs["watch"] = {
         "result_id": meta.id,
         "retrieved_at": meta.retrieved_at,
@@ -351,7 +351,7 @@ def lw(local_watch_demo):
 
 
 @pytest.fixture
-def read(lw, cache_dir):
+def cached_read(lw, cache_dir):
     def run(qid, params=None, **kw):
         kw.setdefault("progress", False)
         return read_watch_query(qid, params, url=lw.url, api_key=lw.admin_key, **kw)
@@ -359,12 +359,12 @@ def read(lw, cache_dir):
     return run
 
 
-def test_a_repeated_read_is_served_locally_with_one_request_and_no_execution(lw, read):
+def test_a_repeated_read_is_served_locally_with_one_request_and_no_execution(lw, cached_read):
     qid = lw.demo.queries["positions"]
-    first = read(qid)
+    first = cached_read(qid)
     lw.counters.reset()
 
-    again = read(qid)
+    again = cached_read(qid)
 
     assert again.attrs["watch"]["source"] == "local cache"
     assert lw.counters.executions == 0
@@ -376,16 +376,16 @@ def test_a_repeated_read_is_served_locally_with_one_request_and_no_execution(lw,
     }
 
 
-def test_a_hit_for_a_dropdown_parameter_needs_no_dropdown_request(lw, read):
+def test_a_hit_for_a_dropdown_parameter_needs_no_dropdown_request(lw, cached_read):
     qid = lw.demo.queries["param_query"]
-    read(qid)
+    cached_read(qid)
     lw.counters.reset()
-    assert read(qid).attrs["watch"]["source"] == "local cache"
+    assert cached_read(qid).attrs["watch"]["source"] == "local cache"
     assert lw.counters.requests() == 1
 
 
 def test_a_read_resolves_its_parameters_once_and_checks_the_dropdown_when_it_runs(
-    lw, read, monkeypatch
+    lw, cached_read, monkeypatch
 ):
     from watch_pandas import _params
 
@@ -398,58 +398,60 @@ def test_a_read_resolves_its_parameters_once_and_checks_the_dropdown_when_it_run
 
     monkeypatch.setattr(_params, "resolve_parameters", counting)
     qid = lw.demo.queries["param_query"]
-    read(qid)  # a miss: the query runs, so its dropdown value is checked
+    cached_read(qid)  # a miss: the query runs, so its dropdown value is checked
 
     assert len(resolved) == 1  # one plan: not again for "is it the default?" or the dropdown
     assert lw.counters.requests("GET", "/api/queries/<id>/dropdowns/<id>") == 1
     with pytest.raises(ParameterError, match="'NOPE' is not one of the options"):
-        read(qid, {"market": "NOPE"})
+        cached_read(qid, {"market": "NOPE"})
 
 
-def test_other_parameters_are_another_entry(lw, read, cache_dir):
+def test_other_parameters_are_another_entry(lw, cached_read, cache_dir):
     qid = lw.demo.queries["param_enum"]
-    read(qid, {"chain": "ethereum"})
+    cached_read(qid, {"chain": "ethereum"})
     lw.counters.reset()
-    other = read(qid, {"chain": "arbitrum"})
+    other = cached_read(qid, {"chain": "arbitrum"})
     assert other.attrs["watch"]["source"] != "local cache"
     assert lw.counters.requests("POST", POST_RESULTS) == 1
     assert len(list(cache_dir.glob("*.parquet"))) == 2
-    assert read(qid, {"chain": "ethereum"}).attrs["watch"]["source"] == "local cache"
+    assert cached_read(qid, {"chain": "ethereum"}).attrs["watch"]["source"] == "local cache"
 
 
-def test_max_age_expiry_goes_back_to_the_server(lw, read, monkeypatch):
+def test_max_age_expiry_goes_back_to_the_server(lw, cached_read, monkeypatch):
     qid = lw.demo.queries["param_number"]
-    read(qid, {"min_price": 3}, max_age=0)
-    assert read(qid, {"min_price": 3}, max_age=3600).attrs["watch"]["source"] == "local cache"
+    cached_read(qid, {"min_price": 3}, max_age=0)
+    assert (
+        cached_read(qid, {"min_price": 3}, max_age=3600).attrs["watch"]["source"] == "local cache"
+    )
     lw.counters.reset()
     later = datetime.now(timezone.utc) + timedelta(hours=2)
     monkeypatch.setattr(wc, "_utcnow", lambda: later)
 
-    again = read(qid, {"min_price": 3}, max_age=3600)
+    again = cached_read(qid, {"min_price": 3}, max_age=3600)
 
     assert again.attrs["watch"]["source"] == "server cache"  # the server's clock says fresh
     assert lw.counters.requests("POST", POST_RESULTS) == 1
 
 
-def test_max_age_zero_runs_and_replaces_the_entry(lw, read, cache_dir):
+def test_max_age_zero_runs_and_replaces_the_entry(lw, cached_read, cache_dir):
     qid = lw.demo.queries["markets"]
-    read(qid)
+    cached_read(qid)
     lw.counters.reset()
-    fresh = read(qid, max_age=0)
+    fresh = cached_read(qid, max_age=0)
     assert fresh.attrs["watch"]["source"] == "fresh run" and lw.counters.executions == 1
     lw.counters.reset()
-    again = read(qid)
+    again = cached_read(qid)
     assert again.attrs["watch"]["source"] == "local cache"
     assert again.attrs["watch"]["result_id"] == fresh.attrs["watch"]["result_id"]
 
 
-def test_a_newer_default_result_on_the_server_wins(lw, read):
+def test_a_newer_default_result_on_the_server_wins(lw, cached_read):
     qid = lw.demo.queries["prices"]
-    first = read(qid)
+    first = cached_read(qid)
     newer = lw.refresh_query(qid)
     assert newer != first.attrs["watch"]["result_id"]
     lw.counters.reset()
-    again = read(qid)
+    again = cached_read(qid)
     assert again.attrs["watch"]["source"] == "server cache"
     assert again.attrs["watch"]["result_id"] == newer
 
@@ -466,34 +468,34 @@ def test_an_edited_query_is_not_served_from_the_cache(local_watch, cache_dir):
     assert frame["one"].tolist() == [2]
 
 
-def test_cache_false_neither_reads_nor_writes(lw, read, cache_dir):
+def test_cache_false_neither_reads_nor_writes(lw, cached_read, cache_dir):
     qid = lw.demo.queries["markets"]
-    read(qid, cache=False)
+    cached_read(qid, cache=False)
     assert files(cache_dir) == []
-    read(qid)
+    cached_read(qid)
     lw.counters.reset()
-    assert read(qid, cache=False).attrs["watch"]["source"] == "server cache"
+    assert cached_read(qid, cache=False).attrs["watch"]["source"] == "server cache"
     assert lw.counters.requests("POST", POST_RESULTS) == 1
 
 
-def test_a_corrupt_entry_is_refetched_and_replaced(lw, read, cache_dir):
+def test_a_corrupt_entry_is_refetched_and_replaced(lw, cached_read, cache_dir):
     qid = lw.demo.queries["positions"]
-    first = read(qid)
+    first = cached_read(qid)
     (path,) = cache_dir.glob("*.parquet")
     path.write_bytes(path.read_bytes()[:100])
     lw.counters.reset()
 
-    again = read(qid)
+    again = cached_read(qid)
 
     assert again.attrs["watch"]["source"] == "server cache"
     assert lw.counters.requests("POST", POST_RESULTS) == 1
     pd.testing.assert_frame_equal(again, first)
-    assert read(qid).attrs["watch"]["source"] == "local cache"  # the file was replaced
+    assert cached_read(qid).attrs["watch"]["source"] == "local cache"  # the file was replaced
 
 
-def test_no_cache_file_holds_a_key(lw, read, cache_dir):
+def test_no_cache_file_holds_a_key(lw, cached_read, cache_dir):
     qid = lw.demo.queries["price_history"]
-    read(qid)
+    cached_read(qid)
     query_key = lw.query_key(qid)
     assert files(cache_dir)
     for path in files(cache_dir):
@@ -504,13 +506,13 @@ def test_no_cache_file_holds_a_key(lw, read, cache_dir):
 # --------------------------------------------------------------------------- offline
 
 
-def test_offline_serves_a_cached_copy_without_any_request(lw, read, monkeypatch):
+def test_offline_serves_a_cached_copy_without_any_request(lw, cached_read, monkeypatch):
     qid = lw.demo.queries["price_history"]
-    online = read(qid)
+    online = cached_read(qid)
     lw.counters.reset()
     monkeypatch.setenv(wc.OFFLINE_ENV, "1")
 
-    offline = read(qid)
+    offline = cached_read(qid)
 
     assert lw.counters.requests() == 0
     assert offline.attrs["watch"]["source"] == "local cache"
@@ -527,19 +529,19 @@ def test_offline_needs_no_key_and_no_running_server(local_watch, cache_dir):
     assert frame["answer"].tolist() == [42]
 
 
-def test_offline_without_a_cached_copy_says_so(lw, read):
+def test_offline_without_a_cached_copy_says_so(lw, cached_read):
     """And max_age=0 offline is the last stored run: a re-run notebook cell keeps working."""
     qid = lw.demo.queries["param_enum"]
     with pytest.raises(NotFoundError, match="never been read online"):
-        read(qid, offline=True)
-    read(qid, {"chain": "ethereum"})
+        cached_read(qid, offline=True)
+    cached_read(qid, {"chain": "ethereum"})
     lw.counters.reset()
     with pytest.raises(NotFoundError, match="no cached copy for these parameters"):
-        read(qid, {"chain": "optimism"}, offline=True)
-    offline = read(qid, {"chain": "ethereum"}, offline=True, max_age=0)  # nothing can run
+        cached_read(qid, {"chain": "optimism"}, offline=True)
+    offline = cached_read(qid, {"chain": "ethereum"}, offline=True, max_age=0)  # nothing can run
     assert offline.attrs["watch"]["source"] == "local cache"
     with pytest.raises(ConfigError, match="cache=False"):
-        read(qid, offline=True, cache=False)
+        cached_read(qid, offline=True, cache=False)
     assert lw.counters.requests() == 0
 
 
@@ -580,7 +582,7 @@ def test_a_bad_size_cap_says_what_is_expected(monkeypatch):
 @pytest.mark.parametrize("where", ["under-a-file", "is-a-file"])
 @pytest.mark.parametrize("given_by", ["argument", "environment"])
 def test_offline_with_an_unusable_cache_folder_is_a_config_error(
-    lw, read, tmp_path, monkeypatch, where, given_by
+    lw, cached_read, tmp_path, monkeypatch, where, given_by
 ):
     blocker = tmp_path / "a-file"
     blocker.write_text("not a folder")
@@ -590,7 +592,7 @@ def test_offline_with_an_unusable_cache_folder_is_a_config_error(
         monkeypatch.setenv(wc.CACHE_DIR_ENV, str(folder))
     lw.counters.reset()
     with pytest.raises(ConfigError) as info:
-        read(lw.demo.queries["markets"], offline=True, **options)
+        cached_read(lw.demo.queries["markets"], offline=True, **options)
     message = str(info.value)
     assert str(folder) in message
     assert wc.CACHE_DIR_ENV in message and "cache_dir=" in message
@@ -613,7 +615,7 @@ ADHOC_POST = "/api/query_results"
 
 
 @pytest.fixture
-def sql(lw, cache_dir):
+def cached_sql(lw, cache_dir):
     def run(text=ADHOC, source="demo-sqlite", params=None, **kw):
         kw.setdefault("progress", False)
         params = {"sym": "WETH"} if params is None else params
@@ -622,14 +624,16 @@ def sql(lw, cache_dir):
     return run
 
 
-def test_adhoc_results_are_kept_and_served_offline_by_name_or_id(lw, sql, monkeypatch):
-    online = sql()
+def test_adhoc_results_are_kept_and_served_offline_by_name_or_id(lw, cached_sql, monkeypatch):
+    online = cached_sql()
     assert online.attrs["watch"]["source"] == "fresh run"
     lw.counters.reset()
     monkeypatch.setenv(wc.OFFLINE_ENV, "1")
 
-    by_name = sql()  # the same call, default max_age=0: the last stored run
-    by_id = sql(f"  {ADHOC}\n", lw.demo.data_sources["sqlite"])  # outer whitespace is no change
+    by_name = cached_sql()  # the same call, default max_age=0: the last stored run
+    by_id = cached_sql(
+        f"  {ADHOC}\n", lw.demo.data_sources["sqlite"]
+    )  # outer whitespace is no change
 
     assert lw.counters.requests() == 0
     for frame in (by_name, by_id):
@@ -638,20 +642,20 @@ def test_adhoc_results_are_kept_and_served_offline_by_name_or_id(lw, sql, monkey
         assert frame.attrs["watch"]["data_source"] == "demo-sqlite"
 
 
-def test_adhoc_offline_without_a_copy_says_what_is_missing(lw, sql, monkeypatch):
-    sql()
+def test_adhoc_offline_without_a_copy_says_what_is_missing(lw, cached_sql, monkeypatch):
+    cached_sql()
     monkeypatch.setenv(wc.OFFLINE_ENV, "1")
     lw.counters.reset()
     with pytest.raises(NotFoundError, match="no cached copy") as info:
-        sql(params={"sym": "WBTC"})
+        cached_sql(params={"sym": "WBTC"})
     assert "{'sym': 'WBTC'}" in str(info.value) or '"sym":"WBTC"' in str(info.value)
     with pytest.raises(NotFoundError, match="no cached copy"):
-        sql(ADHOC.replace("LIMIT 3", "LIMIT 4"))
+        cached_sql(ADHOC.replace("LIMIT 3", "LIMIT 4"))
     with pytest.raises(ConfigError, match="data source 'demo-nowhere'") as info:
-        sql(source="demo-nowhere")
+        cached_sql(source="demo-nowhere")
     assert "offline" in str(info.value)
     with pytest.raises(ConfigError, match="cache=False"):
-        sql(cache=False)
+        cached_sql(cache=False)
     assert lw.counters.requests() == 0
 
 
@@ -665,26 +669,26 @@ def test_adhoc_offline_before_any_listing_takes_an_id_only(local_watch, cache_di
     assert local_watch.counters.requests() == 0
 
 
-def test_adhoc_online_max_age_serves_the_local_copy_with_one_request(lw, sql):
-    first = sql()
+def test_adhoc_online_max_age_serves_the_local_copy_with_one_request(lw, cached_sql):
+    first = cached_sql()
     lw.counters.reset()
-    again = sql(max_age=3600)
+    again = cached_sql(max_age=3600)
     assert again.attrs["watch"]["source"] == "local cache"
     assert lw.counters.executions == 0
     assert lw.counters.requests() == 1 == lw.counters.requests("GET", "/api/data_sources")
     pd.testing.assert_frame_equal(again, first)
     lw.counters.reset()
-    assert sql().attrs["watch"]["source"] == "fresh run"  # max_age=0 runs, as before
+    assert cached_sql().attrs["watch"]["source"] == "fresh run"  # max_age=0 runs, as before
     assert lw.counters.requests("POST", ADHOC_POST) == 1
 
 
-def test_adhoc_cache_false_neither_reads_nor_writes(lw, sql, cache_dir):
-    sql(cache=False)
+def test_adhoc_cache_false_neither_reads_nor_writes(lw, cached_sql, cache_dir):
+    cached_sql(cache=False)
     assert [p for p in files(cache_dir) if p.suffix == ".parquet"] == []
 
 
-def test_adhoc_cache_files_hold_no_key(lw, sql, cache_dir):
-    sql()
+def test_adhoc_cache_files_hold_no_key(lw, cached_sql, cache_dir):
+    cached_sql()
     assert files(cache_dir)
     for path in files(cache_dir):
         assert lw.admin_key.encode() not in path.read_bytes()
@@ -694,7 +698,7 @@ def test_adhoc_cache_files_hold_no_key(lw, sql, cache_dir):
 # --------------------------------------------------------------------------- provenance
 
 
-def test_a_saved_query_frame_names_its_data_source_listing_it_once(lw, read):
+def test_a_saved_query_frame_names_its_data_source_listing_it_once(lw, cached_read):
     """The id comes with the result; the name costs one listing per server, remembered in the
     local cache, so later reads (other clients too) and local hits need no extra request."""
     qid = lw.demo.queries["positions"]
@@ -705,9 +709,9 @@ def test_a_saved_query_frame_names_its_data_source_listing_it_once(lw, read):
     names = {sources["sqlite"]: "demo-sqlite", sources["typed"]: "demo-typed"}
     lw.counters.reset()
 
-    fresh = read(qid, max_age=0)
-    again = read(qid, max_age=0)
-    hit = read(qid)
+    fresh = cached_read(qid, max_age=0)
+    again = cached_read(qid, max_age=0)
+    hit = cached_read(qid)
 
     for frame in (fresh, again, hit):
         assert frame.attrs["watch"]["data_source_id"] == source_id
@@ -715,7 +719,7 @@ def test_a_saved_query_frame_names_its_data_source_listing_it_once(lw, read):
     assert lw.counters.requests("GET", "/api/data_sources") == 1
 
 
-def test_a_query_key_frame_has_the_data_source_id_and_no_name(lw, read):
+def test_a_query_key_frame_has_the_data_source_id_and_no_name(lw, cached_read):
     qid = lw.demo.queries["markets"]
     lw.counters.reset()
     frame = read_watch_query(qid, url=lw.url, api_key=lw.query_key(qid), progress=False)

@@ -19,6 +19,7 @@ import pytest
 import requests
 import responses
 import urllib3.util.retry
+from _samples import load_sample, sample_body
 
 from watch_pandas._client import ExecutionResponse, WatchClient, deadline
 from watch_pandas.errors import (
@@ -36,19 +37,10 @@ from watch_pandas.errors import (
 )
 from watch_pandas.models import JobStatus, Query
 
-SAMPLES = Path(__file__).parent / "samples"
 BASE = "https://watch.example.org"
 API = f"{BASE}/api"
 SECRET = "SECRETKEY123abcdefXYZ"
 JOB_ID = "7c24b284-4aa7-4d22-a252-a831a0eb3a35"
-
-
-def load_sample(name: str) -> dict[str, Any]:
-    return json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8"))
-
-
-def body_of(name: str) -> Any:
-    return load_sample(name)["body"]
 
 
 def status_of(name: str) -> int:
@@ -95,7 +87,7 @@ def query_params(call: Any) -> dict[str, list[str]]:
 
 
 def page_body(count: int, page: int, page_size: int, ids: range) -> dict[str, Any]:
-    template = body_of("03-queries-list")["results"][0]
+    template = sample_body("03-queries-list")["results"][0]
     return {
         "count": count,
         "page": page,
@@ -135,7 +127,7 @@ def test_the_client_and_its_state_hold_no_key(client: WatchClient) -> None:
 
 
 def test_requests_carry_the_key_and_user_agent(mock: responses.RequestsMock) -> None:
-    mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+    mock.get(f"{API}/data_sources", json=sample_body("38-data-sources"))
     with WatchClient(BASE, SECRET) as watch:
         watch.list_data_sources()
     sent = mock.calls[0].request.headers
@@ -150,7 +142,7 @@ def test_a_callers_session_is_left_untouched() -> None:
     own = requests.Session()
     before = dict(own.headers)
     with responses.RequestsMock() as rsps:
-        rsps.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+        rsps.get(f"{API}/data_sources", json=sample_body("38-data-sources"))
         rsps.get("https://elsewhere.example.com/", body="ok")
         watch = WatchClient(BASE, SECRET, session=own)
         watch.list_data_sources()
@@ -168,7 +160,7 @@ def test_netrc_entry_does_not_replace_the_key_header(
     netrc.write_text("machine watch.example.org login someone password hunter2\n")
     netrc.chmod(0o600)
     monkeypatch.setenv("NETRC", str(netrc))
-    mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+    mock.get(f"{API}/data_sources", json=sample_body("38-data-sources"))
     with WatchClient(BASE, SECRET) as watch:
         watch.list_data_sources()
         assert SECRET not in repr(watch._auth)
@@ -194,7 +186,7 @@ def test_query_url(client: WatchClient) -> None:
 
 
 def test_multi_org_prefix_is_kept(mock: responses.RequestsMock) -> None:
-    mock.get(f"{BASE}/acme/api/queries/2", json=body_of("06-query-demo-params"))
+    mock.get(f"{BASE}/acme/api/queries/2", json=sample_body("06-query-demo-params"))
     with WatchClient(f"{BASE}/acme/", SECRET) as watch:
         assert watch.get_query(2).id == 2
         assert watch.query_url(2) == f"{BASE}/acme/queries/2"
@@ -213,7 +205,7 @@ def test_server_echoing_the_key_is_redacted(
 def test_debug_log_has_method_path_status_but_no_key(
     mock: responses.RequestsMock, client: WatchClient, caplog: pytest.LogCaptureFixture
 ) -> None:
-    mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+    mock.get(f"{API}/data_sources", json=sample_body("38-data-sources"))
     with caplog.at_level(logging.DEBUG, logger="watch_pandas"):
         client.list_data_sources()
     text = "\n".join(r.getMessage() for r in caplog.records)
@@ -265,7 +257,7 @@ def test_bad_page_size_rejected_before_sending(client: WatchClient, page_size: A
 
 
 def test_get_queries_page(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.get(f"{API}/queries", json=body_of("03-queries-list"))
+    mock.get(f"{API}/queries", json=sample_body("03-queries-list"))
     page = client.get_queries_page(page=1, page_size=2)
     assert (page.count, page.page_size, page.last_page) == (11, 2, 6)
     assert page.results[0]["name"] == "example evm balances"
@@ -279,7 +271,7 @@ def test_page_out_of_range_is_not_found(mock: responses.RequestsMock, client: Wa
 
 
 def test_get_query_detects_user_key(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.get(f"{API}/queries/2", json=body_of("06-query-demo-params"))
+    mock.get(f"{API}/queries/2", json=sample_body("06-query-demo-params"))
     query = client.get_query(2)
     assert query.name == "demo params"
     assert [p["name"] for p in query.parameters] == ["start_date", "min_price", "flag", "label"]
@@ -288,7 +280,7 @@ def test_get_query_detects_user_key(mock: responses.RequestsMock, client: WatchC
 
 def test_get_query_detects_query_key(mock: responses.RequestsMock, client: WatchClient) -> None:
     mock.get(
-        f"{API}/queries/5", json={**body_of("06-query-demo-params"), "id": 5, "api_key": SECRET}
+        f"{API}/queries/5", json={**sample_body("06-query-demo-params"), "id": 5, "api_key": SECRET}
     )
     query = client.get_query("5")
     assert client.is_query_key_for(query)
@@ -297,8 +289,8 @@ def test_get_query_detects_query_key(mock: responses.RequestsMock, client: Watch
 
 def test_is_query_key_for_only_checks(client: WatchClient) -> None:
     # a check must not settle the key's kind: only reading the query (get_query) records it
-    mine = Query.from_json({**body_of("06-query-demo-params"), "id": 5, "api_key": SECRET})
-    other = Query.from_json({**body_of("06-query-demo-params"), "id": 6, "api_key": "other"})
+    mine = Query.from_json({**sample_body("06-query-demo-params"), "id": 5, "api_key": SECRET})
+    other = Query.from_json({**sample_body("06-query-demo-params"), "id": 6, "api_key": "other"})
     assert client.is_query_key_for(mine) and not client.is_query_key_for(other)
     assert client.key_kind == "auto"
 
@@ -345,7 +337,7 @@ def test_bad_query_id_rejected_before_sending(client: WatchClient, bad: Any) -> 
 
 
 def test_create_query_and_publish(mock: responses.RequestsMock, client: WatchClient) -> None:
-    created = {**body_of("06-query-demo-params"), "id": 12, "is_draft": True, "version": 1}
+    created = {**sample_body("06-query-demo-params"), "id": 12, "is_draft": True, "version": 1}
     mock.post(f"{API}/queries", json=created)
     mock.post(f"{API}/queries/12", json={**created, "is_draft": False, "version": 2})
     params = [{"name": "n", "type": "number", "value": 1, "title": "n"}]
@@ -411,7 +403,7 @@ def test_dropdown_routes(mock: responses.RequestsMock, client: WatchClient) -> N
 def test_post_results_cached_returns_raw_body(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    raw = json.dumps(body_of("07-results-post-cached")).encode()
+    raw = json.dumps(sample_body("07-results-post-cached")).encode()
     mock.post(f"{API}/queries/1/results", body=raw, content_type="application/json")
     answer = client.post_query_results(1)
     assert answer == ExecutionResponse(job=None, body=raw)
@@ -421,13 +413,13 @@ def test_post_results_cached_returns_raw_body(
 def test_post_results_sends_empty_parameters_when_given(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    mock.post(f"{API}/queries/1/results", json=body_of("08-results-post-max-age-0"))
+    mock.post(f"{API}/queries/1/results", json=sample_body("08-results-post-max-age-0"))
     client.post_query_results(1, {}, max_age=0)
     assert sent_json(mock.calls[0]) == {"max_age": 0, "parameters": {}}
 
 
 def test_post_results_job(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.post(f"{API}/queries/1/results", json=body_of("08-results-post-max-age-0"))
+    mock.post(f"{API}/queries/1/results", json=sample_body("08-results-post-max-age-0"))
     answer = client.post_query_results(1, {"flag": "1", "n": 2}, max_age=0, apply_auto_limit=False)
     assert answer.body is None and answer.job is not None
     assert answer.job.id == JOB_ID and answer.job.status is JobStatus.QUEUED
@@ -457,7 +449,7 @@ def test_bad_max_age_rejected(client: WatchClient, bad: Any) -> None:
 def test_missing_parameters_mapped(mock: responses.RequestsMock, client: WatchClient) -> None:
     mock.post(
         f"{API}/queries/2/results",
-        json=body_of("18-params-missing"),
+        json=sample_body("18-params-missing"),
         status=status_of("18-params-missing"),
     )
     with pytest.raises(ParameterError) as info:
@@ -553,17 +545,17 @@ def test_execute_sql_with_query_key_refused_without_request(query_key_client: Wa
 
 # -- jobs ----------------------------------------------------------------------------------
 def test_get_job_user_key(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.get(f"{API}/jobs/{JOB_ID}", json=body_of("10-job-finished"))
+    mock.get(f"{API}/jobs/{JOB_ID}", json=sample_body("10-job-finished"))
     job = client.get_job(JOB_ID)
     assert job.status is JobStatus.FINISHED
-    assert job.query_result_id == body_of("10-job-finished")["job"]["query_result_id"]
+    assert job.query_result_id == sample_body("10-job-finished")["job"]["query_result_id"]
     assert client.key_kind == "user"
 
 
 def test_get_job_query_key_uses_query_route(
     mock: responses.RequestsMock, query_key_client: WatchClient
 ) -> None:
-    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=body_of("23-query-key-query-job-route"))
+    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=sample_body("23-query-key-query-job-route"))
     job = query_key_client.get_job(JOB_ID, query_id=5)
     assert (job.status, job.query_result_id) == (JobStatus.FINISHED, 61)
 
@@ -571,7 +563,7 @@ def test_get_job_query_key_uses_query_route(
 def test_get_job_auto_with_query_id_uses_route_both_keys_may_use(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=body_of("23-query-key-query-job-route"))
+    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=sample_body("23-query-key-query-job-route"))
     assert client.get_job(JOB_ID, query_id=5).query_result_id == 61
 
 
@@ -579,9 +571,9 @@ def test_get_job_query_key_remembers_its_query(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
     mock.get(
-        f"{API}/queries/5", json={**body_of("06-query-demo-params"), "id": 5, "api_key": SECRET}
+        f"{API}/queries/5", json={**sample_body("06-query-demo-params"), "id": 5, "api_key": SECRET}
     )
-    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=body_of("23-query-key-query-job-route"))
+    mock.get(f"{API}/queries/5/jobs/{JOB_ID}", json=sample_body("23-query-key-query-job-route"))
     client.get_query(5)
     assert client.get_job(JOB_ID).status is JobStatus.FINISHED
 
@@ -603,7 +595,7 @@ def test_query_key_on_global_job_route_is_auth_error_with_hint(
 
 
 def test_unknown_job_500(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.get(f"{API}/jobs/nope", json=body_of("16-job-unknown"), status=500)
+    mock.get(f"{API}/jobs/nope", json=sample_body("16-job-unknown"), status=500)
     with pytest.raises(ServerError) as info:
         client.get_job("nope")
     assert "GET /api/jobs/nope" in str(info.value)
@@ -640,7 +632,7 @@ def test_no_cached_result(mock: responses.RequestsMock, client: WatchClient) -> 
 
 
 def test_get_result_by_id(mock: responses.RequestsMock, client: WatchClient) -> None:
-    raw = json.dumps(body_of("27-typed-pg-json")).encode()
+    raw = json.dumps(sample_body("27-typed-pg-json")).encode()
     mock.get(f"{API}/query_results/61.json", body=raw, content_type="application/json")
     assert client.get_result(61) == raw
 
@@ -664,7 +656,7 @@ def test_query_key_result_by_id_needs_query_id(query_key_client: WatchClient) ->
 
 # -- dashboards ----------------------------------------------------------------------------
 def test_list_dashboards(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    mock.get(f"{API}/dashboards", json=sample_body("34-dashboards-list"))
     dashboards = list(client.list_dashboards(q="demo"))
     assert [(d.id, d.slug, d.widgets) for d in dashboards] == [(1, "demo-dashboard", ())]
     assert query_params(mock.calls[0])["q"] == ["demo"]
@@ -672,13 +664,15 @@ def test_list_dashboards(mock: responses.RequestsMock, client: WatchClient) -> N
 
 @pytest.mark.parametrize("given", [1, "1"])
 def test_dashboard_by_id(mock: responses.RequestsMock, client: WatchClient, given: Any) -> None:
-    mock.get(f"{API}/dashboards/1", json=body_of("35-dashboard-by-id"))
+    mock.get(f"{API}/dashboards/1", json=sample_body("35-dashboard-by-id"))
     dashboard = client.get_dashboard(given)
     assert dashboard.slug == "demo-dashboard" and dashboard.widgets[0].query is not None
 
 
 def test_dashboard_by_slug_uses_legacy(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=body_of("37-dashboard-by-slug-legacy"))
+    mock.get(
+        f"{API}/dashboards/demo-dashboard?legacy", json=sample_body("37-dashboard-by-slug-legacy")
+    )
     assert client.get_dashboard("demo-dashboard").id == 1
     assert urlsplit(mock.calls[0].request.url).query == "legacy"
 
@@ -688,8 +682,8 @@ def test_dashboard_slug_falls_back_to_the_plain_route_and_remembers(
 ) -> None:
     # a server that refuses ?legacy (e.g. behind a proxy that rejects unknown arguments)
     legacy = mock.get(f"{API}/dashboards/demo-dashboard?legacy", status=500, json={})
-    mock.get(f"{API}/dashboards/demo-dashboard", json=body_of("35-dashboard-by-id"))
-    mock.get(f"{API}/dashboards/other", json={**body_of("35-dashboard-by-id"), "slug": "other"})
+    mock.get(f"{API}/dashboards/demo-dashboard", json=sample_body("35-dashboard-by-id"))
+    mock.get(f"{API}/dashboards/other", json={**sample_body("35-dashboard-by-id"), "slug": "other"})
     assert client.get_dashboard("demo-dashboard").id == 1
     assert client.get_dashboard("other").slug == "other"
     assert legacy.call_count == 1  # the plain slug route is used directly the second time
@@ -700,7 +694,9 @@ def test_dashboard_slug_missing_everywhere(
 ) -> None:
     mock.get(f"{API}/dashboards/ghost?legacy", status=404, json={"message": "Not Found"})
     mock.get(
-        f"{API}/dashboards/ghost", status=500, json=body_of("36-dashboard-by-slug-without-legacy")
+        f"{API}/dashboards/ghost",
+        status=500,
+        json=sample_body("36-dashboard-by-slug-without-legacy"),
     )
     with pytest.raises(NotFoundError, match="No dashboard with slug 'ghost'"):
         client.get_dashboard("ghost")
@@ -711,8 +707,8 @@ def test_a_string_of_digits_is_an_id_or_else_a_slug(
 ) -> None:
     """A dashboard named "2024" has the slug "2024"; no dashboard has the id 2024."""
     mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
-    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))  # id 2024 is not listed
-    named = {**body_of("37-dashboard-by-slug-legacy"), "id": 5, "slug": "2024", "name": "2024"}
+    mock.get(f"{API}/dashboards", json=sample_body("34-dashboards-list"))  # id 2024 is not listed
+    named = {**sample_body("37-dashboard-by-slug-legacy"), "id": 5, "slug": "2024", "name": "2024"}
     mock.get(f"{API}/dashboards/2024?legacy", json=named)
     found = client.get_dashboard("2024")
     assert (found.id, found.slug) == (5, "2024")
@@ -720,7 +716,7 @@ def test_a_string_of_digits_is_an_id_or_else_a_slug(
 
 def test_an_int_is_only_ever_an_id(mock: responses.RequestsMock, client: WatchClient) -> None:
     mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
-    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    mock.get(f"{API}/dashboards", json=sample_body("34-dashboards-list"))
     with pytest.raises(NotFoundError, match="No dashboard with id 2024"):
         client.get_dashboard(2024)
     assert not any("legacy" in call.request.url for call in mock.calls)
@@ -732,7 +728,7 @@ def test_a_missing_string_of_digits_says_id_or_slug(
     # ?legacy first: responses would otherwise spend the plain route's mock on that request
     mock.get(f"{API}/dashboards/2024?legacy", status=404, json={"message": "Not Found"})
     mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
-    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    mock.get(f"{API}/dashboards", json=sample_body("34-dashboards-list"))
     with pytest.raises(NotFoundError, match="No dashboard with id or slug '2024'"):
         client.get_dashboard("2024")
 
@@ -740,10 +736,10 @@ def test_a_missing_string_of_digits_says_id_or_slug(
 def test_archiving_a_dashboard_whose_slug_is_digits_deletes_that_dashboard(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    mock.get(f"{API}/dashboards/1", json=body_of("35-dashboard-by-id"))
+    mock.get(f"{API}/dashboards/1", json=sample_body("35-dashboard-by-id"))
     client.get_dashboard(1)  # the client learns that routes take ids here
     mock.get(f"{API}/dashboards/2024", status=404, json={"message": "Not Found"})
-    named = {**body_of("37-dashboard-by-slug-legacy"), "id": 5, "slug": "2024", "name": "2024"}
+    named = {**sample_body("37-dashboard-by-slug-legacy"), "id": 5, "slug": "2024", "name": "2024"}
     mock.get(f"{API}/dashboards/2024?legacy", json=named)
     mock.delete(f"{API}/dashboards/5", json=named)
     client.archive_dashboard("2024")
@@ -754,18 +750,18 @@ def test_archiving_a_dashboard_whose_slug_is_digits_deletes_that_dashboard(
 def test_dashboard_with_bad_key_is_auth_not_fallback(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    mock.get(f"{API}/dashboards/x?legacy", status=404, json=body_of("01-auth-bad-key"))
+    mock.get(f"{API}/dashboards/x?legacy", status=404, json=sample_body("01-auth-bad-key"))
     with pytest.raises(AuthError):
         client.get_dashboard("x")
     assert len(mock.calls) == 1
 
 
 def test_create_edit_archive_dashboard(mock: responses.RequestsMock, client: WatchClient) -> None:
-    dash = body_of("35-dashboard-by-id")
+    dash = sample_body("35-dashboard-by-id")
     mock.post(f"{API}/dashboards", json={**dash, "is_draft": True})
     mock.post(f"{API}/dashboards/1", json={**dash, "version": 3})
     mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=dash)
-    mock.get(f"{API}/session", json=body_of("40-session"))  # version 26…: routes take ids
+    mock.get(f"{API}/session", json=sample_body("40-session"))  # version 26…: routes take ids
     mock.delete(f"{API}/dashboards/1", json=dash)
     assert client.create_dashboard("Demo Dashboard").is_draft
     assert client.edit_dashboard(1, version=2, is_draft=False).version == 3
@@ -780,8 +776,8 @@ def test_dashboard_slug_on_v8_ignores_legacy_and_archive_uses_the_slug(
 ) -> None:
     # A real v8 server ignores ?legacy: the slug lookup succeeds, which says nothing about
     # the generation. v8's DELETE takes the slug; the version from /api/session tells.
-    dash = body_of("35-dashboard-by-id")
-    session = body_of("40-session")
+    dash = sample_body("35-dashboard-by-id")
+    session = sample_body("40-session")
     v8_session = {**session, "client_config": {**session["client_config"], "version": "8.0.0"}}
     mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=dash)
     mock.get(f"{API}/session", json=v8_session)
@@ -793,8 +789,8 @@ def test_dashboard_slug_on_v8_ignores_legacy_and_archive_uses_the_slug(
 def test_dashboard_generation_probed_when_the_version_is_hidden(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    dash = body_of("35-dashboard-by-id")
-    session = body_of("40-session")
+    dash = sample_body("35-dashboard-by-id")
+    session = sample_body("40-session")
     hidden = {**session, "client_config": {"dateFormat": "DD/MM/YY"}}
     mock.get(f"{API}/dashboards/demo-dashboard?legacy", json=dash)
     mock.get(f"{API}/session", json=hidden)
@@ -808,9 +804,9 @@ def test_dashboard_generation_probed_when_the_version_is_hidden(
 def test_dashboard_id_on_v8_maps_to_the_slug(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    dash = body_of("35-dashboard-by-id")
+    dash = sample_body("35-dashboard-by-id")
     mock.get(f"{API}/dashboards/1", status=404, json={"message": "Not Found"})
-    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    mock.get(f"{API}/dashboards", json=sample_body("34-dashboards-list"))
     mock.get(f"{API}/dashboards/demo-dashboard", json=dash)
     assert client.get_dashboard(1).id == 1
     assert client.get_dashboard(1).id == 1  # remembered: straight to the slug route
@@ -821,7 +817,7 @@ def test_a_missing_dashboard_id_is_not_found(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
     mock.get(f"{API}/dashboards/77", status=500, json={"message": "Internal Server Error"})
-    mock.get(f"{API}/dashboards", json=body_of("34-dashboards-list"))
+    mock.get(f"{API}/dashboards", json=sample_body("34-dashboards-list"))
     with pytest.raises(NotFoundError, match="No dashboard with id 77"):
         client.get_dashboard(77)
 
@@ -899,7 +895,7 @@ def test_read_watch_dashboard_by_id_on_both_generations(board_server, tmp_path) 
 
 # -- data sources / config -----------------------------------------------------------------
 def test_list_and_resolve_data_sources(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.get(f"{API}/data_sources", json=body_of("38-data-sources"))
+    mock.get(f"{API}/data_sources", json=sample_body("38-data-sources"))
     assert [s.name for s in client.list_data_sources()] == [
         "demo-postgres",
         "demo-sqlite",
@@ -914,7 +910,7 @@ def test_list_and_resolve_data_sources(mock: responses.RequestsMock, client: Wat
 
 
 def test_client_config_from_session(mock: responses.RequestsMock, client: WatchClient) -> None:
-    mock.get(f"{API}/session", json=body_of("40-session"))
+    mock.get(f"{API}/session", json=sample_body("40-session"))
     assert client.get_client_config()["dateFormat"] == "DD/MM/YY"
     assert client.get_server_version() == "26.08.0-dev"
 
@@ -922,15 +918,15 @@ def test_client_config_from_session(mock: responses.RequestsMock, client: WatchC
 def test_client_config_falls_back_to_public_config(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    mock.get(f"{API}/session", json=body_of("01-auth-bad-key"), status=404)
-    mock.get(f"{API}/config", json=body_of("39-config"))
+    mock.get(f"{API}/session", json=sample_body("01-auth-bad-key"), status=404)
+    mock.get(f"{API}/config", json=sample_body("39-config"))
     assert client.get_client_config()["dateTimeFormat"] == "DD/MM/YY HH:mm"
 
 
 def test_query_key_reads_public_config(
     mock: responses.RequestsMock, query_key_client: WatchClient
 ) -> None:
-    mock.get(f"{API}/config", json=body_of("39-config"))
+    mock.get(f"{API}/config", json=sample_body("39-config"))
     assert query_key_client.get_server_version() is None
 
 
@@ -956,7 +952,7 @@ def test_user_only_routes_refused_for_query_key(
 def test_bad_key_404_is_auth_error(
     mock: responses.RequestsMock, client: WatchClient, name: str
 ) -> None:
-    mock.get(f"{API}/queries/1", json=body_of(name), status=status_of(name))
+    mock.get(f"{API}/queries/1", json=sample_body(name), status=status_of(name))
     with pytest.raises(AuthError) as info:
         client.get_query(1)
     assert not isinstance(info.value, NotFoundError)
@@ -1111,7 +1107,7 @@ def sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
 
 def test_wire_headers(local: tuple[str, _Script]) -> None:
     url, script = local
-    script.add(200, body_of("38-data-sources"))
+    script.add(200, sample_body("38-data-sources"))
     with WatchClient(url, SECRET) as watch:
         watch.list_data_sources()
     method, path, headers = script.received[0]
@@ -1125,7 +1121,7 @@ def test_get_retried_on_503_honouring_retry_after(
 ) -> None:
     url, script = local
     script.add(503, {"message": "busy"}, {"Retry-After": "2"})
-    script.add(200, body_of("10-job-finished"))
+    script.add(200, sample_body("10-job-finished"))
     with WatchClient(url, SECRET, retries=3, backoff_factor=0) as watch:
         assert watch.get_job(JOB_ID).status is JobStatus.FINISHED
     assert len(script.received) == 2
@@ -1135,7 +1131,7 @@ def test_get_retried_on_503_honouring_retry_after(
 def test_retry_after_is_capped(local: tuple[str, _Script], sleeps: list[float]) -> None:
     url, script = local
     script.add(429, {"message": "slow down"}, {"Retry-After": "3600"})
-    script.add(200, body_of("38-data-sources"))
+    script.add(200, sample_body("38-data-sources"))
     with WatchClient(url, SECRET, retries=1) as watch:
         watch.list_data_sources()
     assert sleeps == [60.0]
@@ -1158,7 +1154,7 @@ def test_retries_exhausted_is_server_error(local: tuple[str, _Script], sleeps: l
 def test_post_not_retried_on_503(local: tuple[str, _Script], sleeps: list[float]) -> None:
     url, script = local
     script.add(503, {"message": "busy"}, {"Retry-After": "1"})
-    script.add(200, body_of("08-results-post-max-age-0"))  # must not be reached
+    script.add(200, sample_body("08-results-post-max-age-0"))  # must not be reached
     with WatchClient(url, SECRET, retries=3) as watch:
         with pytest.raises(ServerError, match="HTTP 503"):
             watch.post_query_results(1, max_age=0)
@@ -1213,7 +1209,7 @@ def test_read_timeout_is_transport_error(
 ) -> None:
     url, script = local
     for _ in range(retries + 1):
-        script.add(200, body_of("10-job-finished"), delay=0.5)
+        script.add(200, sample_body("10-job-finished"), delay=0.5)
     with WatchClient(url, SECRET, retries=retries, timeout=(5, 0.1)) as watch:
         with pytest.raises(TransportError, match="read timeout"):
             watch.get_job(JOB_ID)
@@ -1221,7 +1217,7 @@ def test_read_timeout_is_transport_error(
 
 def test_post_not_retried_after_read_timeout(local: tuple[str, _Script]) -> None:
     url, script = local
-    script.add(200, body_of("08-results-post-max-age-0"), delay=0.5)
+    script.add(200, sample_body("08-results-post-max-age-0"), delay=0.5)
     with WatchClient(url, SECRET, retries=3, timeout=(5, 0.1)) as watch:
         with pytest.raises(TransportError, match="read timeout"):
             watch.post_query_results(1, max_age=0)
@@ -1243,7 +1239,7 @@ def test_post_results_stream_hands_back_the_body_as_chunks(
     from watch_pandas._client import ResultBody
     from watch_pandas._frames import decode_result, read_result
 
-    raw = json.dumps(body_of("27-typed-pg-json")).encode()
+    raw = json.dumps(sample_body("27-typed-pg-json")).encode()
     mock.post(f"{API}/queries/1/results", body=raw, content_type="application/json")
     answer = client.post_query_results(1, stream=True)
     assert answer.job is None and isinstance(answer.body, ResultBody)
@@ -1257,7 +1253,7 @@ def test_post_results_stream_hands_back_the_body_as_chunks(
 def test_post_results_stream_still_parses_a_job(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    sample = body_of("08-results-post-max-age-0")
+    sample = sample_body("08-results-post-max-age-0")
     mock.post(f"{API}/queries/1/results", json=sample)
     answer = client.post_query_results(1, max_age=0, stream=True)
     assert answer.body is None and answer.job.id == sample["job"]["id"]
@@ -1266,7 +1262,7 @@ def test_post_results_stream_still_parses_a_job(
 def test_open_result_reads_the_whole_body_once(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
-    raw = json.dumps(body_of("27-typed-pg-json")).encode()
+    raw = json.dumps(sample_body("27-typed-pg-json")).encode()
     mock.get(f"{API}/query_results/61.json", body=raw, content_type="application/json")
     body = client.open_result(61)
     assert body.read() == raw
@@ -1315,8 +1311,8 @@ def test_a_truncated_job_reply_is_fetched_again(
     local: tuple[str, _Script], sleeps: list[float]
 ) -> None:
     url, script = local
-    script.add(*_truncated(body_of("10-job-finished")))
-    script.add(200, body_of("10-job-finished"))
+    script.add(*_truncated(sample_body("10-job-finished")))
+    script.add(200, sample_body("10-job-finished"))
     with WatchClient(url, SECRET, retries=3, backoff_factor=0.5) as watch:
         assert watch.get_job(JOB_ID).status is JobStatus.FINISHED
     assert [r[:2] for r in script.received] == [("GET", f"/api/jobs/{JOB_ID}")] * 2
@@ -1328,7 +1324,7 @@ def test_a_body_that_keeps_breaking_is_retried_with_backoff_then_says_how_often(
 ) -> None:
     url, script = local
     for _ in range(4):
-        script.add(*_truncated(body_of("03-queries-list")))
+        script.add(*_truncated(sample_body("03-queries-list")))
     with WatchClient(url, SECRET, retries=3, backoff_factor=0.5) as watch:
         with pytest.raises(TransportError) as info:
             watch.get_query(1)
@@ -1341,7 +1337,7 @@ def test_a_body_that_keeps_breaking_is_retried_with_backoff_then_says_how_often(
 
 def test_a_truncated_reply_to_a_post_is_not_repeated(local: tuple[str, _Script]) -> None:
     url, script = local
-    script.add(*_truncated(body_of("03-queries-list")))
+    script.add(*_truncated(sample_body("03-queries-list")))
     with WatchClient(url, SECRET, retries=3, backoff_factor=0) as watch:
         with pytest.raises(TransportError, match="truncated") as info:
             watch.edit_query(1, name="x")
@@ -1381,7 +1377,7 @@ def test_a_body_that_stalls_mid_way_is_a_read_timeout_not_a_refused_connection(
     local: tuple[str, _Script],
 ) -> None:
     url, script = local
-    script.add(200, body_of("10-job-finished"), {"X-Stall": "1"})
+    script.add(200, sample_body("10-job-finished"), {"X-Stall": "1"})
     with WatchClient(url, SECRET, retries=0, timeout=(5, 0.2)) as watch:
         with pytest.raises(TransportError, match=r"read timeout \(0.2 s\)") as info:
             watch.get_job(JOB_ID)

@@ -11,12 +11,12 @@ import json
 import re
 import signal
 import threading
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import requests
 import responses
+from _samples import sample_body
 
 from watch_pandas import ConfigError, ParameterError, QueryFailedError, read_watch_query
 from watch_pandas import _cache as wc
@@ -29,14 +29,9 @@ from watch_pandas._dashboards import (
 )
 from watch_pandas.models import Widget
 
-SAMPLES = Path(__file__).parent / "samples"
 URL = "https://watch.test"
 KEY = "USERKEY0123456789abcdefghijklmnopqrstuv"
 POST_RESULTS = "/api/queries/<id>/results"
-
-
-def sample_body(name: str):
-    return json.loads((SAMPLES / f"{name}.json").read_text())["body"]
 
 
 @pytest.fixture(autouse=True)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+from _samples import sample_body
 
 from watch_pandas._params import (
     DYNAMIC_RANGE_TOKENS,
@@ -26,13 +26,12 @@ from watch_pandas._params import (
 )
 from watch_pandas.errors import ParameterError, WatchError
 
-SAMPLES = Path(__file__).parent / "samples"
 # A Wednesday; 2024 is a leap year.
 NOW = datetime(2024, 3, 13, 14, 25, 36)
 
 
 def _sample_definitions(name: str) -> list[ParameterDefinition]:
-    body = json.loads((SAMPLES / name).read_text(encoding="utf-8"))["body"]
+    body = sample_body(name)
     return parse_definitions(body["options"]["parameters"])
 
 

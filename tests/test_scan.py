@@ -19,6 +19,7 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from _slow import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -137,13 +138,13 @@ def test_the_compiled_scanner_is_built() -> None:
     assert _rows._scan_rows is not None, "watch_pandas._scan was not compiled (no C compiler?)"
 
 
-@settings(settings.get_profile("scan"), max_examples=700)
+@settings(settings.get_profile("scan"), max_examples=examples(700))
 @given(batch=batches())
 def test_the_scanner_gives_exactly_what_msgspec_gives(batch) -> None:
     check(*batch)
 
 
-@settings(settings.get_profile("scan"), max_examples=700)
+@settings(settings.get_profile("scan"), max_examples=examples(700))
 @given(
     batch=batches(),
     edits=st.lists(
@@ -185,7 +186,7 @@ def scan_one(kind: str, token: str) -> Any:
     return struct.unpack("<d" if kind == "f" else "<q", column[1])[0]
 
 
-@settings(settings.get_profile("scan"), max_examples=2000)
+@settings(settings.get_profile("scan"), max_examples=examples(2000))
 @given(x=st.floats(allow_nan=False, allow_infinity=False), form=st.sampled_from(["r", "e", "g"]))
 def test_floats_are_correctly_rounded_in_every_spelling(x: float, form: str) -> None:
     token = {"r": repr(x), "e": f"{x:.20e}", "g": f"{x:.12g}"}[form]
@@ -194,7 +195,7 @@ def test_floats_are_correctly_rounded_in_every_spelling(x: float, form: str) -> 
     assert struct.pack("<d", scan_one("f", token)) == struct.pack("<d", float(token))
 
 
-@settings(settings.get_profile("scan"), max_examples=2000)
+@settings(settings.get_profile("scan"), max_examples=examples(2000))
 @given(token=st.from_regex(r"\A-?(0|[1-9][0-9]{0,24})\.[0-9]{1,25}([eE][+-]?[0-9]{1,3})?\Z"))
 def test_decimal_tokens_parse_as_python_floats_or_are_declined(token: str) -> None:
     got = scan_one("f", token)

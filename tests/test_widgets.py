@@ -14,12 +14,12 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import ipywidgets
 import pandas as pd
 import pytest
+from _samples import sample_body
 
 from watch_pandas import widgets as W
 from watch_pandas._progress import ProgressEvent, TextProgress
@@ -64,13 +64,10 @@ class FormClient:
         pass
 
 
-SAMPLES = Path(__file__).parent / "samples"
-
-
 def _recorded_parameters(*names: str) -> list[dict]:
     parameters = []
     for name in names:
-        body = json.loads((SAMPLES / f"{name}.json").read_text(encoding="utf-8"))["body"]
+        body = sample_body(name)
         parameters += body["options"]["parameters"]
     return parameters
 

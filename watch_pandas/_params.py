@@ -52,10 +52,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any, TypeGuard
+from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
 from watch_pandas._constants import PARAMETER_TYPES
 from watch_pandas.errors import ParameterError
+
+if TYPE_CHECKING:  # numpy is imported lazily, only when numpy input arrives
+    import numpy as np
 
 __all__ = [
     "MultiValues",
@@ -588,11 +591,7 @@ def _convert_range(
 
 def _as_list_if_array(value: object) -> object:
     """A 1-D numpy array or pandas Series/Index (``df[col].unique()``) as a plain list."""
-    if (
-        isinstance(value, Iterable)
-        and getattr(value, "ndim", None) == 1
-        and hasattr(value, "tolist")
-    ):
+    if _is_array(value):
         return list(value)  # keeps numpy/pandas scalars (e.g. Timestamp) as they are
     return value
 
@@ -644,7 +643,7 @@ def _parse_point(
         return _wall_time(value), False, nanos
     if isinstance(value, date):
         return datetime.combine(value, time(0)), True, False
-    if type(value).__module__ == "numpy" and type(value).__name__ == "datetime64":
+    if _is_datetime64(value):
         return _parse_datetime64(value, fail, where)
     if isinstance(value, str):
         text = value.strip()
@@ -657,11 +656,12 @@ def _parse_point(
                 raise fail(f"{where}is not a real date; expected {expected}") from None
         match = _ISO_DATETIME.fullmatch(text)
         if match:
-            *fields, second, fraction = match.groups()
-            year, month, day, hour, minute = (int(group) for group in fields)
+            *fields, seconds, fraction = match.groups()
             digits = (fraction or "").ljust(9, "0")
+            y, mo, d, h, mi = (int(field) for field in fields)
             try:
-                moment = datetime(year, month, day, hour, minute, int(second or 0), int(digits[:6]))
+                # seconds are optional in the format
+                moment = datetime(y, mo, d, h, mi, int(seconds or 0), int(digits[:6]))
             except ValueError:
                 raise fail(f"{where}is not a real date and time; expected {expected}") from None
             return moment, False, int(digits[6:]) != 0
@@ -670,9 +670,7 @@ def _parse_point(
 
 
 def _parse_datetime64(
-    value: Any,  # a numpy.datetime64, recognised by name (numpy is imported only for it)
-    fail: Callable[..., ParameterError],
-    where: str,
+    value: np.datetime64, fail: Callable[..., ParameterError], where: str
 ) -> tuple[datetime, bool, bool]:
     import numpy as np  # lazily: only reached for numpy input
 
@@ -1017,7 +1015,7 @@ def _adhoc_scalar(name: str, value: object) -> object:
     raise _adhoc_error(name, value, f"cannot send a {type(value).__name__}")
 
 
-def _is_datetime64(value: object) -> bool:
+def _is_datetime64(value: object) -> TypeGuard[np.datetime64]:
     return type(value).__module__ == "numpy" and type(value).__name__ == "datetime64"
 
 
@@ -1034,7 +1032,17 @@ def _adhoc_datetime64(name: str, value: object) -> object:
     return _adhoc_scalar(name, moment)
 
 
-def _is_array(value: object) -> TypeGuard[Iterable[Any]]:
+class _Array(Protocol):
+    """A 1-D numpy array or pandas Series/Index, as far as parameters use one."""
+
+    ndim: int
+
+    def tolist(self) -> list[Any]: ...
+
+    def __iter__(self) -> Any: ...
+
+
+def _is_array(value: object) -> TypeGuard[_Array]:
     return hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1
 
 

@@ -43,6 +43,7 @@ from .errors import (
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
+    from IPython.core.interactiveshell import InteractiveShell
 
 __all__ = [
     "WatchMagic",
@@ -168,6 +169,18 @@ class WatchMagic(Magics):
             return self._line(line)
         return self._cell(line, cell)
 
+    @property
+    def _ipython(self) -> InteractiveShell:
+        """The shell these magics serve (``Magics.shell`` is typed Optional)."""
+        if self.shell is None:  # only a WatchMagic built by hand, outside IPython
+            raise UsageError("%watch needs IPython: load it with %load_ext watch_pandas.")
+        return self.shell
+
+    @property
+    def _namespace(self) -> dict[str, Any]:
+        """The notebook's variables."""
+        return self._ipython.user_ns
+
     # -- steps ---------------------------------------------------------------------------
     def _cell(self, line: str, sql: str):
         args = _parse(_CELL_PARSER, line)
@@ -193,7 +206,7 @@ class WatchMagic(Magics):
                     params,
                     max_age=self._max_age(args.max_age, unset=0),
                     timeout=self.timeout,
-                    dtype_backend=self.dtype_backend,  # type: ignore[arg-type]
+                    dtype_backend=self.dtype_backend,
                     progress=None if self.progress else False,
                     client=client,
                 ),
@@ -231,7 +244,7 @@ class WatchMagic(Magics):
                     params,
                     max_age=self._max_age(args.max_age),
                     timeout=self.timeout,
-                    dtype_backend=self.dtype_backend,  # type: ignore[arg-type]
+                    dtype_backend=self.dtype_backend,
                     progress=None if self.progress else False,
                     client=client,
                 ),
@@ -248,7 +261,7 @@ class WatchMagic(Magics):
 
         def assign(frame) -> None:
             if var is not None:
-                self.shell.user_ns[var] = frame
+                self._namespace[var] = frame
 
         try:
             return picker(
@@ -302,13 +315,13 @@ class WatchMagic(Magics):
         """``message`` and what the failure did to the variable (a stale value is no result)."""
         if var is None:
             return message
-        kept = " (it keeps its earlier value)" if var in self.shell.user_ns else ""
+        kept = " (it keeps its earlier value)" if var in self._namespace else ""
         end = " " if message.endswith(".") else ". "
         return f"{message}{end}{var} was not assigned{kept}."
 
     def _hand_over(self, frame: pd.DataFrame, var: str | None):
         if var is not None:
-            self.shell.user_ns[var] = frame
+            self._namespace[var] = frame
             return None
         return frame
 
@@ -333,9 +346,9 @@ class WatchMagic(Magics):
             name = text[1:]
             if name.startswith("{") and name.endswith("}"):
                 name = name[1:-1]
-            if name not in self.shell.user_ns:
+            if name not in self._namespace:
                 raise UsageError(f"%watch: ${name} is not defined in the notebook.")
-            return self.shell.user_ns[name]
+            return self._namespace[name]
         return text
 
     def _params(self, expression: str | None, pairs: list[str]) -> dict[str, Any]:
@@ -363,7 +376,7 @@ class WatchMagic(Magics):
         text = expression.strip()
         text = text[1:] if text.startswith("$") else text
         try:
-            value = self.shell.ev(text)
+            value = self._ipython.ev(text)
         except Exception as exc:
             raise UsageError(
                 f"%watch: --params {expression!r} could not be evaluated: "

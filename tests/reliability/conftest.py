@@ -40,8 +40,8 @@ def make_client(lw: LocalWatch) -> Iterator[Callable[..., WatchClient]]:
 
 
 @pytest.fixture
-def read(make_client: Callable[..., WatchClient]) -> Callable[..., pd.DataFrame]:
-    """``read(query_id, ...)``: read_watch_query, fresh run, no local cache, no progress."""
+def fresh_read(make_client: Callable[..., WatchClient]) -> Callable[..., pd.DataFrame]:
+    """``fresh_read(query_id, ...)``: read_watch_query, fresh run, no local cache, no progress."""
 
     def call(query_id: int, params: Any = None, *, client: WatchClient | None = None, **kw: Any):
         kw.setdefault("max_age", 0)
@@ -53,8 +53,8 @@ def read(make_client: Callable[..., WatchClient]) -> Callable[..., pd.DataFrame]
 
 
 @pytest.fixture
-def sql(make_client: Callable[..., WatchClient]) -> Callable[..., pd.DataFrame]:
-    """``sql(text, data_source, ...)``: run_sql with a fresh run and no progress output."""
+def fresh_sql(make_client: Callable[..., WatchClient]) -> Callable[..., pd.DataFrame]:
+    """``fresh_sql(text, data_source, ...)``: run_sql with a fresh run and no progress output."""
 
     def call(text: str, data_source: int | str = "demo-typed", **kw: Any) -> pd.DataFrame:
         kw.setdefault("max_age", 0)
@@ -79,12 +79,12 @@ def reference_frames() -> dict[str, pd.DataFrame]:
 
 
 @pytest.fixture
-def reference(lw: LocalWatch, read, reference_frames) -> Callable[[str], pd.DataFrame]:
+def reference(lw: LocalWatch, fresh_read, reference_frames) -> Callable[[str], pd.DataFrame]:
     """``reference("prices")``: the demo query's frame read once without any fault."""
 
     def get(name: str) -> pd.DataFrame:
         if name not in reference_frames:
-            reference_frames[name] = without_attrs(read(lw.demo.queries[name]))
+            reference_frames[name] = without_attrs(fresh_read(lw.demo.queries[name]))
             lw.counters.reset()
         return reference_frames[name]
 

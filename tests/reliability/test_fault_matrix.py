@@ -53,42 +53,44 @@ def _routes(lw, name: str = "prices") -> dict[str, tuple[str, str, str]]:
 @pytest.mark.parametrize("status", TRANSIENT)
 @pytest.mark.parametrize("route", ["GET query", "GET job", "GET result"])
 def test_transient_status_on_a_get_route_is_retried_to_the_right_frame(
-    lw, read, reference, frames_equal, status, route
+    lw, fresh_read, reference, frames_equal, status, route
 ):
     expected = reference("prices")
     method, path, template = _routes(lw)[route]
     lw.faults.fail_next(2, status=status, path=path, method=method)
-    frames_equal(read(lw.demo.queries["prices"]), expected)
+    frames_equal(fresh_read(lw.demo.queries["prices"]), expected)
     assert lw.counters.requests(method, template) == 3  # two faulted answers, then the real one
     assert lw.counters.executions == 1
     assert lw.faults.pending == 0
 
 
 @pytest.mark.parametrize("retry_after", [0, 1])
-def test_retry_after_is_honoured_on_a_get_route(lw, read, reference, frames_equal, retry_after):
+def test_retry_after_is_honoured_on_a_get_route(
+    lw, fresh_read, reference, frames_equal, retry_after
+):
     expected = reference("prices")
     method, path, template = _routes(lw)["GET result"]
     lw.faults.fail_next(1, status=503, retry_after=retry_after, path=path, method=method)
-    frames_equal(read(lw.demo.queries["prices"]), expected)
+    frames_equal(fresh_read(lw.demo.queries["prices"]), expected)
     assert lw.counters.requests(method, template) == 2
 
 
-def test_retries_on_a_get_route_are_capped(lw, read, make_client):
+def test_retries_on_a_get_route_are_capped(lw, fresh_read, make_client):
     method, path, template = _routes(lw)["GET query"]
     lw.faults.fail_next(10, status=503, retry_after=0, path=path, method=method)
     with pytest.raises(ServerError, match=r"503.*after 2 retries.*Try again later") as caught:
-        read(lw.demo.queries["prices"], client=make_client(retries=2))
+        fresh_read(lw.demo.queries["prices"], client=make_client(retries=2))
     assert not isinstance(caught.value, TransportError)
     assert lw.counters.requests(method, template) == 3  # 1 + retries, then a clear error
     assert lw.counters.executions == 0
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_a_retry_after_longer_than_the_time_left_names_the_status(lw, read, status):
+def test_a_retry_after_longer_than_the_time_left_names_the_status(lw, fresh_read, status):
     lw.hold_jobs()
     lw.faults.fail_next(1, status=status, retry_after=30, path="/api/jobs/*", method="GET")
     with pytest.raises(WatchTimeoutError) as caught:
-        read(lw.demo.queries["markets"], timeout=2)
+        fresh_read(lw.demo.queries["markets"], timeout=2)
     message = str(caught.value)
     assert f"answered {status} with Retry-After: 30 s" in message
     assert "passed before the server answered" not in message  # it did answer
@@ -97,23 +99,23 @@ def test_a_retry_after_longer_than_the_time_left_names_the_status(lw, read, stat
 
 
 @pytest.mark.parametrize("route", ["GET query", "GET job", "GET result"])
-def test_internal_server_error_is_not_retried_and_explained(lw, read, route):
+def test_internal_server_error_is_not_retried_and_explained(lw, fresh_read, route):
     method, path, template = _routes(lw)[route]
     lw.faults.fail_next(1, status=500, path=path, method=method, body={"message": "boom"})
     with pytest.raises(ServerError, match=r"HTTP 500.*The server said: \"boom\"") as caught:
-        read(lw.demo.queries["prices"])
+        fresh_read(lw.demo.queries["prices"])
     assert caught.value.status_code == 500
     assert lw.counters.requests(method, template) == 1
 
 
 @pytest.mark.parametrize(("status", "retry_after"), [(500, None), (502, None), (503, 1), (504, 0)])
-def test_failed_execution_post_is_never_repeated(lw, read, status, retry_after):
+def test_failed_execution_post_is_never_repeated(lw, fresh_read, status, retry_after):
     """A 5xx on the POST may hide a started execution (a proxy passed it on): no blind retry."""
     qid = lw.demo.queries["prices"]
     path = f"/api/queries/{qid}/results"
     lw.faults.fail_next(3, status=status, retry_after=retry_after, path=path, method="POST")
     with pytest.raises(ServerError, match=f"HTTP {status}") as caught:
-        read(qid)
+        fresh_read(qid)
     assert "POST /api/queries" in str(caught.value)
     assert lw.counters.requests("POST", POST_RESULTS) == 1
     assert lw.counters.executions == 0
@@ -121,48 +123,48 @@ def test_failed_execution_post_is_never_repeated(lw, read, status, retry_after):
 
 @pytest.mark.parametrize(("status", "retry_after"), [(429, None), (429, 0)])
 def test_rate_limited_execution_post_is_retried(
-    lw, read, reference, frames_equal, status, retry_after
+    lw, fresh_read, reference, frames_equal, status, retry_after
 ):
     """429 means "not processed, come back later": sending the POST again is safe."""
     expected = reference("prices")
     qid = lw.demo.queries["prices"]
     path = f"/api/queries/{qid}/results"
     lw.faults.fail_next(2, status=status, retry_after=retry_after, path=path, method="POST")
-    frames_equal(read(qid), expected)
+    frames_equal(fresh_read(qid), expected)
     assert lw.counters.requests("POST", POST_RESULTS) == 3
     assert lw.counters.executions == 1
 
 
-def test_rate_limited_execution_posts_are_capped(lw, read, make_client):
+def test_rate_limited_execution_posts_are_capped(lw, fresh_read, make_client):
     qid = lw.demo.queries["prices"]
     path = f"/api/queries/{qid}/results"
     lw.faults.fail_next(10, status=429, retry_after=0, path=path, method="POST")
     with pytest.raises(ServerError, match="rate-limiting.*after 2 retries"):
-        read(qid, client=make_client(retries=2))
+        fresh_read(qid, client=make_client(retries=2))
     assert lw.counters.requests("POST", POST_RESULTS) == 3
     assert lw.counters.executions == 0
 
 
-def test_rate_limited_adhoc_post_is_retried(lw, sql):
+def test_rate_limited_adhoc_post_is_retried(lw, fresh_sql):
     lw.faults.fail_next(1, status=429, retry_after=0, path="/api/query_results", method="POST")
-    assert sql("SELECT 9 AS nine", "demo-typed")["nine"].tolist() == [9]
+    assert fresh_sql("SELECT 9 AS nine", "demo-typed")["nine"].tolist() == [9]
     assert lw.counters.requests("POST", ADHOC) == 2
     assert lw.counters.executions == 1
 
 
 @pytest.mark.parametrize("status", TRANSIENT)
-def test_adhoc_sql_survives_a_transient_data_source_listing(lw, sql, status):
+def test_adhoc_sql_survives_a_transient_data_source_listing(lw, fresh_sql, status):
     lw.faults.fail_next(1, status=status, path="/api/data_sources", method="GET")
-    frame = sql("SELECT 7 AS seven", "demo-typed")
+    frame = fresh_sql("SELECT 7 AS seven", "demo-typed")
     assert frame["seven"].tolist() == [7]
     assert lw.counters.requests("GET", SOURCES) == 2
 
 
 @pytest.mark.parametrize("status", (500, 502, 503, 504))
-def test_adhoc_execution_post_is_never_repeated(lw, sql, status):
+def test_adhoc_execution_post_is_never_repeated(lw, fresh_sql, status):
     lw.faults.fail_next(3, status=status, path="/api/query_results", method="POST")
     with pytest.raises(ServerError, match=f"POST /api/query_results.*HTTP {status}"):
-        sql("SELECT 8 AS eight", "demo-typed")
+        fresh_sql("SELECT 8 AS eight", "demo-typed")
     assert lw.counters.requests("POST", ADHOC) == 1
     assert lw.counters.executions == 0
 
@@ -177,20 +179,20 @@ def _server_job(lw, job_id: str) -> dict:
     return reply.json()["job"]
 
 
-def test_transient_status_on_cancel_is_retried_and_the_job_cancelled(lw, read):
+def test_transient_status_on_cancel_is_retried_and_the_job_cancelled(lw, fresh_read):
     lw.hold_jobs()
     lw.faults.fail_next(2, status=503, path="/api/jobs/*", method="DELETE")
     with pytest.raises(WatchTimeoutError, match="was cancelled on the server") as caught:
-        read(lw.demo.queries["markets"], timeout=0.5)
+        fresh_read(lw.demo.queries["markets"], timeout=0.5)
     assert lw.counters.requests("DELETE", JOB) == 3
     assert _server_job(lw, caught.value.job_id)["error"] == "Query cancelled by user."
 
 
-def test_failed_cancel_is_reported_not_hidden(lw, read):
+def test_failed_cancel_is_reported_not_hidden(lw, fresh_read):
     lw.hold_jobs()
     lw.faults.fail_next(1, status=500, path="/api/jobs/*", method="DELETE")
     with pytest.raises(WatchTimeoutError, match="could not be cancelled") as caught:
-        read(lw.demo.queries["markets"], timeout=0.5)
+        fresh_read(lw.demo.queries["markets"], timeout=0.5)
     assert caught.value.job_id
     assert lw.counters.requests("DELETE", JOB) == 1
 
@@ -198,11 +200,11 @@ def test_failed_cancel_is_reported_not_hidden(lw, read):
 # -- broken connections and bodies ---------------------------------------------------------
 @pytest.mark.parametrize("fault", ["reset_next", "truncate_next"])
 def test_a_broken_poll_reply_is_retried_and_the_job_not_cancelled(
-    lw, read, reference, frames_equal, fault
+    lw, fresh_read, reference, frames_equal, fault
 ):
     expected = reference("prices")
     getattr(lw.faults, fault)(1, path="/api/jobs/*", method="GET")
-    frames_equal(read(lw.demo.queries["prices"]), expected)
+    frames_equal(fresh_read(lw.demo.queries["prices"]), expected)
     assert lw.faults.pending == 0
     assert lw.counters.requests("GET", JOB) >= 2  # the broken reply, then the poll again
     assert lw.counters.requests("DELETE", JOB) == 0  # the server job was never cancelled
@@ -211,11 +213,11 @@ def test_a_broken_poll_reply_is_retried_and_the_job_not_cancelled(
 
 @pytest.mark.parametrize("fault", ["reset_next", "truncate_next"])
 def test_a_broken_result_download_is_fetched_again_by_id_not_rerun(
-    lw, read, reference, frames_equal, fault
+    lw, fresh_read, reference, frames_equal, fault
 ):
     expected = reference("prices")
     getattr(lw.faults, fault)(2, path="/api/query_results/*", method="GET")
-    frames_equal(read(lw.demo.queries["prices"]), expected)
+    frames_equal(fresh_read(lw.demo.queries["prices"]), expected)
     assert lw.counters.requests("GET", RESULT) == 3  # two broken downloads, then the whole one
     assert lw.counters.requests("POST", POST_RESULTS) == 1
     assert lw.counters.executions == 1
@@ -224,66 +226,66 @@ def test_a_broken_result_download_is_fetched_again_by_id_not_rerun(
 @pytest.mark.parametrize("fault", ["reset_next", "truncate_next"])
 @pytest.mark.parametrize("route", ["GET query", "GET job", "GET result"])
 def test_a_body_that_keeps_breaking_is_a_transport_error_never_a_partial_frame(
-    lw, read, make_client, fault, route
+    lw, fresh_read, make_client, fault, route
 ):
     method, path, template = _routes(lw)[route]
     if route == "GET job":
         lw.hold_jobs()  # still running when the read gives up
     getattr(lw.faults, fault)(3, path=path, method=method)
     with pytest.raises(TransportError, match=r"connection broke.*after 2 retries") as caught:
-        read(lw.demo.queries["prices"], client=make_client(retries=2))
+        fresh_read(lw.demo.queries["prices"], client=make_client(retries=2))
     assert lw.counters.requests(method, template) == 3
     if route == "GET job":  # the read was abandoned while the job ran: it says so
         assert lw.counters.requests("DELETE", JOB) == 1
         assert f"job {caught.value.job_id} was cancelled on the server" in str(caught.value)
 
 
-def test_a_broken_poll_reply_is_not_retried_past_the_deadline(lw, read, make_client):
+def test_a_broken_poll_reply_is_not_retried_past_the_deadline(lw, fresh_read, make_client):
     lw.hold_jobs()
     lw.faults.reset_next(3, path="/api/jobs/*", method="GET")
     # the first retry is immediate, the second would wait 2 * 100 s: more than timeout= allows
     client = make_client(retries=3, backoff_factor=100)
     with pytest.raises(WatchTimeoutError, match="connection broke.*cancelled on the server"):
-        read(lw.demo.queries["markets"], client=client, timeout=5)
+        fresh_read(lw.demo.queries["markets"], client=client, timeout=5)
     assert lw.counters.requests("GET", JOB) == 2
     assert lw.counters.requests("DELETE", JOB) == 1
 
 
 @pytest.mark.parametrize("fault", ["reset_next", "truncate_next"])
-def test_broken_execution_reply_is_a_transport_error_and_not_reposted(lw, read, fault):
+def test_broken_execution_reply_is_a_transport_error_and_not_reposted(lw, fresh_read, fault):
     qid = lw.demo.queries["prices"]
     getattr(lw.faults, fault)(1, path=f"/api/queries/{qid}/results", method="POST")
     with pytest.raises(TransportError, match="try again"):
-        read(qid)
+        fresh_read(qid)
     assert lw.counters.requests("POST", POST_RESULTS) == 1
 
 
 def test_a_broken_body_then_a_retry_by_the_user_gives_the_frame(
-    lw, read, make_client, reference, frames_equal
+    lw, fresh_read, make_client, reference, frames_equal
 ):
     expected = reference("prices")
     lw.faults.truncate_next(2, path="/api/query_results/*")
     with pytest.raises(TransportError):
-        read(lw.demo.queries["prices"], client=make_client(retries=1))
-    frames_equal(read(lw.demo.queries["prices"]), expected)
+        fresh_read(lw.demo.queries["prices"], client=make_client(retries=1))
+    frames_equal(fresh_read(lw.demo.queries["prices"]), expected)
 
 
 @pytest.mark.parametrize("route", ["GET query", "GET result"])
-def test_hanging_server_hits_the_read_timeout_with_advice(lw, read, make_client, route):
+def test_hanging_server_hits_the_read_timeout_with_advice(lw, fresh_read, make_client, route):
     method, path, template = _routes(lw)[route]
     lw.faults.hang_next(2, seconds=2.5, path=path, method=method)
     client = make_client(timeout=(1, 1), retries=1)
     with pytest.raises(TransportError, match=r"read timeout \(1 s\).*raise timeout=") as caught:
-        read(lw.demo.queries["prices"], client=client)
+        fresh_read(lw.demo.queries["prices"], client=client)
     assert "requests" not in type(caught.value).__module__
     assert lw.counters.requests(method, template) == 2  # one retry, then the error
 
 
-def test_hanging_execution_post_is_not_retried(lw, read, make_client):
+def test_hanging_execution_post_is_not_retried(lw, fresh_read, make_client):
     qid = lw.demo.queries["prices"]
     lw.faults.hang_next(1, seconds=2.5, path=f"/api/queries/{qid}/results", method="POST")
     with pytest.raises(TransportError, match="read timeout"):
-        read(qid, client=make_client(timeout=(1, 1), retries=3))
+        fresh_read(qid, client=make_client(timeout=(1, 1), retries=3))
     assert lw.counters.requests("POST", POST_RESULTS) == 1
 
 
@@ -324,18 +326,18 @@ def test_refused_connection_is_a_transport_error():
 
 # -- answers that are not the API's JSON ---------------------------------------------------
 @pytest.mark.parametrize("route", ["GET query", "GET job", "GET result"])
-def test_html_page_where_json_was_expected(lw, read, route):
+def test_html_page_where_json_was_expected(lw, fresh_read, route):
     method, path, _ = _routes(lw)[route]
     lw.faults.html_next(1, path=path, method=method)
     with pytest.raises(ServerError, match="HTML page instead of the API's JSON"):
-        read(lw.demo.queries["prices"])
+        fresh_read(lw.demo.queries["prices"])
 
 
-def test_html_page_on_the_execution_post(lw, read):
+def test_html_page_on_the_execution_post(lw, fresh_read):
     qid = lw.demo.queries["prices"]
     lw.faults.html_next(1, path=f"/api/queries/{qid}/results", method="POST")
     with pytest.raises(ServerError, match="HTML page"):
-        read(qid)
+        fresh_read(qid)
     assert lw.counters.executions == 0
 
 
@@ -364,19 +366,19 @@ def test_login_redirect_is_an_auth_error():
         ("GET result", b'{"query_result": {"data": {"columns": [], "rows": "x"}}}'),
     ],
 )
-def test_malformed_json_is_a_server_error(lw, read, route, body):
+def test_malformed_json_is_a_server_error(lw, fresh_read, route, body):
     method, path, _ = _routes(lw)[route]
     lw.faults.fail_next(1, status=200, path=path, method=method, body=body)
     with pytest.raises(ServerError) as caught:
-        read(lw.demo.queries["prices"])
+        fresh_read(lw.demo.queries["prices"])
     assert "json" in str(caught.value).lower() or "result" in str(caught.value).lower()
 
 
-def test_malformed_execution_reply_is_a_server_error(lw, read):
+def test_malformed_execution_reply_is_a_server_error(lw, fresh_read):
     qid = lw.demo.queries["prices"]
     lw.faults.fail_next(1, status=200, path=f"/api/queries/{qid}/results", body=b'{"job": {')
     with pytest.raises(ServerError, match="did not answer JSON"):
-        read(qid)
+        fresh_read(qid)
 
 
 def test_csv_row_of_the_wrong_width_is_refused():
@@ -395,16 +397,16 @@ def test_csv_row_with_too_few_fields_is_refused():
 
 
 # -- job outcomes --------------------------------------------------------------------------
-def test_failed_job_carries_the_database_message(lw, read):
+def test_failed_job_carries_the_database_message(lw, fresh_read):
     qid = lw.demo.queries["prices"]
     lw.fail_query(qid, 'column "pricee" does not exist')
     with pytest.raises(QueryFailedError, match='column "pricee" does not exist') as caught:
-        read(qid)
+        fresh_read(qid)
     assert caught.value.server_message == 'column "pricee" does not exist'
     assert f"/queries/{qid}" in str(caught.value)
 
 
-def test_job_cancelled_by_someone_else(lw, read, make_client):
+def test_job_cancelled_by_someone_else(lw, fresh_read, make_client):
     lw.hold_jobs()
     other = make_client()
     cancelled: list[str] = []
@@ -415,16 +417,16 @@ def test_job_cancelled_by_someone_else(lw, read, make_client):
             other.cancel_job(event.job_id)
 
     with pytest.raises(QueryCancelledError, match="cancelled.*Run it again") as caught:
-        read(lw.demo.queries["markets"], progress=cancel_when_queued)
+        fresh_read(lw.demo.queries["markets"], progress=cancel_when_queued)
     assert caught.value.job_id == cancelled[0]
 
 
-def test_job_stuck_queued_past_the_deadline_is_cancelled_then_times_out(lw, read):
+def test_job_stuck_queued_past_the_deadline_is_cancelled_then_times_out(lw, fresh_read):
     lw.hold_jobs()
     with pytest.raises(
         WatchTimeoutError, match=r"after [\d.]+ s.*cancelled on the server"
     ) as caught:
-        read(lw.demo.queries["markets"], timeout=0.5)
+        fresh_read(lw.demo.queries["markets"], timeout=0.5)
     assert lw.counters.requests("DELETE", JOB) == 1
     job = _server_job(lw, caught.value.job_id)
     assert job["status"] == 4 and job["error"] == "Query cancelled by user."
@@ -487,9 +489,9 @@ def test_unknown_status_number_is_a_server_error_not_a_crash():
         read_watch_query(5, url=_BASE, api_key="k" * 40, progress=False, cache=False, max_age=0)
 
 
-def test_errors_are_never_bare_library_exceptions(lw, read):
+def test_errors_are_never_bare_library_exceptions(lw, fresh_read):
     """Sanity: every fault above surfaced as WatchError; a JSON decoder error never leaks."""
     lw.faults.fail_next(1, status=200, path="/api/jobs/*", body=b"not json at all")
     with pytest.raises(WatchError) as caught:
-        read(lw.demo.queries["prices"])
+        fresh_read(lw.demo.queries["prices"])
     assert not isinstance(caught.value, json.JSONDecodeError)

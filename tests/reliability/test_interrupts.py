@@ -101,14 +101,14 @@ def test_interrupt_of_adhoc_sql_cancels_its_job(lw, make_client):
     assert _job(lw, job_id)["error"] == "Query cancelled by user."
 
 
-def test_the_client_works_again_after_an_interrupt(lw, make_client, read):
+def test_the_client_works_again_after_an_interrupt(lw, make_client, fresh_read):
     client = make_client()
     lw.hold_jobs()
     listener, _ = _interrupt_at("queued")
     with pytest.raises(KeyboardInterrupt):
         read_watch_query(lw.demo.queries["markets"], client=client, max_age=0, progress=listener)
     lw.release_jobs()
-    frame = read(lw.demo.queries["markets"], client=client)
+    frame = fresh_read(lw.demo.queries["markets"], client=client)
     assert len(frame) > 0
 
 

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _slow import examples
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,8 +30,10 @@ from watch_pandas.errors import LossyFormatError
 from watch_pandas.models import Column
 from watch_pandas.testing import LocalWatch
 
+# Each example is a table written, executed and read over HTTP (~0.3 s): 30 by default reach
+# every column kind with NULLs, big ints, far dates and odd text; the slow run tries 300.
 ROUND_TRIPS = settings(
-    max_examples=80,
+    max_examples=examples(30),
     deadline=None,
     derandomize=True,
     database=None,
@@ -171,14 +174,14 @@ def assert_same(got: pd.DataFrame, expected: pd.DataFrame) -> None:
 
 # -- the server and the writer -------------------------------------------------------------
 @pytest.fixture(scope="module")
-def server(tmp_path_factory) -> Iterator[tuple[LocalWatch, int]]:
+def typed_server(tmp_path_factory) -> Iterator[tuple[LocalWatch, int]]:
     with LocalWatch(workers=2) as lw:
         lw.set_date_format("DD/MM/YY", "HH:mm")
         yield lw, lw.add_data_source("typed", typed=True)
 
 
 @pytest.fixture(scope="module")
-def cache_dir(tmp_path_factory) -> str:
+def module_cache_dir(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("roundtrip-cache"))
 
 
@@ -214,15 +217,15 @@ def write_table(lw: LocalWatch, ds: int, rows: list[dict[str, Any]]) -> str:
 # -- the properties ------------------------------------------------------------------------
 @ROUND_TRIPS
 @given(rows=tables())
-def test_every_read_path_gives_the_same_typed_frame(server, cache_dir, rows):
-    lw, ds = server
+def test_every_read_path_gives_the_same_typed_frame(typed_server, module_cache_dir, rows):
+    lw, ds = typed_server
     table = write_table(lw, ds, rows)
     names = list(COLUMNS)
     sql = f"SELECT {', '.join(names)} FROM {table} ORDER BY rowno"
     expected = expected_frame(rows, names)
     qid = lw.add_query(sql, ds, name=table)
     with WatchClient(lw.url, lw.admin_key, backoff_factor=0) as client:
-        common = {"client": client, "progress": False, "cache_dir": cache_dir}
+        common = {"client": client, "progress": False, "cache_dir": module_cache_dir}
         fresh = read_watch_query(qid, max_age=0, **common)
         assert fresh.attrs["watch"]["source"] == "fresh run"
         assert_same(fresh, expected)
@@ -243,9 +246,9 @@ def test_every_read_path_gives_the_same_typed_frame(server, cache_dir, rows):
 
 @ROUND_TRIPS
 @given(rows=tables())
-def test_numeric_columns_round_trip_through_csv(server, rows):
+def test_numeric_columns_round_trip_through_csv(typed_server, rows):
     """CSV is accepted only where it is lossless: integers, floats, booleans."""
-    lw, ds = server
+    lw, ds = typed_server
     table = write_table(lw, ds, rows)
     names = ["i", "big", "f", "b"]
     with WatchClient(lw.url, lw.admin_key, backoff_factor=0) as client:
@@ -303,7 +306,7 @@ _TYPE_OF = {
 }
 
 
-@settings(max_examples=500, deadline=None, derandomize=True, database=None)
+@settings(max_examples=examples(150), deadline=None, derandomize=True, database=None)
 @given(rows=tables())
 def test_decode_result_matches_the_dtype_table(rows):
     import json

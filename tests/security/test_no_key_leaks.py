@@ -36,7 +36,7 @@ def key() -> str:
 
 
 @pytest.fixture
-def lw(key: str, monkeypatch, local_watch_factory) -> LocalWatch:
+def keyed_lw(key: str, monkeypatch, local_watch_factory) -> LocalWatch:
     monkeypatch.setenv("WATCH_LOCAL_ADMIN_KEY", key)
     server = local_watch_factory(demo=True)
     assert server.admin_key == key
@@ -130,9 +130,9 @@ def _provocations(lw: LocalWatch, key: str) -> list[tuple[str, Callable[[], obje
     ]
 
 
-def test_no_error_message_or_log_line_holds_the_key(lw, key, debug_logs, cache_dir):
+def test_no_error_message_or_log_line_holds_the_key(keyed_lw, key, debug_logs, cache_dir):
     seen: list[str] = []
-    for name, provoke in _provocations(lw, key):
+    for name, provoke in _provocations(keyed_lw, key):
         try:
             provoke()
         except WatchError as exc:
@@ -140,19 +140,19 @@ def test_no_error_message_or_log_line_holds_the_key(lw, key, debug_logs, cache_d
             assert key not in _everything_about(exc), name
             assert key[::-1] not in _everything_about(exc), name
         finally:
-            lw.release_jobs()
+            keyed_lw.release_jobs()
     assert len(seen) >= 18  # every provocation really failed (none silently succeeded)
     logs = debug_logs()
     assert "GET /api/queries" in logs  # DEBUG logging was on
     assert key not in logs and key[::-1] not in logs
 
 
-def test_no_public_object_repr_holds_the_key(lw, key, cache_dir, monkeypatch):
-    monkeypatch.setenv("WATCH_URL", lw.url)
+def test_no_public_object_repr_holds_the_key(keyed_lw, key, cache_dir, monkeypatch):
+    monkeypatch.setenv("WATCH_URL", keyed_lw.url)
     monkeypatch.setenv("WATCH_API_KEY", key)
     client = WatchClient()
-    frame = read_watch_query(lw.demo.queries["prices"], client=client, progress=False)
-    query = client.get_query(lw.demo.queries["prices"])
+    frame = read_watch_query(keyed_lw.demo.queries["prices"], client=client, progress=False)
+    query = client.get_query(keyed_lw.demo.queries["prices"])
     dashboards = list(client.list_dashboards())
     objects = [
         client,
@@ -164,22 +164,22 @@ def test_no_public_object_repr_holds_the_key(lw, key, cache_dir, monkeypatch):
         client.list_data_sources(),
         ProgressEvent(state="done", elapsed=0.0),
         frame.attrs,
-        lw,
+        keyed_lw,
     ]
     text = "\n".join(repr(o) + str(o) for o in objects)
     text += json.dumps(frame.attrs, default=str)
     assert key not in text
     # the query's own key is a key too: models must hide it from reprs
-    assert lw.query_key(query.id) not in repr(query)
+    assert keyed_lw.query_key(query.id) not in repr(query)
 
 
-def test_picker_and_magics_show_no_key(lw, key, cache_dir, monkeypatch):
+def test_picker_and_magics_show_no_key(keyed_lw, key, cache_dir, monkeypatch):
     pytest.importorskip("ipywidgets")
     from IPython.testing.globalipapp import start_ipython
 
     from watch_pandas.widgets import picker
 
-    p = picker(lw.demo.queries["param_enum"], url=lw.url, api_key=key, max_age=0)
+    p = picker(keyed_lw.demo.queries["param_enum"], url=keyed_lw.url, api_key=key, max_age=0)
     p.run(wait=True)
     assert p.df is not None
     import ipywidgets
@@ -189,7 +189,7 @@ def test_picker_and_magics_show_no_key(lw, key, cache_dir, monkeypatch):
     assert states and key not in "\n".join(states)
     assert key not in repr(p) + json.dumps(p._repr_mimebundle_(), default=str)
 
-    monkeypatch.setenv("WATCH_URL", lw.url)
+    monkeypatch.setenv("WATCH_URL", keyed_lw.url)
     monkeypatch.setenv("WATCH_API_KEY", key)
     ip = start_ipython()
     ip.run_line_magic("load_ext", "watch_pandas")
@@ -197,17 +197,17 @@ def test_picker_and_magics_show_no_key(lw, key, cache_dir, monkeypatch):
     assert magic is not None and key not in repr(magic) + repr(vars(magic))
 
 
-def test_cache_files_hold_no_key_and_are_user_only(lw, key, cache_dir):
-    client = WatchClient(lw.url, key)
+def test_cache_files_hold_no_key_and_are_user_only(keyed_lw, key, cache_dir):
+    client = WatchClient(keyed_lw.url, key)
     for name in ("prices", "positions", "markets"):
-        read_watch_query(lw.demo.queries[name], client=client, progress=False)
+        read_watch_query(keyed_lw.demo.queries[name], client=client, progress=False)
     files = [p for p in cache_dir.rglob("*") if p.is_file()]
     assert len(files) >= 3
     for path in files:
         assert key not in path.name
         data = path.read_bytes()
         assert key.encode() not in data
-        assert lw.query_key(lw.demo.queries["prices"]).encode() not in data
+        assert keyed_lw.query_key(keyed_lw.demo.queries["prices"]).encode() not in data
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert stat.S_IMODE(cache_dir.stat().st_mode) == 0o700
     if os.name == "posix":

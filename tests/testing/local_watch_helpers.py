@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import time
-from pathlib import Path
 from typing import Any
 
 import requests
 
 from watch_pandas.testing import LocalWatch
-
-SAMPLES = Path(__file__).parents[1] / "samples"
 
 # The table behind the recorded "demo ..." queries (real-server-samples/README.md), rebuilt so the
 # recorded bodies can be compared with ours.
@@ -27,12 +23,6 @@ LABELS = [
     "unicode: ünïcödé 日本語 🚀 € —",
     "plain",
 ]
-
-
-def recorded(name: str) -> dict[str, Any]:
-    """A recorded real-server exchange from tests/samples (``.json`` optional)."""
-    path = SAMPLES / (name if name.endswith(".json") else f"{name}.json")
-    return json.loads(path.read_text(encoding="utf-8"))
 
 
 def call(

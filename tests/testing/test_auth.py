@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 import requests
-from local_watch_helpers import call, recorded, run_saved
+from _samples import load_sample
+from local_watch_helpers import call, run_saved
 
-PLEASE_LOGIN = recorded("01-auth-bad-key")["body"]
+PLEASE_LOGIN = load_sample("01-auth-bad-key")["body"]
 
 
 @pytest.mark.parametrize(
@@ -17,7 +18,7 @@ PLEASE_LOGIN = recorded("01-auth-bad-key")["body"]
 def test_bad_missing_or_bearer_key_is_404_please_login(local_watch, key, header):
     key = local_watch.admin_key if key == "ADMIN" else key
     reply = call(local_watch, "GET", "/api/queries", key, header=header)
-    assert reply.status_code == recorded("02-auth-no-key")["status"] == 404
+    assert reply.status_code == load_sample("02-auth-no-key")["status"] == 404
     assert reply.json() == PLEASE_LOGIN
     assert reply.headers["Content-Type"] == "application/json"
 
@@ -89,7 +90,7 @@ def test_query_key_is_404_please_login_elsewhere(safe_query, path):
     path = path.format(job=job["id"], rid=job["query_result_id"])
     reply = call(lw, "GET", path, qkey)
     assert reply.status_code == 404
-    assert reply.json() == recorded("22-query-key-global-job-route")["body"] == PLEASE_LOGIN
+    assert reply.json() == load_sample("22-query-key-global-job-route")["body"] == PLEASE_LOGIN
 
 
 def test_query_key_of_another_query_is_rejected(safe_query):
@@ -99,9 +100,9 @@ def test_query_key_of_another_query_is_rejected(safe_query):
 
 
 def test_query_key_on_unsafe_query_is_403_job_error(sqlite_lw):
-    params = recorded("06-query-demo-params")["body"]
+    params = load_sample("06-query-demo-params")["body"]
     qid = sqlite_lw.add_query(params["query"], 1, parameters=params["options"]["parameters"])
-    sample = recorded("20-query-key-unsafe")
+    sample = load_sample("20-query-key-unsafe")
     reply = call(
         sqlite_lw,
         "POST",

@@ -3,33 +3,34 @@
 from __future__ import annotations
 
 import pytest
-from local_watch_helpers import call, recorded
+from _samples import load_sample
+from local_watch_helpers import call
 
 
 @pytest.fixture
-def board(sqlite_lw):
+def sqlite_board(sqlite_lw):
     a = sqlite_lw.add_query("SELECT id FROM demo", 1, name="demo plain")
     b = sqlite_lw.add_query("SELECT price FROM demo", 1, name="prices")
     did = sqlite_lw.add_dashboard("Demo Dashboard", query_ids=[a, b])
     return sqlite_lw, did, (a, b)
 
 
-def test_list_has_null_widgets_and_recorded_fields(board):
-    lw, did, _ = board
+def test_list_has_null_widgets_and_recorded_fields(sqlite_board):
+    lw, did, _ = sqlite_board
     body = call(lw, "GET", "/api/dashboards").json()
-    real = recorded("34-dashboards-list")["body"]
+    real = load_sample("34-dashboards-list")["body"]
     assert set(body) == set(real) and body["count"] == 1
     item = body["results"][0]
     assert set(item) == set(real["results"][0])
     assert item["widgets"] is None and item["slug"] == "demo-dashboard"
 
 
-def test_by_id_and_by_slug_with_legacy_embed_full_queries(board):
-    lw, did, (a, b) = board
+def test_by_id_and_by_slug_with_legacy_embed_full_queries(sqlite_board):
+    lw, did, (a, b) = sqlite_board
     by_id = call(lw, "GET", f"/api/dashboards/{did}").json()
     by_slug = call(lw, "GET", "/api/dashboards/demo-dashboard?legacy").json()
     assert by_id == by_slug
-    real = recorded("37-dashboard-by-slug-legacy")["body"]
+    real = load_sample("37-dashboard-by-slug-legacy")["body"]
     assert set(by_id) == set(real)
     widget = by_id["widgets"][0]
     assert set(widget) == set(real["widgets"][0])
@@ -39,9 +40,9 @@ def test_by_id_and_by_slug_with_legacy_embed_full_queries(board):
     assert query["api_key"] == lw.query_key(a)
 
 
-def test_slug_without_legacy_is_500_and_unknown_is_404(board):
-    lw, _, _ = board
-    sample = recorded("36-dashboard-by-slug-without-legacy")
+def test_slug_without_legacy_is_500_and_unknown_is_404(sqlite_board):
+    lw, _, _ = sqlite_board
+    sample = load_sample("36-dashboard-by-slug-without-legacy")
     reply = call(lw, "GET", "/api/dashboards/demo-dashboard")
     assert (reply.status_code, reply.json()) == (sample["status"], sample["body"])
     assert call(lw, "GET", "/api/dashboards/999").status_code == 404
@@ -77,8 +78,8 @@ def test_dashboard_tags_count_the_boards_not_archived_by_name(local_watch):
     assert tags == {"tags": [{"name": "y", "count": 1}, {"name": "z", "count": 2}]}
 
 
-def test_archiving_a_query_removes_its_widgets(board):
-    lw, did, (a, b) = board
+def test_archiving_a_query_removes_its_widgets(sqlite_board):
+    lw, did, (a, b) = sqlite_board
     call(lw, "DELETE", f"/api/queries/{a}")
     widgets = call(lw, "GET", f"/api/dashboards/{did}").json()["widgets"]
     assert [w["visualization"]["query"]["id"] for w in widgets] == [b]
@@ -90,7 +91,7 @@ def test_data_sources_sorted_by_lowercase_name(local_watch):
     local_watch.add_data_source("beta")
     body = call(local_watch, "GET", "/api/data_sources").json()
     assert [d["name"] for d in body] == ["Alpha", "beta", "zeta"]
-    real = recorded("38-data-sources")["body"][0]
+    real = load_sample("38-data-sources")["body"][0]
     assert set(body[0]) == set(real)
     assert body[0]["type"] == "typed-sqlite" and body[1]["type"] == "sqlite"
     assert body[0]["paused"] == 0 and isinstance(body[0]["paused"], int)
@@ -100,11 +101,11 @@ def test_data_sources_sorted_by_lowercase_name(local_watch):
 
 def test_config_and_session_match_recorded_shapes(local_watch):
     config = call(local_watch, "GET", "/api/config", None).json()
-    real_config = recorded("39-config")["body"]
+    real_config = load_sample("39-config")["body"]
     assert set(config["client_config"]) == set(real_config["client_config"])
     assert config["client_config"]["basePath"] == local_watch.url + "/"
     session = call(local_watch, "GET", "/api/session").json()
-    real_session = recorded("40-session")["body"]
+    real_session = load_sample("40-session")["body"]
     assert set(session) == set(real_session)
     assert set(session["client_config"]) == set(real_session["client_config"])
     assert set(session["user"]["permissions"]) == set(real_session["user"]["permissions"])

@@ -163,20 +163,55 @@ def test_local_watch_fixture_is_fresh_and_empty(local_watch):
     assert local_watch.url.startswith("http://127.0.0.1:")
 
 
-def test_demo_fixture_resets_switches_between_tests(local_watch_demo):
-    # arm everything; the next test using the fixture must not see it
-    local_watch_demo.faults.fail_next(5)
-    local_watch_demo.hold_jobs()
-    local_watch_demo.set_date_format("YYYY-MM-DD", "HH:mm:ss")
+DEMO_FIXTURE_RESETS = """
+import time
 
+import requests
 
-def test_demo_fixture_after_switches(local_watch_demo):
-    assert local_watch_demo.faults.pending == 0
-    assert (
-        call(local_watch_demo, "GET", "/api/config", None).json()["client_config"]["dateFormat"]
-        == "DD/MM/YY"
+def config(lw):
+    return requests.get(f"{lw.url}/api/config", timeout=30).json()["client_config"]
+
+def test_arm_every_switch(local_watch_demo):
+    lw = local_watch_demo
+    lw.set_date_format("YYYY-MM-DD", "HH:mm:ss")
+    assert config(lw)["dateFormat"] == "YYYY-MM-DD"
+    lw.hold_jobs()
+    lw.execution_delay = 5.0
+    lw.faults.fail_next(5)
+    assert lw.faults.pending == 5 and lw.counters.requests() == 1
+
+def test_the_next_test_sees_none_of_them(local_watch_demo):
+    lw = local_watch_demo
+    assert lw.counters.snapshot() == {"requests": {}, "executions": 0}
+    assert lw.faults.pending == 0 and lw.execution_delay == 0.0
+    assert config(lw)["dateFormat"] == "DD/MM/YY"
+    qid = lw.demo.queries["markets"]
+    reply = requests.post(
+        f"{lw.url}/api/queries/{qid}/results",
+        json={"max_age": 0},
+        headers={"Authorization": f"Key {lw.admin_key}"},
+        timeout=30,
     )
-    assert run_saved(local_watch_demo, local_watch_demo.demo.queries["markets"])["status"] == 3
+    job = reply.json()["job"]
+    for _ in range(300):  # a held job would stay queued
+        job = requests.get(
+            f"{lw.url}/api/jobs/{job['id']}",
+            headers={"Authorization": f"Key {lw.admin_key}"},
+            timeout=30,
+        ).json()["job"]
+        if job["status"] in (3, 4):
+            break
+        time.sleep(0.05)
+    assert job["status"] == 3
+"""
+
+
+def test_demo_fixture_resets_switches_between_tests(pytester: pytest.Pytester) -> None:
+    """Two tests in their own session, in this order: the first arms every switch, the
+    second (same session-wide server) must see none of them."""
+    pytester.makepyfile(test_reset=DEMO_FIXTURE_RESETS)
+    result = pytester.runpytest_inprocess("-p", "no:cacheprovider", "-p", "no:randomly")
+    result.assert_outcomes(passed=2)
 
 
 def test_not_running_has_no_url():

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from local_watch_helpers import call, recorded, run_saved, wait_job
+from _samples import load_sample
+from local_watch_helpers import call, run_saved, wait_job
 
-PARAMS = recorded("06-query-demo-params")["body"]
-RANGES = recorded("06-query-example-ranges-multi")["body"]
+PARAMS = load_sample("06-query-demo-params")["body"]
+RANGES = load_sample("06-query-example-ranges-multi")["body"]
 
 
 @pytest.fixture
@@ -29,14 +30,14 @@ def test_no_body_returns_cached_result_of_any_age_and_max_age_0_a_job(sqlite_lw)
     assert cached.status_code == 200
     assert cached.json()["query_result"]["id"] == first["query_result_id"]
     assert set(cached.json()["query_result"]) == set(
-        recorded("07-results-post-cached")["body"]["query_result"]
+        load_sample("07-results-post-cached")["body"]["query_result"]
     )
     assert sqlite_lw.counters.executions == executions  # a cache hit executes nothing
     for body in ({"max_age": None}, {"max_age": -1}, {"max_age": 3600}):
         assert post(sqlite_lw, qid, body).json()["query_result"]["id"] == first["query_result_id"]
     fresh = post(sqlite_lw, qid, {"max_age": 0}).json()
     assert set(fresh) == {"job"}
-    assert set(fresh["job"]) == set(recorded("08-results-post-max-age-0")["body"]["job"])
+    assert set(fresh["job"]) == set(load_sample("08-results-post-max-age-0")["body"]["job"])
     assert sqlite_lw.counters.executions == executions + 1
 
 
@@ -104,11 +105,11 @@ def test_job_goes_through_every_state(local_watch_factory):
 
 
 def test_sql_error_is_a_failed_job_with_the_database_message(sqlite_lw):
-    sample = recorded("11-adhoc-post")
+    sample = load_sample("11-adhoc-post")
     reply = call(sqlite_lw, "POST", "/api/query_results", json=sample["request"]["json"])
     assert reply.status_code == 200
     job = wait_job(sqlite_lw, reply.json()["job"]["id"])
-    expected = recorded("12-job-failed")["body"]["job"]
+    expected = load_sample("12-job-failed")["body"]["job"]
     assert {k: job[k] for k in ("status", "error", "result", "query_result_id", "updated_at")} == {
         k: expected[k] for k in ("status", "error", "result", "query_result_id", "updated_at")
     }
@@ -134,9 +135,9 @@ def test_cancel_a_held_job(sqlite_lw):
         json={"query": "SELECT 1 AS x", "data_source_id": 1},
     ).json()["job"]
     reply = call(sqlite_lw, "DELETE", f"/api/jobs/{job['id']}")
-    assert (reply.status_code, reply.text) == (200, recorded("14-job-cancel")["body"])
+    assert (reply.status_code, reply.text) == (200, load_sample("14-job-cancel")["body"])
     after = call(sqlite_lw, "GET", f"/api/jobs/{job['id']}").json()
-    assert after == {"job": {**recorded("15-job-cancelled")["body"]["job"], "id": job["id"]}}
+    assert after == {"job": {**load_sample("15-job-cancelled")["body"]["job"], "id": job["id"]}}
     sqlite_lw.release_jobs()
     assert call(sqlite_lw, "GET", f"/api/jobs/{job['id']}").json()["job"]["status"] == 4
 
@@ -170,14 +171,14 @@ def test_cancel_after_finish_flips_the_job(sqlite_lw):
 
 
 def test_unknown_job_is_500(sqlite_lw):
-    sample = recorded("16-job-unknown")
+    sample = load_sample("16-job-unknown")
     reply = call(sqlite_lw, "GET", "/api/jobs/00000000-0000-0000-0000-000000000000")
     assert (reply.status_code, reply.json()) == (sample["status"], sample["body"])
     assert call(sqlite_lw, "DELETE", "/api/jobs/nope").status_code == 500
 
 
 def test_adhoc_without_data_source_is_401_job_error(sqlite_lw):
-    sample = recorded("17-adhoc-no-data-source")
+    sample = load_sample("17-adhoc-no-data-source")
     reply = call(sqlite_lw, "POST", "/api/query_results", json=sample["request"]["json"])
     assert (reply.status_code, reply.json()) == (sample["status"], sample["body"])
 
@@ -211,7 +212,7 @@ def test_adhoc_parameters_are_not_validated_and_lists_join_with_commas(sqlite_lw
 
 
 def test_missing_parameters_job_error(sqlite_lw, params_query):
-    sample = recorded("18-params-missing")
+    sample = load_sample("18-params-missing")
     reply = post(sqlite_lw, params_query, sample["request"]["json"])
     assert reply.status_code == sample["status"] == 400
     error = reply.json()["job"]["error"]
@@ -222,7 +223,7 @@ def test_missing_parameters_job_error(sqlite_lw, params_query):
 
 
 def test_incompatible_parameter_values(sqlite_lw, params_query):
-    sample = recorded("19-params-incompatible")
+    sample = load_sample("19-params-incompatible")
     reply = post(sqlite_lw, params_query, sample["request"]["json"])
     assert (reply.status_code, reply.json()) == (sample["status"], sample["body"])
 
@@ -270,7 +271,7 @@ def test_ranges_and_quoted_multi_values_render_like_recorded(sqlite_lw):
         {"period": {"start": "2024-02-01", "end": "2024-03-01"}, "kinds": ["a", "c"]},
     )
     result = call(sqlite_lw, "GET", f"/api/query_results/{job['query_result_id']}.json").json()
-    real = recorded("42-range-and-multi-result")["body"]["query_result"]
+    real = load_sample("42-range-and-multi-result")["body"]["query_result"]
     assert result["query_result"]["query"] == real["query"]
     assert result["query_result"]["query_hash"] == real["query_hash"]
 
@@ -321,11 +322,11 @@ def test_latest_result_follows_only_default_valued_runs(sqlite_lw, params_query)
     )
     assert (hidden.status_code, hidden.json()) == (
         404,
-        recorded("24-query-key-result-by-id-hash-mismatch")["body"],
+        load_sample("24-query-key-result-by-id-hash-mismatch")["body"],
     )
     again = post(sqlite_lw, qid, {"parameters": other}, qkey).json()
     assert set(again["query_result"]) == set(
-        recorded("25-query-key-repost-trimmed")["body"]["query_result"]
+        load_sample("25-query-key-repost-trimmed")["body"]["query_result"]
     )
     assert set(again["query_result"]["data"]) == {"columns", "rows"}
     default_job = run_saved(sqlite_lw, qid, defaults)

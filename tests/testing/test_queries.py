@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from local_watch_helpers import call, recorded, run_saved
+from _samples import load_sample
+from local_watch_helpers import call, run_saved
 
 
 @pytest.fixture
@@ -35,7 +36,7 @@ def test_pagination_envelope_default_page_size_and_order(many):
 )
 def test_pagination_errors_match_recorded(many, params, sample):
     lw, _ = many
-    recorded_exchange = recorded(sample)
+    recorded_exchange = load_sample(sample)
     reply = call(lw, "GET", "/api/queries", params=params)
     assert reply.status_code == recorded_exchange["status"] == 400
     assert reply.json() == recorded_exchange["body"]
@@ -74,7 +75,7 @@ def test_search_order_and_tags(many):
 
 def test_search_route_redirects_like_recorded(many):
     lw, _ = many
-    sample = recorded("41-search-redirect")
+    sample = load_sample("41-search-redirect")
     reply = call(lw, "GET", "/api/queries/search?q=demo", params={"api_key": lw.admin_key})
     assert reply.status_code == sample["status"] == 301
     assert reply.headers["Location"] == sample["headers"]["Location"]
@@ -87,8 +88,8 @@ def test_list_item_and_single_query_fields(sqlite_lw):
     run_saved(sqlite_lw, qid)
     item = call(sqlite_lw, "GET", "/api/queries").json()["results"][0]
     single = call(sqlite_lw, "GET", f"/api/queries/{qid}").json()
-    real_item = recorded("03-queries-list")["body"]["results"][0]
-    real_single = recorded("06-query-demo-params")["body"]
+    real_item = load_sample("03-queries-list")["body"]["results"][0]
+    real_single = load_sample("06-query-demo-params")["body"]
     assert set(item) == set(real_item)
     assert set(single) == set(real_single)
     assert "visualizations" not in item and item["retrieved_at"] and item["runtime"] is not None
@@ -100,7 +101,7 @@ def test_list_item_and_single_query_fields(sqlite_lw):
     "sample", ["06-query-demo-params", "06-query-example-ranges-multi", "06-query-example-dropdown"]
 )
 def test_query_hash_and_is_safe_match_the_real_server(sqlite_lw, sample):
-    real = recorded(sample)["body"]
+    real = load_sample(sample)["body"]
     qid = sqlite_lw.add_query(real["query"], 1, parameters=real["options"]["parameters"])
     ours = call(sqlite_lw, "GET", f"/api/queries/{qid}").json()
     assert ours["query_hash"] == real["query_hash"]

@@ -7,7 +7,8 @@ import io
 import json
 
 import pytest
-from local_watch_helpers import call, recorded, run_saved
+from _samples import load_sample
+from local_watch_helpers import call, run_saved
 
 EDGE_TABLE = """
 CREATE TABLE edge (f REAL, ts TIMESTAMP, tstz TIMESTAMPTZ, maxdate DATE, d DATE,
@@ -36,7 +37,7 @@ def test_typed_json_encoding_matches_the_real_rules(typed):
     lw, qid, rid = typed
     reply = call(lw, "GET", f"/api/query_results/{rid}.json")
     result = reply.json()["query_result"]
-    real = recorded("32-pg-edge-cases-json")["body"]["query_result"]["data"]["rows"][0]
+    real = load_sample("32-pg-edge-cases-json")["body"]["query_result"]["data"]["rows"][0]
     types = {c["name"]: c["type"] for c in result["data"]["columns"]}
     assert types == {
         "f": "float",
@@ -66,8 +67,8 @@ def test_typed_json_encoding_matches_the_real_rules(typed):
 
 
 def test_untyped_sqlite_json_and_csv_match_recorded(sqlite_lw):
-    real_json = recorded("30-untyped-sqlite-json")
-    real_csv = recorded("31-untyped-sqlite-csv")
+    real_json = load_sample("30-untyped-sqlite-json")
+    real_csv = load_sample("31-untyped-sqlite-csv")
     sql = real_json["body"]["query_result"]["query"]
     qid = sqlite_lw.add_query(sql, 1, name="demo plain")
     run_saved(sqlite_lw, qid)
@@ -115,7 +116,7 @@ def typed_demo(local_watch):
 )
 def test_typed_csv_and_tsv_match_recorded(typed_demo, ext, sample):
     lw, qid = typed_demo
-    real = recorded(sample)
+    real = load_sample(sample)
     reply = call(lw, "GET", f"/api/queries/{qid}/results.{ext}")
     assert reply.headers["Content-Type"] == real["headers"]["Content-Type"]
     delimiter = "," if ext == "csv" else "\t"
