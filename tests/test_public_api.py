@@ -22,6 +22,7 @@ PUBLIC = {
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
+    "show_versions",
     "WatchError",
     "ConfigError",
     "AuthError",

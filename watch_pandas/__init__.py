@@ -42,6 +42,7 @@ __all__ = [
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
+    "show_versions",
     "WatchError",
     "ConfigError",
     "AuthError",
@@ -72,6 +73,7 @@ _LAZY = {
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
+    "show_versions": "_versions",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,6 +82,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._dashboards import read_watch_dashboard
     from ._files import read_feather, read_parquet, to_feather, to_parquet
     from ._progress import ProgressEvent
+    from ._versions import show_versions
     from .magics import load_ipython_extension
     from .widgets import picker
 
