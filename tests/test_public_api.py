@@ -18,6 +18,7 @@ PUBLIC = {
     "read_parquet",
     "to_feather",
     "read_feather",
+    "decode_csv",
     "picker",
     "WatchClient",
     "ProgressEvent",

@@ -38,6 +38,7 @@ __all__ = [
     "read_parquet",
     "to_feather",
     "read_feather",
+    "decode_csv",
     "picker",
     "WatchClient",
     "ProgressEvent",
@@ -68,6 +69,7 @@ _LAZY = {
     "read_parquet": "_files",
     "to_feather": "_files",
     "read_feather": "_files",
+    "decode_csv": "_frames",
     "read_watch_dashboard": "_dashboards",
     "picker": "widgets",
     "WatchClient": "_client",
@@ -81,6 +83,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._client import WatchClient
     from ._dashboards import read_watch_dashboard
     from ._files import read_feather, read_parquet, to_feather, to_parquet
+    from ._frames import decode_csv
     from ._progress import ProgressEvent
     from ._versions import show_versions
     from .magics import load_ipython_extension
