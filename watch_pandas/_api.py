@@ -1,7 +1,7 @@
 """The public verbs: ``read_watch_query``, ``run_sql`` and ``clear_cache``.
 
 They compose the layers below (client, params, execution, frames) and hold no protocol detail
-of their own beyond choosing routes for the key kind (watch-api.md §10.4).
+of their own beyond choosing routes for the key kind (docs/protocol.md#key-kinds).
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ clear_cache = _cache.clear_cache
 
 Progress = bool | ProgressListener | Iterable[ProgressListener] | None
 
-# A cached result of "any age" (the server's own default, sent explicitly: watch-api.md §10.2).
+# A cached result of "any age" (the server's own default, sent explicitly:
+# docs/protocol.md#max_age).
 ANY_AGE = -1
 
 

@@ -882,7 +882,8 @@ class WatchClient:
                 headers=self._headers,
                 auth=self._auth,
                 timeout=timeout,
-                # A redirect turns a POST into a GET (§10.13): refuse it instead of following.
+                # A redirect turns a POST into a GET (docs/protocol.md#redirects): refuse it
+                # instead of following.
                 allow_redirects=method != "POST",
                 # The body is read below, so that a body breaking off is told apart from a
                 # request that failed before the headers (which urllib3 already retried).

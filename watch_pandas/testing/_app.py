@@ -1,6 +1,6 @@
 """The WSGI application: routes, authentication, and the domain of a Watch/Redash server.
 
-Behaviour follows watch-api.md (§12 "observed on a live server" first). Handlers raise
+Behaviour follows docs/protocol.md (what a running server was seen to do first). Handlers raise
 ``_Reply`` to answer early; any other exception becomes 500 ``{"message": "Internal Server
 Error"}`` as on the real server.
 """
