@@ -4,8 +4,9 @@ source and read back through every path — JSON (read_watch_query, run_sql), th
 documented refusal (LossyFormatError for CSV; NaN/±inf arrive as NULL because the server
 sends them as JSON null, docs/protocol.md#value-encoding).
 
-The expected frame is built here from the generated Python values and the README's dtype
-table, never from the code under test. One server per module; many rows per example.
+The expected frame is built here from the generated Python values and the dtype table
+(docs/guide.md#column-types), never from the code under test. One server per module; many
+rows per example.
 """
 
 from __future__ import annotations
@@ -121,7 +122,7 @@ def tables(draw) -> list[dict[str, Any]]:
     return rows
 
 
-# -- the expectation, from the README's dtype table ----------------------------------------
+# -- the expectation, from the dtype table (docs/guide.md#column-types) --------------------
 def _datetimes(values: list[Any], unit: str) -> np.ndarray:
     return np.array(
         ["NaT" if v is None else v.isoformat() for v in values], dtype=f"datetime64[{unit}]"
