@@ -266,7 +266,7 @@ def _sent_days(body: dict, params=None) -> dict[int, object]:
 
 def test_a_shared_saved_default_is_formatted_to_each_widgets_parameter_type():
     """The web UI gives every mapped widget the dashboard value in its own type's format: a
-    datetime-local default reaches a `date` parameter as the date (watch-api.md §7)."""
+    datetime-local default reaches a `date` parameter as the date (docs/protocol.md#parameters)."""
     body = _shared_day_board("datetime-local", "2024-03-01 10:30", "date")
     assert _sent_days(body) == {2: "2024-03-01 10:30", 3: "2024-03-01"}
 

@@ -27,7 +27,7 @@ def big_ints(*values) -> pd.Series:
 
 
 def our_dtypes() -> pd.DataFrame:
-    """One column of each dtype the README's column-types table gives (numpy_nullable)."""
+    """One column of each dtype docs/guide.md#column-types gives (numpy_nullable)."""
     return pd.DataFrame(
         {
             "n": pd.array([1, None, -(2**63)], dtype="Int64"),
@@ -168,7 +168,8 @@ def test_pandas_own_writers_keep_our_other_columns_values(tmp_path, fmt, make):
     path = tmp_path / f"frame.{fmt}"
     getattr(frame, f"to_{fmt}")(path)
     back = FORMATS[fmt][2](path)
-    # The values always survive; the README names the two dtypes that come back changed.
+    # The values always survive; docs/guide.md#saving-frames names the two dtypes that come
+    # back changed.
     changed = {c: str(back[c].dtype) for c in frame if back[c].dtype != frame[c].dtype}
     expected = {}
     if make is our_dtypes and fmt == "parquet":

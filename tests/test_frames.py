@@ -1,7 +1,8 @@
 """Tests for watch_pandas._frames: JSON/CSV result bodies → typed DataFrames.
 
-The CSV bodies are written here with the stdlib ``csv`` module following watch-api.md §6 (the
-server's rules), independently of the decoder, and compared with the JSON frame.
+The CSV bodies are written here with the stdlib ``csv`` module following the server's rules
+(docs/protocol.md#csv-and-tsv-downloads), independently of the decoder, and compared with the
+JSON frame.
 """
 
 from __future__ import annotations
@@ -74,7 +75,8 @@ def sample_body(sample, name: str) -> str:
     return json.dumps(sample(name)["body"])
 
 
-# moment → strftime, as watch-api.md §6 lists it (applied in this order by the server).
+# moment → strftime, as docs/protocol.md#csv-and-tsv-downloads lists it (applied in this order by
+# the server).
 MOMENT_TO_STRFTIME = [
     ("DD", "%d"),
     ("MM", "%m"),
@@ -101,7 +103,8 @@ def server_csv(
     time_format: str = "HH:mm",
     delimiter: str = ",",
 ) -> bytes:
-    """What the server's CSV/TSV download of this result looks like (watch-api.md §6)."""
+    """What the server's CSV/TSV download of this result looks like
+    (docs/protocol.md#csv-and-tsv-downloads)."""
     date_fmt = _strftime_format(date_format)
     datetime_fmt = _strftime_format(f"{date_format} {time_format}")
     out = io.StringIO()

@@ -332,7 +332,7 @@ def test_cancel_before_the_job_exists_cancels_it_once_its_id_is_known(all_kinds_
 
 def test_cancel_after_the_job_finished_does_not_cancel_it_on_the_server(all_kinds_client):
     """Rows downloading: the job is done (and shared by everyone running the same SQL); a
-    DELETE now would mark it cancelled for all of them (watch-api.md §5.2)."""
+    DELETE now would mark it cancelled for all of them (docs/protocol.md#jobs)."""
     picker = _build(all_kinds_client)
     with pretend_running(picker):
         picker._listen(ProgressEvent(state="running", elapsed=0.1, job_id="job-1"))

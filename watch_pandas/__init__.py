@@ -38,10 +38,12 @@ __all__ = [
     "read_parquet",
     "to_feather",
     "read_feather",
+    "decode_csv",
     "picker",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
+    "show_versions",
     "WatchError",
     "ConfigError",
     "AuthError",
@@ -67,11 +69,13 @@ _LAZY = {
     "read_parquet": "_files",
     "to_feather": "_files",
     "read_feather": "_files",
+    "decode_csv": "_frames",
     "read_watch_dashboard": "_dashboards",
     "picker": "widgets",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
+    "show_versions": "_versions",
 }
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,7 +83,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._client import WatchClient
     from ._dashboards import read_watch_dashboard
     from ._files import read_feather, read_parquet, to_feather, to_parquet
+    from ._frames import decode_csv
     from ._progress import ProgressEvent
+    from ._versions import show_versions
     from .magics import load_ipython_extension
     from .widgets import picker
 

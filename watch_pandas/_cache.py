@@ -336,7 +336,7 @@ def usable(
     if query is not None:
         if info.query_created_at != query.created_at:
             # Same URL and query id, but another query: a server that was reset or replaced
-            # (result ids are not permanent either, watch-api.md §8).
+            # (result ids are not permanent either, docs/protocol.md#result-caching).
             return "the query on the server is not the one the result was cached from"
         if info.query_version != query.version or info.query_hash != query.query_hash:
             return "the query changed since the result was cached"

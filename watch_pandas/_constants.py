@@ -6,7 +6,7 @@ readings of the spec and share nothing else.
 
 from __future__ import annotations
 
-# Job status numbers (watch-api.md §5.2). v9/v10 use 1-4; master adds 5-7 (rq states).
+# Job status numbers (docs/protocol.md#jobs). v9/v10 use 1-4; master adds 5-7 (rq states).
 JOB_QUEUED = 1
 JOB_STARTED = 2
 JOB_FINISHED = 3
@@ -24,7 +24,7 @@ TYPE_DATETIME = "datetime"
 TYPE_DATE = "date"
 COLUMN_TYPES = (TYPE_INTEGER, TYPE_FLOAT, TYPE_BOOLEAN, TYPE_STRING, TYPE_DATETIME, TYPE_DATE)
 
-# Parameter types (watch-api.md §7).
+# Parameter types (docs/protocol.md#parameters).
 PARAMETER_TYPES = (
     "text",
     "text-pattern",
@@ -39,6 +39,6 @@ PARAMETER_TYPES = (
     "datetime-range-with-seconds",
 )
 
-# Pagination limits (watch-api.md §3).
+# Pagination limits (docs/protocol.md#pagination).
 MAX_PAGE_SIZE = 250
 DEFAULT_PAGE_SIZE = 25

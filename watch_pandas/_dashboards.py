@@ -4,7 +4,7 @@ Decisions:
 
 * **Keys** are widget titles: the widget's query name, as the web UI titles it. Repeated names
   get `` (2)``, `` (3)``… in dashboard order. Text widgets have no data and are skipped.
-* **Parameters** follow each widget's ``options.parameterMappings`` (watch-api.md §4.8):
+* **Parameters** follow each widget's ``options.parameterMappings`` (docs/protocol.md#dashboards):
   ``dashboard-level`` takes ``params[mapTo]`` (the dashboard parameter's name),
   ``static-value`` takes the mapping's ``value``, ``widget-level`` keeps the query's saved
   default. A parameter without a mapping is widget-level, unless its definition has the

@@ -1,6 +1,6 @@
 """Run an execution to its end: POST → cached result or job → poll → result id.
 
-The one place that polls. Every job state is handled (watch-api.md §5.2, §10.16): finished
+The one place that polls. Every job state is handled (docs/protocol.md#jobs): finished
 returns, failed and cancelled raise, 1/6/7 count as waiting and 2 as running. Polling starts
 fast and slows down; an overall deadline bounds the whole wait. When the wait is abandoned (the
 deadline, KeyboardInterrupt, or an error such as a poll whose retries ran out) the server job

@@ -1,4 +1,4 @@
-"""Result bytes → correctly typed pandas DataFrames (watch-api.md §5.3, §6, §10 traps 6-9).
+"""Result bytes → correctly typed pandas DataFrames (docs/protocol.md#results).
 
 Dtypes come from the result's ``columns[].type``, never from guessing text:
 
@@ -268,8 +268,9 @@ def csv_loss_reason(columns: Sequence[Column], *, date_format: str, time_format:
 
     ``date_format``/``time_format`` are the org's moment formats (``client_config.dateFormat``
     and the time part of ``dateTimeFormat``), which the server applies to date/datetime
-    columns in CSV downloads (watch-api.md §6). Only integer, float and boolean columns, and
-    date columns under a format with day, month and 4-digit year, survive a CSV exactly.
+    columns in CSV downloads (docs/protocol.md#csv-and-tsv-downloads). Only integer, float
+    and boolean columns, and date columns under a format with day, month and 4-digit year,
+    survive a CSV exactly.
     """
     untyped = [c.name for c in columns if c.type is None]
     strings = [c.name for c in columns if c.type == C.TYPE_STRING]
@@ -546,7 +547,8 @@ def _assemble(
 # --------------------------------------------------------------------------- CSV
 
 
-# moment token → strftime, in the order the server replaces them (watch-api.md §6).
+# moment token → strftime, in the order the server replaces them
+# (docs/protocol.md#csv-and-tsv-downloads).
 _MOMENT_TOKENS = (
     ("DD", "%d"),
     ("MM", "%m"),

@@ -1,4 +1,4 @@
-"""Query parameters: definitions in, validated wire values out (watch-api.md §7).
+"""Query parameters: definitions in, validated wire values out (docs/protocol.md#parameters).
 
 The server never fills defaults and rejects dynamic tokens, so the client must send every
 defined parameter, already in the shape the server checks. This module turns the query's
@@ -140,7 +140,7 @@ class MultiValues:
 
 @dataclass(frozen=True)
 class ParameterDefinition:
-    """One entry of a query's ``options.parameters`` (watch-api.md §7)."""
+    """One entry of a query's ``options.parameters`` (docs/protocol.md#parameters)."""
 
     name: str
     title: str

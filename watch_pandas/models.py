@@ -1,4 +1,4 @@
-"""Dataclasses for the objects the Watch API sends (watch-api.md §5).
+"""Dataclasses for the objects the Watch API sends (docs/protocol.md#queries, #jobs, #results).
 
 Each model keeps the fields a notebook user needs, typed, plus ``raw`` (the JSON object as the
 server sent it) so nothing the server said is lost. ``api_key`` fields are kept out of reprs.
@@ -26,7 +26,7 @@ __all__ = [
 
 
 class JobStatus(enum.IntEnum):
-    """Job states (watch-api.md §5.2); 5-7 exist only on newer servers."""
+    """Job states (docs/protocol.md#jobs); 5-7 exist only on newer servers."""
 
     QUEUED = C.JOB_QUEUED
     STARTED = C.JOB_STARTED
@@ -109,8 +109,9 @@ class Column:
 class ResultMeta:
     """Everything about a query result except its rows.
 
-    A result returned inline to a query key is trimmed (watch-api.md §4.3): then ``id``,
-    ``query_hash``, ``query``, ``data_source_id`` and ``runtime`` are ``None``.
+    A result returned inline to a query key is trimmed
+    (docs/protocol.md#running-a-saved-query): then ``id``, ``query_hash``, ``query``,
+    ``data_source_id`` and ``runtime`` are ``None``.
     """
 
     columns: tuple[Column, ...]
@@ -138,7 +139,7 @@ class ResultMeta:
 
 @dataclass(frozen=True)
 class Query:
-    """A saved query (watch-api.md §5.1)."""
+    """A saved query (docs/protocol.md#queries)."""
 
     id: int
     name: str
@@ -271,7 +272,7 @@ class Dashboard:
 
 @dataclass(frozen=True)
 class Page:
-    """One page of a paginated listing (watch-api.md §3)."""
+    """One page of a paginated listing (docs/protocol.md#pagination)."""
 
     count: int
     page: int

@@ -2,10 +2,11 @@
 source and read back through every path — JSON (read_watch_query, run_sql), the local cache
 (second read) and CSV where the client accepts it — give identical values and dtypes, or a
 documented refusal (LossyFormatError for CSV; NaN/±inf arrive as NULL because the server
-sends them as JSON null, watch-api.md §12).
+sends them as JSON null, docs/protocol.md#value-encoding).
 
-The expected frame is built here from the generated Python values and the README's dtype
-table, never from the code under test. One server per module; many rows per example.
+The expected frame is built here from the generated Python values and the dtype table
+(docs/guide.md#column-types), never from the code under test. One server per module; many
+rows per example.
 """
 
 from __future__ import annotations
@@ -85,7 +86,7 @@ texts = st.one_of(
     ),
 )
 dates = st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31))
-# Milliseconds only: the server truncates to milliseconds (watch-api.md §12).
+# Milliseconds only: the server truncates to milliseconds (docs/protocol.md#value-encoding).
 naive_times = st.builds(
     lambda d, ms: d.replace(microsecond=(d.microsecond // 1000) * 1000),
     st.datetimes(min_value=dt.datetime(1, 1, 1), max_value=dt.datetime(9999, 12, 31, 23, 59, 59)),
@@ -124,7 +125,7 @@ def tables(draw) -> list[dict[str, Any]]:
     return rows
 
 
-# -- the expectation, from the README's dtype table ----------------------------------------
+# -- the expectation, from the dtype table (docs/guide.md#column-types) --------------------
 def _datetimes(values: list[Any], unit: str) -> np.ndarray:
     return np.array(
         ["NaT" if v is None else v.isoformat() for v in values], dtype=f"datetime64[{unit}]"
@@ -277,7 +278,7 @@ def _types(client: WatchClient, result_id: int) -> list[tuple[str, str]]:
 
 # -- decoding alone (no server): many more examples cheaply --------------------------------
 def _wire(name: str, value: Any) -> Any:
-    """What the server puts in the JSON for one cell (watch-api.md §12)."""
+    """What the server puts in the JSON for one cell (docs/protocol.md#value-encoding)."""
     if value is None:
         return None
     if name == "f":

@@ -9,7 +9,7 @@ import requests
 
 from watch_pandas.testing import LocalWatch
 
-# The table behind the recorded "demo ..." queries (real-server-samples/README.md), rebuilt so the
+# The table behind the recorded "demo ..." queries (tests/samples/), rebuilt so the
 # recorded bodies can be compared with ours.
 DEMO_TABLE = """
 CREATE TABLE demo (id INTEGER, price REAL, flag INTEGER, d TEXT, ts TEXT, label TEXT,

@@ -1,4 +1,4 @@
-"""Authentication and key scopes (watch-api.md §2, §12)."""
+"""Authentication and key scopes (docs/protocol.md#authentication, #key-kinds)."""
 
 from __future__ import annotations
 

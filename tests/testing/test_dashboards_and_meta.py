@@ -1,4 +1,5 @@
-"""Dashboards, data sources, config and session (watch-api.md §4.8–§4.10)."""
+"""Dashboards, data sources, config and session (docs/protocol.md#dashboards,
+#data-sources-and-configuration)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Executing queries: cache, max_age, dedup, jobs, cancel, parameters (§4.3, §4.5, §4.6, §7, §8)."""
+"""Executing queries: cache, max_age, dedup, jobs, cancel, parameters
+(docs/protocol.md#running-a-saved-query, #jobs, #parameters, #result-caching)."""
 
 from __future__ import annotations
 
@@ -251,7 +252,7 @@ def test_each_kind_of_bad_value_is_named(sqlite_lw, params_query, change, bad):
 
 
 def test_lenient_values_are_accepted(sqlite_lw, params_query):
-    # number as a numeric string, enum as a JSON number (§12)
+    # number as a numeric string, enum as a JSON number (docs/protocol.md#parameters)
     job = run_saved(sqlite_lw, params_query, {**good, "min_price": "50", "flag": 1})
     assert job["status"] == 3
 

@@ -1,4 +1,5 @@
-"""Query listings, pagination, search, create/edit/archive (watch-api.md §3, §4.1, §4.2, §5.1)."""
+"""Query listings, pagination, search, create/edit/archive (docs/protocol.md#pagination,
+#queries)."""
 
 from __future__ import annotations
 

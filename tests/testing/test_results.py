@@ -1,4 +1,5 @@
-"""Reading results: JSON encoding, CSV/TSV, headers (watch-api.md §4.4, §5.3, §6, §12)."""
+"""Reading results: JSON encoding, CSV/TSV, headers (docs/protocol.md#fetching-results,
+#value-encoding, #csv-and-tsv-downloads)."""
 
 from __future__ import annotations
 

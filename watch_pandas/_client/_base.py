@@ -274,7 +274,7 @@ class BaseClient:
                 headers=self._headers,
                 auth=self._auth,
                 timeout=timeout,
-                # A redirect turns a POST into a GET (§10.13): refuse it instead of following.
+                # A redirect turns a POST into a GET (docs/protocol.md#redirects): refuse it.
                 allow_redirects=method != "POST",
                 # The body is read below, so that a body breaking off is told apart from a
                 # request that failed before the headers (which urllib3 already retried).

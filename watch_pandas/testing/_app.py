@@ -1,6 +1,7 @@
 """The WSGI entry point: match the route, authenticate the caller, call the handler, reply.
 
-Handlers (``_handlers``) raise ``Refusal`` to answer early; any other exception becomes 500
+Behaviour follows docs/protocol.md (what a running server was seen to do first). Handlers
+(``_handlers``) raise ``Refusal`` to answer early; any other exception becomes 500
 ``{"message": "Internal Server Error"}`` as on the real server.
 """
 

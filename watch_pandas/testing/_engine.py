@@ -1,6 +1,6 @@
 """Running SQL on a data source's SQLite database and turning rows into wire JSON.
 
-Two kinds of data source (watch-api.md §5.3, §12):
+Two kinds of data source (docs/protocol.md#column-types):
 
 * ``sqlite`` — like Redash's sqlite runner: every column ``type: null``, values as SQLite
   returns them (booleans are 0/1).
@@ -118,7 +118,8 @@ def encode_datetime(value: dt.datetime) -> str:
 
 
 def encode_value(value: Any) -> Any:
-    """Make one cell JSON-ready (§5.3): NaN/Inf → None, dates ISO, bytes → hex."""
+    """Make one cell JSON-ready (docs/protocol.md#value-encoding): NaN/Inf → None, dates ISO,
+    bytes → hex."""
     if value is None or isinstance(value, (str, int)):
         return value
     if isinstance(value, float):

@@ -1,8 +1,8 @@
 """Server-side query text handling: hashing, ``{{ name }}`` rendering and parameter validation.
 
-An independent reading of watch-api.md §7/§8 (it must not share code with the client's
-``watch_pandas._params``): what a Redash master server does in ``gen_query_hash`` and
-``redash/models/parameterized_query.py``.
+An independent reading of docs/protocol.md#parameters and #result-caching (it must not share
+code with the client's ``watch_pandas._params``): what a Redash master server does in
+``gen_query_hash`` and ``redash/models/parameterized_query.py``.
 """
 
 from __future__ import annotations

@@ -364,7 +364,8 @@ def result_dsv(
 def download_filename(
     result: StoredResult, query: dict[str, Any] | None, ext: str
 ) -> dict[str, str]:
-    """``Content-Disposition`` options (filename / filename*) per watch-api.md §4.4."""
+    """``Content-Disposition`` options (filename / filename*), per
+    docs/protocol.md#fetching-results."""
     if query is not None:
         name = re.sub(r'[<>:"\\/|?*]', " ", query["name"])
         name = re.sub(r"\s+", "_", name.strip()) or str(query["id"])
