@@ -360,7 +360,7 @@ _WITHOUT = "import sys; sys.modules[{name!r}] = None\n"
 def test_demo_and_serve_without_the_server_extra_say_what_to_install(missing, command):
     out = _python(
         _WITHOUT.format(name=missing)
-        + f"from watch_pandas.cli import main\nsys.exit(main({command!r}))"
+        + f"from watch_pandas._cli import main\nsys.exit(main({command!r}))"
     )
     assert out.returncode != 0
     assert out.stdout == ""
