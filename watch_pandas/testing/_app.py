@@ -7,7 +7,8 @@ Behaviour follows docs/protocol.md (what a running server was seen to do first).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.wrappers import Request, Response
@@ -54,7 +55,7 @@ class WatchApp:
         caller = self._authenticate(request, route, values) if route.login else Caller(None)
         return route.handler(self.backend, request, caller, **values)
 
-    def _authenticate(self, request: Request, route: Route, values: dict) -> Caller:
+    def _authenticate(self, request: Request, route: Route, values: Mapping[str, Any]) -> Caller:
         key = request.args.get("api_key")
         if not key:
             header = request.headers.get("Authorization")

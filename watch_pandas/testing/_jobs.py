@@ -43,10 +43,10 @@ class Job:
     _conn: Any = None
 
     def to_json(self) -> dict[str, Any]:
-        running = self.status == C.JOB_STARTED and self.started_at is not None
+        started = self.started_at if self.status == C.JOB_STARTED else None
         return {
             "id": self.id,
-            "updated_at": self.started_at.isoformat(timespec="milliseconds") if running else 0,
+            "updated_at": started.isoformat(timespec="milliseconds") if started else 0,
             "status": self.status,
             "error": self.error,
             "result": self.result_id,

@@ -145,6 +145,7 @@ class Store:
                     retrieved_at.isoformat(),
                 ),
             )
+            assert cur.lastrowid is not None  # an INSERT always sets it
             result_id = int(cur.lastrowid)
             os.replace(rows_file, self._rows_path(result_id))
         result = self.get_result(result_id)

@@ -13,7 +13,7 @@ class DataSources(State):
 
     def create_data_source(self, name: str, *, typed: bool = False) -> dict[str, Any]:
         ds_id = self.store.next_id("data_sources")
-        source = {
+        source: dict[str, Any] = {
             "id": ds_id,
             "name": name,
             "type": _engine.TYPED_SQLITE if typed else _engine.SQLITE,

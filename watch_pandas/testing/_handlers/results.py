@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from werkzeug.wrappers import Request, Response
@@ -133,6 +134,7 @@ def result_response(
     cache_control: bool = False,
 ) -> Response:
     headers: dict[str, str] = {}
+    body: bytes | Iterable[bytes]
     per_request = backend.serialize == SERIALIZE_PER_REQUEST
     if ext == "json" and per_request:
         body = S.result_json_rendered(result, trimmed=trimmed)
@@ -141,14 +143,14 @@ def result_response(
         headers["Content-Length"] = str(size)
     elif ext in ("csv", "tsv"):
         date_format, time_format = backend.date_formats()
-        body = S.result_dsv(
+        lines = S.result_dsv(
             result,
             delimiter="," if ext == "csv" else "\t",
             date_format=date_format,
             time_format=time_format,
         )
-        if per_request:
-            body = b"".join(body)  # the whole text first, as Redash's handler does
+        # per request: the whole text first, as Redash's handler does
+        body = b"".join(lines) if per_request else lines
     else:
         raise ValueError(f"unknown extension {ext!r}")  # → 500, as upstream
     response = Response(body, content_type=CONTENT_TYPES[ext], headers=headers)
