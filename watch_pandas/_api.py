@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ._client import ResultBody, WatchClient
-    from ._frames import DtypeBackend
+    from ._decode import DtypeBackend
     from .models import Query, ResultMeta
 
 __all__ = ["read_watch_query", "run_sql", "clear_cache"]
@@ -597,7 +597,7 @@ def _reposted_body(execution: Execution, query_id: int | None, repost: Callable[
 
 
 def _decode(body: ResultBody | bytes, dtype_backend: DtypeBackend):
-    from ._frames import read_result
+    from ._decode import read_result
 
     return read_result(body, dtype_backend=dtype_backend)
 

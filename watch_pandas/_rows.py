@@ -457,7 +457,7 @@ _ARROW_OF_KIND = {int: pa.int64(), float: pa.float64(), bool: pa.bool_(), str: p
 def batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
     """One batch of one column: an Arrow array when the values surely fit, else the list.
 
-    A list part keeps the exact JSON values; ``frames`` then builds the whole column from all
+    A list part keeps the exact JSON values; ``_decode`` then builds the whole column from all
     values the careful way, as ``decode_result`` does.
     """
     kind = col_type if col_type in _PART_TYPES else None
