@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
+from types import GenericAlias
 from typing import Any
 
 import msgspec
@@ -54,6 +55,7 @@ _OPEN, _CLOSE = ord("["), ord("]")
 _ODD = -1  # the prefix scanner's answer for "not the layout the fast path expects"
 _END_ATTEMPTS = 16
 
+_scan_rows: Callable[..., tuple[int, list[Any]] | None] | None
 try:  # the optional compiled row scanner (watch_pandas/_scan.c); msgspec does all without it
     from ._scan import scan_rows as _scan_rows
 except ImportError:  # pragma: no cover - installed without a C compiler
@@ -94,8 +96,9 @@ class RowDecoder:
         loose = [(f"f{i}", Any, msgspec.field(default=None, name=n)) for i, n in enumerate(names)]
         row = msgspec.defstruct("Row", typed, gc=False)
         any_row = msgspec.defstruct("AnyRow", loose, gc=False)
-        self._typed = msgspec.json.Decoder(list[row])
-        self._loose = msgspec.json.Decoder(list[any_row])
+        # list[row], spelled so a type checker accepts a struct made at run time
+        self._typed = msgspec.json.Decoder(GenericAlias(list, (row,)))
+        self._loose = msgspec.json.Decoder(GenericAlias(list, (any_row,)))
         self._getters = [attrgetter(f"f{i}") for i in range(len(names))]
         self._scan_args: tuple[Any, ...] | None = (
             None if _scan_rows is None else _scan_args(self.names, self.types)
@@ -104,8 +107,9 @@ class RowDecoder:
     def parts(self, batch: bytes | bytearray | memoryview) -> list[Any]:
         """Each column of the rows in ``batch`` as an Arrow array, or a list when the values
         do not surely fit the column type (see :func:`batch_part`)."""
-        if self._scan_args is not None:
-            scanned = _scan_rows(batch, *self._scan_args)
+        scan = _scan_rows
+        if self._scan_args is not None and scan is not None:
+            scanned = scan(batch, *self._scan_args)
             if scanned is not None:
                 return self._scanned_parts(*scanned)
             # The accelerator leaves this layout to msgspec (nested values, keys it does not
@@ -324,7 +328,7 @@ class ResultSplitter:
             decoder = make_decoder(columns) if isinstance(columns, list) else None
             if decoder is not None:
                 yield Columns(columns)
-        if decoder is None:
+        if decoder is None or rows_at is None:  # (a decoder means rows_at was found)
             yield Whole(bytes(prefix) + b"".join(it))
             return
         head = bytes(prefix[:rows_at])
@@ -402,7 +406,7 @@ def _decode_closed(buf: bytearray, brace: int, decoder: RowDecoder) -> list[Any]
         raise
 
 
-def _last_row_cut(buf: bytes, end: int) -> tuple[int, int] | None:
+def _last_row_cut(buf: bytes | bytearray, end: int) -> tuple[int, int] | None:
     """The last ``}`` … ``{`` row boundary before ``end``: (index of ``}``, index of ``{``)."""
     near = max(0, end - (64 << 10))  # rows are short: look near the end before the whole
     best = max(buf.rfind(b"},{", near, end), buf.rfind(b"}, {", near, end))
@@ -419,7 +423,7 @@ def _last_row_cut(buf: bytes, end: int) -> tuple[int, int] | None:
     return last.start(), last.end() - 1
 
 
-def _last_close(buf: bytes, end: int) -> tuple[int, int] | None:
+def _last_close(buf: bytes | bytearray, end: int) -> tuple[int, int] | None:
     """The last ``}`` ``]`` (end of the rows list?) before ``end``: (``}`` index, ``]`` index)."""
     pos = buf.rfind(b"]", 0, end)
     while pos > 0:
@@ -434,7 +438,7 @@ def _last_close(buf: bytes, end: int) -> tuple[int, int] | None:
 
 # --------------------------------------------------------------------------- batch → Arrow
 
-_PART_TYPES = {
+_PART_TYPES: dict[str | None, Any] = {
     C.TYPE_INTEGER: pa.int64(),
     C.TYPE_FLOAT: pa.float64(),
     C.TYPE_BOOLEAN: pa.bool_(),
@@ -443,7 +447,7 @@ _PART_TYPES = {
     C.TYPE_DATETIME: pa.string(),
 }
 _SCAN_LETTERS = {pa.int64(): "i", pa.float64(): "f", pa.bool_(): "b", pa.string(): "s"}
-_PART_KINDS = {
+_PART_KINDS: dict[str, set[type]] = {
     C.TYPE_INTEGER: {int},
     C.TYPE_FLOAT: {float},  # unchecked ints in a float column: the whole-column rule decides
     C.TYPE_BOOLEAN: {bool},
