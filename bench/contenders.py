@@ -86,9 +86,9 @@ def _frame_result(df: Any, started: float, marks: dict[str, float]) -> dict[str,
 
 
 def stream_post(cfg: dict[str, Any]) -> dict[str, Any]:
-    """After: inline POST reply decoded by frames.read_result while it arrives."""
+    """After: inline POST reply decoded by _decode.read_result while it arrives."""
     from watch_pandas._client import WatchClient
-    from watch_pandas._frames import read_result
+    from watch_pandas._decode import read_result
 
     client = WatchClient(cfg["url"], cfg["key"])
     marks: dict[str, float] = {}
@@ -99,9 +99,9 @@ def stream_post(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def stream_get(cfg: dict[str, Any]) -> dict[str, Any]:
-    """After, by-id path: WatchClient.open_result + frames.read_result."""
+    """After, by-id path: WatchClient.open_result + _decode.read_result."""
     from watch_pandas._client import WatchClient
-    from watch_pandas._frames import read_result
+    from watch_pandas._decode import read_result
 
     client = WatchClient(cfg["url"], cfg["key"])
     marks: dict[str, float] = {}
@@ -111,9 +111,9 @@ def stream_get(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def whole_post(cfg: dict[str, Any]) -> dict[str, Any]:
-    """Before: the inline POST body read whole, then frames.decode_result."""
+    """Before: the inline POST body read whole, then _decode.decode_result."""
     from watch_pandas._client import WatchClient
-    from watch_pandas._frames import decode_result
+    from watch_pandas._decode import decode_result
 
     client = WatchClient(cfg["url"], cfg["key"])
     started = time.perf_counter()
@@ -307,7 +307,7 @@ def main(argv: list[str]) -> None:
     if name not in ("download_post", "download_get", "download_post_stored") and name in PRELOAD:
         import pyarrow.compute  # noqa: F401
 
-        import watch_pandas._frames  # noqa: F401  (decoding modules are imported on first use)
+        import watch_pandas._decode  # noqa: F401  (decoding modules are imported on first use)
         import watch_pandas._rows  # noqa: F401
     baseline = _rss_mb("VmRSS")
     out = CONTENDERS[name](cfg)

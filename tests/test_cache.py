@@ -20,7 +20,7 @@ from _samples import sample_body
 from watch_pandas import ConfigError, NotFoundError, ParameterError, read_watch_query, run_sql
 from watch_pandas import _cache as wc
 from watch_pandas._client import WatchClient
-from watch_pandas._frames import decode_result
+from watch_pandas._decode import decode_result
 from watch_pandas.models import Query
 
 RESULT_SAMPLES = [
@@ -105,6 +105,29 @@ def test_a_stored_frame_reads_back_identical(store, name, backend):
         assert restored == original
     assert back.attrs["watch"]["source"] == wc.LOCAL_CACHE
     assert back.attrs["watch"]["parameters"] == {"x": 1}
+
+
+def test_nullable_columns_come_back_through_the_decoders_dtype_table(store, monkeypatch):
+    # One Arrow → pandas table for decoding and the cache: a column the decoder makes
+    # (Int64, Float64, boolean, string) is restored by the same mapping, not a copy of it.
+    from watch_pandas._decode import _dtypes
+
+    looked_up = []
+
+    class Recording(dict):
+        def get(self, arrow_type, default=None):
+            looked_up.append(str(arrow_type))
+            return super().get(arrow_type, default)
+
+    monkeypatch.setattr(_dtypes, "NULLABLE_DTYPES", Recording(_dtypes.NULLABLE_DTYPES))
+    frame = decoded("27-typed-pg-json", "numpy_nullable")
+    key = wc.CacheKey.for_read(SERVER, 7, {"x": 1}, "numpy_nullable")
+    store.store(key, frame, query=make_query(), is_default=False)
+
+    back = store.load(key)
+
+    pd.testing.assert_frame_equal(back, frame, check_exact=True)
+    assert {"int64", "string"} <= set(looked_up)
 
 
 def test_integers_beyond_int64_are_stored_as_marked_text_and_come_back_exact(store):

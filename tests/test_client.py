@@ -1237,7 +1237,7 @@ def test_post_results_stream_hands_back_the_body_as_chunks(
     mock: responses.RequestsMock, client: WatchClient
 ) -> None:
     from watch_pandas._client import ResultBody
-    from watch_pandas._frames import decode_result, read_result
+    from watch_pandas._decode import decode_result, read_result
 
     raw = json.dumps(sample_body("27-typed-pg-json")).encode()
     mock.post(f"{API}/queries/1/results", body=raw, content_type="application/json")

@@ -1,4 +1,4 @@
-"""Tests for watch_pandas._frames: JSON/CSV result bodies → typed DataFrames.
+"""Tests for watch_pandas._decode: JSON/CSV result bodies → typed DataFrames.
 
 The CSV bodies are written here with the stdlib ``csv`` module following the server's rules
 (docs/protocol.md#csv-and-tsv-downloads), independently of the decoder, and compared with the
@@ -10,6 +10,8 @@ from __future__ import annotations
 import csv
 import io
 import json
+import subprocess
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -18,9 +20,8 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-from watch_pandas import _frames as frames
-from watch_pandas import _rows
-from watch_pandas._frames import csv_loss_reason, decode_csv, decode_result, read_result
+from watch_pandas import _decode, _rows
+from watch_pandas._decode import csv_loss_reason, decode_csv, decode_result, read_result
 from watch_pandas.errors import LossyFormatError, ServerError, WatchError
 from watch_pandas.models import Column
 
@@ -786,7 +787,7 @@ def test_csv_value_not_in_its_type_is_a_lossy_error() -> None:
 
 def both_ways(body: str, batch_bytes: int = 64) -> tuple[pd.DataFrame, Any]:
     """decode_result's answer, after checking read_result streams to the very same one."""
-    expected, meta = frames.decode_result(body)
+    expected, meta = _decode.decode_result(body)
     got, got_meta = read_result(body.encode(), batch_bytes=batch_bytes)
     pd.testing.assert_frame_equal(got, expected)
     assert got_meta == meta
@@ -962,3 +963,22 @@ def test_stream_row_longer_than_the_cut_search_window() -> None:
         df, _ = both_ways(body, batch_bytes=batch_bytes)
         assert df["n"].tolist() == list(range(60))
         assert df["s"].iloc[50] == long_text
+
+
+@pytest.mark.parametrize(
+    "module",
+    [
+        "watch_pandas._decode",
+        "watch_pandas._decode._json",
+        "watch_pandas._decode._dtypes",
+        "watch_pandas._decode._csv",
+        "watch_pandas._rows",
+        "watch_pandas._cache",
+    ],
+)
+def test_each_decoding_module_imports_first_in_a_fresh_interpreter(module) -> None:
+    # An import cycle shows only when a module is the first one imported.
+    done = subprocess.run(
+        [sys.executable, "-c", f"import {module}"], capture_output=True, text=True, check=False
+    )
+    assert done.returncode == 0, done.stderr

@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from watch_pandas import _constants as C
 from watch_pandas import _rows
-from watch_pandas._frames import decode_result, read_result
+from watch_pandas._decode import decode_result, read_result
 from watch_pandas.errors import ServerError
 
 TYPES = [C.TYPE_INTEGER, C.TYPE_FLOAT, C.TYPE_BOOLEAN, C.TYPE_STRING, C.TYPE_DATE]

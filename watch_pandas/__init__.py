@@ -69,7 +69,7 @@ _LAZY = {
     "read_parquet": "_files",
     "to_feather": "_files",
     "read_feather": "_files",
-    "decode_csv": "_frames",
+    "decode_csv": "_decode",
     "read_watch_dashboard": "_dashboards",
     "picker": "widgets",
     "WatchClient": "_client",
@@ -82,8 +82,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._api import clear_cache, read_watch_query, run_sql
     from ._client import WatchClient
     from ._dashboards import read_watch_dashboard
+    from ._decode import decode_csv
     from ._files import read_feather, read_parquet, to_feather, to_parquet
-    from ._frames import decode_csv
     from ._progress import ProgressEvent
     from ._versions import show_versions
     from .magics import load_ipython_extension

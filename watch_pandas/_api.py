@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ._client import WatchClient
-    from ._frames import DtypeBackend
+    from ._decode import DtypeBackend
 
 __all__ = ["read_watch_query", "run_sql", "clear_cache"]
 

@@ -3,7 +3,7 @@
 ``POST …/results`` answers either ``{"job": …}`` (poll it) or ``{"query_result": …}`` (the
 rows, possibly hundreds of megabytes). :func:`execution_response` and
 :func:`streamed_execution_response` sniff the first key instead of parsing a big result twice;
-:class:`ResultBody` hands a still-arriving body to :func:`watch_pandas._frames.read_result` in
+:class:`ResultBody` hands a still-arriving body to :func:`watch_pandas._decode.read_result` in
 chunks. Package-internal: names without an underscore are used by ``_client/``.
 """
 
@@ -24,7 +24,7 @@ from .models import Job
 _FIRST_KEY = re.compile(rb'\s*\{\s*"([A-Za-z_]+)"')
 _SMALL_BODY = 64 * 1024
 # Chunks of a streamed result body: big enough that reading costs little per byte, small
-# enough that decoding overlaps the transfer (see frames.read_result).
+# enough that decoding overlaps the transfer (see _decode.read_result).
 STREAM_CHUNK = 1 << 20
 
 
@@ -40,7 +40,7 @@ class ResultBody:
     """A result body that is still arriving: iterate once for its byte chunks, or ``read()``.
 
     Returned by ``post_query_results(..., stream=True)`` and :meth:`WatchClient.open_result`;
-    hand it to :func:`watch_pandas._frames.read_result`, which decodes rows while the rest
+    hand it to :func:`watch_pandas._decode.read_result`, which decodes rows while the rest
     arrives. The connection is released when the chunks are exhausted or on :meth:`close`.
     A connection that breaks mid-body raises :class:`~watch_pandas.errors.TransportError`.
     """

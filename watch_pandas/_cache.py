@@ -944,26 +944,6 @@ def _frame_from_table(table: pa.Table, meta: Mapping[str, Any]) -> pd.DataFrame:
     return frame
 
 
-_NULLABLE_BY_ARROW: dict[Any, Any] = {}
-
-
-def _nullable_mapper(arrow_type):
-    import pandas as pd
-    import pyarrow as pa
-
-    if not _NULLABLE_BY_ARROW:
-        _NULLABLE_BY_ARROW.update(
-            {
-                pa.int64(): pd.Int64Dtype(),
-                pa.float64(): pd.Float64Dtype(),
-                pa.bool_(): pd.BooleanDtype(),
-                pa.string(): pd.StringDtype(),
-                pa.large_string(): pd.StringDtype(),
-            }
-        )
-    return _NULLABLE_BY_ARROW.get(arrow_type)
-
-
 def _restore(array: pa.ChunkedArray, column: Mapping[str, Any], n_rows: int) -> pd.Series:
     import pandas as pd
 
@@ -982,7 +962,9 @@ def _restore(array: pa.ChunkedArray, column: Mapping[str, Any], n_rows: int) -> 
         values = [None if v is None else json.loads(v) for v in array.to_pylist()]
         return pd.Series(values, dtype=object, index=index)
     if kind == _KIND_PANDAS:
-        series = array.to_pandas(types_mapper=_nullable_mapper)
+        from ._decode._dtypes import NULLABLE_DTYPES  # the decoder's table: the same dtypes
+
+        series = array.to_pandas(types_mapper=NULLABLE_DTYPES.get)
         dtype = pd.api.types.pandas_dtype(column["dtype"])
         if series.dtype != dtype:
             series = series.astype(dtype)

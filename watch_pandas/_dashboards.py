@@ -62,7 +62,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ._client import WatchClient
-    from ._frames import DtypeBackend
+    from ._decode import DtypeBackend
     from .models import Dashboard, Widget
 
 __all__ = [

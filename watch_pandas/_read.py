@@ -4,7 +4,7 @@ Shared by the public verbs (:mod:`watch_pandas._api`) and by dashboards, which r
 widget through :func:`read_saved_query`. A :class:`ReadPlan` is made once per read: the wire
 parameter values, the cache key and whether they are the saved defaults. The local cache's
 rules live in :mod:`watch_pandas._cache`, the job's life in :mod:`watch_pandas._execution`,
-the decoding in :mod:`watch_pandas._frames`.
+the decoding in :mod:`watch_pandas._decode`.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._body import ExecutionResponse, ResultBody
     from ._client import WatchClient
-    from ._frames import DtypeBackend
+    from ._decode import DtypeBackend
     from .models import Query, ResultMeta
 
 log = logging.getLogger("watch_pandas")
@@ -393,7 +393,7 @@ def _reposted_body(
 def _decode(
     body: ResultBody | bytes, dtype_backend: DtypeBackend
 ) -> tuple[pd.DataFrame, ResultMeta]:
-    from ._frames import read_result
+    from ._decode import read_result
 
     return read_result(body, dtype_backend=dtype_backend)
 

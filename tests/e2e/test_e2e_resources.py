@@ -1,5 +1,5 @@
 """WatchClient over real HTTP: dashboards, data sources, ad-hoc SQL, query CRUD/paging/search,
-and CSV downloads against ``frames.decode_csv``."""
+and CSV downloads against ``_decode.decode_csv``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from watch_pandas import ConflictError, LossyFormatError, WatchClient, read_watch_query
-from watch_pandas._frames import csv_loss_reason, decode_csv, decode_result
+from watch_pandas._decode import csv_loss_reason, decode_csv, decode_result
 from watch_pandas.testing import _demo
 
 

@@ -17,7 +17,7 @@ import requests
 import responses
 
 from watch_pandas import WatchClient, read_watch_query
-from watch_pandas._frames import decode_csv
+from watch_pandas._decode import decode_csv
 from watch_pandas.errors import (
     AuthError,
     LossyFormatError,

@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from watch_pandas import WatchClient, read_watch_query, run_sql
-from watch_pandas._frames import decode_csv, decode_result
+from watch_pandas._decode import decode_csv, decode_result
 from watch_pandas.errors import LossyFormatError
 from watch_pandas.models import Column
 from watch_pandas.testing import LocalWatch

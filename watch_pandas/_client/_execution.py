@@ -213,7 +213,7 @@ class ExecutionAPI(BaseClient):
         )
 
     def open_result(self, result_id: int | str, *, query_id: int | str | None = None) -> ResultBody:
-        """A JSON result by id as a :class:`ResultBody` (for :func:`frames.read_result`).
+        """A JSON result by id as a :class:`ResultBody`, for the decoder (`_decode.read_result`).
 
         Routes as :meth:`get_result`; the body is read in chunks as it arrives.
         """

@@ -1,0 +1,273 @@
+"""The dtype table: result column types → Arrow arrays → pandas dtypes, for both backends.
+
+Dtypes come from the result's ``columns[].type``, never from guessing text:
+
+============  ======================  =====================================
+column type   ``numpy_nullable``      ``pyarrow``
+============  ======================  =====================================
+integer       ``Int64``               ``int64[pyarrow]``
+float         ``Float64``             ``double[pyarrow]``
+boolean       ``boolean``             ``bool[pyarrow]``
+string        ``string`` (NA ≠ "")    ``string[pyarrow]``
+date          ``datetime64[s]``       ``date32[day][pyarrow]``
+datetime      ``datetime64[ms]``      ``timestamp[ms][pyarrow]``
+datetime (Z)  ``datetime64[ms, UTC]`` ``timestamp[ms, tz=UTC][pyarrow]``
+============  ======================  =====================================
+
+Column type → Arrow is :data:`TYPED_BUILDERS`; Arrow → pandas is :func:`to_series`, with
+:data:`NULLABLE_DTYPES` for ``numpy_nullable`` (the local cache restores frames with it too).
+
+Decisions (both backends):
+
+- Integers beyond int64 (wei amounts) → ``object`` column of exact Python ints. pandas'
+  ``df.to_parquet``/``to_feather`` refuse them: save with :func:`watch_pandas.to_parquet`.
+- JSON ints in a float column become floats when exactly representable (|v| ≤ 2**53);
+  otherwise the column is ``object`` with the values untouched (never rounded).
+- Dates use second resolution (0001-01-01 .. 9999-12-31 fit; nanoseconds would not).
+- Datetimes use millisecond resolution (what the server sends); a value with finer digits
+  moves the column to ``us``. Offsets are converted to UTC. A column mixing naive and
+  zone-carrying values is ``object`` holding the server's ISO strings untouched (choosing a
+  zone for the naive ones would silently shift them).
+- A value that does not fit its declared type (say text in an integer column) sends the
+  column through the untyped inference below, so no value is ever changed or dropped.
+- ``type: null`` columns are inferred from the values: all ints → integer, ints and floats →
+  float (object if an int is not exactly representable), all bools → boolean, all strings →
+  string, and with ``infer_untyped=True`` strict ISO dates / datetimes → date / datetime.
+  dict/list cells or mixed kinds → ``object`` with the Python values untouched. An untyped
+  column with no non-null value (including an empty result) → ``object`` of ``None``: there
+  is nothing to infer a type from, and ``object`` claims nothing.
+- The frame has a RangeIndex and the columns of ``columns`` in order (duplicates kept).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from .. import _constants as C
+from ..models import Column
+
+DtypeBackend = Literal["numpy_nullable", "pyarrow"]
+_BACKENDS = ("numpy_nullable", "pyarrow")
+
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?$"
+_HAS_ZONE = r"(?:Z|[+-]\d{2}:\d{2}|[+-]\d{4})$"
+
+
+def check_backend(dtype_backend: str) -> None:
+    if dtype_backend not in _BACKENDS:
+        from ..errors import ConfigError
+
+        raise ConfigError(
+            f"dtype_backend must be one of {', '.join(map(repr, _BACKENDS))}, "
+            f"not {dtype_backend!r}."
+        )
+
+
+# --------------------------------------------------------------------------- building columns
+
+
+def build_from_values(values: list[Any], col_type: str | None, infer_untyped: bool) -> Any:
+    """Turn one column's JSON values into an Arrow array (or a list for ``object``)."""
+    builder = TYPED_BUILDERS.get(col_type) if col_type is not None else None
+    if builder is not None:
+        try:
+            built = builder(values)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError, OverflowError):
+            built = None
+        if built is not None:
+            return built
+        if col_type == C.TYPE_FLOAT and _kinds(values) <= {int, float}:
+            # A number a double cannot hold exactly: keep the column's values exact
+            # (object), never Int64 — a float column's dtype must not depend on the day's rows.
+            return values
+    return infer(values, infer_untyped)
+
+
+def build_integers(values: list[Any]) -> Any:
+    # pyarrow would silently truncate floats (1.5 → 1) and accept bools: insist on ints.
+    if not _kinds(values) <= {int}:
+        raise TypeError("not all values are integers")
+    try:
+        return pa.array(values, type=pa.int64())
+    except OverflowError:
+        return values  # beyond int64: exact Python ints in an object column
+
+
+def _build_floats(values: list[Any]) -> Any:
+    # pyarrow would turn bools into 1.0; it refuses ints a double cannot hold exactly.
+    if not _kinds(values) <= {int, float}:
+        raise TypeError("not all values are numbers")
+    return pa.array(values, type=pa.float64())
+
+
+def _kinds(values: list[Any]) -> set[type]:
+    """The Python types of the non-null values (bool is its own kind, not an int)."""
+    kinds = {type(v) for v in values}
+    kinds.discard(type(None))
+    return kinds
+
+
+def _build_booleans(values: list[Any]) -> Any:
+    return pa.array(values, type=pa.bool_())
+
+
+def _build_strings(values: list[Any]) -> Any:
+    return pa.array(values, type=pa.string())
+
+
+def _build_dates(values: list[Any]) -> Any:
+    return pc.cast(pa.array(values, type=pa.string()), pa.date32())
+
+
+def _build_datetimes(values: list[Any]) -> Any:
+    return parse_iso_datetimes(pa.array(values, type=pa.string()))
+
+
+TYPED_BUILDERS: dict[str, Callable[[list[Any]], Any]] = {
+    C.TYPE_INTEGER: build_integers,
+    C.TYPE_FLOAT: _build_floats,
+    C.TYPE_BOOLEAN: _build_booleans,
+    C.TYPE_STRING: _build_strings,
+    C.TYPE_DATE: _build_dates,
+    C.TYPE_DATETIME: _build_datetimes,
+}
+
+
+def parse_iso_datetimes(strings: pa.Array) -> Any:
+    """ISO strings → timestamp[ms] (naive) or timestamp[ms, UTC]; mixed → the strings as-is.
+
+    Returns ``None`` when some value is not an ISO datetime.
+    """
+    try:
+        # The usual column: naive values with at most ms digits. Arrow refuses any value with
+        # a zone offset here, so success means no value carries one (no need to look first).
+        return pc.cast(strings, pa.timestamp("ms"))
+    except pa.ArrowInvalid:
+        pass
+    valid = strings.drop_null()
+    if len(valid) == 0:
+        return pc.cast(strings, pa.timestamp("ms"))
+    zoned = pc.match_substring_regex(valid, _HAS_ZONE)
+    n_zoned = pc.sum(zoned).as_py() or 0
+    if 0 < n_zoned < len(valid):
+        return strings.to_pylist()  # mixed naive/aware: keep the server's text (see module doc)
+    tz = "UTC" if n_zoned else None
+    for unit in ("ms", "us", "ns"):
+        try:
+            return pc.cast(strings, pa.timestamp(unit, tz=tz))
+        except pa.ArrowInvalid:
+            continue
+    return None
+
+
+def infer(values: list[Any], infer_untyped: bool) -> Any:
+    """Careful inference for untyped columns (and values that defy their declared type)."""
+    kinds = _kinds(values)
+    if not kinds:
+        return values  # all null / no rows: object of None
+    if kinds == {int}:
+        return build_integers(values)
+    if kinds <= {int, float}:
+        try:
+            return pa.array(values, type=pa.float64())
+        except pa.ArrowInvalid:
+            return values  # an int a double cannot hold exactly: keep it exact
+    if kinds == {bool}:
+        return pa.array(values, type=pa.bool_())
+    if kinds == {str}:
+        try:
+            strings = pa.array(values, type=pa.string())
+        except UnicodeEncodeError:
+            return values  # a lone surrogate ("\ud800" is valid JSON): no UTF-8 for it
+        if infer_untyped:
+            return infer_temporal(strings)
+        return strings
+    return values  # dict/list cells or a mix of kinds: untouched
+
+
+def infer_temporal(strings: pa.Array) -> Any:
+    valid = strings.drop_null()
+    if pc.all(pc.match_substring_regex(valid, _ISO_DATE)).as_py():
+        try:
+            return pc.cast(strings, pa.date32())
+        except pa.ArrowInvalid:
+            return strings  # e.g. 2024-13-45: not a date after all
+    if pc.all(pc.match_substring_regex(valid, _ISO_DATETIME)).as_py():
+        parsed = parse_iso_datetimes(strings)
+        if isinstance(parsed, (pa.Array, pa.ChunkedArray)):
+            return parsed
+    return strings
+
+
+# --------------------------------------------------------------------------- to pandas
+
+
+# Arrow → the numpy_nullable dtype (large_string: what a Parquet file may hand back).
+NULLABLE_DTYPES = {
+    pa.int64(): pd.Int64Dtype(),
+    pa.float64(): pd.Float64Dtype(),
+    pa.bool_(): pd.BooleanDtype(),
+    pa.string(): pd.StringDtype(),
+    pa.large_string(): pd.StringDtype(),
+}
+
+
+def to_series(built: Any, n_rows: int, dtype_backend: str) -> pd.Series:
+    if isinstance(built, list):
+        return pd.Series(built, dtype=object, index=pd.RangeIndex(n_rows))
+    if dtype_backend == "pyarrow":
+        return built.to_pandas(types_mapper=pd.ArrowDtype)
+    if pa.types.is_date32(built.type):
+        built = pc.cast(built, pa.timestamp("s"))  # datetime64[s]: 0001..9999 fit
+    if built.type in _MASKED_ARRAYS:
+        return pd.Series(_masked(built), index=pd.RangeIndex(n_rows), copy=False)
+    return built.to_pandas(types_mapper=NULLABLE_DTYPES.get)
+
+
+_MASKED_ARRAYS = {pa.int64(): pd.arrays.IntegerArray, pa.float64(): pd.arrays.FloatingArray}
+
+
+def _masked(built: pa.Array | pa.ChunkedArray) -> Any:
+    """An ``Int64``/``Float64`` array from the Arrow values with one copy (pandas' own
+    conversion copies each batch's values and then joins them: a second copy)."""
+    dtype = np.dtype(built.type.to_pandas_dtype())
+    chunks = built.chunks if isinstance(built, pa.ChunkedArray) else [built]
+    values = np.concatenate(
+        [np.empty(0, dtype)]
+        + [
+            np.frombuffer(
+                c.buffers()[1], dtype=dtype, count=len(c), offset=c.offset * dtype.itemsize
+            )
+            for c in chunks
+            if len(c)
+        ]
+    )  # writable, and its own memory; values under nulls are masked
+    if built.null_count:
+        mask = np.array(pc.is_null(built).to_numpy(zero_copy_only=False), dtype=bool)
+    else:
+        mask = np.zeros(len(values), dtype=bool)
+    return _MASKED_ARRAYS[built.type](values, mask, copy=False)
+
+
+def assemble(
+    built: list[Any], columns: Sequence[Column], n_rows: int, dtype_backend: str
+) -> pd.DataFrame:
+    """The frame of the built columns; ``built`` is emptied as each column is converted, so
+    the Arrow data and the pandas data of all columns are never alive together."""
+    index = pd.RangeIndex(n_rows)
+    series = {}
+    for i in range(len(built)):
+        series[i] = to_series(built[i], n_rows, dtype_backend)
+        built[i] = None
+    built.clear()
+    frame = pd.DataFrame(series, index=index, copy=False)
+    del series
+    frame.columns = pd.Index([c.name for c in columns])
+    return frame
