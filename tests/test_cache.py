@@ -749,3 +749,31 @@ def test_a_query_key_frame_has_the_data_source_id_and_no_name(lw, cached_read):
     assert frame.attrs["watch"]["data_source_id"] in lw.demo.data_sources.values()
     assert frame.attrs["watch"]["data_source"] is None
     assert lw.counters.requests("GET", "/api/data_sources") == 0
+
+
+def test_without_the_local_cache_a_read_names_only_what_its_client_knows(lw):
+    """With cache=False nothing could remember a listing, so a read never pays a request for
+    a name; a client that listed its data sources already names them."""
+    qid = lw.demo.queries["positions"]
+    kw = {"url": lw.url, "api_key": lw.admin_key, "progress": False, "cache": False}
+    lw.counters.reset()
+    frame = read_watch_query(qid, **kw)
+    assert frame.attrs["watch"]["data_source_id"] in lw.demo.data_sources.values()
+    assert frame.attrs["watch"]["data_source"] is None
+    assert lw.counters.requests("GET", "/api/data_sources") == 0
+
+    with WatchClient(lw.url, lw.admin_key) as client:
+        names = {source.id: source.name for source in client.list_data_sources()}
+        named = read_watch_query(qid, client=client, progress=False, cache=False)
+    assert named.attrs["watch"]["data_source"] == names[named.attrs["watch"]["data_source_id"]]
+
+
+def test_a_query_key_frame_takes_the_name_a_user_key_read_remembered(lw, cached_read):
+    """A query key cannot list data sources, but a listing remembered in the local cache (by a
+    user-key read of the same server) names them: the name is not a secret of the key."""
+    qid = lw.demo.queries["markets"]
+    user = cached_read(qid)
+    lw.counters.reset()
+    frame = read_watch_query(qid, url=lw.url, api_key=lw.query_key(qid), max_age=0, progress=False)
+    assert frame.attrs["watch"]["data_source"] == user.attrs["watch"]["data_source"] is not None
+    assert lw.counters.requests("GET", "/api/data_sources") == 0

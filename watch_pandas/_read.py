@@ -406,7 +406,9 @@ def _data_source_name(
     can_list: bool,
 ) -> str | None:
     """A data source's name for provenance: known to this client or to the local cache, else
-    listed once (a user key; a query key cannot list) and remembered; ``None`` if unknown."""
+    listed once and remembered in the cache (a user key; a query key cannot list); ``None`` if
+    unknown. Without a local cache nothing would remember a listing, so none is made: a read
+    with ``cache=False`` pays no request for a name."""
     if source_id is None:
         return None
     known = watch.listed_data_sources()
@@ -414,7 +416,7 @@ def _data_source_name(
         known = _cache.known_sources(results, watch.url)
     if known is not None and source_id in known:
         return known[source_id]
-    if not can_list or watch.listed_data_sources() is not None:
+    if not can_list or results is None or watch.listed_data_sources() is not None:
         return None
     try:
         watch.list_data_sources()
