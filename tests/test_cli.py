@@ -240,3 +240,32 @@ def test_queries_offline_says_it_needs_the_server(env, monkeypatch, capsys):
     line = _one_error_line(capsys.readouterr().err)
     assert "offline" in line and "WATCH_OFFLINE" in line and "offline=" not in line
     assert env.counters.requests() == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("o.xlsx", [".xlsx", ".parquet, .feather, .csv or .json"]),
+        ("o", ["no suffix", ".parquet, .feather, .csv or .json"]),
+        ("afile/o.csv", ["afile", "is a file, not a folder"]),
+        ("nodir/o.parquet", ["nodir", "does not exist"]),
+        ("adir", ["adir", "is a folder"]),
+    ],
+    ids=["unknown-suffix", "no-suffix", "parent-is-a-file", "missing-folder", "target-is-a-folder"],
+)
+def test_get_checks_the_output_path_before_running_the_query(env, tmp_path, capsys, target, words):
+    """A typo in -o costs nothing: refused in one line before a request is sent."""
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "adir.csv").mkdir()
+    target = "adir.csv" if target == "adir" else target
+    env.counters.reset()
+    code = main(
+        ["get", str(env.demo.queries["markets"]), "--max-age", "0", "-o", str(tmp_path / target)]
+    )
+    assert code == 1
+    line = _one_error_line(capsys.readouterr().err)
+    for word in words:
+        assert word in line
+    assert "-o" in line
+    assert "non-existent" not in line and "errno" not in line.lower()
+    assert env.counters.requests() == 0

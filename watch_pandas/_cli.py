@@ -239,6 +239,8 @@ def _get(args: argparse.Namespace) -> int:
     from ._files import to_feather, to_parquet
 
     params = _collect_params(args.param)
+    if args.output is not None:
+        _check_output(args.output)  # before the query runs: a typo in -o costs nothing
     frame = read_watch_query(
         args.query_id,
         params,
@@ -257,15 +259,33 @@ def _get(args: argparse.Namespace) -> int:
         to_feather(frame, args.output)
     elif suffix == ".csv":
         frame.to_csv(args.output, index=False)
-    elif suffix == ".json":
-        frame.to_json(args.output, orient="records", date_format="iso", indent=1)
     else:
-        raise _usage(
-            f"cannot write {suffix or 'a file without suffix'}: use .parquet, .feather, .csv or "
-            ".json"
-        )
+        frame.to_json(args.output, orient="records", date_format="iso", indent=1)
     print(f"wrote {len(frame)} rows to {args.output}")
     return 0
+
+
+_OUTPUT_SUFFIXES = (".parquet", ".feather", ".csv", ".json")
+
+
+def _check_output(path: Path) -> None:
+    """Refuse an ``-o`` path that cannot be written, saying why, before anything runs."""
+    kinds = ", ".join(_OUTPUT_SUFFIXES[:-1]) + " or " + _OUTPUT_SUFFIXES[-1]
+    if path.is_dir():
+        raise _usage(f"-o {path} is a folder; give a file name ending in {kinds}")
+    suffix = path.suffix.lower()
+    if not suffix:
+        raise _usage(f"-o {path} has no suffix; end the file name in {kinds}")
+    if suffix not in _OUTPUT_SUFFIXES:
+        raise _usage(f"-o {path}: cannot write {suffix} files; use {kinds}")
+    folder = path.parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    if existing.exists() and not existing.is_dir():
+        raise _usage(f"-o {path}: {existing} is a file, not a folder; choose another path")
+    if existing != folder:
+        raise _usage(f"-o {path}: the folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _usage(f"-o {path}: no permission to write into the folder {folder}")
 
 
 def _queries(args: argparse.Namespace) -> int:
