@@ -269,3 +269,32 @@ def test_get_checks_the_output_path_before_running_the_query(env, tmp_path, caps
     assert "-o" in line
     assert "non-existent" not in line and "errno" not in line.lower()
     assert env.counters.requests() == 0
+
+
+def test_a_pasted_page_url_names_the_url_option(env, capsys):
+    qid = env.demo.queries["markets"]
+    env.counters.reset()
+    assert main(["get", str(qid), "--url", f"{env.url}/queries/{qid}"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"--url {env.url} " in line and "$WATCH_API_KEY" in line
+    assert "url=" not in line and "api_key=" not in line
+    assert env.counters.requests() == 0
+
+
+@pytest.mark.parametrize("timeout", ["0", "-3", "soon", "nan"])
+def test_get_refuses_a_bad_timeout_without_suggesting_none(env, timeout, capsys):
+    env.counters.reset()
+    with pytest.raises(SystemExit) as caught:
+        main(["get", str(env.demo.queries["markets"]), "--timeout", timeout])
+    assert caught.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("watch-pandas get: error: argument --timeout: ")
+    assert repr(timeout) in last and "leave --timeout out" in last and "None" not in last
+    assert env.counters.requests() == 0
+
+
+def test_an_offline_miss_says_how_to_go_online_on_the_command_line(env, monkeypatch, capsys):
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    assert main(["get", str(env.demo.queries["markets"])]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "unset $WATCH_OFFLINE" in line and "offline=" not in line

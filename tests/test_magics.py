@@ -453,3 +453,23 @@ def test_cell_offline_is_served_from_the_local_cache_without_the_network(ip, ser
     with pytest.raises(UsageError, match="no cached copy"):
         ip.run_cell_magic("watch", "-d db --param n=3", sql)
     assert server.counters.requests() == 0
+
+
+def test_offline_misses_in_a_notebook_name_what_the_notebook_can_set(ip, server, monkeypatch):
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    with pytest.raises(UsageError, match=r"unset \$WATCH_OFFLINE") as line_miss:
+        ip.run_line_magic("watch", str(server.demo_query))
+    with pytest.raises(UsageError, match=r"unset \$WATCH_OFFLINE") as cell_miss:
+        ip.run_cell_magic("watch", "-d db --max-age 60", "SELECT 7 AS never_run")
+    for caught in (line_miss, cell_miss):
+        assert "offline=" not in str(caught.value) and "max_age=" not in str(caught.value)
+
+
+def test_a_pasted_page_url_names_the_magics_url_setting(ip, server):
+    ip.run_line_magic("config", f"WatchMagic.url = '{server.url}/queries/{server.demo_query}'")
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("watch", str(server.demo_query))
+    message = str(caught.value)
+    assert f"%config WatchMagic.url = '{server.url}'" in message
+    assert "url=" not in message.replace("WatchMagic.url =", "")
+    assert "api_key=" not in message

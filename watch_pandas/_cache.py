@@ -83,6 +83,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import _params as _params
+from . import _wording
 from .errors import ConfigError, ParameterError
 from .models import Query
 
@@ -210,12 +211,22 @@ def needs_network(what: str, instead: str = "", *, argument: bool = True) -> Con
     """The one refusal for work that cannot be done from the cache while offline mode is on
     (``argument``: the caller has an ``offline=`` argument to mention)."""
     hint = f" {instead}" if instead else ""
-    on = f"${OFFLINE_ENV}=1 or offline=True" if argument else f"${OFFLINE_ENV}=1"
-    off = f"unset ${OFFLINE_ENV} or pass offline=False" if argument else f"unset ${OFFLINE_ENV}"
+    words = _wording.current() if argument else _wording.CLI  # CLI: the environment only
+    on, off = words.offline_on, words.go_online
     return ConfigError(
         f"{what} needs the server, and offline mode is on ({on}), which never touches the "
         f"network.{hint} To go online, {off}."
     )
+
+
+def offline_miss(found: Lookup, directory: Path, wanted: str) -> str:
+    """Why an offline read of ``wanted`` has nothing to serve, and the advice that can help: a
+    copy too old for ``max_age`` can still be served; without one only an online read helps."""
+    words = _wording.current()
+    looked = f"looked in the local cache at {directory} for {wanted}, and {found.reason}."
+    if found.info is None:  # no copy, or an unreadable one
+        return f"{looked} Read it online once with them ({words.go_online})."
+    return f"{looked} Serve it anyway {words.any_age}, or read it online ({words.go_online})."
 
 
 def unusable_folder(directory: Path, exc: OSError) -> ConfigError:
@@ -352,7 +363,8 @@ def usable(
         if age is None:
             return "the cached result has no retrieved_at to check max_age against"
         if age > max_age:
-            return f"the cached result is {age:.0f} s old (max_age={max_age})"
+            limit = _wording.current().max_age(max_age)
+            return f"the cached result is {age:.0f} s old ({limit})"
     return None
 
 
@@ -499,12 +511,12 @@ def offline_source_id(results: ResultCache, server: str, data_source: int | str)
         seen = f"It is not among the data sources last listed online: {listed}."
     else:
         seen = (
-            "Its data sources were never listed online (no list is kept "
-            f"in the local cache ({results.directory}))."
+            "Its data sources were never listed online, so the local cache at "
+            f"{results.directory} keeps no list of them."
         )
     raise needs_network(
         f"Finding data source {data_source!r} of {server} by name",
-        f"{seen} Pass its id (data_source=3) instead.",
+        f"{seen} Pass its id ({_wording.current().data_source(3)}) instead.",
     )
 
 

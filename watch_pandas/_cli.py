@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from . import _wording
 from ._config import config_path
 from .errors import WatchError, one_line
 
@@ -32,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        with _wording.use(_wording.CLI):
+            return int(args.run(args) or 0)
     except WatchError as exc:
         hint = (
             "Pass --url/--profile, set WATCH_URL and WATCH_API_KEY, or add a profile to "
@@ -112,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
         help="accept a cached result at most this many seconds old (0: run the query; "
         "default: any age)",
     )
-    get.add_argument("--timeout", type=float, default=None, help="overall deadline in seconds")
+    get.add_argument(
+        "--timeout", type=_timeout, default=None, help="overall deadline in seconds (default: none)"
+    )
     get.add_argument("-o", "--output", type=Path, help="write .parquet, .feather, .csv or .json")
     _connection_args(get)
     get.set_defaults(run=_get)
@@ -148,6 +153,20 @@ def _max_age(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a number of seconds: use a whole number >= 0 (0 runs the query), "
             "or leave --max-age out to accept a cached result of any age"
+        )
+    return seconds
+
+
+def _timeout(text: str) -> float:
+    """``--timeout`` for argparse: seconds > 0 (leaving it out means no deadline)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds < math.inf):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds: use a number > 0, or leave --timeout out "
+            "to wait as long as the query runs"
         )
     return seconds
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import _wording
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -76,7 +77,7 @@ def resolve_config(
     explicit = profile is not None
     requested = _explicit_profile(profile)
     env = () if explicit else (ENV_URL, ENV_API_KEY)
-    url_value, url_source = _pick(url, "the url= argument", env[0] if env else None)
+    url_value, url_source = _pick(url, _wording.current().url_source, env[0] if env else None)
     key_value, key_source = _pick(api_key, "the api_key= argument", env[1] if env else None)
 
     used_profile: str | None = None
@@ -118,7 +119,7 @@ def _check_key_stays_home(
         raise ConfigError(
             f"The API key of profile {profile!r} belongs to {normalize_url(home)}, but the URL "
             f"{normalize_url(url_value)} comes from {url_source}; the key is not sent there. "
-            "Pass api_key= (or WATCH_API_KEY) for that server, or use the profile's URL."
+            f"Give {_wording.current().key_option} for that server, or use the profile's URL."
         )
 
 
@@ -150,7 +151,7 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
             f"The Watch URL from {source} contains a user name or password; remove it and give "
-            "the API key as api_key= (or WATCH_API_KEY) instead."
+            f"the API key as {_wording.current().key_option} instead."
         )
     blank = next((i for i, ch in enumerate(text, 1) if ch.isspace() or not ch.isprintable()), 0)
     if blank:
@@ -169,15 +170,17 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
         # A page or API address pasted from the browser: name the base address instead of
         # letting every request 404 ("query not found") under a wrong prefix.
         address = urlunsplit((scheme, parts.netloc, base, "", ""))
+        words = _wording.current()
         raise ConfigError(
             f"The Watch URL from {source} is the address of a page or API route, not of the "
-            f"server; use its base address url={address!r} (the API key goes in api_key=)."
+            f"server; use its base address {words.url(address)} (the API key goes in "
+            f"{words.key_option})."
         )
     if parts.query or parts.fragment:
         raise ConfigError(
             f"The Watch URL from {source} has a query string or fragment; give only the base "
             "address (e.g. 'https://watch.example.org' or 'https://host/<org>'), and the key "
-            "as api_key=, never in the URL."
+            f"as {_wording.current().key_option}, never in the URL."
         )
     normalized = urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     if scheme == "http" and not _is_loopback(parts.hostname):

@@ -28,6 +28,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import MagicArgumentParser
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, Union
 
+from . import _wording
 from ._params import collect_pairs
 from .errors import (
     AuthError,
@@ -165,9 +166,10 @@ class WatchMagic(Magics):
         Defaults: ``%config WatchMagic`` lists them, ``%config WatchMagic.max_age = 0``
         sets one.
         """
-        if cell is None:
-            return self._line(line)
-        return self._cell(line, cell)
+        with _wording.use(_wording.MAGIC):  # messages name what a notebook can set
+            if cell is None:
+                return self._line(line)
+            return self._cell(line, cell)
 
     @property
     def _ipython(self) -> InteractiveShell:
