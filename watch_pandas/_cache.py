@@ -74,6 +74,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import numbers
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -826,7 +827,10 @@ def _to_table(frame: pd.DataFrame, meta: dict[str, Any]) -> pa.Table:
             arrays.append(pa.chunked_array(pa.array(series)))
             columns.append({"name": name, "kind": _KIND_ARROW})
         elif pd.api.types.is_object_dtype(dtype):
-            kind, array = _encode_objects(series.tolist())
+            try:
+                kind, array = _encode_objects(series.tolist())
+            except Uncacheable as exc:
+                raise Uncacheable(f"the object column {name!r} {exc}") from None
             arrays.append(array)
             columns.append({"name": name, "kind": kind})
         else:
@@ -854,17 +858,24 @@ def _encode_objects(values: list[Any]) -> tuple[str, pa.Array]:
     import pyarrow as pa
 
     present = [v for v in values if v is not None]
-    if present and all(type(v) is int for v in present):
+    if present and all(_is_integer(v) for v in present):
+        # numpy integers among Python ints (a column touched by numpy arithmetic) are the
+        # same integers: their decimal text is exact, and they read back as Python ints.
         return _KIND_BIGINT, pa.array([None if v is None else str(v) for v in values], pa.string())
     odd = {type(v).__name__ for v in present if type(v) not in _JSON_TYPES}
     if odd:
         # json.dumps would turn a tuple into a list or a Decimal into an error: not exact.
-        raise Uncacheable(f"an object column holds {', '.join(sorted(odd))} values")
+        raise Uncacheable(f"holds {', '.join(sorted(odd))} values")
     try:
         texts = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
     except (TypeError, ValueError) as exc:
-        raise Uncacheable(f"an object column holds a value JSON cannot keep: {exc}") from None
+        raise Uncacheable(f"holds a value JSON cannot keep: {exc}") from None
     return _KIND_JSON, pa.array(texts, pa.string())
+
+
+def _is_integer(value: object) -> bool:
+    """A Python int or a numpy integer (never a bool, which is no wei amount)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _write_parquet(table: pa.Table, handle) -> None:

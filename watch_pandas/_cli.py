@@ -289,22 +289,17 @@ _OUTPUT_SUFFIXES = (".parquet", ".feather", ".csv", ".json")
 
 def _check_output(path: Path) -> None:
     """Refuse an ``-o`` path that cannot be written, saying why, before anything runs."""
+    from ._files import why_unwritable
+
     kinds = ", ".join(_OUTPUT_SUFFIXES[:-1]) + " or " + _OUTPUT_SUFFIXES[-1]
-    if path.is_dir():
-        raise _usage(f"-o {path} is a folder; give a file name ending in {kinds}")
     suffix = path.suffix.lower()
-    if not suffix:
+    if not suffix and not path.is_dir():
         raise _usage(f"-o {path} has no suffix; end the file name in {kinds}")
-    if suffix not in _OUTPUT_SUFFIXES:
+    if suffix and suffix not in _OUTPUT_SUFFIXES:
         raise _usage(f"-o {path}: cannot write {suffix} files; use {kinds}")
-    folder = path.parent
-    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
-    if existing.exists() and not existing.is_dir():
-        raise _usage(f"-o {path}: {existing} is a file, not a folder; choose another path")
-    if existing != folder:
-        raise _usage(f"-o {path}: the folder {folder} does not exist; create it first")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise _usage(f"-o {path}: no permission to write into the folder {folder}")
+    problem = why_unwritable(path)
+    if problem is not None:
+        raise _usage(f"-o {path}: {problem}")
 
 
 def _queries(args: argparse.Namespace) -> int:
