@@ -298,3 +298,14 @@ def test_an_offline_miss_says_how_to_go_online_on_the_command_line(env, monkeypa
     assert main(["get", str(env.demo.queries["markets"])]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert "unset $WATCH_OFFLINE" in line and "offline=" not in line
+
+
+def test_a_query_link_for_the_id_says_to_pass_the_id_and_the_url(env, capsys):
+    qid = env.demo.queries["markets"]
+    with pytest.raises(SystemExit) as caught:
+        main(["get", f"{env.url}/queries/{qid}?api_key=SECRET-KEY-1"])
+    assert caught.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("watch-pandas get: error: argument query_id: ")
+    assert f"pass its id ({qid})" in last and f"--url {env.url}" in last
+    assert "SECRET-KEY-1" not in last

@@ -473,3 +473,13 @@ def test_a_pasted_page_url_names_the_magics_url_setting(ip, server):
     assert f"%config WatchMagic.url = '{server.url}'" in message
     assert "url=" not in message.replace("WatchMagic.url =", "")
     assert "api_key=" not in message
+
+
+def test_a_query_link_for_the_id_says_to_pass_the_id_and_set_the_url(ip, server):
+    link = f"{server.url}/queries/{server.demo_query}/source?api_key=SECRET-KEY-1"
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("watch", f"{link} frame")
+    message = str(caught.value)
+    assert f"pass its id ({server.demo_query})" in message
+    assert f"%config WatchMagic.url = '{server.url}'" in message
+    assert "SECRET-KEY-1" not in message

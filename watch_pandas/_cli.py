@@ -16,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from . import _wording
-from ._config import config_path
+from ._config import config_path, link_instead_of_id
 from .errors import WatchError, one_line
 
 __all__ = ["main"]
@@ -94,12 +94,14 @@ def _parser() -> argparse.ArgumentParser:
         description="With no WATCH_URL set, starts the local server with demo data; otherwise "
         "reads QUERY_ID from your server.",
     )
-    demo.add_argument("query_id", nargs="?", type=int, help="query to read on your own server")
+    demo.add_argument(
+        "query_id", nargs="?", type=_query_id, help="query to read on your own server"
+    )
     _connection_args(demo)
     demo.set_defaults(run=_demo)
 
     get = sub.add_parser("get", help="read a saved query and print it or write it to a file")
-    get.add_argument("query_id", type=int)
+    get.add_argument("query_id", type=_query_id)
     get.add_argument(
         "-p",
         "--param",
@@ -141,6 +143,16 @@ def _port(text: str) -> int:
             f"{text!r} is not a port: use a number from 0 to 65535 (0 = any free port)"
         )
     return port
+
+
+def _query_id(text: str) -> int:
+    """A query id for argparse; a pasted link gets the id and ``--url`` to use instead (and
+    is not echoed: it may hold a key)."""
+    if text.strip().isdigit():
+        return int(text)
+    with _wording.use(_wording.CLI):
+        link = link_instead_of_id(text, "QUERY_ID")
+    raise argparse.ArgumentTypeError(link or f"{text!r} is not a query id: use its number, e.g. 42")
 
 
 def _max_age(text: str) -> int:

@@ -29,6 +29,7 @@ from IPython.core.magic_arguments import MagicArgumentParser
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, Union
 
 from . import _wording
+from ._config import link_instead_of_id
 from ._params import collect_pairs
 from .errors import (
     AuthError,
@@ -339,7 +340,8 @@ class WatchMagic(Magics):
             raise UsageError(f"%watch: the query id must be a number, not {value!r}.")
         text = str(value).strip()
         if not text.isdigit():
-            raise UsageError(f"%watch: the query id must be a number, not {text!r}.")
+            link = link_instead_of_id(text, "the query id")
+            raise UsageError(f"%watch: {link or f'the query id must be a number, not {text!r}.'}")
         return int(text)
 
     def _value(self, text: str) -> Any:
