@@ -309,3 +309,21 @@ def test_a_query_link_for_the_id_says_to_pass_the_id_and_the_url(env, capsys):
     assert last.startswith("watch-pandas get: error: argument query_id: ")
     assert f"pass its id ({qid})" in last and f"--url {env.url}" in last
     assert "SECRET-KEY-1" not in last
+
+
+def test_serve_on_a_host_that_does_not_exist_is_one_line_naming_host(capsys):
+    assert main(["serve", "--host", "999.1.1.1", "--port", "0"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "--host 999.1.1.1" in line
+
+
+def test_serve_on_a_busy_port_is_one_line_naming_port(capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"--port {port}" in line and "in use" in line

@@ -205,7 +205,12 @@ def _server_extra() -> Iterator[None]:
 def _serve(args: argparse.Namespace) -> int:
     with _server_extra():
         from .testing import serve
+        from .testing._server import bind_problem
 
+    problem = bind_problem(args.host, args.port)
+    if problem is not None:  # one line naming the option, before anything is printed
+        which, reason = problem
+        raise _usage(f"--{which} {getattr(args, which)}: {reason}")
     serve(
         host=args.host,
         port=args.port,
