@@ -836,6 +836,24 @@ def test_adhoc_values_that_cannot_be_sent_are_refused(value, problem):
     assert info.value.name == "v"
 
 
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"p": {"a": float("nan")}}, "p.a"),
+        ({"p": {"a": {"b": None}}}, "p.a.b"),
+        ({"p": [1, float("inf")]}, "p[1]"),
+        ({"p": object()}, "p"),
+    ],
+)
+def test_an_adhoc_refusal_names_the_value_and_shows_the_parameters_own_name(given, named):
+    with pytest.raises(ParameterError) as info:
+        adhoc_parameters("SELECT '{{ p }}'", given)
+    message = str(info.value)
+    assert f"Parameter {named!r} of the SQL" in message and info.value.name == "p"
+    assert "{{ p.key }}" in message and "{{ p.start }}" in message and "x." not in message
+    assert "a object" not in message
+
+
 def test_adhoc_range_needs_a_pair():
     with pytest.raises(ParameterError, match="as a range"):
         adhoc_parameters("SELECT '{{ p.start }}'", {"p": "2024-01-01"})
@@ -983,7 +1001,8 @@ def test_adhoc_values_with_no_sql_text_are_parameter_errors_naming_them(value, p
     with pytest.raises(ParameterError) as info:
         adhoc_parameters("SELECT {{ v }}", {"v": value})
     message = str(info.value)
-    assert problem in message and "'v'" in message and "Given:" in message
+    assert problem in message and "Given:" in message
+    assert "'v'" in message or "'v[1]'" in message  # a list item is named by its position
     assert info.value.name == "v"
 
 

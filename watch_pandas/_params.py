@@ -846,10 +846,14 @@ _TAG = re.compile(
 _REQUIRED_KINDS = ("", "#")
 _VALUE_KINDS = ("", "#", "&", "^")
 _RANGE_PARTS = ("start", "end")
-_ADHOC_ALLOWED = (
-    "a string, finite number, date, datetime, list, a dict for {{ x.key }}, "
-    "or (start, end) for {{ x.start }}"
-)
+
+
+def _adhoc_allowed(top: str) -> str:
+    """What an ad-hoc parameter may be, shown with its own name."""
+    return (
+        f"a string, finite number, date, datetime, list, a dict for {{{{ {top}.key }}}}, "
+        f"or (start, end) for {{{{ {top}.start }}}}"
+    )
 
 
 @dataclass(frozen=True)
@@ -978,11 +982,11 @@ def _adhoc_tree(name: str, value: object) -> object:
     if isinstance(value, Mapping):
         if not all(isinstance(key, str) for key in value):
             raise _adhoc_error(name, value, "a dict's keys are names in the SQL: use strings")
-        return {key: _adhoc_tree(name, item) for key, item in value.items()}
+        return {key: _adhoc_tree(f"{name}.{key}", item) for key, item in value.items()}
     if isinstance(value, (set, frozenset)):
         raise _adhoc_error(name, value, "a set has no order (the SQL text would vary); use a list")
     if isinstance(value, (list, tuple)) or _is_array(value):
-        items = [_adhoc_scalar(name, item) for item in value]
+        items = [_adhoc_scalar(f"{name}[{i}]", item) for i, item in enumerate(value)]
         return [str(item) for item in items]
     return _adhoc_scalar(name, value)
 
@@ -1012,7 +1016,9 @@ def _adhoc_scalar(name: str, value: object) -> object:
         return value.replace(tzinfo=None).isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
-    raise _adhoc_error(name, value, f"cannot send a {type(value).__name__}")
+    kind = type(value).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    raise _adhoc_error(name, value, f"cannot send {article} {kind}")
 
 
 def _is_datetime64(value: object) -> TypeGuard[np.datetime64]:
@@ -1046,11 +1052,13 @@ def _is_array(value: object) -> TypeGuard[_Array]:
     return hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1
 
 
-def _adhoc_error(name: str, value: object, problem: str) -> ParameterError:
+def _adhoc_error(path: str, value: object, problem: str) -> ParameterError:
+    """The refusal of the value at ``path`` (``p``, ``p.a`` or ``p[1]``) of parameter ``p``."""
+    top = path.split(".")[0].split("[")[0]
     return ParameterError(
-        f"Parameter {name!r} of the SQL: {problem}. Given: {_short_repr(value)}. "
-        f"Allowed: {_ADHOC_ALLOWED}.",
-        name=name,
+        f"Parameter {path!r} of the SQL: {problem}. Given: {_short_repr(value)}. "
+        f"Allowed: {_adhoc_allowed(top)}.",
+        name=top,
         value=value,
-        allowed=_ADHOC_ALLOWED,
+        allowed=_adhoc_allowed(top),
     )
