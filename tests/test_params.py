@@ -1020,3 +1020,38 @@ def test_adhoc_numpy_datetimes_keep_their_precision():
         "b": "2024-02-01",
         "c": "2024-02-01 09:30:05",
     }
+
+
+def test_numpy_strings_reach_the_wire_as_plain_str():
+    """``df[col].unique()`` gives numpy strings; the wire values (and so df.attrs) are str."""
+    definitions = parse_definitions(
+        [
+            {"name": "t", "type": "text", "value": "a"},
+            {"name": "e", "type": "enum", "enumOptions": "A\nB", "value": "A"},
+            {
+                "name": "m",
+                "type": "enum",
+                "enumOptions": "A\nB",
+                "value": ["A"],
+                "multiValuesOptions": {"prefix": "", "suffix": "", "separator": ","},
+            },
+        ]
+    )
+    given = {"t": np.str_("x"), "e": np.str_("B"), "m": np.array(["A", "B"])}
+    wire = resolve_parameters(definitions, given)
+    assert wire == {"t": "x", "e": "B", "m": ["A", "B"]}
+    assert [type(v) for v in (wire["t"], wire["e"], *wire["m"])] == [str] * 4
+
+
+@pytest.mark.parametrize("given", [[1], ("a", 1), "min_price=5", 5])
+def test_params_that_are_not_a_mapping_are_a_parameter_error(given):
+    definitions = parse_definitions([{"name": "min_price", "type": "number", "value": 1}])
+    for check in (
+        lambda: resolve_parameters(definitions, given, query_id=6),
+        lambda: adhoc_parameters("SELECT {{ min_price }}", given),
+    ):
+        with pytest.raises(ParameterError) as info:
+            check()
+        message = str(info.value)
+        assert "params must be a dict of parameter name → value" in message
+        assert type(given).__name__ in message
