@@ -483,3 +483,20 @@ def test_a_query_link_for_the_id_says_to_pass_the_id_and_set_the_url(ip, server)
     assert f"pass its id ({server.demo_query})" in message
     assert f"%config WatchMagic.url = '{server.url}'" in message
     assert "SECRET-KEY-1" not in message
+
+
+@pytest.mark.parametrize("magic", ["line", "cell"])
+def test_an_unquoted_params_dict_says_to_quote_it_or_pass_a_variable(ip, server, magic):
+    line = '--params {"min_price": 5}'
+    with pytest.raises(UsageError) as caught:
+        if magic == "line":
+            ip.run_line_magic("watch", f"{server.demo_query} {line}")
+        else:
+            ip.run_cell_magic("watch", f"-d db {line}", "SELECT {{ min_price }} AS p")
+    message = str(caught.value)
+    assert "quote it" in message and "$my_params" in message and "'5}' is not" not in message
+
+
+def test_a_quoted_params_dict_is_read(ip):
+    frame = ip.run_cell_magic("watch", "-d db --params '{\"n\": 2}'", "SELECT {{ n }} AS n")
+    assert frame["n"].tolist() == [2]

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -397,10 +398,23 @@ def _parse(parser: MagicArgumentParser, line: str) -> argparse.Namespace:
     """Parse a magic line (MagicArgumentParser turns argparse errors into UsageError)."""
     from IPython.utils.process import arg_split
 
+    words = arg_split(line, posix=True, strict=False)
+    _check_params_word(parser.prog, words)
     try:
-        return parser.parse_intermixed_args(arg_split(line, posix=True, strict=False))
+        return parser.parse_intermixed_args(words)
     except UsageError as exc:
         raise UsageError(f"{parser.prog}: {exc}") from None
+
+
+def _check_params_word(prog: str, words: list[str]) -> None:
+    """An unquoted ``--params {"a": 5}`` is split at its spaces, leaving ``5}`` as a stray
+    word: say to quote the dict or pass a variable instead of naming the stray piece."""
+    for flag, value in pairwise(words):
+        if flag == "--params" and value.count("{") > value.count("}"):
+            raise UsageError(
+                f"{prog}: the --params dict was cut at its spaces: quote it "
+                f"(--params '{{\"min_price\": 5}}') or pass it as a variable (--params $my_params)."
+            )
 
 
 def _one_line(exc: Exception) -> str:
