@@ -41,6 +41,7 @@ __all__ = [
     "normalize_url",
     "page_like_base",
     "query_link",
+    "link_instead_of_id",
 ]
 
 ENV_URL = "WATCH_URL"
