@@ -559,13 +559,48 @@ def test_offline_without_a_cached_copy_says_so(lw, cached_read):
         cached_read(qid, offline=True)
     cached_read(qid, {"chain": "ethereum"})
     lw.counters.reset()
-    with pytest.raises(NotFoundError, match="no cached copy for these parameters"):
+    with pytest.raises(NotFoundError, match="for these parameters and dtype_backend, and there "):
         cached_read(qid, {"chain": "optimism"}, offline=True)
     offline = cached_read(qid, {"chain": "ethereum"}, offline=True, max_age=0)  # nothing can run
     assert offline.attrs["watch"]["source"] == "local cache"
     with pytest.raises(ConfigError, match="cache=False"):
         cached_read(qid, offline=True, cache=False)
     assert lw.counters.requests() == 0
+
+
+def _advice(message: str) -> str:
+    """What an offline miss says, checked for advice that cannot help and nested brackets."""
+    assert "((" not in message and "))" not in message and ") (" not in message, message
+    assert "offline=False" in message, message
+    return message
+
+
+def test_an_offline_miss_without_a_copy_does_not_suggest_max_age(lw, cached_read, cached_sql):
+    """No copy at all: only an online read helps, whatever max_age says."""
+    qid = lw.demo.queries["param_enum"]
+    cached_read(qid, {"chain": "ethereum"})
+    cached_sql()  # lists the data sources, so the offline run below finds its name
+    with pytest.raises(NotFoundError) as never_read:
+        cached_read(lw.demo.queries["markets"], offline=True)
+    with pytest.raises(NotFoundError) as other_params:
+        cached_read(qid, {"chain": "optimism"}, offline=True, max_age=60)
+    with pytest.raises(NotFoundError) as never_run:
+        cached_sql("SELECT 42 AS x", params={}, offline=True, max_age=60)
+    misses = [never_read, other_params, never_run]
+    for caught in misses:
+        message = _advice(str(caught.value))
+        assert "max_age" not in message and "Read it online once" in message
+
+
+def test_an_offline_copy_too_old_for_max_age_can_be_served_anyway(lw, cached_read, monkeypatch):
+    qid = lw.demo.queries["param_enum"]
+    cached_read(qid, {"chain": "ethereum"})
+    later = wc._utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(wc, "_utcnow", lambda: later)
+    with pytest.raises(NotFoundError) as caught:
+        cached_read(qid, {"chain": "ethereum"}, offline=True, max_age=60)
+    message = _advice(str(caught.value))
+    assert "(max_age=60)" in message and "Serve it anyway with max_age=None" in message
 
 
 def test_an_unusable_cache_folder_does_not_break_the_read(lw, tmp_path, caplog):

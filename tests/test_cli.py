@@ -240,3 +240,90 @@ def test_queries_offline_says_it_needs_the_server(env, monkeypatch, capsys):
     line = _one_error_line(capsys.readouterr().err)
     assert "offline" in line and "WATCH_OFFLINE" in line and "offline=" not in line
     assert env.counters.requests() == 0
+
+
+@pytest.mark.parametrize(
+    ("target", "words"),
+    [
+        ("o.xlsx", [".xlsx", ".parquet, .feather, .csv or .json"]),
+        ("o", ["no suffix", ".parquet, .feather, .csv or .json"]),
+        ("afile/o.csv", ["afile", "is a file, not a folder"]),
+        ("nodir/o.parquet", ["nodir", "does not exist"]),
+        ("adir", ["adir", "is a folder"]),
+    ],
+    ids=["unknown-suffix", "no-suffix", "parent-is-a-file", "missing-folder", "target-is-a-folder"],
+)
+def test_get_checks_the_output_path_before_running_the_query(env, tmp_path, capsys, target, words):
+    """A typo in -o costs nothing: refused in one line before a request is sent."""
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "adir.csv").mkdir()
+    target = "adir.csv" if target == "adir" else target
+    env.counters.reset()
+    code = main(
+        ["get", str(env.demo.queries["markets"]), "--max-age", "0", "-o", str(tmp_path / target)]
+    )
+    assert code == 1
+    line = _one_error_line(capsys.readouterr().err)
+    for word in words:
+        assert word in line
+    assert "-o" in line
+    assert "non-existent" not in line and "errno" not in line.lower()
+    assert env.counters.requests() == 0
+
+
+def test_a_pasted_page_url_names_the_url_option(env, capsys):
+    qid = env.demo.queries["markets"]
+    env.counters.reset()
+    assert main(["get", str(qid), "--url", f"{env.url}/queries/{qid}"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"--url {env.url} " in line and "$WATCH_API_KEY" in line
+    assert "url=" not in line and "api_key=" not in line
+    assert env.counters.requests() == 0
+
+
+@pytest.mark.parametrize("timeout", ["0", "-3", "soon", "nan"])
+def test_get_refuses_a_bad_timeout_without_suggesting_none(env, timeout, capsys):
+    env.counters.reset()
+    with pytest.raises(SystemExit) as caught:
+        main(["get", str(env.demo.queries["markets"]), "--timeout", timeout])
+    assert caught.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("watch-pandas get: error: argument --timeout: ")
+    assert repr(timeout) in last and "leave --timeout out" in last and "None" not in last
+    assert env.counters.requests() == 0
+
+
+def test_an_offline_miss_says_how_to_go_online_on_the_command_line(env, monkeypatch, capsys):
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    assert main(["get", str(env.demo.queries["markets"])]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "unset $WATCH_OFFLINE" in line and "offline=" not in line
+
+
+def test_a_query_link_for_the_id_says_to_pass_the_id_and_the_url(env, capsys):
+    qid = env.demo.queries["markets"]
+    with pytest.raises(SystemExit) as caught:
+        main(["get", f"{env.url}/queries/{qid}?api_key=SECRET-KEY-1"])
+    assert caught.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("watch-pandas get: error: argument query_id: ")
+    assert f"pass its id ({qid})" in last and f"--url {env.url}" in last
+    assert "SECRET-KEY-1" not in last
+
+
+def test_serve_on_a_host_that_does_not_exist_is_one_line_naming_host(capsys):
+    assert main(["serve", "--host", "999.1.1.1", "--port", "0"]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert "--host 999.1.1.1" in line
+
+
+def test_serve_on_a_busy_port_is_one_line_naming_port(capsys):
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        assert main(["serve", "--port", str(port)]) == 1
+    line = _one_error_line(capsys.readouterr().err)
+    assert f"--port {port}" in line and "in use" in line

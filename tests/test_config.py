@@ -374,6 +374,15 @@ def test_a_bad_key_is_refused_before_the_client_sends_anything(monkeypatch) -> N
             "https://watch.example.org:8443/my-org",
         ),
         ("https://watch.example.org/my-org/api/queries/3", "https://watch.example.org/my-org"),
+        ("https://watch.example.org/queries/my", "https://watch.example.org"),
+        ("https://watch.example.org/queries/favorites", "https://watch.example.org"),
+        ("https://watch.example.org/my-org/queries/archive", "https://watch.example.org/my-org"),
+        ("https://watch.example.org/public/dashboards/Ab3xYz", "https://watch.example.org"),
+        (
+            "https://watch.example.org/o/public/dashboards/Ab3?org_slug=o",
+            "https://watch.example.org/o",
+        ),
+        ("https://watch.example.org/embed/query/3/visualization/5", "https://watch.example.org"),
     ],
 )
 def test_a_pasted_page_or_api_address_names_the_base_address(pasted: str, base: str) -> None:
@@ -399,6 +408,8 @@ def test_a_pasted_address_never_echoes_its_query_string() -> None:
         "https://watch.example.org/my-org",
         "https://watch.example.org/queries-team",
         "https://watch.example.org/dashboard",
+        "https://watch.example.org/public",
+        "https://watch.example.org/embed",
     ],
 )
 def test_an_organisation_prefix_that_only_looks_like_a_route_is_kept(url: str) -> None:
@@ -425,3 +436,14 @@ def test_a_url_without_scheme_suggests_https() -> None:
     with pytest.raises(ConfigError) as info:
         normalize_url("watch.example.org/my-org")
     assert "'https://watch.example.org/my-org'" in str(info.value)
+
+
+def test_a_query_link_given_as_the_id_names_the_id_and_base_without_echoing_it() -> None:
+    from watch_pandas import WatchClient
+
+    with WatchClient("https://watch.example.org", SECRET) as client:
+        with pytest.raises(ConfigError) as info:
+            client.get_query(f"https://watch.example.org/org/queries/6/source?api_key={SECRET}")
+    message = str(info.value)
+    assert "pass its id (6)" in message and "url='https://watch.example.org/org'" in message
+    assert SECRET not in message

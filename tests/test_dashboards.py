@@ -539,3 +539,30 @@ def test_a_callers_client_is_shared_safely_by_the_workers(ten_widget_board, monk
         assert shared.key_kind == "user"
         assert list((shared.listed_data_sources() or {}).values()) == ["db"]
         assert {f.attrs["watch"]["data_source"] for f in frames.values()} == {"db"}
+
+
+@pytest.mark.parametrize("dashboard", [True, 1.5, None, [1]])
+def test_a_dashboard_that_is_no_id_or_slug_gets_one_refusal(lw, dashboard):
+    from watch_pandas import read_watch_dashboard
+
+    with pytest.raises(ConfigError) as caught:
+        read_watch_dashboard(dashboard, url=lw.url, api_key=lw.admin_key, progress=False)
+    assert str(caught.value) == (
+        f"A dashboard is given by numeric id or slug (e.g. 'my-dashboard'), not {dashboard!r}."
+    )
+
+
+def test_dashboard_params_that_are_not_a_dict_are_a_parameter_error(lw):
+    from watch_pandas import read_watch_dashboard
+
+    lw.counters.reset()
+    with pytest.raises(ParameterError, match="params must be a dict"):
+        read_watch_dashboard(1, params=[1, 2], url=lw.url, api_key=lw.admin_key, progress=False)
+    assert lw.counters.requests() == 0
+
+
+def test_read_watch_query_params_that_are_not_a_dict_are_a_parameter_error(lw):
+    lw.counters.reset()
+    with pytest.raises(ParameterError, match="params must be a dict"):
+        read_watch_query(6, [1], url=lw.url, api_key=lw.admin_key, progress=False)
+    assert lw.counters.executions == 0

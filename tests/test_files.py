@@ -136,6 +136,51 @@ def test_what_cannot_be_written_exactly_is_a_clear_typed_error(tmp_path, frame, 
     assert not (tmp_path / "x.parquet").exists()
 
 
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+@pytest.mark.parametrize("where", ["under-a-file", "missing-folder", "a-folder"])
+def test_a_target_that_cannot_be_opened_is_a_config_error_naming_it(tmp_path, fmt, where):
+    (tmp_path / "afile").write_text("not a folder")
+    (tmp_path / "adir").mkdir()
+    target = {
+        "under-a-file": tmp_path / "afile" / f"q.{fmt}",
+        "missing-folder": tmp_path / "nodir" / f"q.{fmt}",
+        "a-folder": tmp_path / "adir",
+    }[where]
+    with pytest.raises(ConfigError) as caught:
+        FORMATS[fmt][0](pd.DataFrame({"a": [1]}), target)
+    assert str(target) in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+
+
+def test_a_refused_object_column_is_named(tmp_path):
+    from decimal import Decimal
+
+    frame = pd.DataFrame({"ok": [1, 2], "amount": pd.Series([2**80, Decimal("1.5")], dtype=object)})
+    with pytest.raises(LossyFormatError, match="'amount'.*Decimal"):
+        wp.to_parquet(frame, tmp_path / "x.parquet")
+
+
+@pytest.mark.parametrize("fmt", sorted(FORMATS))
+def test_numpy_integers_among_python_ints_are_written_exactly(tmp_path, fmt):
+    """A wei column built with some numpy arithmetic: the values are integers, kept exactly."""
+    write, read, _ = FORMATS[fmt]
+    frame = pd.DataFrame({"w": big_ints(2**80, np.int64(-(2**63)), np.uint64(2**64 - 1), None)})
+    write(frame, tmp_path / f"x.{fmt}")
+    back = read(tmp_path / f"x.{fmt}")
+    assert back["w"].tolist() == [2**80, -(2**63), 2**64 - 1, None]
+    assert [type(v) for v in back["w"].tolist()[:3]] == [int, int, int]
+
+
+@pytest.mark.parametrize(
+    ("names", "says"),
+    [(["a", "a", "b"], "'a' appears more than once"), (["a", "b"] * 2, "'a', 'b' appear more")],
+)
+def test_repeated_column_names_are_named_in_good_grammar(tmp_path, names, says):
+    frame = pd.DataFrame([range(len(names))], columns=names)
+    with pytest.raises(ConfigError, match=says):
+        wp.to_parquet(frame, tmp_path / "x.parquet")
+
+
 def test_a_damaged_watch_file_is_a_clear_error(tmp_path):
     import pyarrow.parquet as pq
 
@@ -156,8 +201,9 @@ def test_a_damaged_watch_file_is_a_clear_error(tmp_path):
 
 
 def test_pandas_own_writers_cannot_take_wei_integers():
-    """Why the functions above exist: pyarrow has no integer type beyond 64 bits."""
-    with pytest.raises(OverflowError):
+    """Why the functions above exist: pyarrow has no integer type beyond 64 bits (the docs
+    quote this message, so a user who meets it finds the way out)."""
+    with pytest.raises(OverflowError, match="Python int too large to convert to C long"):
         pd.DataFrame({"w": big_ints(UINT256_MAX)}).to_parquet(io.BytesIO())
 
 

@@ -453,3 +453,50 @@ def test_cell_offline_is_served_from_the_local_cache_without_the_network(ip, ser
     with pytest.raises(UsageError, match="no cached copy"):
         ip.run_cell_magic("watch", "-d db --param n=3", sql)
     assert server.counters.requests() == 0
+
+
+def test_offline_misses_in_a_notebook_name_what_the_notebook_can_set(ip, server, monkeypatch):
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    with pytest.raises(UsageError, match=r"unset \$WATCH_OFFLINE") as line_miss:
+        ip.run_line_magic("watch", str(server.demo_query))
+    with pytest.raises(UsageError, match=r"unset \$WATCH_OFFLINE") as cell_miss:
+        ip.run_cell_magic("watch", "-d db --max-age 60", "SELECT 7 AS never_run")
+    for caught in (line_miss, cell_miss):
+        assert "offline=" not in str(caught.value) and "max_age=" not in str(caught.value)
+
+
+def test_a_pasted_page_url_names_the_magics_url_setting(ip, server):
+    ip.run_line_magic("config", f"WatchMagic.url = '{server.url}/queries/{server.demo_query}'")
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("watch", str(server.demo_query))
+    message = str(caught.value)
+    assert f"%config WatchMagic.url = '{server.url}'" in message
+    assert "url=" not in message.replace("WatchMagic.url =", "")
+    assert "api_key=" not in message
+
+
+def test_a_query_link_for_the_id_says_to_pass_the_id_and_set_the_url(ip, server):
+    link = f"{server.url}/queries/{server.demo_query}/source?api_key=SECRET-KEY-1"
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("watch", f"{link} frame")
+    message = str(caught.value)
+    assert f"pass its id ({server.demo_query})" in message
+    assert f"%config WatchMagic.url = '{server.url}'" in message
+    assert "SECRET-KEY-1" not in message
+
+
+@pytest.mark.parametrize("magic", ["line", "cell"])
+def test_an_unquoted_params_dict_says_to_quote_it_or_pass_a_variable(ip, server, magic):
+    line = '--params {"min_price": 5}'
+    with pytest.raises(UsageError) as caught:
+        if magic == "line":
+            ip.run_line_magic("watch", f"{server.demo_query} {line}")
+        else:
+            ip.run_cell_magic("watch", f"-d db {line}", "SELECT {{ min_price }} AS p")
+    message = str(caught.value)
+    assert "quote it" in message and "$my_params" in message and "'5}' is not" not in message
+
+
+def test_a_quoted_params_dict_is_read(ip):
+    frame = ip.run_cell_magic("watch", "-d db --params '{\"n\": 2}'", "SELECT {{ n }} AS n")
+    assert frame["n"].tolist() == [2]

@@ -836,6 +836,24 @@ def test_adhoc_values_that_cannot_be_sent_are_refused(value, problem):
     assert info.value.name == "v"
 
 
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"p": {"a": float("nan")}}, "p.a"),
+        ({"p": {"a": {"b": None}}}, "p.a.b"),
+        ({"p": [1, float("inf")]}, "p[1]"),
+        ({"p": object()}, "p"),
+    ],
+)
+def test_an_adhoc_refusal_names_the_value_and_shows_the_parameters_own_name(given, named):
+    with pytest.raises(ParameterError) as info:
+        adhoc_parameters("SELECT '{{ p }}'", given)
+    message = str(info.value)
+    assert f"Parameter {named!r} of the SQL" in message and info.value.name == "p"
+    assert "{{ p.key }}" in message and "{{ p.start }}" in message and "x." not in message
+    assert "a object" not in message
+
+
 def test_adhoc_range_needs_a_pair():
     with pytest.raises(ParameterError, match="as a range"):
         adhoc_parameters("SELECT '{{ p.start }}'", {"p": "2024-01-01"})
@@ -983,7 +1001,8 @@ def test_adhoc_values_with_no_sql_text_are_parameter_errors_naming_them(value, p
     with pytest.raises(ParameterError) as info:
         adhoc_parameters("SELECT {{ v }}", {"v": value})
     message = str(info.value)
-    assert problem in message and "'v'" in message and "Given:" in message
+    assert problem in message and "Given:" in message
+    assert "'v'" in message or "'v[1]'" in message  # a list item is named by its position
     assert info.value.name == "v"
 
 
@@ -1001,3 +1020,38 @@ def test_adhoc_numpy_datetimes_keep_their_precision():
         "b": "2024-02-01",
         "c": "2024-02-01 09:30:05",
     }
+
+
+def test_numpy_strings_reach_the_wire_as_plain_str():
+    """``df[col].unique()`` gives numpy strings; the wire values (and so df.attrs) are str."""
+    definitions = parse_definitions(
+        [
+            {"name": "t", "type": "text", "value": "a"},
+            {"name": "e", "type": "enum", "enumOptions": "A\nB", "value": "A"},
+            {
+                "name": "m",
+                "type": "enum",
+                "enumOptions": "A\nB",
+                "value": ["A"],
+                "multiValuesOptions": {"prefix": "", "suffix": "", "separator": ","},
+            },
+        ]
+    )
+    given = {"t": np.str_("x"), "e": np.str_("B"), "m": np.array(["A", "B"])}
+    wire = resolve_parameters(definitions, given)
+    assert wire == {"t": "x", "e": "B", "m": ["A", "B"]}
+    assert [type(v) for v in (wire["t"], wire["e"], *wire["m"])] == [str] * 4
+
+
+@pytest.mark.parametrize("given", [[1], ("a", 1), "min_price=5", 5])
+def test_params_that_are_not_a_mapping_are_a_parameter_error(given):
+    definitions = parse_definitions([{"name": "min_price", "type": "number", "value": 1}])
+    for check in (
+        lambda: resolve_parameters(definitions, given, query_id=6),
+        lambda: adhoc_parameters("SELECT {{ min_price }}", given),
+    ):
+        with pytest.raises(ParameterError) as info:
+            check()
+        message = str(info.value)
+        assert "params must be a dict of parameter name → value" in message
+        assert type(given).__name__ in message

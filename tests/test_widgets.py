@@ -241,6 +241,12 @@ def test_an_unknown_prefilled_name_is_a_parameter_error(all_kinds_client):
     with pytest.raises(ParameterError, match="min_prise") as caught:
         _build(all_kinds_client, params={"min_prise": 3})
     assert caught.value.name == "min_prise"
+    assert "of query 7" in str(caught.value)
+
+
+def test_prefilled_params_that_are_not_a_dict_are_a_parameter_error(all_kinds_client):
+    with pytest.raises(ParameterError, match="params must be a dict"):
+        _build(all_kinds_client, params=["min_price"])
 
 
 def test_an_invalid_prefill_is_shown_next_to_its_field(all_kinds_client):

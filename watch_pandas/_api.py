@@ -54,7 +54,8 @@ def read_watch_query(
     ``0`` always runs the query. ``timeout`` bounds the whole read; on the deadline or Ctrl-C
     the server job is cancelled. ``df.attrs["watch"]`` records where the frame came from.
     Integers beyond int64 (wei amounts) are exact Python ints in an ``object`` column, which
-    pandas' ``df.to_parquet`` refuses: save with ``watch_pandas.to_parquet(df, path)``.
+    pandas' ``df.to_parquet``/``df.to_feather`` refuse (``OverflowError: Python int too large
+    to convert to C long``): save such frames with ``watch_pandas.to_parquet(df, path)``.
 
     Results are kept in a local Parquet cache (``cache_dir``, ``$WATCH_CACHE_DIR`` or the
     user cache folder); a repeated read it can serve costs one request and executes nothing

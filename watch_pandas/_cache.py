@@ -74,6 +74,7 @@ import contextlib
 import hashlib
 import json
 import logging
+import numbers
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
@@ -83,6 +84,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from . import _params as _params
+from . import _wording
 from .errors import ConfigError, ParameterError
 from .models import Query
 
@@ -210,12 +212,22 @@ def needs_network(what: str, instead: str = "", *, argument: bool = True) -> Con
     """The one refusal for work that cannot be done from the cache while offline mode is on
     (``argument``: the caller has an ``offline=`` argument to mention)."""
     hint = f" {instead}" if instead else ""
-    on = f"${OFFLINE_ENV}=1 or offline=True" if argument else f"${OFFLINE_ENV}=1"
-    off = f"unset ${OFFLINE_ENV} or pass offline=False" if argument else f"unset ${OFFLINE_ENV}"
+    words = _wording.current() if argument else _wording.CLI  # CLI: the environment only
+    on, off = words.offline_on, words.go_online
     return ConfigError(
         f"{what} needs the server, and offline mode is on ({on}), which never touches the "
         f"network.{hint} To go online, {off}."
     )
+
+
+def offline_miss(found: Lookup, directory: Path, wanted: str) -> str:
+    """Why an offline read of ``wanted`` has nothing to serve, and the advice that can help: a
+    copy too old for ``max_age`` can still be served; without one only an online read helps."""
+    words = _wording.current()
+    looked = f"looked in the local cache at {directory} for {wanted}, and {found.reason}."
+    if found.info is None:  # no copy, or an unreadable one
+        return f"{looked} Read it online once with them ({words.go_online})."
+    return f"{looked} Serve it anyway {words.any_age}, or read it online ({words.go_online})."
 
 
 def unusable_folder(directory: Path, exc: OSError) -> ConfigError:
@@ -352,7 +364,8 @@ def usable(
         if age is None:
             return "the cached result has no retrieved_at to check max_age against"
         if age > max_age:
-            return f"the cached result is {age:.0f} s old (max_age={max_age})"
+            limit = _wording.current().max_age(max_age)
+            return f"the cached result is {age:.0f} s old ({limit})"
     return None
 
 
@@ -499,12 +512,12 @@ def offline_source_id(results: ResultCache, server: str, data_source: int | str)
         seen = f"It is not among the data sources last listed online: {listed}."
     else:
         seen = (
-            "Its data sources were never listed online (no list is kept "
-            f"in the local cache ({results.directory}))."
+            "Its data sources were never listed online, so the local cache at "
+            f"{results.directory} keeps no list of them."
         )
     raise needs_network(
         f"Finding data source {data_source!r} of {server} by name",
-        f"{seen} Pass its id (data_source=3) instead.",
+        f"{seen} Pass its id ({_wording.current().data_source(3)}) instead.",
     )
 
 
@@ -814,7 +827,10 @@ def _to_table(frame: pd.DataFrame, meta: dict[str, Any]) -> pa.Table:
             arrays.append(pa.chunked_array(pa.array(series)))
             columns.append({"name": name, "kind": _KIND_ARROW})
         elif pd.api.types.is_object_dtype(dtype):
-            kind, array = _encode_objects(series.tolist())
+            try:
+                kind, array = _encode_objects(series.tolist())
+            except Uncacheable as exc:
+                raise Uncacheable(f"the object column {name!r} {exc}") from None
             arrays.append(array)
             columns.append({"name": name, "kind": kind})
         else:
@@ -842,17 +858,24 @@ def _encode_objects(values: list[Any]) -> tuple[str, pa.Array]:
     import pyarrow as pa
 
     present = [v for v in values if v is not None]
-    if present and all(type(v) is int for v in present):
+    if present and all(_is_integer(v) for v in present):
+        # numpy integers among Python ints (a column touched by numpy arithmetic) are the
+        # same integers: their decimal text is exact, and they read back as Python ints.
         return _KIND_BIGINT, pa.array([None if v is None else str(v) for v in values], pa.string())
     odd = {type(v).__name__ for v in present if type(v) not in _JSON_TYPES}
     if odd:
         # json.dumps would turn a tuple into a list or a Decimal into an error: not exact.
-        raise Uncacheable(f"an object column holds {', '.join(sorted(odd))} values")
+        raise Uncacheable(f"holds {', '.join(sorted(odd))} values")
     try:
         texts = [None if v is None else json.dumps(v, ensure_ascii=False) for v in values]
     except (TypeError, ValueError) as exc:
-        raise Uncacheable(f"an object column holds a value JSON cannot keep: {exc}") from None
+        raise Uncacheable(f"holds a value JSON cannot keep: {exc}") from None
     return _KIND_JSON, pa.array(texts, pa.string())
+
+
+def _is_integer(value: object) -> bool:
+    """A Python int or a numpy integer (never a bool, which is no wei amount)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _write_parquet(table: pa.Table, handle) -> None:

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import sys
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from ._config import config_path
+from . import _wording
+from ._config import config_path, link_instead_of_id
 from .errors import WatchError, one_line
 
 __all__ = ["main"]
@@ -32,7 +34,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
-        return int(args.run(args) or 0)
+        with _wording.use(_wording.CLI):
+            return int(args.run(args) or 0)
     except WatchError as exc:
         hint = (
             "Pass --url/--profile, set WATCH_URL and WATCH_API_KEY, or add a profile to "
@@ -91,12 +94,14 @@ def _parser() -> argparse.ArgumentParser:
         description="With no WATCH_URL set, starts the local server with demo data; otherwise "
         "reads QUERY_ID from your server.",
     )
-    demo.add_argument("query_id", nargs="?", type=int, help="query to read on your own server")
+    demo.add_argument(
+        "query_id", nargs="?", type=_query_id, help="query to read on your own server"
+    )
     _connection_args(demo)
     demo.set_defaults(run=_demo)
 
     get = sub.add_parser("get", help="read a saved query and print it or write it to a file")
-    get.add_argument("query_id", type=int)
+    get.add_argument("query_id", type=_query_id)
     get.add_argument(
         "-p",
         "--param",
@@ -112,7 +117,9 @@ def _parser() -> argparse.ArgumentParser:
         help="accept a cached result at most this many seconds old (0: run the query; "
         "default: any age)",
     )
-    get.add_argument("--timeout", type=float, default=None, help="overall deadline in seconds")
+    get.add_argument(
+        "--timeout", type=_timeout, default=None, help="overall deadline in seconds (default: none)"
+    )
     get.add_argument("-o", "--output", type=Path, help="write .parquet, .feather, .csv or .json")
     _connection_args(get)
     get.set_defaults(run=_get)
@@ -138,6 +145,16 @@ def _port(text: str) -> int:
     return port
 
 
+def _query_id(text: str) -> int:
+    """A query id for argparse; a pasted link gets the id and ``--url`` to use instead (and
+    is not echoed: it may hold a key)."""
+    if text.strip().isdigit():
+        return int(text)
+    with _wording.use(_wording.CLI):
+        link = link_instead_of_id(text, "QUERY_ID")
+    raise argparse.ArgumentTypeError(link or f"{text!r} is not a query id: use its number, e.g. 42")
+
+
 def _max_age(text: str) -> int:
     """``--max-age`` for argparse: whole seconds >= 0 (leaving it out means any age)."""
     try:
@@ -148,6 +165,20 @@ def _max_age(text: str) -> int:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not a number of seconds: use a whole number >= 0 (0 runs the query), "
             "or leave --max-age out to accept a cached result of any age"
+        )
+    return seconds
+
+
+def _timeout(text: str) -> float:
+    """``--timeout`` for argparse: seconds > 0 (leaving it out means no deadline)."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = math.nan
+    if not (0 < seconds < math.inf):
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of seconds: use a number > 0, or leave --timeout out "
+            "to wait as long as the query runs"
         )
     return seconds
 
@@ -174,7 +205,12 @@ def _server_extra() -> Iterator[None]:
 def _serve(args: argparse.Namespace) -> int:
     with _server_extra():
         from .testing import serve
+        from .testing._server import bind_problem
 
+    problem = bind_problem(args.host, args.port)
+    if problem is not None:  # one line naming the option, before anything is printed
+        which, reason = problem
+        raise _usage(f"--{which} {getattr(args, which)}: {reason}")
     serve(
         host=args.host,
         port=args.port,
@@ -239,6 +275,8 @@ def _get(args: argparse.Namespace) -> int:
     from ._files import to_feather, to_parquet
 
     params = _collect_params(args.param)
+    if args.output is not None:
+        _check_output(args.output)  # before the query runs: a typo in -o costs nothing
     frame = read_watch_query(
         args.query_id,
         params,
@@ -257,15 +295,28 @@ def _get(args: argparse.Namespace) -> int:
         to_feather(frame, args.output)
     elif suffix == ".csv":
         frame.to_csv(args.output, index=False)
-    elif suffix == ".json":
-        frame.to_json(args.output, orient="records", date_format="iso", indent=1)
     else:
-        raise _usage(
-            f"cannot write {suffix or 'a file without suffix'}: use .parquet, .feather, .csv or "
-            ".json"
-        )
+        frame.to_json(args.output, orient="records", date_format="iso", indent=1)
     print(f"wrote {len(frame)} rows to {args.output}")
     return 0
+
+
+_OUTPUT_SUFFIXES = (".parquet", ".feather", ".csv", ".json")
+
+
+def _check_output(path: Path) -> None:
+    """Refuse an ``-o`` path that cannot be written, saying why, before anything runs."""
+    from ._files import why_unwritable
+
+    kinds = ", ".join(_OUTPUT_SUFFIXES[:-1]) + " or " + _OUTPUT_SUFFIXES[-1]
+    suffix = path.suffix.lower()
+    if not suffix and not path.is_dir():
+        raise _usage(f"-o {path} has no suffix; end the file name in {kinds}")
+    if suffix and suffix not in _OUTPUT_SUFFIXES:
+        raise _usage(f"-o {path}: cannot write {suffix} files; use {kinds}")
+    problem = why_unwritable(path)
+    if problem is not None:
+        raise _usage(f"-o {path}: {problem}")
 
 
 def _queries(args: argparse.Namespace) -> int:

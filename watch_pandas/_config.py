@@ -19,11 +19,14 @@ import stat
 import sys
 import unicodedata
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
+from . import _wording
 from .errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -31,7 +34,15 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["WatchConfig", "config_path", "resolve_config", "normalize_url"]
+__all__ = [
+    "WatchConfig",
+    "config_path",
+    "resolve_config",
+    "normalize_url",
+    "page_like_base",
+    "query_link",
+    "link_instead_of_id",
+]
 
 ENV_URL = "WATCH_URL"
 ENV_API_KEY = "WATCH_API_KEY"
@@ -76,7 +87,7 @@ def resolve_config(
     explicit = profile is not None
     requested = _explicit_profile(profile)
     env = () if explicit else (ENV_URL, ENV_API_KEY)
-    url_value, url_source = _pick(url, "the url= argument", env[0] if env else None)
+    url_value, url_source = _pick(url, _wording.current().url_source, env[0] if env else None)
     key_value, key_source = _pick(api_key, "the api_key= argument", env[1] if env else None)
 
     used_profile: str | None = None
@@ -118,7 +129,7 @@ def _check_key_stays_home(
         raise ConfigError(
             f"The API key of profile {profile!r} belongs to {normalize_url(home)}, but the URL "
             f"{normalize_url(url_value)} comes from {url_source}; the key is not sent there. "
-            "Pass api_key= (or WATCH_API_KEY) for that server, or use the profile's URL."
+            f"Give {_wording.current().key_option} for that server, or use the profile's URL."
         )
 
 
@@ -150,7 +161,7 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
     if parts.username is not None or parts.password is not None:
         raise ConfigError(
             f"The Watch URL from {source} contains a user name or password; remove it and give "
-            "the API key as api_key= (or WATCH_API_KEY) instead."
+            f"the API key as {_wording.current().key_option} instead."
         )
     blank = next((i for i, ch in enumerate(text, 1) if ch.isspace() or not ch.isprintable()), 0)
     if blank:
@@ -169,15 +180,17 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
         # A page or API address pasted from the browser: name the base address instead of
         # letting every request 404 ("query not found") under a wrong prefix.
         address = urlunsplit((scheme, parts.netloc, base, "", ""))
+        words = _wording.current()
         raise ConfigError(
             f"The Watch URL from {source} is the address of a page or API route, not of the "
-            f"server; use its base address url={address!r} (the API key goes in api_key=)."
+            f"server; use its base address {words.url(address)} (the API key goes in "
+            f"{words.key_option})."
         )
     if parts.query or parts.fragment:
         raise ConfigError(
             f"The Watch URL from {source} has a query string or fragment; give only the base "
             "address (e.g. 'https://watch.example.org' or 'https://host/<org>'), and the key "
-            "as api_key=, never in the URL."
+            f"as {_wording.current().key_option}, never in the URL."
         )
     normalized = urlunsplit((scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
     if scheme == "http" and not _is_loopback(parts.hostname):
@@ -193,14 +206,20 @@ def normalize_url(url: str, *, source: str = "the URL") -> str:
 # -- helpers -------------------------------------------------------------------------------
 # First path segments of the web UI's pages and of the API: what follows the base address
 # (``https://host`` or, on a multi-org server, ``https://host/<org>``). A segment matches only
-# with the shape given, so an organisation called "queries" or "dashboard" keeps working.
-_ROUTES: dict[str, str] = {
-    "api": "any",  # /api, /api/...
-    "queries": "id",  # /queries/<id>..., /queries/new
-    "dashboard": "more",  # /dashboard/<slug>
-    "dashboards": "any",  # /dashboards, /dashboards/<id>-<slug>
-    "data_sources": "any",
-    "users": "more",  # /users/<id>, /users/me
+# when the rest of the path has the shape given, so an organisation called "queries" or
+# "dashboard" keeps working: ``https://host/queries`` alone stays a base address (a 404 under
+# it says it may be the query list page, see _http), ``https://host/queries/my`` does not.
+_QUERY_LISTS = {"my", "favorites", "archive"}
+_ROUTES: dict[str, Callable[[list[str]], bool]] = {
+    "api": lambda rest: True,  # /api, /api/...
+    # /queries/<id>..., /queries/new, the list pages /queries/my|favorites|archive
+    "queries": lambda rest: bool(rest) and (rest[0].isdigit() or rest[0] in {"new", *_QUERY_LISTS}),
+    "dashboard": bool,  # /dashboard/<slug>
+    "dashboards": lambda rest: True,  # /dashboards, /dashboards/<id>-<slug>
+    "data_sources": lambda rest: True,
+    "users": bool,  # /users/<id>, /users/me
+    "public": lambda rest: len(rest) > 1 and rest[0] == "dashboards",  # shared dashboard pages
+    "embed": lambda rest: len(rest) > 1 and rest[0] == "query",  # embedded visualizations
 }
 
 
@@ -210,12 +229,57 @@ def _base_before_route(path: str) -> str | None:
     for index, segment in enumerate(segments):
         shape = _ROUTES.get(segment)
         rest = [part for part in segments[index + 1 :] if part]
-        if shape is None or (shape != "any" and not rest):
-            continue
-        if shape == "id" and not (rest[0].isdigit() or rest[0] == "new"):
-            continue
-        return "/".join(segments[:index]).rstrip("/")
+        if shape is not None and shape(rest):
+            return "/".join(segments[:index]).rstrip("/")
     return None
+
+
+def query_link(text: str) -> tuple[int | None, str] | None:
+    """A query's web-UI or API link given where a query id belongs: its id (``None`` if the
+    link names none) and the server's base address (never the query string, which may hold a
+    key); ``None`` when ``text`` is no http(s) link."""
+    parts = urlsplit(text.strip())
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return None
+    base = _base_before_route(parts.path)
+    if base is None:
+        base = parts.path.rstrip("/")
+    segments = [part for part in parts.path[len(base) :].split("/") if part]
+    query_id = next(
+        (
+            int(after)
+            for before, after in pairwise(segments)
+            if before == "queries" and after.isdigit()
+        ),
+        None,
+    )
+    netloc = parts.netloc.rpartition("@")[2]  # no user info either
+    return query_id, urlunsplit((parts.scheme.lower(), netloc, base, "", ""))
+
+
+def link_instead_of_id(value: object, what: str) -> str | None:
+    """The refusal for a link given as ``what`` (a query id), naming the id and the base
+    address to use instead (the link itself is not echoed: it may hold a key); else ``None``."""
+    link = query_link(value) if isinstance(value, str) else None
+    if link is None:
+        return None
+    query_id, base = link
+    words = _wording.current()
+    use_id = f"pass its id ({query_id})" if query_id is not None else "pass the query's number"
+    return (
+        f"{what} must be a number: links are not understood yet; {use_id} and set the server "
+        f"with {words.url(base)}."
+    )
+
+
+def page_like_base(url: str) -> str | None:
+    """If ``url`` (a normalized base address) ends in a route's name, such as ``/queries``
+    (kept: it may be an organisation), the address before it; else ``None``."""
+    parts = urlsplit(url)
+    head, _, last = parts.path.rstrip("/").rpartition("/")
+    if last not in _ROUTES:
+        return None
+    return urlunsplit((parts.scheme, parts.netloc, head, "", ""))
 
 
 def _pick(argument: str | None, argument_name: str, env_name: str | None) -> tuple[str | None, str]:

@@ -45,6 +45,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _cache as _cache
+from . import _params as _params
 from . import _read as _read
 from ._progress import Progress, progress_listeners
 from .errors import (
@@ -133,7 +134,7 @@ def read_watch_dashboard(
             argument=False,
         )
     started = time.monotonic()
-    params = dict(params or {})
+    params = _params.as_params(params)
     results = _cache.open_cache(cache, False, cache_dir)
     listeners = progress_listeners(progress)
     with _read.client_for(client, url, api_key, profile) as watch:

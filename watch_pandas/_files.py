@@ -17,6 +17,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
 from . import _cache as _cache
@@ -43,7 +46,9 @@ def to_parquet(frame: pd.DataFrame, path: Target, **kwargs: Any) -> None:
     """
     import pyarrow.parquet as pq
 
-    pq.write_table(_table_of(frame), path, **kwargs)
+    table = _table_of(frame)
+    with _opening(path):
+        pq.write_table(table, path, **kwargs)
 
 
 def read_parquet(path: Target) -> pd.DataFrame:
@@ -66,7 +71,9 @@ def to_feather(frame: pd.DataFrame, path: Target, **kwargs: Any) -> None:
     """
     import pyarrow.feather as feather
 
-    feather.write_feather(_table_of(frame), path, **kwargs)
+    table = _table_of(frame)
+    with _opening(path):
+        feather.write_feather(table, path, **kwargs)
 
 
 def read_feather(path: Target) -> pd.DataFrame:
@@ -80,6 +87,35 @@ def read_feather(path: Target) -> pd.DataFrame:
             path.seek(0)
         return pd.read_feather(path)
     return frame
+
+
+def why_unwritable(path: Path) -> str | None:
+    """Why no file can be created at ``path``, found without writing anything; ``None`` when
+    nothing is in the way."""
+    if path.is_dir():
+        return f"{path} is a folder, not a file"
+    folder = path.parent
+    existing = next(p for p in (folder, *folder.parents) if p.exists() or p == p.parent)
+    if existing.exists() and not existing.is_dir():
+        return f"{existing} is a file, not a folder"
+    if existing != folder:
+        return f"the folder {folder} does not exist; create it first"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"there is no permission to write into the folder {folder}"
+    return None
+
+
+@contextmanager
+def _opening(path: Target) -> Iterator[None]:
+    """Around a write: an OSError (pyarrow's words, or a bare NotADirectoryError) becomes one
+    ConfigError naming the target and what is in its way."""
+    try:
+        yield
+    except OSError as exc:
+        if isinstance(path, (str, os.PathLike)):
+            reason = why_unwritable(Path(path)) or exc.strerror or str(exc)
+            raise ConfigError(f"Cannot write {os.fspath(path)}: {reason}.") from None
+        raise ConfigError(f"Cannot write to the file object: {exc.strerror or exc}.") from None
 
 
 # -- encoding ------------------------------------------------------------------------------
@@ -117,8 +153,9 @@ def _column_names(frame: pd.DataFrame) -> list[str]:
         )
     repeated = sorted({name for name in names if names.count(name) > 1})
     if repeated:
+        verb = "appears" if len(repeated) == 1 else "appear"
         raise ConfigError(
-            f"Column names must be unique in a file; {', '.join(map(repr, repeated))} appear "
+            f"Column names must be unique in a file; {', '.join(map(repr, repeated))} {verb} "
             "more than once. Rename them first (e.g. df.columns = [...])."
         )
     return names

@@ -36,6 +36,8 @@ from urllib3.exceptions import (
 )
 from urllib3.util.retry import Retry
 
+from . import _wording
+from ._config import page_like_base
 from ._deadline import DeadlineReached, seconds_text, time_left
 from ._params import adhoc_params_hint
 from .errors import (
@@ -340,6 +342,19 @@ def check_not_login_page(
     )
 
 
+def _not_found_advice(url: str) -> str:
+    """ "Check the id", unless the base address looks like a web-UI page pasted from the
+    browser (``https://host/queries``, kept because an organisation may have that name)."""
+    base = page_like_base(url)
+    if base is None:
+        return "Check the id."
+    page = url[len(base) :]
+    return (
+        f"The server URL {url} ends in {page}, like a page of the web UI: unless that is your "
+        f"organisation's name, use the base address {_wording.current().url(base)}."
+    )
+
+
 def http_error(
     response: requests.Response,
     method: str,
@@ -395,7 +410,8 @@ def http_error(
                 **extra,
             )
         return NotFoundError(
-            f"{subject[0].upper() + subject[1:]} was not found ({where}).{said} Check the id.",
+            f"{subject[0].upper() + subject[1:]} was not found ({where}).{said} "
+            + _not_found_advice(url),
             **extra,
         )
     if status == 403:

@@ -271,7 +271,7 @@ def resolve_parameters(
     shared default or static value), not from the caller: like saved defaults, they are
     formatted to the parameter's precision instead of refused for being finer.
     """
-    given = dict(given or {})
+    given = as_params(given)
     now = now if now is not None else datetime.now()
     by_name = {definition.name: definition for definition in definitions}
     _check_names(given, by_name, query_id)
@@ -286,6 +286,20 @@ def resolve_parameters(
         )
         for definition in definitions
     }
+
+
+def as_params(given: object) -> dict[str, object]:
+    """``params`` as a new dict (``None``: none given); anything but a mapping is refused."""
+    if given is None:
+        return {}
+    if not isinstance(given, Mapping):
+        raise ParameterError(
+            "params must be a dict of parameter name → value (e.g. {'min_price': 5}), not "
+            f"{type(given).__name__} {_short_repr(given)}.",
+            value=given,
+            allowed="a dict of parameter name → value",
+        )
+    return dict(given)
 
 
 def check_dropdown_values(
@@ -303,7 +317,7 @@ def check_dropdown_values(
     Called apart from :func:`resolve_parameters` so that the options, a request each, are
     fetched only when they are needed; the wire values do not depend on them.
     """
-    given = dict(given or {})
+    given = as_params(given)
     for definition in definitions:
         if definition.type == "query" and definition.query_id:
             _resolve_one(
@@ -499,7 +513,7 @@ def _convert_text(
             f"a {definition.type} parameter takes a str, not {type(value).__name__} "
             "(convert it with str() if that is really what the SQL should get)"
         )
-    text = value if isinstance(value, str) else str(int(value))  # np.int64 as its digits
+    text = str(value) if isinstance(value, str) else str(int(value))  # numpy str/int as str
     if definition.type == "text-pattern" and definition.regex:
         try:
             matches = re.fullmatch(definition.regex, text) is not None
@@ -547,7 +561,7 @@ def _convert_option(
     def one(item: object) -> str:
         if isinstance(item, bool) or not isinstance(item, (str, numbers.Integral)):
             raise fail(f"{_short_repr(item)} is a {type(item).__name__}; options are strings")
-        text = item if isinstance(item, str) else str(int(item))
+        text = str(item) if isinstance(item, str) else str(int(item))  # numpy str/int as str
         if options is not None and text not in options:
             raise fail(f"{text!r} is not one of the options")
         return text
@@ -846,10 +860,14 @@ _TAG = re.compile(
 _REQUIRED_KINDS = ("", "#")
 _VALUE_KINDS = ("", "#", "&", "^")
 _RANGE_PARTS = ("start", "end")
-_ADHOC_ALLOWED = (
-    "a string, finite number, date, datetime, list, a dict for {{ x.key }}, "
-    "or (start, end) for {{ x.start }}"
-)
+
+
+def _adhoc_allowed(top: str) -> str:
+    """What an ad-hoc parameter may be, shown with its own name."""
+    return (
+        f"a string, finite number, date, datetime, list, a dict for {{{{ {top}.key }}}}, "
+        f"or (start, end) for {{{{ {top}.start }}}}"
+    )
 
 
 @dataclass(frozen=True)
@@ -888,7 +906,7 @@ def adhoc_parameters(sql: str, given: Mapping[str, object] | None) -> dict[str, 
     no SQL text and are refused.
     """
     tags = _tags(sql)
-    given = _nest_dotted(dict(given or {}), {tag.path[0] for tag in tags})
+    given = _nest_dotted(as_params(given), {tag.path[0] for tag in tags})
     names = placeholders(sql)
     _check_required([tag for tag in tags if tag.path[0] not in given and tag.required])
     unknown = [n for n in given if n not in names]
@@ -978,11 +996,11 @@ def _adhoc_tree(name: str, value: object) -> object:
     if isinstance(value, Mapping):
         if not all(isinstance(key, str) for key in value):
             raise _adhoc_error(name, value, "a dict's keys are names in the SQL: use strings")
-        return {key: _adhoc_tree(name, item) for key, item in value.items()}
+        return {key: _adhoc_tree(f"{name}.{key}", item) for key, item in value.items()}
     if isinstance(value, (set, frozenset)):
         raise _adhoc_error(name, value, "a set has no order (the SQL text would vary); use a list")
     if isinstance(value, (list, tuple)) or _is_array(value):
-        items = [_adhoc_scalar(name, item) for item in value]
+        items = [_adhoc_scalar(f"{name}[{i}]", item) for i, item in enumerate(value)]
         return [str(item) for item in items]
     return _adhoc_scalar(name, value)
 
@@ -1012,7 +1030,9 @@ def _adhoc_scalar(name: str, value: object) -> object:
         return value.replace(tzinfo=None).isoformat(sep=" ")
     if isinstance(value, date):
         return value.isoformat()
-    raise _adhoc_error(name, value, f"cannot send a {type(value).__name__}")
+    kind = type(value).__name__
+    article = "an" if kind[:1].lower() in "aeiou" else "a"
+    raise _adhoc_error(name, value, f"cannot send {article} {kind}")
 
 
 def _is_datetime64(value: object) -> TypeGuard[np.datetime64]:
@@ -1046,11 +1066,13 @@ def _is_array(value: object) -> TypeGuard[_Array]:
     return hasattr(value, "tolist") and getattr(value, "ndim", 0) == 1
 
 
-def _adhoc_error(name: str, value: object, problem: str) -> ParameterError:
+def _adhoc_error(path: str, value: object, problem: str) -> ParameterError:
+    """The refusal of the value at ``path`` (``p``, ``p.a`` or ``p[1]``) of parameter ``p``."""
+    top = path.split(".")[0].split("[")[0]
     return ParameterError(
-        f"Parameter {name!r} of the SQL: {problem}. Given: {_short_repr(value)}. "
-        f"Allowed: {_ADHOC_ALLOWED}.",
-        name=name,
+        f"Parameter {path!r} of the SQL: {problem}. Given: {_short_repr(value)}. "
+        f"Allowed: {_adhoc_allowed(top)}.",
+        name=top,
         value=value,
-        allowed=_ADHOC_ALLOWED,
+        allowed=_adhoc_allowed(top),
     )

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _cache as _cache
 from . import _params as _params
+from . import _wording
 from ._deadline import deadline
 from ._execution import Execution, Outcome
 from ._progress import Progress, ProgressEvent, ProgressListener, emit, progress_listeners
@@ -261,13 +262,12 @@ def read_query_offline(
     progress: Progress,
 ) -> pd.DataFrame:
     """Serve a saved query from the cache only; a clear NotFoundError when there is no copy."""
-    where = f"in the local cache ({results.directory})"
     query = _cache.offline_query(results, server, query_id)
     if query is None:
         raise NotFoundError(
-            f"Offline: query {query_id} from {server} has never been read online, so there is "
-            f"no cached copy {where}. Read it once online (offline=False, or unset "
-            f"${_cache.OFFLINE_ENV}).",
+            f"Offline: query {query_id} from {server} has never been read online, so the local "
+            f"cache at {results.directory} has no copy of it. Read it online once "
+            f"({_wording.current().go_online}).",
             query_id=query_id,
         )
     plan = plan_query(server, query, params, dtype_backend)
@@ -275,8 +275,8 @@ def read_query_offline(
     if found.frame is None:
         raise NotFoundError(
             f"Offline: cannot serve query {query_id} with parameters {plan.key.parameters} "
-            f"from {server}: {found.reason} for these parameters and dtype_backend ({where}). "
-            "Read it online once with them, or relax max_age.",
+            f"from {server}: "
+            + _cache.offline_miss(found, results.directory, "these parameters and dtype_backend"),
             query_id=query_id,
         )
     return _served(progress_listeners(progress), query_id, found.frame)
@@ -300,9 +300,10 @@ def read_sql_offline(
     if found.frame is None:
         raise NotFoundError(
             f"Offline: cannot serve this SQL with parameters {_params.cache_key(wire)} on data "
-            f"source {source_id} of {server}: {found.reason} for this SQL text, these "
-            f"parameters and dtype_backend (in the local cache ({results.directory})). Run it "
-            "online once with them, or relax max_age."
+            f"source {source_id} of {server}: "
+            + _cache.offline_miss(
+                found, results.directory, "this SQL text, these parameters and dtype_backend"
+            )
         )
     return _served(progress_listeners(progress), None, found.frame)
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Mapping
 from contextlib import contextmanager
+from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
@@ -28,6 +29,8 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import MagicArgumentParser
 from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, Union
 
+from . import _wording
+from ._config import link_instead_of_id
 from ._params import collect_pairs
 from .errors import (
     AuthError,
@@ -165,9 +168,10 @@ class WatchMagic(Magics):
         Defaults: ``%config WatchMagic`` lists them, ``%config WatchMagic.max_age = 0``
         sets one.
         """
-        if cell is None:
-            return self._line(line)
-        return self._cell(line, cell)
+        with _wording.use(_wording.MAGIC):  # messages name what a notebook can set
+            if cell is None:
+                return self._line(line)
+            return self._cell(line, cell)
 
     @property
     def _ipython(self) -> InteractiveShell:
@@ -337,7 +341,8 @@ class WatchMagic(Magics):
             raise UsageError(f"%watch: the query id must be a number, not {value!r}.")
         text = str(value).strip()
         if not text.isdigit():
-            raise UsageError(f"%watch: the query id must be a number, not {text!r}.")
+            link = link_instead_of_id(text, "the query id")
+            raise UsageError(f"%watch: {link or f'the query id must be a number, not {text!r}.'}")
         return int(text)
 
     def _value(self, text: str) -> Any:
@@ -393,10 +398,23 @@ def _parse(parser: MagicArgumentParser, line: str) -> argparse.Namespace:
     """Parse a magic line (MagicArgumentParser turns argparse errors into UsageError)."""
     from IPython.utils.process import arg_split
 
+    words = arg_split(line, posix=True, strict=False)
+    _check_params_word(parser.prog, words)
     try:
-        return parser.parse_intermixed_args(arg_split(line, posix=True, strict=False))
+        return parser.parse_intermixed_args(words)
     except UsageError as exc:
         raise UsageError(f"{parser.prog}: {exc}") from None
+
+
+def _check_params_word(prog: str, words: list[str]) -> None:
+    """An unquoted ``--params {"a": 5}`` is split at its spaces, leaving ``5}`` as a stray
+    word: say to quote the dict or pass a variable instead of naming the stray piece."""
+    for flag, value in pairwise(words):
+        if flag == "--params" and value.count("{") > value.count("}"):
+            raise UsageError(
+                f"{prog}: the --params dict was cut at its spaces: quote it "
+                f"(--params '{{\"min_price\": 5}}') or pass it as a variable (--params $my_params)."
+            )
 
 
 def _one_line(exc: Exception) -> str:

@@ -214,11 +214,13 @@ class QueryPicker:
         self.query_url = client.query_url(self.query_id)
         self.definitions = _params.parse_definitions(query.parameters)
         self._now = now
-        given = dict(params or {})
+        given = _params.as_params(params)
         unknown = [name for name in given if name not in {d.name for d in self.definitions}]
         if unknown:
             # Reuse the library's message (names the known parameters, suggests a spelling).
-            _params.resolve_parameters(self.definitions, {unknown[0]: given[unknown[0]]})
+            _params.resolve_parameters(
+                self.definitions, {unknown[0]: given[unknown[0]]}, query_id=self.query_id
+            )
 
         self.fields: dict[str, _Field] = {}
         for definition in self.definitions:

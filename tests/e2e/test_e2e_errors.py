@@ -126,3 +126,21 @@ def test_no_key_in_any_error_message(lw):
     for error in errors:
         assert lw.admin_key not in str(error)
         assert lw.admin_key not in repr(error)
+
+
+@pytest.mark.parametrize("page", ["queries", "dashboard"])
+def test_a_not_found_under_a_page_like_url_suggests_the_base_address(lw, page):
+    """``https://host/queries`` may be an organisation's prefix, so it is kept; if it was the
+    query list page pasted from the browser, the 404 says what the base address would be."""
+    qid = lw.demo.queries["markets"]
+    with pytest.raises(NotFoundError) as caught:
+        read_watch_query(qid, url=f"{lw.url}/{page}", api_key=lw.admin_key, progress=False)
+    message = str(caught.value)
+    assert "Check the id" not in message
+    assert f"/{page.rstrip('/')}" in message and f"'{lw.url}'" in message
+
+
+def test_a_not_found_under_an_organisation_prefix_says_check_the_id(lw):
+    with pytest.raises(NotFoundError) as caught:
+        read_watch_query(99999, url=lw.url, api_key=lw.admin_key, progress=False)
+    assert "Check the id" in str(caught.value) and "base address" not in str(caught.value)

@@ -335,6 +335,17 @@ def _python(code: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+def test_local_watch_on_a_busy_port_raises_instead_of_exiting_the_process():
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        with pytest.raises(OSError, match=f"port={port}.*in use"):
+            LocalWatch(port=port).start()
+
+
 @pytest.mark.parametrize(
     ("module", "absent"),
     [

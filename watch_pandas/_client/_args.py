@@ -11,6 +11,7 @@ import numbers
 import re
 from typing import TypeGuard
 
+from .._config import link_instead_of_id
 from .._constants import MAX_PAGE_SIZE
 from ..errors import ConfigError
 
@@ -23,6 +24,9 @@ def as_id(value: object, name: str) -> int:
         return int(value)  # numpy integers (ids out of a DataFrame) as plain ints
     if isinstance(value, str) and value.strip().isdigit() and int(value) > 0:
         return int(value)
+    link = link_instead_of_id(value, name)
+    if link is not None:
+        raise ConfigError(link)
     raise ConfigError(f"{name} must be a positive integer id like 42, not {value!r}.")
 
 

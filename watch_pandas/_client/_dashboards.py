@@ -9,6 +9,7 @@ version) and kept in :class:`DashboardRoutes`, which threads sharing the client 
 from __future__ import annotations
 
 import logging
+import numbers
 import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Literal
@@ -104,7 +105,7 @@ class DashboardsAPI(MetaAPI):
         :meth:`list_dashboards`. The generation is learned from the first answer that proves
         it (an id route returning that id, or a plain slug route working) and remembered.
         """
-        if isinstance(id_or_slug, int):
+        if isinstance(id_or_slug, numbers.Integral) and not isinstance(id_or_slug, bool):
             return self._dashboard_by_id(as_id(id_or_slug, "dashboard id"))
         if isinstance(id_or_slug, str) and id_or_slug.strip().isdigit():
             # "12" from a config or a command line is an id; a dashboard named "2024" has the

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import ipaddress
 import os
+import socket
 import sys
 import tempfile
 import threading
@@ -96,6 +98,11 @@ class LocalWatch:
     def start(self) -> LocalWatch:
         """Bind and serve in a background thread (idempotent)."""
         if self._server is None:
+            problem = bind_problem(self._host, self._port)
+            if problem is not None:  # werkzeug would print two lines and exit the process
+                which, reason = problem
+                value = self._host if which == "host" else self._port
+                raise OSError(f"LocalWatch({which}={value!r}) cannot listen: {reason}")
             app = WatchApp(self._backend)
             wsgi = FaultMiddleware(app, self.faults, self.counters, app.route_of)
             self._server = make_server(
@@ -300,6 +307,36 @@ def _check_port(port: int) -> int:
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
         raise ValueError(f"port must be a number from 0 to 65535 (0 = any free port), not {port!r}")
     return port
+
+
+def bind_problem(host: str, port: int) -> tuple[str, str] | None:
+    """Why the server could not listen on ``host``:``port``, as ``("host" or "port", reason)``;
+    ``None`` when it can. Probed like the server binds (address reuse on), before it starts."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except (socket.gaierror, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc)
+        return "host", f"not a host name or address this machine has ({reason})"
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    "port",
+                    "in use by another program; stop it or choose another port (0 = any free port)",
+                )
+            if exc.errno == errno.EACCES:
+                return (
+                    "port",
+                    "not allowed for this user (ports below 1024 usually need root); "
+                    "choose another port",
+                )
+            return "host", f"cannot listen there ({exc.strerror or exc})"
+    return None
 
 
 def _is_loopback(host: str) -> bool:
