@@ -516,7 +516,7 @@ def test_ctrl_c_in_the_main_thread_cancels_the_running_jobs(three_held_widgets):
         signal.signal(signal.SIGINT, previous)
 
 
-def test_a_callers_client_is_shared_safely_by_the_workers(ten_widget_board, monkeypatch):
+def test_a_callers_client_is_shared_safely_by_the_workers(ten_widget_board, monkeypatch, tmp_path):
     lw, dashboard = ten_widget_board
     threads: set[int] = set()
     clients: set[int] = set()
@@ -530,8 +530,8 @@ def test_a_callers_client_is_shared_safely_by_the_workers(ten_widget_board, monk
     monkeypatch.setattr(WatchClient, "post_query_results", recording)
     with WatchClient(lw.url, lw.admin_key) as shared:
         frames = read_watch_dashboard(
-            dashboard, client=shared, max_workers=4, progress=False, cache=False, max_age=0
-        )
+            dashboard, client=shared, max_workers=4, progress=False, max_age=0, cache_dir=tmp_path
+        )  # the local cache on: the workers list the data sources (for names) on one client
         assert [frames[f"q{i}"]["n"].tolist() for i in range(10)] == [[i] for i in range(10)]
         assert frames.errors == {}
         # one client for every worker thread, and what it learned is the same for all
