@@ -183,19 +183,22 @@ def read_saved_query(
     results: _cache.ResultCache | None,
     saved: Collection[str] = (),
 ) -> pd.DataFrame:
-    """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it)."""
-    plan = plan_query(watch.url, query, params, dtype_backend, saved=saved)
-    cached = _cache.serve(results, plan.key, max_age, query=query, is_default=plan.is_default)
-    if cached is not None:
-        return _served(listeners, query.id, cached)
-    check_dropdowns(watch, plan)
-    query_key = watch.is_query_key_for(query)
-    wire = plan.wire
+    """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it).
 
-    def start(age: int) -> Callable[[], ExecutionResponse]:
-        return lambda: watch.post_query_results(query.id, wire, max_age=age, stream=True)
-
+    Every request it sends (the dropdown check, the execution, naming the data source) is
+    bounded by ``timeout``: a dashboard's worker threads have no deadline of their own."""
     with deadline(timeout):
+        plan = plan_query(watch.url, query, params, dtype_backend, saved=saved)
+        cached = _cache.serve(results, plan.key, max_age, query=query, is_default=plan.is_default)
+        if cached is not None:
+            return _served(listeners, query.id, cached)
+        check_dropdowns(watch, plan)
+        query_key = watch.is_query_key_for(query)
+        wire = plan.wire
+
+        def start(age: int) -> Callable[[], ExecutionResponse]:
+            return lambda: watch.post_query_results(query.id, wire, max_age=age, stream=True)
+
         execution = Execution(
             watch,
             query_id=query.id,
@@ -213,9 +216,11 @@ def read_saved_query(
                 query_id=query.id,
                 repost=start(ANY_AGE) if query_key else None,
             )
-    source_id = meta.data_source_id if meta.data_source_id is not None else query.data_source_id
-    name = _data_source_name(watch, results, source_id, can_list=not query_key)
-    return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=name)
+        source_id = meta.data_source_id
+        if source_id is None:
+            source_id = query.data_source_id
+        name = _data_source_name(watch, results, source_id, can_list=not query_key)
+        return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=name)
 
 
 def read_sql(
