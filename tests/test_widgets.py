@@ -23,7 +23,8 @@ from _samples import sample_body
 
 from watch_pandas import widgets as W
 from watch_pandas._progress import ProgressEvent, TextProgress
-from watch_pandas.errors import ParameterError, QueryCancelledError
+from watch_pandas import read_watch_query
+from watch_pandas.errors import ConfigError, ParameterError, QueryCancelledError
 from watch_pandas.models import Query
 
 
@@ -304,6 +305,32 @@ def test_title_is_html_escaped(all_kinds_client):
     picker = _build(all_kinds_client)
     title = picker.widget.children[0].value
     assert "Demo &lt;prices&gt;" in title and "<prices>" not in title
+
+
+@pytest.mark.parametrize("bad", [6.9, True, "abc", "defi-overview", None, 0, -3])
+def test_a_query_id_that_is_not_an_id_is_refused_like_read_watch_query(bad):
+    """Not query 6 for 6.9 or query 1 for True, and no bare ValueError/TypeError: the same
+    ConfigError read_watch_query gives, before any request."""
+    client = FormClient([])
+    calls = []
+    client.get_query = calls.append  # type: ignore[method-assign]
+    with pytest.raises(ConfigError) as info:
+        W.picker(bad, client=client)
+    assert str(info.value) == f"query_id must be a positive integer id like 42, not {bad!r}."
+    assert calls == []
+    with pytest.raises(ConfigError) as read_info:
+        read_watch_query(bad, client=client, progress=False)
+    assert str(read_info.value) == str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "bad"),
+    [("max_age", 1.5), ("max_age", -5), ("timeout", 0), ("dtype_backend", "arrow")],
+)
+def test_bad_read_options_are_refused_when_the_picker_is_built(all_kinds_client, option, bad):
+    """Not on the first Run, after the form was filled in: the read's own check, at once."""
+    with pytest.raises(ConfigError, match=option):
+        W.picker(7, client=all_kinds_client, **{option: bad})
 
 
 @contextmanager

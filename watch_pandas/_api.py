@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import _cache as _cache
 from . import _params as _params
 from . import _read as _read
+from ._client._args import as_id
 from ._config import normalize_url, resolve_config
 from ._deadline import deadline
 from ._progress import Progress, progress_listeners
@@ -64,6 +65,7 @@ def read_watch_query(
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
     from the cache; since nothing can run, ``max_age=0`` then serves the last stored run.
     """
+    query_id = as_id(query_id, "query_id")  # online and offline alike, before anything else
     max_age, timeout = _read.check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
     )

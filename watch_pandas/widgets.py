@@ -24,6 +24,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _params as _params
+from ._client._args import as_id
 from ._progress import (
     ProgressEvent,
     ProgressListener,
@@ -31,6 +32,7 @@ from ._progress import (
     kernel_shell,
     progress_text,
 )
+from ._read import check_read_options
 from .errors import ParameterError, QueryCancelledError, QueryFailedError, WatchError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -187,11 +189,13 @@ class QueryPicker:
         dtype_backend: str = "numpy_nullable",
         now: datetime | None = None,
     ) -> None:
+        # the read's own checks, so a bad value fails here and not on the first Run
+        self.query_id = as_id(query_id, "query_id")
+        self.max_age, self.timeout = check_read_options(
+            max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
+        )
         widgets = _ipywidgets()
-        self.query_id = int(query_id)
         self.on_result = on_result
-        self.max_age = max_age
-        self.timeout = timeout
         self.dtype_backend = dtype_backend
         self.df: pd.DataFrame | None = None
         self.error: BaseException | None = None
