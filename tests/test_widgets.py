@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 from _samples import sample_body
 
+from watch_pandas import read_watch_query
 from watch_pandas import widgets as W
 from watch_pandas._progress import ProgressEvent, TextProgress
-from watch_pandas import read_watch_query
 from watch_pandas.errors import ConfigError, ParameterError, QueryCancelledError
 from watch_pandas.models import Query
 
