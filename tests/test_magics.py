@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets import TraitError
 
 from watch_pandas import magics as M
 from watch_pandas.errors import QueryFailedError, ServerError
@@ -340,6 +341,42 @@ def test_a_saved_query_parameter_with_a_space_is_given_quoted(ip, server):
     frame = ip.run_line_magic("watch", f'{query_id} "my param=3" --max-age 0')
     assert frame["d"].tolist() == ["3"]
     assert frame.attrs["watch"]["parameters"] == {"my param": "3"}
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda ip, q: ip.run_line_magic("watch", f"{q} frame --max-age -1"),
+        lambda ip, q: ip.run_line_magic("watch", f"{q} --max-age -2"),
+        lambda ip, q: ip.run_line_magic("watch", f"{q} --max-age soon --interactive"),
+        lambda ip, q: ip.run_cell_magic("watch", "-d db --max-age -1", "SELECT 1"),
+    ],
+)
+def test_a_negative_max_age_is_refused_with_how_to_ask_for_any_age(ip, server, run):
+    with pytest.raises(UsageError) as info:
+        run(ip, server.demo_query)
+    message = str(info.value)
+    assert "argument --max-age: the value must be a whole number of seconds >= 0" in message
+    assert message.endswith("for a cached result of any age, leave --max-age out.")
+    assert "frame" not in ip.user_ns
+
+
+def test_a_negative_configured_max_age_is_refused_when_set(ip, server, caplog):
+    magic = _magic(ip)
+    with pytest.raises(TraitError) as info:
+        magic.max_age = -1
+    assert str(info.value) == (
+        "WatchMagic.max_age must be a whole number of seconds >= 0 (such as 600; 0 always runs "
+        "the query), not -1; for a cached result of any age, set it to None."
+    )
+    magic.max_age = 600
+    with caplog.at_level("ERROR"):
+        ip.run_line_magic("config", "WatchMagic.max_age = -5")
+    assert "WatchMagic.max_age must be a whole number of seconds >= 0" in caplog.text
+    assert magic.max_age == 600  # the earlier value stays, so later reads still work
+    query_id = server.add_query("SELECT 1 AS n", data_source_id=server.source_id, name="one")
+    frame = ip.run_line_magic("watch", str(query_id))
+    assert frame["n"].tolist() == [1]
 
 
 def test_missing_configuration_is_a_one_line_usage_error(ip, monkeypatch):

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from ._config import config_path
-from .errors import WatchError, one_line
+from .errors import ConfigError, WatchError, one_line
 
 __all__ = ["main"]
 
@@ -140,16 +140,12 @@ def _port(text: str) -> int:
 
 def _max_age(text: str) -> int:
     """``--max-age`` for argparse: whole seconds >= 0 (leaving it out means any age)."""
+    from ._read import parse_max_age
+
     try:
-        seconds = int(text)
-    except ValueError:
-        seconds = -1
-    if seconds < 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of seconds: use a whole number >= 0 (0 runs the query), "
-            "or leave --max-age out to accept a cached result of any age"
-        )
-    return seconds
+        return parse_max_age(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _connection_args(parser: argparse.ArgumentParser) -> None:

@@ -55,18 +55,42 @@ def check_read_options(
     return check_max_age(max_age), check_timeout(timeout)
 
 
-def check_max_age(max_age: object) -> int | None:
-    """``max_age`` as an int (``numpy.int64`` too), ``None`` kept; anything else refused."""
+def check_max_age(
+    max_age: object, *, name: str = "max_age", any_age: str = "pass None"
+) -> int | None:
+    """``max_age`` as an int >= 0 (``numpy.int64`` too), ``None`` kept; anything else refused.
+
+    Negative values are refused too: the server's own "any age" (-1) is asked for with
+    ``None``. ``name`` and ``any_age`` word the error where the value came from elsewhere (a
+    command-line option, a configured default)."""
     if max_age is None:
         return None
     if isinstance(max_age, numbers.Integral) and not isinstance(max_age, bool):
         seconds = int(max_age)
-        if seconds >= -1:
+        if seconds >= 0:
             return seconds
-    raise ConfigError(
-        f"max_age must be a whole number of seconds (an int such as 600; 0 always runs), or "
-        f"None for a cached result of any age, not {max_age!r}."
+    raise max_age_error(max_age, name=name, any_age=any_age)
+
+
+def max_age_error(value: object, *, name: str, any_age: str) -> ConfigError:
+    """The one refusal of a bad ``max_age``, wherever it was given."""
+    return ConfigError(
+        f"{name} must be a whole number of seconds >= 0 (such as 600; 0 always runs the "
+        f"query), not {value!r}; for a cached result of any age, {any_age}."
     )
+
+
+def parse_max_age(text: str) -> int:
+    """A ``--max-age`` option's text (command line, magics) as seconds; ConfigError if bad.
+
+    Leaving the option out asks for any age, so the error says that instead of ``None``."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise max_age_error(text, name="the value", any_age="leave --max-age out")
+    return seconds
 
 
 def check_timeout(timeout: object) -> float | None:

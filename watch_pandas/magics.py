@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import MagicArgumentParser
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, Union
+from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, Union, validate
 
 from ._params import collect_pairs
+from ._read import check_max_age, parse_max_age
 from .errors import (
     AuthError,
     ConfigError,
@@ -70,6 +71,14 @@ class WatchMagicError(WatchError):
         return [f"watch: {self}"]
 
 
+def _max_age(text: str) -> int:
+    """``--max-age`` for the parsers: whole seconds >= 0 (leaving it out means any age)."""
+    try:
+        return parse_max_age(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _cell_parser() -> MagicArgumentParser:
     parser = MagicArgumentParser(
         prog="%%watch",
@@ -78,7 +87,7 @@ def _cell_parser() -> MagicArgumentParser:
     )
     parser.add_argument("var", nargs="?", help="assign the frame to this variable")
     parser.add_argument("--data-source", "-d", help="data source id or name")
-    parser.add_argument("--max-age", type=int, help="accept a cached result this many s old")
+    parser.add_argument("--max-age", type=_max_age, help="accept a cached result this many s old")
     parser.add_argument(
         "--param",
         "-p",
@@ -101,7 +110,7 @@ def _line_parser() -> MagicArgumentParser:
         metavar="QUERY_ID [VAR] [NAME=VALUE ...]",
         help="the query id, an optional variable, parameters (VALUE may be $variable)",
     )
-    parser.add_argument("--max-age", type=int, help="accept a cached result this many s old")
+    parser.add_argument("--max-age", type=_max_age, help="accept a cached result this many s old")
     parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
     parser.add_argument("--interactive", "-i", action="store_true", help="show the picker")
     return parser
@@ -143,6 +152,16 @@ class WatchMagic(Magics):
         default_value="numpy_nullable",
         help="pandas dtype backend of the frames.",
     ).tag(config=True)
+
+    @validate("max_age")
+    def _check_max_age(self, proposal: Any) -> int | None:
+        """Refuse a bad default when it is set, not in every later %watch."""
+        try:
+            return check_max_age(
+                proposal["value"], name="WatchMagic.max_age", any_age="set it to None"
+            )
+        except ConfigError as exc:
+            raise TraitError(str(exc)) from None
 
     @no_var_expand
     @line_cell_magic
