@@ -379,6 +379,14 @@ def test_a_negative_configured_max_age_is_refused_when_set(ip, server, caplog):
     assert frame["n"].tolist() == [1]
 
 
+def test_offline_interactive_never_touches_the_network(ip, server, monkeypatch):
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    server.counters.reset()
+    with pytest.raises(UsageError, match="has never been read online"):
+        ip.run_line_magic("watch", f"{server.demo_query} --interactive")
+    assert server.counters.requests() == 0
+
+
 def test_missing_configuration_is_a_one_line_usage_error(ip, monkeypatch):
     monkeypatch.delenv("WATCH_API_KEY")
     with pytest.raises(UsageError, match="WATCH_API_KEY") as caught:

@@ -24,7 +24,12 @@ from _samples import sample_body
 from watch_pandas import read_watch_query
 from watch_pandas import widgets as W
 from watch_pandas._progress import ProgressEvent, TextProgress
-from watch_pandas.errors import ConfigError, ParameterError, QueryCancelledError
+from watch_pandas.errors import (
+    ConfigError,
+    NotFoundError,
+    ParameterError,
+    QueryCancelledError,
+)
 from watch_pandas.models import Query
 
 
@@ -687,6 +692,77 @@ def test_dynamic_default_runs_against_the_server(server):
         yesterday.isoformat(),
         (yesterday + timedelta(days=1)).isoformat(),  # midnight passed during the test
     }
+    picker.close()
+
+
+# -- offline mode: no network, the form from the query kept in the local cache -------------
+def test_offline_builds_the_picker_from_the_cached_query_and_reads_from_the_cache(
+    server, monkeypatch
+):
+    online = read_watch_query(
+        server.demo_query, url=server.url, api_key=server.admin_key, progress=False
+    )
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    server.counters.reset()
+
+    picker = W.picker(server.demo_query, url=server.url, api_key=server.admin_key)
+    assert set(picker.fields) == {"start_date", "min_price", "flag", "label"}
+    assert picker.query_url == f"{server.url}/queries/{server.demo_query}"
+    picker.run(wait=True)
+
+    assert picker.error is None, picker.message.value
+    assert picker.df.equals(online)
+    assert picker.df.attrs["watch"]["source"] == "local cache"
+    assert server.counters.requests() == 0
+    picker.close()
+
+
+def test_offline_a_query_dropdown_is_typed_and_the_callers_client_is_not_used(
+    all_kinds_client,
+):
+    """Its options need the server: offline the value is typed, checked by the cached run."""
+    from watch_pandas._cache import ResultCache
+
+    ResultCache().store_query(all_kinds_client.url, all_kinds_client.get_query(7))
+    all_kinds_client.get_query = None  # type: ignore[assignment]  # must not be called
+
+    picker = _build(all_kinds_client, offline=True)
+
+    assert all_kinds_client.dropdown_calls == []
+    dropdowns = [f for f in picker.fields.values() if f.definition.type == "query"]
+    assert dropdowns and all(f.options is None for f in dropdowns)
+    assert all(isinstance(f.controls[0], ipywidgets.Text) for f in dropdowns)
+
+
+def test_offline_without_a_cached_query_says_it_was_never_read_online(server):
+    server.counters.reset()
+    with pytest.raises(NotFoundError, match="has never been read online") as info:
+        W.picker(server.demo_query, url=server.url, api_key=server.admin_key, offline=True)
+    assert f"query {server.demo_query} from {server.url}" in str(info.value)
+    assert server.counters.requests() == 0
+
+
+def test_offline_picker_takes_cache_dir_like_read_watch_query(server, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    read_watch_query(
+        server.demo_query,
+        url=server.url,
+        api_key=server.admin_key,
+        progress=False,
+        cache_dir=elsewhere,
+    )
+    with pytest.raises(NotFoundError):  # not in the default cache folder
+        W.picker(server.demo_query, url=server.url, api_key=server.admin_key, offline=True)
+    picker = W.picker(
+        server.demo_query,
+        url=server.url,
+        api_key=server.admin_key,
+        offline=True,
+        cache_dir=elsewhere,
+    )
+    picker.run(wait=True)
+    assert picker.error is None, picker.message.value
+    assert picker.df.attrs["watch"]["source"] == "local cache"
     picker.close()
 
 

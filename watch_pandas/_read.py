@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import _cache as _cache
 from . import _params as _params
+from ._config import normalize_url, resolve_config
 from ._deadline import deadline
 from ._execution import Execution, Outcome
 from ._progress import Progress, ProgressEvent, ProgressListener, emit, progress_listeners
@@ -119,6 +120,17 @@ def client_for(
         yield owned
     finally:
         owned.close()
+
+
+def server_url(
+    client: WatchClient | None, url: str | None, api_key: str | None, profile: str | None
+) -> str:
+    """The server's normalised URL without any network access (offline reads)."""
+    if client is not None:
+        return client.url
+    if url is not None:
+        return normalize_url(url, source="the url= argument")
+    return resolve_config(None, api_key, profile).url
 
 
 # -- plan ----------------------------------------------------------------------------------
@@ -291,14 +303,7 @@ def read_query_offline(
 ) -> pd.DataFrame:
     """Serve a saved query from the cache only; a clear NotFoundError when there is no copy."""
     where = f"in the local cache ({results.directory})"
-    query = _cache.offline_query(results, server, query_id)
-    if query is None:
-        raise NotFoundError(
-            f"Offline: query {query_id} from {server} has never been read online, so there is "
-            f"no cached copy {where}. Read it once online (offline=False, or unset "
-            f"${_cache.OFFLINE_ENV}).",
-            query_id=query_id,
-        )
+    query = offline_saved_query(results, server, query_id)
     plan = plan_query(server, query, params, dtype_backend)
     found = _cache.serve_offline(results, plan.key, max_age)
     if found.frame is None:
@@ -309,6 +314,19 @@ def read_query_offline(
             query_id=query_id,
         )
     return _served(progress_listeners(progress), query_id, found.frame)
+
+
+def offline_saved_query(results: _cache.ResultCache, server: str, query_id: int) -> Query:
+    """The query's definition as last read online; NotFoundError if it never was."""
+    query = _cache.offline_query(results, server, query_id)
+    if query is None:
+        raise NotFoundError(
+            f"Offline: query {query_id} from {server} has never been read online, so there is "
+            f"no cached copy in the local cache ({results.directory}). Read it once online "
+            f"(offline=False, or unset ${_cache.OFFLINE_ENV}).",
+            query_id=query_id,
+        )
+    return query
 
 
 def read_sql_offline(
