@@ -16,6 +16,7 @@ from watch_pandas import (
     ParameterError,
     QueryFailedError,
     WatchTimeoutError,
+    read_watch_dashboard,
     read_watch_query,
     run_sql,
 )
@@ -205,6 +206,33 @@ def test_run_sql_runs_the_sql_unless_told_a_cached_result_will_do(mocked, client
         run_sql("SELECT 1", 1, max_age=max_age, progress=False, client=client, cache=False)
     sent = [post_body(c)["max_age"] for c in mocked.calls if c.request.method == "POST"]
     assert sent == [0, 600, -1]
+
+
+ANY_AGE_HINT = "for a cached result of any age, pass None."
+
+
+@pytest.mark.parametrize("age", [-1, -2, np.int64(-1)])
+@pytest.mark.parametrize(
+    "read",
+    [
+        lambda client, age: read_watch_query(2, max_age=age, progress=False, client=client),
+        lambda client, age: run_sql("SELECT 1", 1, max_age=age, progress=False, client=client),
+        lambda client, age: read_watch_dashboard(1, max_age=age, progress=False, client=client),
+        lambda client, age: read_watch_query(2, max_age=age, offline=True, url=URL),
+        lambda client, age: run_sql("SELECT 1", 1, max_age=age, offline=True, url=URL),
+    ],
+    ids=["read_watch_query", "run_sql", "read_watch_dashboard", "offline read", "offline sql"],
+)
+def test_a_negative_max_age_is_refused_everywhere_with_one_message(mocked, client, read, age):
+    """-1 is the server's own "any age": a caller asks for it with None, and every entry point
+    says so in the same words (it was accepted by some and refused without the hint by others)."""
+    with pytest.raises(ConfigError) as info:
+        read(client, age)
+    assert str(info.value) == (
+        "max_age must be a whole number of seconds >= 0 (such as 600; 0 always runs the "
+        f"query), not {age!r}; {ANY_AGE_HINT}"
+    )
+    assert len(mocked.calls) == 0
 
 
 def test_run_sql_refuses_a_missing_placeholder_before_sending(mocked, client):

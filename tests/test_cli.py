@@ -230,6 +230,8 @@ def test_get_refuses_a_bad_max_age_without_suggesting_none(env, age, capsys):
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith("watch-pandas get: error: argument --max-age: ")
     assert repr(age) in last and "leave --max-age out" in last and "None" not in last
+    # the words of every other entry point (read_watch_query, the magics, %config)
+    assert "must be a whole number of seconds >= 0 (such as 600; 0 always runs the query)" in last
     assert env.counters.requests() == 0
 
 

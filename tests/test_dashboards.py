@@ -18,7 +18,13 @@ import requests
 import responses
 from _samples import sample_body
 
-from watch_pandas import ConfigError, ParameterError, QueryFailedError, read_watch_query
+from watch_pandas import (
+    ConfigError,
+    ParameterError,
+    QueryFailedError,
+    WatchTimeoutError,
+    read_watch_query,
+)
 from watch_pandas import _cache as wc
 from watch_pandas._client import WatchClient
 from watch_pandas._dashboards import (
@@ -421,6 +427,34 @@ def test_bad_read_options_are_refused_before_any_request(lw, board, option, bad)
         read_board(lw, board, **{option: bad})
     assert repr(bad) in str(info.value)
     assert lw.counters.requests() == 0
+
+
+# --------------------------------------------------------------------------- the deadline
+
+
+def test_the_timeout_bounds_the_dashboards_own_request(lw):
+    """A Retry-After longer than the timeout on the layout request is not waited for, and the
+    error is the request's own (not every widget blamed for a deadline the layout used up)."""
+    lw.faults.fail_next(1, status=503, retry_after=30, method="GET", path="/api/dashboards/*")
+    with pytest.raises(WatchTimeoutError) as info:
+        read_board(lw, "defi-overview", timeout=2)
+    assert not isinstance(info.value, DashboardError)
+    message = str(info.value)
+    assert message.startswith("GET /api/dashboards/")
+    assert "503 with Retry-After: 30 s, more than the" in message
+    assert "left before the overall deadline (timeout=)" in message
+
+
+def test_the_timeout_bounds_every_request_of_a_widget(lw, board, caplog):
+    """A widget's requests after its result (listing data sources to name the frame's) are
+    inside the dashboard's timeout too: a long Retry-After there is not waited for."""
+    lw.faults.fail_next(1, status=503, retry_after=30, method="GET", path="/api/data_sources")
+    with caplog.at_level("DEBUG", logger="watch_pandas"):
+        frames = read_board(lw, board, timeout=20, cache=False)
+    assert frames.errors == {}
+    unnamed = [r.getMessage() for r in caplog.records if "left unnamed" in r.getMessage()]
+    assert len(unnamed) == 1
+    assert "GET /api/data_sources: the server answered 503 with Retry-After: 30 s" in unnamed[0]
 
 
 # --------------------------------------------------------------------------- Ctrl-C

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 
 import pytest
@@ -179,6 +180,56 @@ def test_deadline_with_a_key_that_cannot_cancel_says_so():
     assert "job j-1 could not be cancelled" in message
     assert "was could" not in message
     assert "cancelling needs a user API key" in message  # why it could not
+
+
+FORBIDDEN = "cancelling needs a user API key"
+
+
+def _warnings_about_the_cancel(caplog) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno >= logging.WARNING and FORBIDDEN in r.getMessage()
+    ]
+
+
+def test_a_cancel_that_fails_at_the_deadline_is_said_once_in_the_error(caplog):
+    """Not a warning on stderr and the same text in the exception: the error says it."""
+    client = FakeClient([job(2)], cancel_raises=ForbiddenError(FORBIDDEN))
+    with caplog.at_level(logging.DEBUG, logger="watch_pandas"):
+        with pytest.raises(WatchTimeoutError) as info:
+            make(client, FakeClock(), timeout=1).run(lambda: Response(job=job(1)))
+    assert FORBIDDEN in str(info.value)
+    assert _warnings_about_the_cancel(caplog) == []
+    assert any(FORBIDDEN in r.getMessage() for r in caplog.records)  # kept for debugging
+
+
+def test_a_cancel_that_fails_after_a_failed_poll_is_said_once_in_the_error(caplog):
+    class FailingClient(FakeClient):
+        def get_job(self, job_id, *, query_id=None):
+            raise TransportError(f"GET /api/jobs/{job_id}: the connection broke; try again.")
+
+    client = FailingClient([], cancel_raises=ForbiddenError(FORBIDDEN))
+    with caplog.at_level(logging.DEBUG, logger="watch_pandas"):
+        with pytest.raises(TransportError) as info:
+            make(client, FakeClock()).run(lambda: Response(job=job(1)))
+    assert FORBIDDEN in str(info.value)
+    assert _warnings_about_the_cancel(caplog) == []
+
+
+def test_a_cancel_that_fails_after_ctrl_c_is_a_warning(caplog):
+    """KeyboardInterrupt carries no message: the warning is the only place that says it."""
+    client, clock = FakeClient([job(2)], cancel_raises=ForbiddenError(FORBIDDEN)), FakeClock()
+
+    def interrupting_sleep(seconds: float) -> None:
+        raise KeyboardInterrupt
+
+    execution = make(client, clock)
+    execution._sleep = interrupting_sleep
+    with caplog.at_level(logging.DEBUG, logger="watch_pandas"):
+        with pytest.raises(KeyboardInterrupt):
+            execution.run(lambda: Response(job=job(1)))
+    assert len(_warnings_about_the_cancel(caplog)) == 1
 
 
 def test_deadline_message_gives_the_seconds_as_a_person_would():

@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 from IPython.core.error import UsageError
 from IPython.core.interactiveshell import InteractiveShell
+from traitlets import TraitError
 
 from watch_pandas import magics as M
 from watch_pandas.errors import QueryFailedError, ServerError
@@ -160,6 +161,29 @@ def test_a_name_given_as_value_and_range_is_a_usage_error(ip):
         ip.run_cell_magic("watch", "-d db -p band=1 -p band.start=2", "SELECT {{ band }}")
 
 
+@pytest.mark.parametrize(
+    ("line", "sql", "sent"),
+    [
+        ("-d db --param p.foo=1", "SELECT '{{ p.foo }}' AS d", {"p": {"foo": "1"}}),
+        ('-d db --param "my param=y"', "SELECT '{{ my param }}' AS d", {"my param": "y"}),
+        ('-d db -p " spaced = z"', "SELECT '{{spaced}}' AS d", {"spaced": " z"}),
+    ],
+)
+def test_any_name_the_server_renders_is_a_param_name(ip, line, sql, sent):
+    """A placeholder's name is any text between the braces, trimmed; a dotted one nests."""
+    frame = ip.run_cell_magic("watch", line, sql)
+    assert frame.attrs["watch"]["parameters"] == sent
+    assert frame["d"].tolist() == [next(iter(_leaves(sent)))]
+
+
+def _leaves(value):
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _leaves(item)
+    else:
+        yield value
+
+
 def test_dollar_text_in_the_sql_is_left_alone(ip):
     ip.user_ns["start"] = "NOT-USED"
     frame = ip.run_cell_magic("watch", "-d db", "SELECT '$start' AS s")
@@ -287,6 +311,80 @@ def test_cell_usage_errors(ip, line, cell, expected):
 def test_line_usage_errors(ip, server, line, expected):
     with pytest.raises(UsageError, match=expected):
         ip.run_line_magic("watch", line.format(q=server.demo_query))
+
+
+@pytest.mark.parametrize(
+    ("line", "cell"),
+    [
+        ("-d db --param =3", "SELECT 1"),
+        ("-d db --param .start=3", "SELECT {{ x.start }}"),
+        ("-d db --param x=$undefined_thing", "SELECT {{ x }}"),
+        ("-d db --params 41+1", "SELECT 1"),
+        ("-d db -p band=1 -p band.start=2", "SELECT {{ band }}"),
+        ("not-a-name -d db", "SELECT 1"),
+        ("--bogus 1", "SELECT 1"),
+    ],
+)
+def test_cell_usage_errors_name_the_cell_magic(ip, line, cell):
+    with pytest.raises(UsageError) as info:
+        ip.run_cell_magic("watch", line, cell)
+    assert str(info.value).startswith("%%watch: ")
+
+
+def test_a_saved_query_parameter_with_a_space_is_given_quoted(ip, server):
+    query_id = server.add_query(
+        "SELECT '{{ my param }}' AS d",
+        data_source_id=server.source_id,
+        name="spaced",
+        parameters=[{"name": "my param", "title": "My param", "type": "text", "value": "a"}],
+    )
+    frame = ip.run_line_magic("watch", f'{query_id} "my param=3" --max-age 0')
+    assert frame["d"].tolist() == ["3"]
+    assert frame.attrs["watch"]["parameters"] == {"my param": "3"}
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        lambda ip, q: ip.run_line_magic("watch", f"{q} frame --max-age -1"),
+        lambda ip, q: ip.run_line_magic("watch", f"{q} --max-age -2"),
+        lambda ip, q: ip.run_line_magic("watch", f"{q} --max-age soon --interactive"),
+        lambda ip, q: ip.run_cell_magic("watch", "-d db --max-age -1", "SELECT 1"),
+    ],
+)
+def test_a_negative_max_age_is_refused_with_how_to_ask_for_any_age(ip, server, run):
+    with pytest.raises(UsageError) as info:
+        run(ip, server.demo_query)
+    message = str(info.value)
+    assert "argument --max-age: the value must be a whole number of seconds >= 0" in message
+    assert message.endswith("for a cached result of any age, leave --max-age out.")
+    assert "frame" not in ip.user_ns
+
+
+def test_a_negative_configured_max_age_is_refused_when_set(ip, server, caplog):
+    magic = _magic(ip)
+    with pytest.raises(TraitError) as info:
+        magic.max_age = -1
+    assert str(info.value) == (
+        "WatchMagic.max_age must be a whole number of seconds >= 0 (such as 600; 0 always runs "
+        "the query), not -1; for a cached result of any age, set it to None."
+    )
+    magic.max_age = 600
+    with caplog.at_level("ERROR"):
+        ip.run_line_magic("config", "WatchMagic.max_age = -5")
+    assert "WatchMagic.max_age must be a whole number of seconds >= 0" in caplog.text
+    assert magic.max_age == 600  # the earlier value stays, so later reads still work
+    query_id = server.add_query("SELECT 1 AS n", data_source_id=server.source_id, name="one")
+    frame = ip.run_line_magic("watch", str(query_id))
+    assert frame["n"].tolist() == [1]
+
+
+def test_offline_interactive_never_touches_the_network(ip, server, monkeypatch):
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    server.counters.reset()
+    with pytest.raises(UsageError, match="has never been read online"):
+        ip.run_line_magic("watch", f"{server.demo_query} --interactive")
+    assert server.counters.requests() == 0
 
 
 def test_missing_configuration_is_a_one_line_usage_error(ip, monkeypatch):

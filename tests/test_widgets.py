@@ -21,9 +21,15 @@ import pandas as pd
 import pytest
 from _samples import sample_body
 
+from watch_pandas import read_watch_query
 from watch_pandas import widgets as W
 from watch_pandas._progress import ProgressEvent, TextProgress
-from watch_pandas.errors import ParameterError, QueryCancelledError
+from watch_pandas.errors import (
+    ConfigError,
+    NotFoundError,
+    ParameterError,
+    QueryCancelledError,
+)
 from watch_pandas.models import Query
 
 
@@ -310,6 +316,32 @@ def test_title_is_html_escaped(all_kinds_client):
     picker = _build(all_kinds_client)
     title = picker.widget.children[0].value
     assert "Demo &lt;prices&gt;" in title and "<prices>" not in title
+
+
+@pytest.mark.parametrize("bad", [6.9, True, "abc", "defi-overview", None, 0, -3])
+def test_a_query_id_that_is_not_an_id_is_refused_like_read_watch_query(bad):
+    """Not query 6 for 6.9 or query 1 for True, and no bare ValueError/TypeError: the same
+    ConfigError read_watch_query gives, before any request."""
+    client = FormClient([])
+    calls = []
+    client.get_query = calls.append  # type: ignore[method-assign]
+    with pytest.raises(ConfigError) as info:
+        W.picker(bad, client=client)
+    assert str(info.value) == f"query_id must be a positive integer id like 42, not {bad!r}."
+    assert calls == []
+    with pytest.raises(ConfigError) as read_info:
+        read_watch_query(bad, client=client, progress=False)
+    assert str(read_info.value) == str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("option", "bad"),
+    [("max_age", 1.5), ("max_age", -5), ("timeout", 0), ("dtype_backend", "arrow")],
+)
+def test_bad_read_options_are_refused_when_the_picker_is_built(all_kinds_client, option, bad):
+    """Not on the first Run, after the form was filled in: the read's own check, at once."""
+    with pytest.raises(ConfigError, match=option):
+        W.picker(7, client=all_kinds_client, **{option: bad})
 
 
 @contextmanager
@@ -666,6 +698,77 @@ def test_dynamic_default_runs_against_the_server(server):
         yesterday.isoformat(),
         (yesterday + timedelta(days=1)).isoformat(),  # midnight passed during the test
     }
+    picker.close()
+
+
+# -- offline mode: no network, the form from the query kept in the local cache -------------
+def test_offline_builds_the_picker_from_the_cached_query_and_reads_from_the_cache(
+    server, monkeypatch
+):
+    online = read_watch_query(
+        server.demo_query, url=server.url, api_key=server.admin_key, progress=False
+    )
+    monkeypatch.setenv("WATCH_OFFLINE", "1")
+    server.counters.reset()
+
+    picker = W.picker(server.demo_query, url=server.url, api_key=server.admin_key)
+    assert set(picker.fields) == {"start_date", "min_price", "flag", "label"}
+    assert picker.query_url == f"{server.url}/queries/{server.demo_query}"
+    picker.run(wait=True)
+
+    assert picker.error is None, picker.message.value
+    assert picker.df.equals(online)
+    assert picker.df.attrs["watch"]["source"] == "local cache"
+    assert server.counters.requests() == 0
+    picker.close()
+
+
+def test_offline_a_query_dropdown_is_typed_and_the_callers_client_is_not_used(
+    all_kinds_client,
+):
+    """Its options need the server: offline the value is typed, checked by the cached run."""
+    from watch_pandas._cache import ResultCache
+
+    ResultCache().store_query(all_kinds_client.url, all_kinds_client.get_query(7))
+    all_kinds_client.get_query = None  # type: ignore[assignment]  # must not be called
+
+    picker = _build(all_kinds_client, offline=True)
+
+    assert all_kinds_client.dropdown_calls == []
+    dropdowns = [f for f in picker.fields.values() if f.definition.type == "query"]
+    assert dropdowns and all(f.options is None for f in dropdowns)
+    assert all(isinstance(f.controls[0], ipywidgets.Text) for f in dropdowns)
+
+
+def test_offline_without_a_cached_query_says_it_was_never_read_online(server):
+    server.counters.reset()
+    with pytest.raises(NotFoundError, match="has never been read online") as info:
+        W.picker(server.demo_query, url=server.url, api_key=server.admin_key, offline=True)
+    assert f"query {server.demo_query} from {server.url}" in str(info.value)
+    assert server.counters.requests() == 0
+
+
+def test_offline_picker_takes_cache_dir_like_read_watch_query(server, tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    read_watch_query(
+        server.demo_query,
+        url=server.url,
+        api_key=server.admin_key,
+        progress=False,
+        cache_dir=elsewhere,
+    )
+    with pytest.raises(NotFoundError):  # not in the default cache folder
+        W.picker(server.demo_query, url=server.url, api_key=server.admin_key, offline=True)
+    picker = W.picker(
+        server.demo_query,
+        url=server.url,
+        api_key=server.admin_key,
+        offline=True,
+        cache_dir=elsewhere,
+    )
+    picker.run(wait=True)
+    assert picker.error is None, picker.message.value
+    assert picker.df.attrs["watch"]["source"] == "local cache"
     picker.close()
 
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from . import _cache as _cache
 from . import _params as _params
 from . import _read as _read
-from ._config import normalize_url, resolve_config
+from ._client._args import as_id
 from ._deadline import deadline
 from ._progress import Progress, progress_listeners
 from .errors import ConfigError
@@ -65,6 +65,7 @@ def read_watch_query(
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
     from the cache; since nothing can run, ``max_age=0`` then serves the last stored run.
     """
+    query_id = as_id(query_id, "query_id")  # online and offline alike, before anything else
     max_age, timeout = _read.check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
     )
@@ -73,7 +74,7 @@ def read_watch_query(
         assert results is not None  # open_cache refuses offline without a cache
         return _read.read_query_offline(
             results,
-            _server_url(client, url, api_key, profile),
+            _read.server_url(client, url, api_key, profile),
             query_id,
             params,
             max_age=max_age,
@@ -138,7 +139,7 @@ def run_sql(
         assert results is not None  # open_cache refuses offline without a cache
         return _read.read_sql_offline(
             results,
-            _server_url(client, url, api_key, profile),
+            _read.server_url(client, url, api_key, profile),
             sql,
             data_source,
             wire,
@@ -180,14 +181,3 @@ def _check_data_source(data_source: object) -> int | str:
         "data_source must be a data source's id (a positive int such as 3) or its name "
         f"(a str), not {data_source!r}."
     )
-
-
-def _server_url(
-    client: WatchClient | None, url: str | None, api_key: str | None, profile: str | None
-) -> str:
-    """The server's normalised URL without any network access (offline reads)."""
-    if client is not None:
-        return client.url
-    if url is not None:
-        return normalize_url(url, source="the url= argument")
-    return resolve_config(None, api_key, profile).url

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from . import _wording
 from ._config import config_path, link_instead_of_id
-from .errors import WatchError, one_line
+from .errors import ConfigError, WatchError, one_line
 
 __all__ = ["main"]
 
@@ -157,16 +157,12 @@ def _query_id(text: str) -> int:
 
 def _max_age(text: str) -> int:
     """``--max-age`` for argparse: whole seconds >= 0 (leaving it out means any age)."""
+    from ._read import parse_max_age
+
     try:
-        seconds = int(text)
-    except ValueError:
-        seconds = -1
-    if seconds < 0:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a number of seconds: use a whole number >= 0 (0 runs the query), "
-            "or leave --max-age out to accept a cached result of any age"
-        )
-    return seconds
+        return parse_max_age(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _timeout(text: str) -> float:

@@ -24,7 +24,8 @@ Decisions:
   failed titles to their exceptions; each failure is also a ``warnings.warn``. If every
   widget failed, or ``errors="raise"`` and any did, :class:`DashboardError` is raised, carrying
   ``.frames`` and ``.errors``. A widget the key may not see (``restricted``) is a failure too.
-* ``timeout`` bounds the whole dashboard read: a widget started later gets what is left.
+* ``timeout`` bounds the whole dashboard read, its own request included: a widget started
+  later gets what is left, for every request it sends.
   Ctrl-C (``KeyboardInterrupt`` in the caller's thread or raised by a progress listener in a
   worker) cancels the widgets not started yet and every server job a worker is waiting on,
   waits for the workers to stop (their next poll sees the cancel), and only then closes
@@ -47,6 +48,8 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import _cache as _cache
 from . import _params as _params
 from . import _read as _read
+from ._deadline import deadline, no_deadline
+from ._execution import CANCEL_GRACE
 from ._progress import Progress, progress_listeners
 from .errors import (
     ConfigError,
@@ -137,7 +140,9 @@ def read_watch_dashboard(
     params = _params.as_params(params)
     results = _cache.open_cache(cache, False, cache_dir)
     listeners = progress_listeners(progress)
-    with _read.client_for(client, url, api_key, profile) as watch:
+    # the layout request is bounded here; each worker bounds its widget's requests by what
+    # is left (a deadline belongs to one thread)
+    with _read.client_for(client, url, api_key, profile) as watch, deadline(timeout):
         board = watch.get_dashboard(dashboard)
         widgets = [w for w in board.widgets if w.query is not None or w.restricted]
         titles = _titles(widgets)
@@ -380,7 +385,9 @@ class _Interrupt:
             waiting = sorted(self._waiting)
         for job_id in waiting:
             try:
-                client.cancel_job(job_id)
+                # the read's deadline may have passed: the clean-up gets its own grace time
+                with no_deadline(), deadline(CANCEL_GRACE):
+                    client.cancel_job(job_id)
             except WatchError as exc:
                 log.warning("could not cancel job %s after the interrupt: %s", job_id, exc)
 

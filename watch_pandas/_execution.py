@@ -19,7 +19,6 @@ from typing import NoReturn
 from ._deadline import DEADLINE_SLACK, deadline, no_deadline, seconds_text, time_left
 from ._progress import ProgressEvent, ProgressListener, emit
 from .errors import (
-    ForbiddenError,
     QueryCancelledError,
     QueryFailedError,
     WatchError,
@@ -182,7 +181,7 @@ class Execution:
         except WatchError as exc:
             # The poll failed for good (its retries ran out, the job is unknown...): the job
             # must not run on unattended, and the error says it was given up.
-            cancelled = self.cancel(reason=one_line(exc))
+            cancelled = self.cancel(reason=one_line(exc), explained=True)
             _amend(exc, f"Stopped waiting: {self._fate(cancelled)}")
             raise
         except BaseException:
@@ -227,7 +226,7 @@ class Execution:
         # says why; one cut short by the deadline itself adds nothing.
         left = self.remaining()
         early = inner is not None and left is not None and left > DEADLINE_SLACK
-        cancelled = self.cancel(reason="deadline")
+        cancelled = self.cancel(reason="deadline", explained=True)
         gave_up = f"Gave up waiting after {seconds_text(self.elapsed)} s{self._where()}"
         fate = self._fate(cancelled)
         if early:  # the request's message already says what to do
@@ -243,20 +242,21 @@ class Execution:
         why = f": {self._cancel_error}" if self._cancel_error is not None else "."
         return f"job {self.job_id} could not be cancelled, so it may still run on the server{why}"
 
-    def cancel(self, *, reason: str = "cancelled") -> bool:
-        """Cancel the server job (best effort); True when the server accepted the cancel."""
+    def cancel(self, *, reason: str = "cancelled", explained: bool = False) -> bool:
+        """Cancel the server job (best effort); True when the server accepted the cancel.
+
+        A failed cancel is a warning, unless ``explained``: the caller's error then says why
+        (see :meth:`_fate`), and the log keeps it at debug level instead of repeating it.
+        """
         if self.job_id is None:
             return False
         try:
             # The read's deadline may have passed already: the cancel gets its own grace time.
             with no_deadline(), deadline(CANCEL_GRACE):
                 self.client.cancel_job(self.job_id)
-        except ForbiddenError as exc:
-            log.warning("could not cancel job %s: %s", self.job_id, exc)
-            self._cancel_error = exc
-            return False
         except WatchError as exc:
-            log.warning("cancelling job %s failed: %s", self.job_id, exc)
+            level = logging.DEBUG if explained else logging.WARNING
+            log.log(level, "could not cancel job %s: %s", self.job_id, exc)
             self._cancel_error = exc
             return False
         self.report("cancelled", reason)

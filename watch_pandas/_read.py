@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import _cache as _cache
 from . import _params as _params
 from . import _wording
+from ._config import normalize_url, resolve_config
 from ._deadline import deadline
 from ._execution import Execution, Outcome
 from ._progress import Progress, ProgressEvent, ProgressListener, emit, progress_listeners
@@ -56,18 +57,42 @@ def check_read_options(
     return check_max_age(max_age), check_timeout(timeout)
 
 
-def check_max_age(max_age: object) -> int | None:
-    """``max_age`` as an int (``numpy.int64`` too), ``None`` kept; anything else refused."""
+def check_max_age(
+    max_age: object, *, name: str = "max_age", any_age: str = "pass None"
+) -> int | None:
+    """``max_age`` as an int >= 0 (``numpy.int64`` too), ``None`` kept; anything else refused.
+
+    Negative values are refused too: the server's own "any age" (-1) is asked for with
+    ``None``. ``name`` and ``any_age`` word the error where the value came from elsewhere (a
+    command-line option, a configured default)."""
     if max_age is None:
         return None
     if isinstance(max_age, numbers.Integral) and not isinstance(max_age, bool):
         seconds = int(max_age)
-        if seconds >= -1:
+        if seconds >= 0:
             return seconds
-    raise ConfigError(
-        f"max_age must be a whole number of seconds (an int such as 600; 0 always runs), or "
-        f"None for a cached result of any age, not {max_age!r}."
+    raise max_age_error(max_age, name=name, any_age=any_age)
+
+
+def max_age_error(value: object, *, name: str, any_age: str) -> ConfigError:
+    """The one refusal of a bad ``max_age``, wherever it was given."""
+    return ConfigError(
+        f"{name} must be a whole number of seconds >= 0 (such as 600; 0 always runs the "
+        f"query), not {value!r}; for a cached result of any age, {any_age}."
     )
+
+
+def parse_max_age(text: str) -> int:
+    """A ``--max-age`` option's text (command line, magics) as seconds; ConfigError if bad.
+
+    Leaving the option out asks for any age, so the error says that instead of ``None``."""
+    try:
+        seconds = int(text)
+    except ValueError:
+        seconds = -1
+    if seconds < 0:
+        raise max_age_error(text, name="the value", any_age="leave --max-age out")
+    return seconds
 
 
 def check_timeout(timeout: object) -> float | None:
@@ -96,6 +121,17 @@ def client_for(
         yield owned
     finally:
         owned.close()
+
+
+def server_url(
+    client: WatchClient | None, url: str | None, api_key: str | None, profile: str | None
+) -> str:
+    """The server's normalised URL without any network access (offline reads)."""
+    if client is not None:
+        return client.url
+    if url is not None:
+        return normalize_url(url, source="the url= argument")
+    return resolve_config(None, api_key, profile).url
 
 
 # -- plan ----------------------------------------------------------------------------------
@@ -184,19 +220,22 @@ def read_saved_query(
     results: _cache.ResultCache | None,
     saved: Collection[str] = (),
 ) -> pd.DataFrame:
-    """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it)."""
-    plan = plan_query(watch.url, query, params, dtype_backend, saved=saved)
-    cached = _cache.serve(results, plan.key, max_age, query=query, is_default=plan.is_default)
-    if cached is not None:
-        return _served(listeners, query.id, cached)
-    check_dropdowns(watch, plan)
-    query_key = watch.is_query_key_for(query)
-    wire = plan.wire
+    """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it).
 
-    def start(age: int) -> Callable[[], ExecutionResponse]:
-        return lambda: watch.post_query_results(query.id, wire, max_age=age, stream=True)
-
+    Every request it sends (the dropdown check, the execution, naming the data source) is
+    bounded by ``timeout``: a dashboard's worker threads have no deadline of their own."""
     with deadline(timeout):
+        plan = plan_query(watch.url, query, params, dtype_backend, saved=saved)
+        cached = _cache.serve(results, plan.key, max_age, query=query, is_default=plan.is_default)
+        if cached is not None:
+            return _served(listeners, query.id, cached)
+        check_dropdowns(watch, plan)
+        query_key = watch.is_query_key_for(query)
+        wire = plan.wire
+
+        def start(age: int) -> Callable[[], ExecutionResponse]:
+            return lambda: watch.post_query_results(query.id, wire, max_age=age, stream=True)
+
         execution = Execution(
             watch,
             query_id=query.id,
@@ -214,9 +253,11 @@ def read_saved_query(
                 query_id=query.id,
                 repost=start(ANY_AGE) if query_key else None,
             )
-    source_id = meta.data_source_id if meta.data_source_id is not None else query.data_source_id
-    name = _data_source_name(watch, results, source_id, can_list=not query_key)
-    return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=name)
+        source_id = meta.data_source_id
+        if source_id is None:
+            source_id = query.data_source_id
+        name = _data_source_name(watch, results, source_id, can_list=not query_key)
+        return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=name)
 
 
 def read_sql(
@@ -262,14 +303,7 @@ def read_query_offline(
     progress: Progress,
 ) -> pd.DataFrame:
     """Serve a saved query from the cache only; a clear NotFoundError when there is no copy."""
-    query = _cache.offline_query(results, server, query_id)
-    if query is None:
-        raise NotFoundError(
-            f"Offline: query {query_id} from {server} has never been read online, so the local "
-            f"cache at {results.directory} has no copy of it. Read it online once "
-            f"({_wording.current().go_online}).",
-            query_id=query_id,
-        )
+    query = offline_saved_query(results, server, query_id)
     plan = plan_query(server, query, params, dtype_backend)
     found = _cache.serve_offline(results, plan.key, max_age)
     if found.frame is None:
@@ -280,6 +314,19 @@ def read_query_offline(
             query_id=query_id,
         )
     return _served(progress_listeners(progress), query_id, found.frame)
+
+
+def offline_saved_query(results: _cache.ResultCache, server: str, query_id: int) -> Query:
+    """The query's definition as last read online; NotFoundError if it never was."""
+    query = _cache.offline_query(results, server, query_id)
+    if query is None:
+        raise NotFoundError(
+            f"Offline: query {query_id} from {server} has never been read online, so the local "
+            f"cache at {results.directory} has no copy of it. Read it online once "
+            f"({_wording.current().go_online}).",
+            query_id=query_id,
+        )
+    return query
 
 
 def read_sql_offline(

@@ -27,11 +27,12 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import MagicArgumentParser
-from traitlets import Bool, CaselessStrEnum, Float, Int, Unicode, Union
+from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, Union, validate
 
 from . import _wording
 from ._config import link_instead_of_id
 from ._params import collect_pairs
+from ._read import check_max_age, parse_max_age
 from .errors import (
     AuthError,
     ConfigError,
@@ -73,6 +74,14 @@ class WatchMagicError(WatchError):
         return [f"watch: {self}"]
 
 
+def _max_age(text: str) -> int:
+    """``--max-age`` for the parsers: whole seconds >= 0 (leaving it out means any age)."""
+    try:
+        return parse_max_age(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _cell_parser() -> MagicArgumentParser:
     parser = MagicArgumentParser(
         prog="%%watch",
@@ -81,7 +90,7 @@ def _cell_parser() -> MagicArgumentParser:
     )
     parser.add_argument("var", nargs="?", help="assign the frame to this variable")
     parser.add_argument("--data-source", "-d", help="data source id or name")
-    parser.add_argument("--max-age", type=int, help="accept a cached result this many s old")
+    parser.add_argument("--max-age", type=_max_age, help="accept a cached result this many s old")
     parser.add_argument(
         "--param",
         "-p",
@@ -104,7 +113,7 @@ def _line_parser() -> MagicArgumentParser:
         metavar="QUERY_ID [VAR] [NAME=VALUE ...]",
         help="the query id, an optional variable, parameters (VALUE may be $variable)",
     )
-    parser.add_argument("--max-age", type=int, help="accept a cached result this many s old")
+    parser.add_argument("--max-age", type=_max_age, help="accept a cached result this many s old")
     parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
     parser.add_argument("--interactive", "-i", action="store_true", help="show the picker")
     return parser
@@ -112,6 +121,7 @@ def _line_parser() -> MagicArgumentParser:
 
 _CELL_PARSER = _cell_parser()
 _LINE_PARSER = _line_parser()
+_CELL, _LINE = _CELL_PARSER.prog, _LINE_PARSER.prog  # messages name the magic in use
 
 
 @magics_class
@@ -145,6 +155,16 @@ class WatchMagic(Magics):
         default_value="numpy_nullable",
         help="pandas dtype backend of the frames.",
     ).tag(config=True)
+
+    @validate("max_age")
+    def _check_max_age(self, proposal: Any) -> int | None:
+        """Refuse a bad default when it is set, not in every later %watch."""
+        try:
+            return check_max_age(
+                proposal["value"], name="WatchMagic.max_age", any_age="set it to None"
+            )
+        except ConfigError as exc:
+            raise TraitError(str(exc)) from None
 
     @no_var_expand
     @line_cell_magic
@@ -188,7 +208,7 @@ class WatchMagic(Magics):
     # -- steps ---------------------------------------------------------------------------
     def _cell(self, line: str, sql: str):
         args = _parse(_CELL_PARSER, line)
-        var = _check_var(args.var)
+        var = _check_var(args.var, _CELL)
         if not sql.strip():
             raise UsageError("%%watch: the cell is empty; write the SQL below the %%watch line.")
         source = args.data_source if args.data_source is not None else self.data_source
@@ -199,7 +219,7 @@ class WatchMagic(Magics):
             )
         if isinstance(source, str) and source.strip().isdigit():
             source = int(source)
-        params = self._params(args.params, args.param)
+        params = self._params(args.params, args.param, _CELL)
         from ._api import run_sql
 
         with self._client() as client:
@@ -230,13 +250,13 @@ class WatchMagic(Magics):
             if "=" in word:
                 pairs.append(word)
             elif var is None:
-                var = _check_var(word)
+                var = _check_var(word, _LINE)
             else:
                 raise UsageError(
                     f"%watch: unexpected {word!r}; parameters are NAME=VALUE and only one "
                     "variable name may follow the query id."
                 )
-        params = self._params(args.params, pairs)
+        params = self._params(args.params, pairs, _LINE)
         if args.interactive:
             return self._picker(query_id, params, var, args.max_age)
         from ._api import read_watch_query
@@ -336,7 +356,7 @@ class WatchMagic(Magics):
         return self.max_age if self.max_age is not None else unset
 
     def _query_id(self, word: str) -> int:
-        value = self._value(word)
+        value = self._value(word, _LINE)
         if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise UsageError(f"%watch: the query id must be a number, not {value!r}.")
         text = str(value).strip()
@@ -345,51 +365,56 @@ class WatchMagic(Magics):
             raise UsageError(f"%watch: {link or f'the query id must be a number, not {text!r}.'}")
         return int(text)
 
-    def _value(self, text: str) -> Any:
+    def _value(self, text: str, prog: str) -> Any:
         """``$name`` → the notebook variable's Python value; anything else stays text."""
         if text.startswith("$") and len(text) > 1:
             name = text[1:]
             if name.startswith("{") and name.endswith("}"):
                 name = name[1:-1]
             if name not in self._namespace:
-                raise UsageError(f"%watch: ${name} is not defined in the notebook.")
+                raise UsageError(f"{prog}: ${name} is not defined in the notebook.")
             return self._namespace[name]
         return text
 
-    def _params(self, expression: str | None, pairs: list[str]) -> dict[str, Any]:
-        """Merge ``--params EXPR`` with the NAME=VALUE pairs (pairs win; repeats → a list)."""
+    def _params(self, expression: str | None, pairs: list[str], prog: str) -> dict[str, Any]:
+        """Merge ``--params EXPR`` with the NAME=VALUE pairs (pairs win; repeats → a list).
+
+        NAME is any text the server renders as a placeholder's name (trimmed, so "my param"
+        when quoted); a dotted NAME reads a key of a value (``period.start``, ``p.foo``).
+        """
         params: dict[str, Any] = {}
         if expression:
-            params.update(self._params_expression(expression))
+            params.update(self._params_expression(expression, prog))
         named: list[tuple[str, Any]] = []
         for pair in pairs:
             name, sep, raw = pair.partition("=")
             name = name.strip()
-            if not sep or not name.removesuffix(".start").removesuffix(".end").isidentifier():
+            if not sep or not all(part.strip() for part in name.split(".")):
                 raise UsageError(
-                    f"%watch: {pair!r} is not NAME=VALUE (for example start=2024-01-01, "
-                    "start=$start_date or period.start=2024-01-01)."
+                    f"{prog}: {pair!r} is not NAME=VALUE (for example start=2024-01-01, "
+                    'start=$start_date, period.start=2024-01-01, or "my param=1" quoted for a '
+                    "name with spaces)."
                 )
-            named.append((name, self._value(raw)))
+            named.append((name, self._value(raw, prog)))
         try:
             params.update(collect_pairs(named))
         except ParameterError as exc:
-            raise UsageError(f"%watch: {exc}") from None
+            raise UsageError(f"{prog}: {exc}") from None
         return params
 
-    def _params_expression(self, expression: str) -> Mapping[str, Any]:
+    def _params_expression(self, expression: str, prog: str) -> Mapping[str, Any]:
         text = expression.strip()
         text = text[1:] if text.startswith("$") else text
         try:
             value = self._ipython.ev(text)
         except Exception as exc:
             raise UsageError(
-                f"%watch: --params {expression!r} could not be evaluated: "
+                f"{prog}: --params {expression!r} could not be evaluated: "
                 f"{type(exc).__name__}: {exc}"
             ) from None
         if not isinstance(value, Mapping):
             raise UsageError(
-                f"%watch: --params must be a dict of parameter values, not {type(value).__name__}."
+                f"{prog}: --params must be a dict of parameter values, not {type(value).__name__}."
             )
         return value
 
@@ -426,9 +451,9 @@ def _one_line(exc: Exception) -> str:
     )
 
 
-def _check_var(name: str | None) -> str | None:
+def _check_var(name: str | None, prog: str) -> str | None:
     if name is not None and not name.isidentifier():
-        raise UsageError(f"%watch: {name!r} is not a valid variable name to assign the frame to.")
+        raise UsageError(f"{prog}: {name!r} is not a valid variable name to assign the frame to.")
     return name
 
 

@@ -17,13 +17,17 @@ from __future__ import annotations
 
 import html
 import logging
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from . import _cache as _cache
 from . import _params as _params
+from ._client._args import as_id
+from ._client._queries import query_url
 from ._progress import (
     ProgressEvent,
     ProgressListener,
@@ -31,12 +35,14 @@ from ._progress import (
     kernel_shell,
     progress_text,
 )
+from ._read import check_read_options, offline_saved_query, server_url
 from .errors import ParameterError, QueryCancelledError, QueryFailedError, WatchError
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
 
     from ._client import WatchClient
+    from .models import Query
 
 __all__ = [
     "auto_progress",
@@ -186,22 +192,29 @@ class QueryPicker:
         timeout: float | None = None,
         dtype_backend: str = "numpy_nullable",
         now: datetime | None = None,
+        offline: bool | None = None,
+        cache_dir: str | os.PathLike[str] | None = None,
     ) -> None:
+        # the read's own checks, so a bad value fails here and not on the first Run
+        self.query_id = as_id(query_id, "query_id")
+        self.max_age, self.timeout = check_read_options(
+            max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
+        )
+        self.offline = _cache.is_offline(offline)
+        self._cache_dir = cache_dir
         widgets = _ipywidgets()
-        self.query_id = int(query_id)
         self.on_result = on_result
-        self.max_age = max_age
-        self.timeout = timeout
         self.dtype_backend = dtype_backend
         self.df: pd.DataFrame | None = None
         self.error: BaseException | None = None
         self.job_id: str | None = None
-        self._owns_client = client is None
-        if client is None:
+        self._owns_client = client is None and not self.offline
+        if client is None and not self.offline:
             from ._client import WatchClient
 
             client = WatchClient(url, api_key, profile=profile)
-        self._client = client
+        self._client = client  # None offline without one: nothing may touch the network
+        self._server = server_url(client, url, api_key, profile)
         self._lock = threading.RLock()
         self._thread: threading.Thread | None = None
         self._cancel_requested = False
@@ -209,9 +222,9 @@ class QueryPicker:
         self._delivered = False  # this run's rows are shown: Cancel has nothing to stop
         self._cancel_failure: str | None = None
 
-        query = client.get_query(self.query_id)
+        query = self._query()
         self.query_name = query.name
-        self.query_url = client.query_url(self.query_id)
+        self.query_url = query_url(self._server, self.query_id)
         self.definitions = _params.parse_definitions(query.parameters)
         self._now = now
         given = _params.as_params(params)
@@ -252,6 +265,15 @@ class QueryPicker:
         )
 
     # -- building -------------------------------------------------------------------------
+    def _query(self) -> Query:
+        """The query's definition: from the server, or offline as kept in the local cache."""
+        if not self.offline:
+            assert self._client is not None
+            return self._client.get_query(self.query_id)
+        results = _cache.open_cache(True, True, self._cache_dir)
+        assert results is not None  # open_cache with cache=True
+        return offline_saved_query(results, self._server, self.query_id)
+
     def _build_field(self, widgets, definition, given: Mapping[str, Any]) -> _Field:
         kind = definition.type
         options: list[str] | None = None
@@ -259,9 +281,10 @@ class QueryPicker:
         if kind == "enum":
             options = list(definition.enum_options)
             labels = list(options)
-        elif kind == "query" and definition.query_id:
-            # (no source query named: the value is typed, and the server checks it — the
-            # query's own /dropdown would offer the wrong values)
+        elif kind == "query" and definition.query_id and not self.offline:
+            # (no source query named, or offline, where the options cannot be listed: the
+            # value is typed — the query's own /dropdown would offer the wrong values)
+            assert self._client is not None  # online there is always one
             rows = self._client.get_dropdown_options(
                 self.query_id, parameter_query_id=definition.query_id
             )
@@ -489,6 +512,8 @@ class QueryPicker:
         return True
 
     def _cancel_job(self, job_id: str) -> None:
+        if self._client is None:
+            return  # offline: reads come from the local cache, there is no job
         try:
             self._client.cancel_job(job_id)
         except WatchError as exc:
@@ -523,6 +548,9 @@ class QueryPicker:
                 dtype_backend=self.dtype_backend,  # type: ignore[arg-type]
                 progress=[self._listen, self.progress],
                 client=self._client,
+                url=self._server,
+                offline=self.offline,
+                cache_dir=self._cache_dir,
             )
         except ParameterError as exc:
             self.error = exc
@@ -585,7 +613,7 @@ class QueryPicker:
     def close(self) -> None:
         """Close the widgets and the client the picker created."""
         self.widget.close()
-        if self._owns_client:
+        if self._owns_client and self._client is not None:
             self._client.close()
 
     def _repr_mimebundle_(self, **kwargs: Any):
@@ -625,12 +653,17 @@ def picker(
     max_age: int | None = None,
     timeout: float | None = None,
     dtype_backend: str = "numpy_nullable",
+    offline: bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
 ) -> QueryPicker:
     """A parameter picker for saved query ``query_id`` (display it; press Run).
 
     Controls come from the query's parameter definitions, prefilled with ``params`` or the
     saved defaults (dynamic dates resolved). ``on_result(df)`` runs after each read; the
     latest frame is ``.df``. Needs ipywidgets (``pip install 'watch-pandas[jupyter]'``).
+    ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network: the form comes from
+    the query as last read online and kept in the local cache (``cache_dir``, as in
+    :func:`~watch_pandas.read_watch_query`), and Run serves only from that cache.
     """
     return QueryPicker(
         query_id,
@@ -643,4 +676,6 @@ def picker(
         max_age=max_age,
         timeout=timeout,
         dtype_backend=dtype_backend,
+        offline=offline,
+        cache_dir=cache_dir,
     )

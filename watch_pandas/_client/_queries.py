@@ -13,12 +13,17 @@ from ._args import as_id
 from ._base import BaseClient
 
 
+def query_url(server: str, query_id: int | str) -> str:
+    """The human link to query ``query_id`` of ``server`` (a normalised URL) in the web UI."""
+    return f"{server}/queries/{as_id(query_id, 'query_id')}"
+
+
 class QueriesAPI(BaseClient):
     """``/api/queries``: reading a query also settles an ``"auto"`` key's kind."""
 
     def query_url(self, query_id: int | str) -> str:
         """The human link to a query in the web UI (no key)."""
-        return f"{self.url}/queries/{as_id(query_id, 'query_id')}"
+        return query_url(self.url, query_id)
 
     def list_queries(
         self,
