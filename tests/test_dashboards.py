@@ -445,12 +445,13 @@ def test_the_timeout_bounds_the_dashboards_own_request(lw):
     assert "left before the overall deadline (timeout=)" in message
 
 
-def test_the_timeout_bounds_every_request_of_a_widget(lw, board, caplog):
+def test_the_timeout_bounds_every_request_of_a_widget(lw, board, caplog, tmp_path):
     """A widget's requests after its result (listing data sources to name the frame's) are
     inside the dashboard's timeout too: a long Retry-After there is not waited for."""
     lw.faults.fail_next(1, status=503, retry_after=30, method="GET", path="/api/data_sources")
     with caplog.at_level("DEBUG", logger="watch_pandas"):
-        frames = read_board(lw, board, timeout=20, cache=False)
+        # the local cache on (empty): a widget lists the data sources to name its frame
+        frames = read_board(lw, board, timeout=20, cache_dir=tmp_path)
     assert frames.errors == {}
     unnamed = [r.getMessage() for r in caplog.records if "left unnamed" in r.getMessage()]
     assert len(unnamed) == 1
