@@ -490,11 +490,13 @@ def test_progress_display_shortens_a_long_job_id_and_keeps_it_in_the_title():
 
 
 def test_progress_text_line():
+    from watch_pandas._progress import progress_text  # the one formatter
+
     event = ProgressEvent(state="done", elapsed=1.234, query_id=5, job_id="j", source="fresh run")
-    assert W.progress_text(event) == "done · 1.2 s · query 5 · job j · fresh run"
+    assert progress_text(event) == "done · 1.2 s · query 5 · job j · fresh run"
     long_job = ProgressEvent(state="running", elapsed=0.5, job_id="0123456789abcdef")
-    assert W.progress_text(long_job, job_chars=8) == "running · 0.5 s · job 01234567…"
-    assert W.progress_text(long_job) == "running · 0.5 s · job 0123456789abcdef"
+    assert progress_text(long_job, job_chars=8) == "running · 0.5 s · job 01234567…"
+    assert progress_text(long_job) == "running · 0.5 s · job 0123456789abcdef"
 
 
 def test_the_text_line_and_the_widget_say_the_same():

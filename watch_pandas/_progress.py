@@ -150,7 +150,7 @@ def default_listener(*, force: bool = False) -> ProgressListener:
     if in_kernel:
         try:
             # the UI builds on this module, so it is imported here, never at the top
-            from .widgets import ProgressDisplay
+            from ._progress_widget import ProgressDisplay
 
             return ProgressDisplay(display_on_first_event=True)
         except ImportError:  # no ipywidgets: the text line, in the cell's stderr

@@ -1,4 +1,5 @@
-"""Notebook widgets: inline job progress and a parameter picker for saved queries.
+"""Notebook widgets: the parameter picker for saved queries (and, from
+:mod:`watch_pandas._progress_widget`, the inline job progress line).
 
 ipywidgets is optional (``pip install 'watch-pandas[jupyter]'``) and imported only inside the
 functions and classes that draw something, so this module imports without it. Without
@@ -7,7 +8,7 @@ the text line of :class:`~watch_pandas._progress.TextProgress`. Choosing the lis
 wording an event belong to :mod:`watch_pandas._progress` (the core never imports this module
 at the top); this module draws.
 
-The widgets are listeners of the same progress events a script sees (architecture.md): the
+The widgets are listeners of the same progress events a script sees: the
 picker calls :func:`watch_pandas.read_watch_query` like any caller, on a background thread so
 its Cancel button stays clickable. No widget trait ever holds the API key: the key lives only
 in the picker's private :class:`~watch_pandas._client.WatchClient`.
@@ -28,12 +29,12 @@ from . import _cache as _cache
 from . import _params as _params
 from ._client._args import as_id
 from ._client._queries import query_url
-from ._progress import (
-    ProgressEvent,
-    ProgressListener,
-    default_listener,
-    kernel_shell,
-    progress_text,
+from ._progress import ProgressEvent
+from ._progress_widget import (
+    ProgressDisplay,
+    _ipywidgets,
+    auto_progress,
+    widget_frontend_available,
 )
 from ._read import check_read_options, offline_saved_query, server_url
 from .errors import ParameterError, QueryCancelledError, QueryFailedError, WatchError
@@ -54,96 +55,7 @@ __all__ = [
 
 log = logging.getLogger("watch_pandas")
 
-INSTALL_HINT = "The widgets need ipywidgets: pip install 'watch-pandas[jupyter]'."
-
-_STATE_COLOURS = {
-    "queued": "#777",
-    "running": "#1565c0",
-    "downloading": "#1565c0",
-    "done": "#2e7d32",
-    "failed": "#c62828",
-    "cancelled": "#ef6c00",
-}
 _ERROR_STYLE = "color:#c62828"
-
-
-def _ipywidgets():
-    """Import ipywidgets, or raise ImportError saying how to install it."""
-    try:
-        import ipywidgets
-    except ImportError as exc:
-        raise ImportError(INSTALL_HINT) from exc
-    return ipywidgets
-
-
-def widget_frontend_available() -> bool:
-    """True inside an IPython kernel (a notebook front end) with ipywidgets importable."""
-    if kernel_shell() is None:
-        return False
-    try:
-        _ipywidgets()
-    except ImportError:
-        return False
-    return True
-
-
-def auto_progress(force: bool = False) -> ProgressListener:
-    """The default progress listener: a widget in a notebook, else a text line on stderr.
-
-    In a kernel without ipywidgets the text line is drawn in the cell's stderr; in a terminal
-    only when stderr is a TTY, unless ``force``
-    (:func:`watch_pandas._progress.default_listener`).
-    """
-    return default_listener(force=force)
-
-
-# -- progress --------------------------------------------------------------------------------
-_SHORT_JOB = 8
-
-
-class ProgressDisplay:
-    """A progress listener drawn as one ipywidgets ``HTML`` line (state, elapsed, job id).
-
-    ``states`` keeps every state seen, in order. With ``display_on_first_event`` the widget
-    displays itself in the current cell output when the first event arrives (so a cached
-    read that never emits shows nothing). Safe to call from a worker thread.
-    """
-
-    def __init__(self, *, display_on_first_event: bool = False) -> None:
-        widgets = _ipywidgets()
-        self.widget = widgets.HTML(value="")
-        self.states: list[str] = []
-        self.last_event: ProgressEvent | None = None
-        self._display_pending = display_on_first_event
-        self._lock = threading.Lock()
-
-    def __call__(self, event: ProgressEvent) -> None:
-        with self._lock:
-            if self._display_pending:
-                self._display_pending = False
-                from IPython.display import display
-
-                display(self.widget)
-            self.states.append(event.state)
-            self.last_event = event
-            colour = _STATE_COLOURS.get(event.state, "inherit")
-            # the whole job id stays one hover away (and in the page, for copying)
-            title = f"job {event.job_id}" if event.job_id else ""
-            text = progress_text(event, job_chars=_SHORT_JOB)
-            self.widget.value = (
-                f'<span style="color:{colour};font-family:monospace" '
-                f'title="{html.escape(title)}">watch: {html.escape(text, quote=False)}</span>'
-            )
-
-    def clear(self) -> None:
-        """Forget the states seen and blank the line (before a new run)."""
-        with self._lock:
-            self.states.clear()
-            self.last_event = None
-            self.widget.value = ""
-
-    def _repr_mimebundle_(self, **kwargs: Any):
-        return self.widget._repr_mimebundle_(**kwargs)
 
 
 # -- the parameter picker --------------------------------------------------------------------

@@ -1,0 +1,112 @@
+"""The inline job progress line in a notebook: one ipywidgets ``HTML`` line per read.
+
+ipywidgets is optional (``pip install 'watch-pandas[jupyter]'``) and imported only when a
+widget is drawn, so this module imports without it. Choosing the listener and wording an event
+belong to :mod:`watch_pandas._progress` (which imports this module lazily, inside a kernel);
+this module draws. Public through :mod:`watch_pandas.widgets`.
+"""
+
+from __future__ import annotations
+
+import html
+import threading
+from typing import Any
+
+from ._progress import (
+    ProgressEvent,
+    ProgressListener,
+    default_listener,
+    kernel_shell,
+    progress_text,
+)
+
+__all__ = ["auto_progress", "widget_frontend_available", "ProgressDisplay", "INSTALL_HINT"]
+
+INSTALL_HINT = "The widgets need ipywidgets: pip install 'watch-pandas[jupyter]'."
+
+_STATE_COLOURS = {
+    "queued": "#777",
+    "running": "#1565c0",
+    "downloading": "#1565c0",
+    "done": "#2e7d32",
+    "failed": "#c62828",
+    "cancelled": "#ef6c00",
+}
+
+
+def _ipywidgets():
+    """Import ipywidgets, or raise ImportError saying how to install it."""
+    try:
+        import ipywidgets
+    except ImportError as exc:
+        raise ImportError(INSTALL_HINT) from exc
+    return ipywidgets
+
+
+def widget_frontend_available() -> bool:
+    """True inside an IPython kernel (a notebook front end) with ipywidgets importable."""
+    if kernel_shell() is None:
+        return False
+    try:
+        _ipywidgets()
+    except ImportError:
+        return False
+    return True
+
+
+def auto_progress(force: bool = False) -> ProgressListener:
+    """The default progress listener: a widget in a notebook, else a text line on stderr.
+
+    In a kernel without ipywidgets the text line is drawn in the cell's stderr; in a terminal
+    only when stderr is a TTY, unless ``force``
+    (:func:`watch_pandas._progress.default_listener`).
+    """
+    return default_listener(force=force)
+
+
+_SHORT_JOB = 8
+
+
+class ProgressDisplay:
+    """A progress listener drawn as one ipywidgets ``HTML`` line (state, elapsed, job id).
+
+    ``states`` keeps every state seen, in order. With ``display_on_first_event`` the widget
+    displays itself in the current cell output when the first event arrives (so a cached
+    read that never emits shows nothing). Safe to call from a worker thread.
+    """
+
+    def __init__(self, *, display_on_first_event: bool = False) -> None:
+        widgets = _ipywidgets()
+        self.widget = widgets.HTML(value="")
+        self.states: list[str] = []
+        self.last_event: ProgressEvent | None = None
+        self._display_pending = display_on_first_event
+        self._lock = threading.Lock()
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            if self._display_pending:
+                self._display_pending = False
+                from IPython.display import display
+
+                display(self.widget)
+            self.states.append(event.state)
+            self.last_event = event
+            colour = _STATE_COLOURS.get(event.state, "inherit")
+            # the whole job id stays one hover away (and in the page, for copying)
+            title = f"job {event.job_id}" if event.job_id else ""
+            text = progress_text(event, job_chars=_SHORT_JOB)
+            self.widget.value = (
+                f'<span style="color:{colour};font-family:monospace" '
+                f'title="{html.escape(title)}">watch: {html.escape(text, quote=False)}</span>'
+            )
+
+    def clear(self) -> None:
+        """Forget the states seen and blank the line (before a new run)."""
+        with self._lock:
+            self.states.clear()
+            self.last_event = None
+            self.widget.value = ""
+
+    def _repr_mimebundle_(self, **kwargs: Any):
+        return self.widget._repr_mimebundle_(**kwargs)
