@@ -85,7 +85,7 @@ def usable(
     max_age: int | None,
     now: datetime | None = None,
 ) -> str | None:
-    """``None`` when the entry may be served, else the reason it may not (module docstring).
+    """``None`` when the entry may be served, else the reason it may not (package docstring).
 
     ``query`` is the server's current query (``None`` offline: then only ``max_age`` counts).
     """
