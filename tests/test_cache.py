@@ -303,7 +303,7 @@ def test_an_interrupted_write_leaves_no_file(store, monkeypatch):
         handle.write(b"PAR1 partial")
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(wc, "_write_parquet", interrupted)
+    monkeypatch.setattr(wc._store, "_write_parquet", interrupted)
     key = wc.CacheKey.for_read(SERVER, 7, {}, "pyarrow")
     with pytest.raises(KeyboardInterrupt):
         store.store(key, decoded("27-typed-pg-json", "pyarrow"), query=make_query(), is_default=0)
@@ -448,7 +448,7 @@ def test_max_age_expiry_goes_back_to_the_server(lw, cached_read, monkeypatch):
     )
     lw.counters.reset()
     later = datetime.now(timezone.utc) + timedelta(hours=2)
-    monkeypatch.setattr(wc, "_utcnow", lambda: later)
+    monkeypatch.setattr(wc._rules, "_utcnow", lambda: later)
 
     again = cached_read(qid, {"min_price": 3}, max_age=3600)
 
@@ -595,8 +595,8 @@ def test_an_offline_miss_without_a_copy_does_not_suggest_max_age(lw, cached_read
 def test_an_offline_copy_too_old_for_max_age_can_be_served_anyway(lw, cached_read, monkeypatch):
     qid = lw.demo.queries["param_enum"]
     cached_read(qid, {"chain": "ethereum"})
-    later = wc._utcnow() + timedelta(hours=1)
-    monkeypatch.setattr(wc, "_utcnow", lambda: later)
+    later = wc._rules._utcnow() + timedelta(hours=1)
+    monkeypatch.setattr(wc._rules, "_utcnow", lambda: later)
     with pytest.raises(NotFoundError) as caught:
         cached_read(qid, {"chain": "ethereum"}, offline=True, max_age=60)
     message = _advice(str(caught.value))

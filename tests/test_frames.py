@@ -974,6 +974,9 @@ def test_stream_row_longer_than_the_cut_search_window() -> None:
         "watch_pandas._decode._csv",
         "watch_pandas._rows",
         "watch_pandas._cache",
+        "watch_pandas._cache._encoding",
+        "watch_pandas._cache._store",
+        "watch_pandas._cache._rules",
     ],
 )
 def test_each_decoding_module_imports_first_in_a_fresh_interpreter(module) -> None:

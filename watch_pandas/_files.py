@@ -22,7 +22,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from . import _cache as _cache
+from ._cache import _encoding as _encoding
 from .errors import ConfigError, LossyFormatError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,7 +34,7 @@ __all__ = ["to_parquet", "read_parquet", "to_feather", "read_feather"]
 Target = str | os.PathLike[str] | IO[bytes]
 
 _MARK = "file"  # in the metadata: a saved frame, not a cache entry
-_TEXT_KINDS = (_cache._KIND_BIGINT, _cache._KIND_JSON)
+_TEXT_KINDS = (_encoding.KIND_BIGINT, _encoding.KIND_JSON)
 
 
 def to_parquet(frame: pd.DataFrame, path: Target, **kwargs: Any) -> None:
@@ -131,10 +131,10 @@ def _table_of(frame: pd.DataFrame) -> pa.Table:
             f"The frame's index ({', '.join(map(str, frame.index.names))}) would be lost: the "
             "index is not written. Move it into a column first: df.reset_index()."
         )
-    meta = {"format": _cache.FORMAT_VERSION, _MARK: True, "attrs": dict(frame.attrs)}
+    meta = {"format": _encoding.FORMAT_VERSION, _MARK: True, "attrs": dict(frame.attrs)}
     try:
-        table = _cache._to_table(frame, meta)
-    except _cache.Uncacheable as exc:
+        table = _encoding.to_table(frame, meta)
+    except _encoding.Uncacheable as exc:
         raise LossyFormatError(
             f"This frame cannot be written exactly: {exc}. Convert that column first (e.g. to "
             "str), or clear df.attrs if they are the problem."
@@ -169,7 +169,7 @@ def _pandas_metadata(frame: pd.DataFrame, table: pa.Table, names: list[str]) -> 
 
     kinds = [
         column["kind"]
-        for column in json.loads(table.schema.metadata[_cache._META_FIELD])["columns"]
+        for column in json.loads(table.schema.metadata[_encoding.META_FIELD])["columns"]
     ]
     as_stored = frame.copy(deep=False)
     as_stored.index = pd.RangeIndex(len(frame))
@@ -183,7 +183,7 @@ def _pandas_metadata(frame: pd.DataFrame, table: pa.Table, names: list[str]) -> 
 
 def _frame_of(table: pa.Table, path: Target) -> pd.DataFrame | None:
     """The frame saved in ``table``, or ``None`` if it was not written by this module."""
-    raw = (table.schema.metadata or {}).get(_cache._META_FIELD)
+    raw = (table.schema.metadata or {}).get(_encoding.META_FIELD)
     if raw is None:
         return None
     where = path if isinstance(path, (str, os.PathLike)) else "the file"
@@ -191,13 +191,13 @@ def _frame_of(table: pa.Table, path: Target) -> pd.DataFrame | None:
         meta = json.loads(raw)
         if not (isinstance(meta, dict) and meta.get(_MARK)):
             return None  # a cache entry copied elsewhere: read it as plain Parquet
-        if meta.get("format") != _cache.FORMAT_VERSION:
-            raise _cache.CorruptEntry("metadata of another format version")
+        if meta.get("format") != _encoding.FORMAT_VERSION:
+            raise _encoding.CorruptEntry("metadata of another format version")
         positional = table.rename_columns(
             [f"c{i}" for i in range(table.num_columns)]
         ).replace_schema_metadata(table.schema.metadata)  # a rename drops the metadata
-        frame = _cache._frame_from_table(positional, meta)
-    except (_cache.CorruptEntry, ValueError, KeyError, TypeError) as exc:
+        frame = _encoding.frame_from_table(positional, meta)
+    except (_encoding.CorruptEntry, ValueError, KeyError, TypeError) as exc:
         raise ConfigError(
             f"{where} was written by watch_pandas but does not match its own metadata ({exc}); "
             "it was changed or cut short since. Write it again."
