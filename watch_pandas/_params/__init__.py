@@ -36,38 +36,43 @@ Decisions (each one tested in ``tests/test_params.py``):
   which differs only for datetime ranges — end-of-day keeps the SQL, and so the server's cache,
   stable through the day); ``d_last_hour``/``8_hours``/``24_hours`` end at now. ``now``
   defaults to the local wall clock.
-* Parameter types this module does not know are passed through unchanged (the server
+* Parameter types this package does not know are passed through unchanged (the server
   validates them), so a newer server does not make whole queries unusable.
+
+Modules, one job each:
+
+- :mod:`._definitions`: :class:`ParameterDefinition` from the server's JSON;
+- :mod:`._resolve`: a saved query's whole parameter set (:func:`resolve_parameters`), checked
+  against names, saved defaults and dropdown options;
+- :mod:`._values`: one value → its wire shape per type (:func:`to_wire`);
+- :mod:`._dates`: date points parsed and formatted; :mod:`._dynamic`: ``d_...`` tokens;
+- :mod:`._given`: ``params`` mappings and ``NAME=VALUE`` pairs; :mod:`._keys`: cache keys;
+- :mod:`._adhoc`: ad-hoc SQL placeholders (no definitions);
+- :mod:`._common`: the type tables, tokens and message helpers they share.
 """
 
 from __future__ import annotations
 
 from ._adhoc import adhoc_parameters, adhoc_params_hint, placeholders
 from ._common import DATE_TYPES, DYNAMIC_DATE_TOKENS, DYNAMIC_RANGE_TOKENS, RANGE_TYPES
-from ._definitions import (
-    MultiValues,
-    ParameterDefinition,
-    as_params,
-    cache_key,
-    check_dropdown_values,
-    collect_pairs,
-    parse_definitions,
-    resolve_dynamic,
-    resolve_parameters,
-    to_wire,
-)
+from ._definitions import MultiValues, ParameterDefinition, parse_definitions
+from ._dynamic import resolve_dynamic
+from ._given import as_params, collect_pairs
+from ._keys import cache_key
+from ._resolve import check_dropdown_values, resolve_parameters
+from ._values import to_wire
 
 __all__ = [
     "MultiValues",
     "ParameterDefinition",
     "parse_definitions",
     "resolve_parameters",
+    "check_dropdown_values",
+    "as_params",
     "to_wire",
     "resolve_dynamic",
     "cache_key",
     "collect_pairs",
-    "as_params",
-    "check_dropdown_values",
     "placeholders",
     "adhoc_parameters",
     "adhoc_params_hint",

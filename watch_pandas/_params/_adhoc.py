@@ -1,5 +1,4 @@
-"""Ad-hoc SQL placeholders: the server renders the SQL with Mustache, so the names a
-query text needs and the values it can take follow Mustache's tags."""
+"""Ad-hoc SQL placeholders (Mustache tags): which names the SQL needs and their wire values."""
 
 from __future__ import annotations
 
@@ -9,16 +8,10 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import TYPE_CHECKING
 
-from watch_pandas.errors import ParameterError
-
+from ..errors import ParameterError
 from ._common import _is_array, _is_datetime64, _short_repr
-from ._definitions import as_params
-
-if TYPE_CHECKING:  # numpy is imported lazily, only when numpy input arrives
-    pass
-
+from ._given import as_params
 
 # --- ad-hoc SQL (no definitions: the server substitutes whatever it is sent) ---------------
 # The server renders with Mustache. A tag's name is whatever stands between the braces, trimmed

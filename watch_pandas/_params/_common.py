@@ -1,21 +1,18 @@
-"""Shared by the parameter modules: wire formats, dynamic tokens, ISO patterns, the
-wording of refusals, and recognising numpy/pandas input."""
+"""The parameter type tables, the dynamic date tokens and the helpers every module here shares:
+refusal messages, short reprs and recognising numpy/pandas input."""
 
 from __future__ import annotations
 
-import difflib
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any, Protocol, TypeGuard
 
-from watch_pandas.errors import ParameterError
+from ..errors import ParameterError
 
 if TYPE_CHECKING:  # numpy is imported lazily, only when numpy input arrives
     import numpy as np
 
     from ._definitions import ParameterDefinition
-
 
 # Wire formats per type, as the web UI formats them (moment tokens in comments).
 _SINGLE_DATE_FORMATS = {
@@ -58,48 +55,7 @@ DYNAMIC_RANGE_TOKENS: tuple[str, ...] = (
     "d_last_10_years",
 )
 _DYNAMIC_PREFIX = "d_"
-_SUNDAY = 6  # datetime.weekday() of the first day of a week (moment's default "en" locale)
 _VALUE_REPR_LIMIT = 80
-
-_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
-_ISO_DATETIME = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
-    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?"
-)
-
-
-# --- names and errors ----------------------------------------------------------------------
-
-
-def _check_names(
-    given: Mapping[str, object], by_name: Mapping[str, ParameterDefinition], query_id: int | None
-) -> None:
-    known = ", ".join(repr(name) for name in by_name) or "none (the query takes no parameters)"
-    for name, value in given.items():
-        if name in by_name:
-            continue
-        where = f" of query {query_id}" if query_id is not None else ""
-        hint = difflib.get_close_matches(str(name), list(by_name), n=1)
-        suggestion = f" Did you mean {hint[0]!r}?" if hint else ""
-        raise ParameterError(
-            f"Unknown parameter {_short_repr(name)}{where}.{suggestion} Known parameters: {known}.",
-            name=str(name),
-            value=value,
-            allowed=f"one of the defined names: {known}",
-            query_id=query_id,
-        )
-
-
-def _is_unset(definition: ParameterDefinition, value: object) -> bool:
-    if value is None:
-        return True
-    if definition.type in ("text", "text-pattern"):
-        return False  # "" is a legitimate text value
-    return value == "" or (isinstance(value, (list, tuple)) and not value)
-
-
-# A value the server saved elsewhere (a dashboard's shared default or static value).
-_SAVED_ELSEWHERE = "saved dashboard value"
 
 
 def _error(

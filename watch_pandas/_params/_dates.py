@@ -1,22 +1,24 @@
-"""Dates and date-times of parameters: parsing a point at the parameter's precision,
-formatting it as the web UI does, and the dynamic ranges (``d_last_7_days``...)."""
+"""Date, datetime and range points: parsing what callers give, refusing dropped precision,
+formatting to the web UI's wire formats."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time
 from typing import TYPE_CHECKING
 
-from watch_pandas.errors import ParameterError
-
-from ._common import _ISO_DATE, _ISO_DATETIME, _SINGLE_DATE_FORMATS, _SUNDAY, _is_datetime64
+from ..errors import ParameterError
+from ._common import _SINGLE_DATE_FORMATS, _is_datetime64
 
 if TYPE_CHECKING:  # numpy is imported lazily, only when numpy input arrives
     import numpy as np
 
-
-# --- dates -------------------------------------------------------------------------------
+_ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
+_ISO_DATETIME = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d{1,9}))?)?"
+    r"(?:Z|[+-]\d{2}(?::?\d{2})?)?"
+)
 
 
 def _checked_point(
@@ -131,54 +133,3 @@ def _describe_point(kind: str) -> str:
     if kind == "date":
         return f"a date as {fmt} (a date, a midnight datetime or an ISO string)"
     return f"a date and time as {fmt} (a datetime, Timestamp, date or ISO string)"
-
-
-def _dynamic_range(name: str, now: datetime) -> tuple[datetime, datetime]:
-    today = datetime.combine(now.date(), time(0))
-    day = timedelta(days=1)
-    end_of_today = today + day - timedelta(microseconds=1)
-
-    def end_of(start: datetime, *, days: int = 0, months: int = 0) -> datetime:
-        return _add_months(start, months) + timedelta(days=days) - timedelta(microseconds=1)
-
-    if name == "today":
-        return today, end_of_today
-    if name == "yesterday":
-        return today - day, today - timedelta(microseconds=1)
-    week_start = today - timedelta(days=(now.weekday() - _SUNDAY) % 7)
-    month_start = today.replace(day=1)
-    year_start = today.replace(month=1, day=1)
-    if name == "this_week":
-        return week_start, end_of(week_start, days=7)
-    if name == "this_month":
-        return month_start, end_of(month_start, months=1)
-    if name == "this_year":
-        return year_start, end_of(year_start, months=12)
-    if name == "last_week":
-        return week_start - 7 * day, week_start - timedelta(microseconds=1)
-    if name == "last_month":
-        return _add_months(month_start, -1), month_start - timedelta(microseconds=1)
-    if name == "last_year":
-        return _add_months(year_start, -12), year_start - timedelta(microseconds=1)
-    hours = {"last_hour": 1, "last_8_hours": 8, "last_24_hours": 24}
-    if name in hours:
-        return now - timedelta(hours=hours[name]), now
-    match = re.fullmatch(r"last_(\d+)_(days|months|years)", name)
-    if match:
-        count, unit = int(match.group(1)), match.group(2)
-        if unit == "days":
-            start = today - count * day
-        else:
-            start = _add_months(today, -count * (12 if unit == "years" else 1))
-        return start, end_of_today
-    raise AssertionError(f"unhandled dynamic range {name!r}")  # DYNAMIC_RANGE_TOKENS guards
-
-
-def _add_months(moment: datetime, months: int) -> datetime:
-    """Shift by whole months, clamping the day to the month's end (as moment.js does)."""
-    index = moment.year * 12 + moment.month - 1 + months
-    year, month = divmod(index, 12)
-    month += 1
-    next_month = date(year + (month == 12), month % 12 + 1, 1)
-    last_day = (next_month - timedelta(days=1)).day
-    return moment.replace(year=year, month=month, day=min(moment.day, last_day))
