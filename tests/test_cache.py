@@ -812,3 +812,23 @@ def test_a_query_key_frame_takes_the_name_a_user_key_read_remembered(lw, cached_
     frame = read_watch_query(qid, url=lw.url, api_key=lw.query_key(qid), max_age=0, progress=False)
     assert frame.attrs["watch"]["data_source"] == user.attrs["watch"]["data_source"] is not None
     assert lw.counters.requests("GET", "/api/data_sources") == 0
+
+
+def test_a_name_listed_by_another_thread_meanwhile_is_used(tmp_path):
+    """Dashboard workers share one client: when another worker's listing lands between this
+    worker's first look and its decision to list, the name comes from that listing (it was
+    left None: a race seen in a shared-client dashboard read)."""
+    from watch_pandas import _read
+
+    class Client:
+        url = "http://watch.test"
+        looks = iter([None, {3: "db"}])  # first look: nothing; next: another thread listed
+
+        def listed_data_sources(self):
+            return next(self.looks, {3: "db"})
+
+        def list_data_sources(self):  # pragma: no cover - must not be needed
+            raise AssertionError("listed again")
+
+    name = _read._data_source_name(Client(), wc.ResultCache(tmp_path), 3, can_list=True)
+    assert name == "db"

@@ -464,7 +464,10 @@ def _data_source_name(
         known = _cache.known_sources(results, watch.url)
     if known is not None and source_id in known:
         return known[source_id]
-    if not can_list or results is None or watch.listed_data_sources() is not None:
+    listed = watch.listed_data_sources()  # dashboard workers share a client: another may
+    if listed is not None:  # have listed meanwhile, and then its listing answers
+        return listed.get(source_id)
+    if not can_list or results is None:
         return None
     try:
         watch.list_data_sources()
