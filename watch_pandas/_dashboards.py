@@ -115,11 +115,14 @@ def read_watch_dashboard(
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
     errors: Literal["warn", "raise"] = "warn",
+    widget_params: Mapping[int, Mapping[str, Any]] | None = None,
 ) -> DashboardFrames:
     """Read every query widget of a dashboard (numeric id or slug) into DataFrames.
 
     Returns a dict of frames keyed by widget title (see the module docstring for titles,
     parameter mappings, concurrency and failures). ``params`` are dashboard parameters;
+    ``widget_params`` (widget id → values) set widget-level parameters, as the web UI's
+    ``p_w<widget id>_<name>``; static values stay as saved.
     ``max_age``, ``dtype_backend``, ``progress``, ``cache`` and ``cache_dir`` apply to each
     widget as in :func:`read_watch_query`; ``timeout`` bounds the whole dashboard.
     """
@@ -147,11 +150,16 @@ def read_watch_dashboard(
         widgets = [w for w in board.widgets if w.query is not None or w.restricted]
         titles = _titles(widgets)
         _check_all_used(params, widgets, board)
+        own = _check_widget_params(widget_params, widgets, board)
         values = {**dashboard_defaults(widgets), **params}
         per_widget = {
-            title: widget_parameters(w, values) for title, w in zip(titles, widgets, strict=True)
+            title: {**widget_parameters(w, values), **own.get(w.id, {})}
+            for title, w in zip(titles, widgets, strict=True)
         }
-        saved = {title: _saved_names(w, params) for title, w in zip(titles, widgets, strict=True)}
+        saved = {
+            title: _saved_names(w, params) - set(own.get(w.id, {}))
+            for title, w in zip(titles, widgets, strict=True)
+        }
 
         interrupt = _Interrupt()
 
@@ -314,6 +322,41 @@ def _check_all_used(params: Mapping[str, Any], widgets: list[Widget], board: Das
             value=params[unused[0]],
             allowed=known,
         )
+
+
+def _check_widget_params(
+    given: Mapping[int, Mapping[str, Any]] | None, widgets: list[Widget], board: Dashboard
+) -> dict[int, dict[str, Any]]:
+    """``widget_params`` checked: each widget on the dashboard, each name widget-level there."""
+    if not given:
+        return {}
+    by_id = {widget.id: widget for widget in widgets}
+    checked: dict[int, dict[str, Any]] = {}
+    for widget_id, values in given.items():
+        widget = by_id.get(widget_id)
+        if widget is None:
+            known = ", ".join(str(i) for i in by_id) or "none"
+            raise ParameterError(
+                f"Dashboard {board.name!r} has no query widget {widget_id!r}; its query "
+                f"widgets are: {known}.",
+                value=widget_id,
+                allowed=known,
+            )
+        local = [name for name, kind, _ in _mappings(widget) if kind == WIDGET_LEVEL]
+        for name in values:
+            if name not in local:
+                allowed = ", ".join(map(repr, local)) or "none"
+                raise ParameterError(
+                    f"Widget {widget_id} ({widget.title!r}) of dashboard {board.name!r} has no "
+                    f"widget-level parameter {name!r}; its widget-level parameters are: "
+                    f"{allowed} (dashboard parameters go in params, static values stay as "
+                    "saved).",
+                    name=name,
+                    value=values[name],
+                    allowed=allowed,
+                )
+        checked[widget_id] = dict(values)
+    return checked
 
 
 class _WorkerClients:

@@ -292,6 +292,52 @@ def read_sql(
     return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=source.name)
 
 
+def read_stored_result(
+    watch: WatchClient,
+    result_id: int,
+    *,
+    query: Query | None,
+    timeout: float | None,
+    dtype_backend: DtypeBackend,
+    listeners: list[ProgressListener],
+    results: _cache.ResultCache | None,
+) -> pd.DataFrame:
+    """A stored result by id (a shared link's), decoded from its typed JSON; nothing runs.
+
+    With ``query`` it is read on that query's route (where a query key may read it) and the
+    frame's provenance names the query; its parameters are not known (``{}``)."""
+    with deadline(timeout):
+        query_id = query.id if query is not None else None
+        execution = Execution(
+            watch,
+            query_id=query_id,
+            query_url=watch.query_url(query_id) if query_id is not None else None,
+            timeout=timeout,
+            listeners=listeners,
+        )
+        with execution.final_event():
+            execution.report("downloading", f"result {result_id}")
+            frame, meta = watch.with_result(
+                result_id, lambda body: _decode(body, dtype_backend), query_id=query_id
+            )
+        source_id = meta.data_source_id
+        if source_id is None and query is not None:
+            source_id = query.data_source_id
+        query_key = query is not None and watch.is_query_key_for(query)
+        name = _data_source_name(watch, results, source_id, can_list=not query_key)
+        _stamp(
+            frame,
+            watch,
+            meta,
+            Outcome(result_id=result_id),
+            query=query,
+            parameters={},
+            data_source=name,
+        )
+        execution.report("done", source=frame.attrs["watch"]["source"])
+        return frame
+
+
 def read_query_offline(
     results: _cache.ResultCache,
     server: str,
