@@ -573,14 +573,29 @@ def test_a_pasted_page_url_names_the_magics_url_setting(ip, server):
     assert "api_key=" not in message
 
 
-def test_a_query_link_for_the_id_says_to_pass_the_id_and_set_the_url(ip, server):
+def test_a_link_is_read_like_its_query_and_assigned(ip, server):
+    ip.run_line_magic("watch", f"{server.demo_query} frame")
+    by_id = ip.user_ns.pop("frame")
+    link = f"{server.url}/queries/{server.demo_query}/source#3"
+    ip.run_line_magic("watch", f"{link} frame")
+    pd.testing.assert_frame_equal(ip.user_ns["frame"], by_id)
+
+
+def test_a_link_with_a_wrong_key_fails_in_one_line_without_the_key(ip, server):
     link = f"{server.url}/queries/{server.demo_query}/source?api_key=SECRET-KEY-1"
     with pytest.raises(UsageError) as caught:
         ip.run_line_magic("watch", f"{link} frame")
     message = str(caught.value)
-    assert f"pass its id ({server.demo_query})" in message
-    assert f"%config WatchMagic.url = '{server.url}'" in message
+    assert "key in this link" in message
     assert "SECRET-KEY-1" not in message
+    assert "frame" not in ip.user_ns
+
+
+def test_a_link_of_no_known_form_lists_the_forms(ip, server):
+    with pytest.raises(UsageError) as caught:
+        ip.run_line_magic("watch", f"{server.url}/queries/new?api_key=SECRET-KEY-1")
+    message = str(caught.value)
+    assert "/api/query_results/<id>" in message and "SECRET-KEY-1" not in message
 
 
 @pytest.mark.parametrize("magic", ["line", "cell"])

@@ -4,7 +4,8 @@ Load with ``%load_ext watch_pandas``. Defaults are traitlets of :class:`WatchMag
 ``%config WatchMagic.data_source = "mainnet"`` sets one and ``%config WatchMagic`` lists them.
 The magic is a sequence of small steps (parse the line → resolve values → run → hand over the
 frame) and holds no protocol logic: it calls :func:`watch_pandas.run_sql` and
-:func:`watch_pandas.read_watch_query` like any script.
+:func:`watch_pandas.read_watch_query` (or :func:`watch_pandas.read_watch_url` for a link)
+like any script.
 
 A failing magic fails its cell, so "Run All" and papermill stop there instead of going on with
 a missing or stale variable; either way IPython shows one line, no traceback. User mistakes
@@ -110,8 +111,8 @@ def _line_parser() -> MagicArgumentParser:
     parser.add_argument(
         "words",
         nargs="*",
-        metavar="QUERY_ID [VAR] [NAME=VALUE ...]",
-        help="the query id, an optional variable, parameters (VALUE may be $variable)",
+        metavar="QUERY_ID|LINK [VAR] [NAME=VALUE ...]",
+        help="the query id or a link, an optional variable, parameters (VALUE may be $variable)",
     )
     parser.add_argument("--max-age", type=_max_age, help="accept a cached result this many s old")
     parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
@@ -179,6 +180,10 @@ class WatchMagic(Magics):
         Line magic (saved query)::
 
             %watch QUERY_ID [VAR] [NAME=VALUE ...] [--max-age S] [--interactive]
+            %watch LINK [VAR] [NAME=VALUE ...] [--max-age S]
+
+        ``LINK`` is a result, query or dashboard link (:func:`watch_pandas.read_watch_url`);
+        the configured key is sent only to ``WatchMagic.url``'s server.
 
         ``VALUE`` is taken as text, or as a notebook variable's Python value when written
         ``$name`` (so a ``date`` stays a date); repeat a name to send a list. ``--params``
@@ -243,19 +248,10 @@ class WatchMagic(Magics):
         args = _parse(_LINE_PARSER, line)
         if not args.words:
             raise UsageError("%watch: give a query id: %watch QUERY_ID [VAR] [NAME=VALUE ...]")
+        if _is_link(args.words[0]):
+            return self._link(args)
         query_id = self._query_id(args.words[0])
-        var: str | None = None
-        pairs: list[str] = []
-        for word in args.words[1:]:
-            if "=" in word:
-                pairs.append(word)
-            elif var is None:
-                var = _check_var(word, _LINE)
-            else:
-                raise UsageError(
-                    f"%watch: unexpected {word!r}; parameters are NAME=VALUE and only one "
-                    "variable name may follow the query id."
-                )
+        var, pairs = self._var_and_pairs(args.words[1:], "query id")
         params = self._params(args.params, pairs, _LINE)
         if args.interactive:
             return self._picker(query_id, params, var, args.max_age)
@@ -276,6 +272,57 @@ class WatchMagic(Magics):
                 var=var,
             )
         return self._hand_over(frame, var)
+
+    def _link(self, args: argparse.Namespace):
+        """``%watch <link> [VAR] [NAME=VALUE ...]``: the link read by ``read_watch_url``; the
+        configured key is sent only to ``WatchMagic.url`` (docs/links.md)."""
+        if args.interactive:
+            raise UsageError("%watch: --interactive takes a query id, not a link.")
+        var, pairs = self._var_and_pairs(args.words[1:], "link")
+        params = self._params(args.params, pairs, _LINE)
+        from ._links import parse_link, read_link
+
+        try:
+            shown = parse_link(args.words[0]).display  # never the link's key
+        except _USER_MISTAKES as exc:
+            raise UsageError(_one_line(exc)) from None
+        frame = self._guarded(
+            lambda: read_link(
+                args.words[0],
+                params,
+                max_age=self._max_age(args.max_age),
+                url=None,
+                api_key=None,
+                profile=self.profile or None,
+                timeout=self.timeout,
+                dtype_backend=self.dtype_backend,
+                progress=None if self.progress else False,
+                client=None,
+                cache=True,
+                offline=None,
+                cache_dir=None,
+                home=self.url or None,
+            ),
+            link=shown,
+            var=var,
+        )
+        return self._hand_over(frame, var)
+
+    def _var_and_pairs(self, words: list[str], after: str) -> tuple[str | None, list[str]]:
+        """The optional variable name and the NAME=VALUE pairs that follow the query id/link."""
+        var: str | None = None
+        pairs: list[str] = []
+        for word in words:
+            if "=" in word:
+                pairs.append(word)
+            elif var is None:
+                var = _check_var(word, _LINE)
+            else:
+                raise UsageError(
+                    f"%watch: unexpected {word!r}; parameters are NAME=VALUE and only one "
+                    f"variable name may follow the {after}."
+                )
+        return var, pairs
 
     def _picker(self, query_id: int, params: dict[str, Any], var: str | None, max_age):
         try:
@@ -449,6 +496,11 @@ def _one_line(exc: Exception) -> str:
         config_hint="Set WATCH_URL and WATCH_API_KEY, or pick a config-file profile with "
         "%config WatchMagic.profile = 'NAME' (see help(watch_pandas._config)).",
     )
+
+
+def _is_link(word: str) -> bool:
+    """An http(s) address where a query id may stand (``$variables`` are not links)."""
+    return word.strip().lower().startswith(("http://", "https://"))
 
 
 def _check_var(name: str | None, prog: str) -> str | None:
