@@ -446,4 +446,5 @@ def test_a_query_link_given_as_the_id_names_the_id_and_base_without_echoing_it()
             client.get_query(f"https://watch.example.org/org/queries/6/source?api_key={SECRET}")
     message = str(info.value)
     assert "pass its id (6)" in message and "url='https://watch.example.org/org'" in message
+    assert "read_watch_url" in message  # the link itself can be read
     assert SECRET not in message

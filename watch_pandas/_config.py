@@ -266,9 +266,10 @@ def link_instead_of_id(value: object, what: str) -> str | None:
     query_id, base = link
     words = _wording.current()
     use_id = f"pass its id ({query_id})" if query_id is not None else "pass the query's number"
+    instead = " (or read the link itself with watch_pandas.read_watch_url)"
     return (
-        f"{what} must be a number: links are not understood yet; {use_id} and set the server "
-        f"with {words.url(base)}."
+        f"{what} must be a number; {use_id} and set the server with {words.url(base)}"
+        f"{instead if words is _wording.PYTHON else ''}."
     )
 
 
