@@ -31,6 +31,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, Un
 
 from . import _wording
 from ._config import link_instead_of_id
+from ._output import OUTPUTS
 from ._params import collect_pairs
 from ._read import check_max_age, parse_max_age
 from .errors import (
@@ -100,7 +101,18 @@ def _cell_parser() -> MagicArgumentParser:
         help="a parameter; VALUE may be $variable (its Python value); repeat a name for a list",
     )
     parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
+    _add_output(parser)
     return parser
+
+
+def _add_output(parser: MagicArgumentParser) -> None:
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=OUTPUTS,
+        default="pandas",
+        help="what to return: a pandas DataFrame, a pyarrow Table or a polars DataFrame",
+    )
 
 
 def _line_parser() -> MagicArgumentParser:
@@ -116,6 +128,7 @@ def _line_parser() -> MagicArgumentParser:
     parser.add_argument("--max-age", type=_max_age, help="accept a cached result this many s old")
     parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
     parser.add_argument("--interactive", "-i", action="store_true", help="show the picker")
+    _add_output(parser)
     return parser
 
 
@@ -174,11 +187,12 @@ class WatchMagic(Magics):
         Cell magic (ad-hoc SQL; the body is the SQL)::
 
             %%watch [VAR] [--data-source ID|NAME] [--max-age S] [--param NAME=VALUE ...]
-                    [--params EXPR]
+                    [--params EXPR] [--output pandas|arrow|polars]
 
         Line magic (saved query)::
 
             %watch QUERY_ID [VAR] [NAME=VALUE ...] [--max-age S] [--interactive]
+                   [--output pandas|arrow|polars]
 
         ``VALUE`` is taken as text, or as a notebook variable's Python value when written
         ``$name`` (so a ``date`` stays a date); repeat a name to send a list. ``--params``
@@ -233,6 +247,7 @@ class WatchMagic(Magics):
                     dtype_backend=self.dtype_backend,
                     progress=None if self.progress else False,
                     client=client,
+                    output=args.output,
                 ),
                 link=None,
                 var=var,
@@ -271,6 +286,7 @@ class WatchMagic(Magics):
                     dtype_backend=self.dtype_backend,
                     progress=None if self.progress else False,
                     client=client,
+                    output=args.output,
                 ),
                 link=client.query_url(query_id),
                 var=var,
@@ -343,7 +359,7 @@ class WatchMagic(Magics):
         end = " " if message.endswith(".") else ". "
         return f"{message}{end}{var} was not assigned{kept}."
 
-    def _hand_over(self, frame: pd.DataFrame, var: str | None):
+    def _hand_over(self, frame: Any, var: str | None):
         if var is not None:
             self._namespace[var] = frame
             return None
