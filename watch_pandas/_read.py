@@ -9,6 +9,7 @@ the decoding in :mod:`watch_pandas._decode`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
@@ -24,6 +25,7 @@ from . import _params as _params
 from . import _wording
 from ._config import normalize_url, resolve_config
 from ._deadline import deadline
+from ._download import DownloadMeter
 from ._execution import Execution, Outcome
 from ._progress import Progress, ProgressEvent, ProgressListener, emit, progress_listeners
 from .errors import ConfigError, NotFoundError, QueryFailedError, WatchError
@@ -434,15 +436,27 @@ def _read_result(
     A download by id that breaks off is decoded again from a fresh download
     (:meth:`WatchClient.with_result`): the query does not run again.
     """
+    meter = DownloadMeter(functools.partial(execution.report, "downloading"))
+
+    def decode(body: ResultBody | bytes) -> tuple[pd.DataFrame, ResultMeta]:
+        if not isinstance(body, bytes):
+            body = meter.metered(body)  # type: ignore[assignment]  # chunks, as read_result takes
+        return _decode(body, dtype_backend, on_rows=meter.rows)
+
     if outcome.body is not None:
         execution.report("downloading", "inline result")
-        return _decode(outcome.body, dtype_backend)
-    result_id = outcome.result_id
-    assert result_id is not None, "an execution ends with a result body or a result id"
-    execution.report("downloading", f"result {result_id}")
-    if repost is None:
-        return watch.with_result(result_id, lambda body: _decode(body, dtype_backend))
-    return _decode(_reposted_body(execution, query_id, repost), dtype_backend)
+        frame, meta = decode(outcome.body)  # its first bytes are here: nothing to prepare
+    else:
+        result_id = outcome.result_id
+        assert result_id is not None, "an execution ends with a result body or a result id"
+        execution.report("downloading", f"result {result_id}")
+        with meter.preparing():
+            if repost is None:
+                frame, meta = watch.with_result(result_id, decode)
+            else:
+                frame, meta = decode(_reposted_body(execution, query_id, repost))
+    meter.finish(rows=len(frame))
+    return frame, meta
 
 
 def _reposted_body(
@@ -469,11 +483,13 @@ def _reposted_body(
 
 
 def _decode(
-    body: ResultBody | bytes, dtype_backend: DtypeBackend
+    body: ResultBody | bytes,
+    dtype_backend: DtypeBackend,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, ResultMeta]:
     from ._decode import read_result
 
-    return read_result(body, dtype_backend=dtype_backend)
+    return read_result(body, dtype_backend=dtype_backend, on_rows=on_rows)
 
 
 def _data_source_name(
