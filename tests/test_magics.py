@@ -211,6 +211,11 @@ def test_line_output_arrow(ip, server):
     assert table.column("id").to_pylist() == [1, 2]
 
 
+def test_interactive_with_another_output_is_refused(ip, server):
+    with pytest.raises(UsageError, match="--interactive.*pandas"):
+        ip.run_line_magic("watch", f"{server.demo_query} -i --output arrow")
+
+
 @pytest.mark.parametrize("magic", ["line", "cell"])
 def test_a_bad_output_is_a_usage_error_naming_the_choices(ip, server, magic):
     with pytest.raises(UsageError, match="pandas.*arrow.*polars"):

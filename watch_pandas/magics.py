@@ -273,6 +273,11 @@ class WatchMagic(Magics):
                 )
         params = self._params(args.params, pairs, _LINE)
         if args.interactive:
+            if args.output != "pandas":
+                raise UsageError(
+                    f"%watch --interactive shows pandas frames only; leave out --output "
+                    f"{args.output}, or read without --interactive."
+                )
             return self._picker(query_id, params, var, args.max_age)
         from ._api import read_watch_query
 
