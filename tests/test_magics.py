@@ -190,6 +190,41 @@ def test_dollar_text_in_the_sql_is_left_alone(ip):
     assert frame["s"].tolist() == ["$start"]
 
 
+def test_cell_output_arrow_and_polars(ip):
+    import polars as pl
+    import pyarrow as pa
+
+    ip.run_cell_magic("watch", "frame -d db --output arrow", "SELECT id FROM demo ORDER BY id")
+    table = ip.user_ns["frame"]
+    assert isinstance(table, pa.Table)
+    assert table.column("id").to_pylist() == [1, 2, 3]
+    df = ip.run_cell_magic("watch", "-d db --output polars", "SELECT id FROM demo ORDER BY id")
+    assert isinstance(df, pl.DataFrame)
+    assert df["id"].to_list() == [1, 2, 3]
+
+
+def test_line_output_arrow(ip, server):
+    import pyarrow as pa
+
+    table = ip.run_line_magic("watch", f"{server.demo_query} min_price=0 --output arrow")
+    assert isinstance(table, pa.Table)
+    assert table.column("id").to_pylist() == [1, 2]
+
+
+def test_interactive_with_another_output_is_refused(ip, server):
+    with pytest.raises(UsageError, match="--interactive.*pandas"):
+        ip.run_line_magic("watch", f"{server.demo_query} -i --output arrow")
+
+
+@pytest.mark.parametrize("magic", ["line", "cell"])
+def test_a_bad_output_is_a_usage_error_naming_the_choices(ip, server, magic):
+    with pytest.raises(UsageError, match="pandas.*arrow.*polars"):
+        if magic == "line":
+            ip.run_line_magic("watch", f"{server.demo_query} --output numpy")
+        else:
+            ip.run_cell_magic("watch", "-d db --output numpy", "SELECT 1")
+
+
 # -- %watch ------------------------------------------------------------------------------------
 def test_line_reads_a_saved_query_with_parameters(ip, server):
     result = ip.run_line_magic(

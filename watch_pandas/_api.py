@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import _cache as _cache
+from . import _output as _output
 from . import _params as _params
 from . import _read as _read
 from ._client._args import as_id
@@ -20,10 +21,9 @@ from ._progress import Progress, progress_listeners
 from .errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
     from ._client import WatchClient
     from ._decode import DtypeBackend
+    from ._output import Output, ReadOutput
 
 __all__ = ["read_watch_query", "run_sql", "clear_cache"]
 
@@ -45,7 +45,8 @@ def read_watch_query(
     cache: bool = True,
     offline: bool | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
     """Read a saved query's result into a DataFrame with dtypes from the result's column types.
 
     ``params`` are validated against the query's parameter definitions before anything runs;
@@ -64,11 +65,17 @@ def read_watch_query(
     unchanged: pass ``max_age`` to bound it). ``cache=False`` neither reads nor writes it.
     ``offline=True`` (or ``$WATCH_OFFLINE=1``) never touches the network and serves only
     from the cache; since nothing can run, ``max_age=0`` then serves the last stored run.
+
+    ``output="arrow"`` returns a ``pyarrow.Table`` (the decoder's Arrow columns, provenance
+    as JSON in the schema metadata ``watch``), ``output="polars"`` a polars DataFrame
+    (``pip install "watch-pandas[polars]"``); ``dtype_backend`` then does not apply. Integers
+    beyond int64 stay exact: see the Arrow page of the documentation.
     """
     query_id = as_id(query_id, "query_id")  # online and offline alike, before anything else
     max_age, timeout = _read.check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
     )
+    output = _output.check_output(output)
     results = _cache.open_cache(cache, offline, cache_dir)
     if _cache.is_offline(offline):
         assert results is not None  # open_cache refuses offline without a cache
@@ -80,6 +87,7 @@ def read_watch_query(
             max_age=max_age,
             dtype_backend=dtype_backend,
             progress=progress,
+            output=output,
         )
     with _read.client_for(client, url, api_key, profile) as watch, deadline(timeout):
         query = watch.get_query(query_id)
@@ -92,6 +100,7 @@ def read_watch_query(
             dtype_backend=dtype_backend,
             listeners=progress_listeners(progress),
             results=results,
+            output=output,
         )
 
 
@@ -111,7 +120,8 @@ def run_sql(
     cache: bool = True,
     offline: bool | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
     """Run ad-hoc SQL on a data source (id or name) and return the result as a DataFrame.
 
     ``{{ name }}`` placeholders are filled by the server from ``params`` (never by Python
@@ -126,13 +136,14 @@ def run_sql(
     ``$WATCH_OFFLINE=1``) never touches the network: it serves the copy of the last online run
     of the same SQL, parameters and data source (``max_age=0`` included, since nothing can
     run; a positive ``max_age`` still bounds its age). Offline, a data source is found by id,
-    or by a name listed online before.
+    or by a name listed online before. ``output`` as in :func:`read_watch_query`.
     """
     sql = _check_sql(sql)
     data_source = _check_data_source(data_source)
     max_age, timeout = _read.check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
     )
+    output = _output.check_output(output)
     wire = _params.adhoc_parameters(sql, params)
     results = _cache.open_cache(cache, offline, cache_dir)
     if _cache.is_offline(offline):
@@ -146,6 +157,7 @@ def run_sql(
             max_age=max_age,
             dtype_backend=dtype_backend,
             progress=progress,
+            output=output,
         )
     listeners = progress_listeners(progress)
     with _read.client_for(client, url, api_key, profile) as watch, deadline(timeout):
@@ -159,6 +171,7 @@ def run_sql(
             dtype_backend=dtype_backend,
             listeners=listeners,
             results=results,
+            output=output,
         )
 
 

@@ -88,6 +88,19 @@ class ResultBody:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
+    @property
+    def content_length(self) -> int | None:
+        """The body's size in bytes as it arrives, when the server said it (``Content-Length``
+        of a body sent without ``Content-Encoding``); else ``None``."""
+        headers = self._response.headers
+        if headers.get("Content-Encoding", "identity") != "identity":
+            return None  # the length of the compressed body, not of the chunks we count
+        try:
+            length = int(headers.get("Content-Length", ""))
+        except ValueError:
+            return None
+        return length if length >= 0 else None
+
     def __repr__(self) -> str:
         length = self._response.headers.get("Content-Length", "?")
         return f"<ResultBody {length} bytes>"

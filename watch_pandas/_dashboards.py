@@ -46,6 +46,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _cache as _cache
+from . import _output as _output
 from . import _params as _params
 from . import _read as _read
 from ._deadline import deadline, no_deadline
@@ -67,6 +68,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._client import WatchClient
     from ._decode import DtypeBackend
+    from ._output import Output
     from .models import Dashboard, Widget
 
 __all__ = [
@@ -116,6 +118,7 @@ def read_watch_dashboard(
     cache_dir: str | os.PathLike[str] | None = None,
     errors: Literal["warn", "raise"] = "warn",
     widget_params: Mapping[int, Mapping[str, Any]] | None = None,
+    output: Output = "pandas",
 ) -> DashboardFrames:
     """Read every query widget of a dashboard (numeric id or slug) into DataFrames.
 
@@ -123,8 +126,9 @@ def read_watch_dashboard(
     parameter mappings, concurrency and failures). ``params`` are dashboard parameters;
     ``widget_params`` (widget id → values) set widget-level parameters, as the web UI's
     ``p_w<widget id>_<name>``; static values stay as saved.
-    ``max_age``, ``dtype_backend``, ``progress``, ``cache`` and ``cache_dir`` apply to each
-    widget as in :func:`read_watch_query`; ``timeout`` bounds the whole dashboard.
+    ``max_age``, ``dtype_backend``, ``progress``, ``cache``, ``cache_dir`` and ``output``
+    (the dict's values become ``pyarrow.Table`` or polars frames) apply to each widget as in
+    :func:`read_watch_query`; ``timeout`` bounds the whole dashboard.
     """
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
         raise ConfigError(f"max_workers must be an integer >= 1, not {max_workers!r}.")
@@ -133,6 +137,7 @@ def read_watch_dashboard(
     max_age, timeout = _read.check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
     )
+    output = _output.check_output(output)
     if _cache.is_offline(None):
         raise _cache.needs_network(
             "read_watch_dashboard (the dashboard's layout)",
@@ -188,6 +193,7 @@ def read_watch_dashboard(
                 listeners=[interrupt.tracker(), *listeners],
                 results=results,
                 saved=saved[title],
+                output=output,
             )
 
         workers = _WorkerClients(watch if client is not None else None, url, api_key, profile)

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from ._deadline import DEADLINE_SLACK, deadline, no_deadline, seconds_text, time_left
 from ._progress import ProgressEvent, ProgressListener, emit
@@ -105,8 +105,9 @@ class Execution:
     def elapsed(self) -> float:
         return self._clock() - self._started
 
-    def report(self, state, message: str = "", source: str | None = None) -> None:
-        """Emit a progress event for this execution."""
+    def report(self, state, message: str = "", source: str | None = None, **download: Any) -> None:
+        """Emit a progress event for this execution (``download``: the download fields of
+        :class:`ProgressEvent`, see :mod:`watch_pandas._download`)."""
         if state in ("done", "failed", "cancelled"):
             self._ended = True
         emit(
@@ -118,6 +119,7 @@ class Execution:
                 job_id=self.job_id,
                 message=message,
                 source=source,
+                **download,
             ),
         )
 

@@ -14,6 +14,7 @@ loads :mod:`watch_pandas.widgets`. Both the text line and the widget word an eve
 from __future__ import annotations
 
 import logging
+import math
 import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -33,6 +34,7 @@ __all__ = [
 log = logging.getLogger("watch_pandas")
 
 State = Literal["queued", "running", "downloading", "done", "failed", "cancelled"]
+Phase = Literal["preparing", "receiving"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,11 @@ class ProgressEvent:
     seconds since the read started; ``job_id`` is set once the server made a job; ``message``
     is a human sentence (the server's error for ``failed``); ``source`` says where the frame
     came from when done ("server cache", "fresh run", "local cache").
+
+    A download has two phases (``phase``): ``"preparing"`` while the server serialises the
+    whole result before its first byte, then ``"receiving"`` with ``bytes_received`` of
+    ``bytes_total`` (the ``Content-Length``, ``None`` when not sent), ``rate`` in bytes per
+    second, ``eta`` in seconds (``None`` without a total) and ``rows`` decoded so far.
     """
 
     state: State
@@ -51,6 +58,12 @@ class ProgressEvent:
     job_id: str | None = None
     message: str = ""
     source: str | None = None
+    phase: Phase | None = None
+    bytes_received: int | None = None
+    bytes_total: int | None = None
+    rate: float | None = None
+    eta: float | None = None
+    rows: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -125,7 +138,43 @@ def progress_text(event: ProgressEvent, *, job_chars: int | None = None) -> str:
         parts.append(event.source)
     if event.message:
         parts.append(event.message)
+    parts.extend(_download_parts(event))
     return " · ".join(parts)
+
+
+def _download_parts(event: ProgressEvent) -> list[str]:
+    """Bytes (of the total), rate, estimate and rows of a ``receiving`` event."""
+    if event.bytes_received is None:
+        return []
+    if event.bytes_total is not None:
+        total, unit = _size(event.bytes_total)
+        scale = _UNITS[unit]
+        parts = [f"{event.bytes_received / scale:.1f} of {total} {unit}"]
+    else:
+        value, unit = _size(event.bytes_received)
+        parts = [f"{value} {unit}"]
+    if event.rate is not None:
+        value, unit = _size(event.rate)
+        parts.append(f"{value} {unit}/s")
+    if event.eta is not None:
+        parts.append(f"~{math.ceil(event.eta)} s left")
+    if event.rows is not None:
+        parts.append(f"{event.rows:,} rows")
+    return parts
+
+
+_UNITS = {"B": 1, "kB": 1000, "MB": 1000**2, "GB": 1000**3}
+
+
+def _size(amount: float) -> tuple[str, str]:
+    """``amount`` bytes in the largest decimal unit it reaches: ("3.5", "MB"), ("17", "B")."""
+    unit = "B"
+    for name, scale in _UNITS.items():
+        if amount >= scale:
+            unit = name
+    if unit == "B":
+        return f"{amount:.0f}", unit
+    return f"{amount / _UNITS[unit]:.1f}", unit
 
 
 # -- choosing the listeners ------------------------------------------------------------------

@@ -9,6 +9,7 @@ the decoding in :mod:`watch_pandas._decode`.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import numbers
@@ -19,10 +20,12 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from . import _cache as _cache
+from . import _output as _output
 from . import _params as _params
 from . import _wording
 from ._config import normalize_url, resolve_config
 from ._deadline import deadline
+from ._download import DownloadMeter
 from ._execution import Execution, Outcome
 from ._progress import Progress, ProgressEvent, ProgressListener, emit, progress_listeners
 from .errors import ConfigError, NotFoundError, QueryFailedError, WatchError
@@ -33,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._body import ExecutionResponse, ResultBody
     from ._client import WatchClient
     from ._decode import DtypeBackend
+    from ._output import Output, ReadOutput
     from .models import Query, ResultMeta
 
 log = logging.getLogger("watch_pandas")
@@ -219,16 +223,19 @@ def read_saved_query(
     listeners: list[ProgressListener],
     results: _cache.ResultCache | None,
     saved: Collection[str] = (),
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
     """Serve ``query`` from the local cache when allowed, else execute/fetch it (and cache it).
 
     Every request it sends (the dropdown check, the execution, naming the data source) is
-    bounded by ``timeout``: a dashboard's worker threads have no deadline of their own."""
+    bounded by ``timeout``: a dashboard's worker threads have no deadline of their own.
+    ``output`` is what it returns (:mod:`watch_pandas._output`), the same for every source."""
+    dtype_backend = _output.decode_backend(output, dtype_backend)
     with deadline(timeout):
         plan = plan_query(watch.url, query, params, dtype_backend, saved=saved)
         cached = _cache.serve(results, plan.key, max_age, query=query, is_default=plan.is_default)
         if cached is not None:
-            return _served(listeners, query.id, cached)
+            return _served(listeners, query.id, cached, output)
         check_dropdowns(watch, plan)
         query_key = watch.is_query_key_for(query)
         wire = plan.wire
@@ -257,7 +264,9 @@ def read_saved_query(
         if source_id is None:
             source_id = query.data_source_id
         name = _data_source_name(watch, results, source_id, can_list=not query_key)
-        return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=name)
+        return _finish(
+            watch, plan, results, execution, frame, meta, outcome, data_source=name, output=output
+        )
 
 
 def read_sql(
@@ -271,15 +280,17 @@ def read_sql(
     dtype_backend: DtypeBackend,
     listeners: list[ProgressListener],
     results: _cache.ResultCache | None,
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
     """Serve ad-hoc SQL from the local cache when ``max_age`` allows, else run it (and cache
     it). Runs under the caller's deadline."""
+    dtype_backend = _output.decode_backend(output, dtype_backend)
     source = watch.resolve_data_source(data_source)
     _cache.remember_sources(results, watch.url, watch.listed_data_sources())
     plan = plan_sql(watch.url, source.id, sql, wire, dtype_backend)
     cached = _cache.serve(results, plan.key, max_age)
     if cached is not None:
-        return _served(listeners, None, cached)
+        return _served(listeners, None, cached, output)
     execution = Execution(watch, timeout=timeout, listeners=listeners)
     wanted_age = ANY_AGE if max_age is None else max_age
     with execution.final_event():
@@ -289,7 +300,17 @@ def read_sql(
         frame, meta = _read_result(
             watch, execution, outcome, dtype_backend, query_id=None, repost=None
         )
-    return _finish(watch, plan, results, execution, frame, meta, outcome, data_source=source.name)
+    return _finish(
+        watch,
+        plan,
+        results,
+        execution,
+        frame,
+        meta,
+        outcome,
+        data_source=source.name,
+        output=output,
+    )
 
 
 def read_stored_result(
@@ -301,11 +322,13 @@ def read_stored_result(
     dtype_backend: DtypeBackend,
     listeners: list[ProgressListener],
     results: _cache.ResultCache | None,
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
     """A stored result by id (a shared link's), decoded from its typed JSON; nothing runs.
 
     With ``query`` it is read on that query's route (where a query key may read it) and the
     frame's provenance names the query; its parameters are not known (``{}``)."""
+    dtype_backend = _output.decode_backend(output, dtype_backend)
     with deadline(timeout):
         query_id = query.id if query is not None else None
         execution = Execution(
@@ -335,7 +358,7 @@ def read_stored_result(
             data_source=name,
         )
         execution.report("done", source=frame.attrs["watch"]["source"])
-        return frame
+        return _output.convert(frame, output)
 
 
 def read_query_offline(
@@ -347,8 +370,10 @@ def read_query_offline(
     max_age: int | None,
     dtype_backend: DtypeBackend,
     progress: Progress,
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
     """Serve a saved query from the cache only; a clear NotFoundError when there is no copy."""
+    dtype_backend = _output.decode_backend(output, dtype_backend)
     query = offline_saved_query(results, server, query_id)
     plan = plan_query(server, query, params, dtype_backend)
     found = _cache.serve_offline(results, plan.key, max_age)
@@ -359,7 +384,7 @@ def read_query_offline(
             + _cache.offline_miss(found, results.directory, "these parameters and dtype_backend"),
             query_id=query_id,
         )
-    return _served(progress_listeners(progress), query_id, found.frame)
+    return _served(progress_listeners(progress), query_id, found.frame, output)
 
 
 def offline_saved_query(results: _cache.ResultCache, server: str, query_id: int) -> Query:
@@ -385,8 +410,10 @@ def read_sql_offline(
     max_age: int | None,
     dtype_backend: DtypeBackend,
     progress: Progress,
-) -> pd.DataFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
     """Serve ad-hoc SQL from the cache only (the data source resolved without the network)."""
+    dtype_backend = _output.decode_backend(output, dtype_backend)
     source_id = _cache.offline_source_id(results, server, data_source)
     key = plan_sql(server, source_id, sql, wire, dtype_backend).key
     found = _cache.serve_offline(results, key, max_age)
@@ -398,21 +425,25 @@ def read_sql_offline(
                 found, results.directory, "this SQL text, these parameters and dtype_backend"
             )
         )
-    return _served(progress_listeners(progress), None, found.frame)
+    return _served(progress_listeners(progress), None, found.frame, output)
 
 
 # -- steps ---------------------------------------------------------------------------------
 def _served(
-    listeners: list[ProgressListener], query_id: int | None, frame: pd.DataFrame
-) -> pd.DataFrame:
-    """A frame from the local cache: listeners see it done at once."""
+    listeners: list[ProgressListener],
+    query_id: int | None,
+    frame: pd.DataFrame,
+    output: Output = "pandas",
+) -> ReadOutput:
+    """A frame from the local cache, as ``output``: listeners see it done at once."""
+    result = _output.convert(frame, output)
     emit(
         listeners,
         ProgressEvent(
             state="done", elapsed=0.0, query_id=query_id, source=frame.attrs["watch"]["source"]
         ),
     )
-    return frame
+    return result
 
 
 def _finish(
@@ -425,14 +456,17 @@ def _finish(
     outcome: Outcome,
     *,
     data_source: str | None,
-) -> pd.DataFrame:
-    """Stamp the fresh frame, keep it in the local cache and tell the listeners it is done."""
+    output: Output = "pandas",
+) -> ReadOutput:
+    """Stamp the fresh frame, keep it in the local cache and tell the listeners it is done
+    (the frame handed back as ``output``)."""
     _stamp(
         frame, watch, meta, outcome, query=plan.query, parameters=plan.wire, data_source=data_source
     )
     _cache.keep(results, plan.key, frame, query=plan.query, is_default=plan.is_default)
+    result = _output.convert(frame, output)
     execution.report("done", source=frame.attrs["watch"]["source"])
-    return frame
+    return result
 
 
 def _read_result(
@@ -450,15 +484,27 @@ def _read_result(
     A download by id that breaks off is decoded again from a fresh download
     (:meth:`WatchClient.with_result`): the query does not run again.
     """
+    meter = DownloadMeter(functools.partial(execution.report, "downloading"))
+
+    def decode(body: ResultBody | bytes) -> tuple[pd.DataFrame, ResultMeta]:
+        if not isinstance(body, bytes):
+            body = meter.metered(body)  # type: ignore[assignment]  # chunks, as read_result takes
+        return _decode(body, dtype_backend, on_rows=meter.rows)
+
     if outcome.body is not None:
         execution.report("downloading", "inline result")
-        return _decode(outcome.body, dtype_backend)
-    result_id = outcome.result_id
-    assert result_id is not None, "an execution ends with a result body or a result id"
-    execution.report("downloading", f"result {result_id}")
-    if repost is None:
-        return watch.with_result(result_id, lambda body: _decode(body, dtype_backend))
-    return _decode(_reposted_body(execution, query_id, repost), dtype_backend)
+        frame, meta = decode(outcome.body)  # its first bytes are here: nothing to prepare
+    else:
+        result_id = outcome.result_id
+        assert result_id is not None, "an execution ends with a result body or a result id"
+        execution.report("downloading", f"result {result_id}")
+        with meter.preparing():
+            if repost is None:
+                frame, meta = watch.with_result(result_id, decode)
+            else:
+                frame, meta = decode(_reposted_body(execution, query_id, repost))
+    meter.finish(rows=len(frame))
+    return frame, meta
 
 
 def _reposted_body(
@@ -485,11 +531,13 @@ def _reposted_body(
 
 
 def _decode(
-    body: ResultBody | bytes, dtype_backend: DtypeBackend
+    body: ResultBody | bytes,
+    dtype_backend: DtypeBackend,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, ResultMeta]:
     from ._decode import read_result
 
-    return read_result(body, dtype_backend=dtype_backend)
+    return read_result(body, dtype_backend=dtype_backend, on_rows=on_rows)
 
 
 def _data_source_name(

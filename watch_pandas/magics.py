@@ -32,6 +32,7 @@ from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, Un
 
 from . import _wording
 from ._config import link_instead_of_id
+from ._output import OUTPUTS
 from ._params import collect_pairs
 from ._read import check_max_age, parse_max_age
 from .errors import (
@@ -101,7 +102,18 @@ def _cell_parser() -> MagicArgumentParser:
         help="a parameter; VALUE may be $variable (its Python value); repeat a name for a list",
     )
     parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
+    _add_output(parser)
     return parser
+
+
+def _add_output(parser: MagicArgumentParser) -> None:
+    parser.add_argument(
+        "--output",
+        "-o",
+        choices=OUTPUTS,
+        default="pandas",
+        help="what to return: a pandas DataFrame, a pyarrow Table or a polars DataFrame",
+    )
 
 
 def _line_parser() -> MagicArgumentParser:
@@ -117,6 +129,7 @@ def _line_parser() -> MagicArgumentParser:
     parser.add_argument("--max-age", type=_max_age, help="accept a cached result this many s old")
     parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
     parser.add_argument("--interactive", "-i", action="store_true", help="show the picker")
+    _add_output(parser)
     return parser
 
 
@@ -175,12 +188,13 @@ class WatchMagic(Magics):
         Cell magic (ad-hoc SQL; the body is the SQL)::
 
             %%watch [VAR] [--data-source ID|NAME] [--max-age S] [--param NAME=VALUE ...]
-                    [--params EXPR]
+                    [--params EXPR] [--output pandas|arrow|polars]
 
         Line magic (saved query)::
 
             %watch QUERY_ID [VAR] [NAME=VALUE ...] [--max-age S] [--interactive]
-            %watch LINK [VAR] [NAME=VALUE ...] [--max-age S]
+                   [--output pandas|arrow|polars]
+            %watch LINK [VAR] [NAME=VALUE ...] [--max-age S] [--output ...]
 
         ``LINK`` is a result, query or dashboard link (:func:`watch_pandas.read_watch_url`);
         the configured key is sent only to ``WatchMagic.url``'s server.
@@ -238,6 +252,7 @@ class WatchMagic(Magics):
                     dtype_backend=self.dtype_backend,
                     progress=None if self.progress else False,
                     client=client,
+                    output=args.output,
                 ),
                 link=None,
                 var=var,
@@ -254,6 +269,11 @@ class WatchMagic(Magics):
         var, pairs = self._var_and_pairs(args.words[1:], "query id")
         params = self._params(args.params, pairs, _LINE)
         if args.interactive:
+            if args.output != "pandas":
+                raise UsageError(
+                    f"%watch --interactive shows pandas frames only; leave out --output "
+                    f"{args.output}, or read without --interactive."
+                )
             return self._picker(query_id, params, var, args.max_age)
         from ._api import read_watch_query
 
@@ -267,6 +287,7 @@ class WatchMagic(Magics):
                     dtype_backend=self.dtype_backend,
                     progress=None if self.progress else False,
                     client=client,
+                    output=args.output,
                 ),
                 link=client.query_url(query_id),
                 var=var,
@@ -302,6 +323,7 @@ class WatchMagic(Magics):
                 offline=None,
                 cache_dir=None,
                 home=self.url or None,
+                output=args.output,
             ),
             link=shown,
             var=var,
@@ -390,7 +412,7 @@ class WatchMagic(Magics):
         end = " " if message.endswith(".") else ". "
         return f"{message}{end}{var} was not assigned{kept}."
 
-    def _hand_over(self, frame: pd.DataFrame, var: str | None):
+    def _hand_over(self, frame: Any, var: str | None):
         if var is not None:
             self._namespace[var] = frame
             return None

@@ -167,3 +167,37 @@ def test_a_dashboard_link_reads_every_widget_with_its_parameters(lw, read, sent_
         )
         assert key not in repr(frames) and key not in repr(frames.dashboard)
     assert all(key not in u for u in sent_urls)
+
+
+# -- output= as on every read ---------------------------------------------------------------------
+@pytest.mark.parametrize("form", ["/api/query_results/{rid}.csv", "/queries/{qid}"])
+def test_a_link_reads_as_arrow_and_polars_equal_to_the_frame(lw, read, form, tmp_path):
+    import polars as pl
+    import pyarrow as pa
+
+    qid = lw.demo.queries["prices"]
+    link = f"{lw.url}{form.format(qid=qid, rid=latest_result_id(lw, qid))}?api_key={lw.admin_key}"
+    table = read_watch_url(link, output="arrow", cache_dir=tmp_path / "cache")
+    assert isinstance(table, pa.Table)
+    assert lw.admin_key not in repr(table.schema.metadata)
+    frame = read_watch_url(link, output="polars", cache_dir=tmp_path / "cache")
+    assert isinstance(frame, pl.DataFrame)
+    expected_table = read_watch_query_output(lw, qid, tmp_path)
+    assert table.select(expected_table.column_names).equals(expected_table)
+    assert frame.equals(pl.from_arrow(expected_table))
+
+
+def read_watch_query_output(lw: LocalWatch, query_id: int, tmp_path) -> object:
+    from watch_pandas import read_watch_query
+
+    return read_watch_query(
+        query_id, url=lw.url, api_key=lw.admin_key, output="arrow", cache_dir=tmp_path / "q"
+    )
+
+
+def test_a_bad_output_for_a_link_is_refused_before_any_request(lw, sent_urls):
+    from watch_pandas import ConfigError
+
+    with pytest.raises(ConfigError, match="'pandas', 'arrow'"):
+        read_watch_url(f"{lw.url}/queries/1?api_key={lw.admin_key}", output="excel")
+    assert sent_urls == []

@@ -115,6 +115,7 @@ def read_result(
     dtype_backend: DtypeBackend = "numpy_nullable",
     infer_untyped: bool = True,
     batch_bytes: int = 1 << 20,
+    on_rows: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, ResultMeta]:
     """Like :func:`decode_result`, but decodes the rows in batches as the body arrives.
 
@@ -123,7 +124,8 @@ def read_result(
     cell are never held at once: each batch of about ``batch_bytes`` is decoded with msgspec
     into the column types and turned into Arrow arrays. Bodies of an unexpected layout (rows
     before columns, duplicate column names) go through :func:`decode_result`. The frame and
-    metadata are the same as :func:`decode_result` gives for the same body.
+    metadata are the same as :func:`decode_result` gives for the same body. ``on_rows`` is
+    told the number of rows decoded so far after each batch (download progress).
     """
     from .._rows import Batch, Finished, ResultSplitter, RowDecoder, Whole, plain_names
 
@@ -157,6 +159,8 @@ def read_result(
                 for part, column_parts in zip(event.parts, parts, strict=True):
                     column_parts.append(part)
                 event.parts.clear()
+                if on_rows is not None:
+                    on_rows(n_rows)
             elif isinstance(event, Finished):
                 result = _query_result_object(_loads(event.document))
                 meta = dataclasses.replace(ResultMeta.from_json(result), columns=columns)

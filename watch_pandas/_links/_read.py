@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from .. import _cache as _cache
+from .. import _output as _output
 from .. import _params as _params
 from .. import _read as _read
 from .._config import normalize_url, resolve_config
@@ -15,11 +16,10 @@ from .._progress import Progress, progress_listeners
 from ..errors import AuthError, ConfigError, ForbiddenError
 
 if TYPE_CHECKING:  # pragma: no cover
-    import pandas as pd
-
     from .._client import WatchClient
     from .._dashboards import DashboardFrames
     from .._decode import DtypeBackend
+    from .._output import Output, ReadOutput
 
 from ._parse import WatchLink, parse_link
 from ._values import dashboard_values, link_values
@@ -41,7 +41,8 @@ def read_watch_url(
     cache: bool = True,
     offline: bool | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
-) -> pd.DataFrame | DashboardFrames:
+    output: Output = "pandas",
+) -> ReadOutput:
     """Read a pasted Watch link: a shared result link, a query's results link, or a query or
     dashboard page copied from the browser (with its parameters), into a typed DataFrame
     (a dashboard: a dict of frames, as :func:`read_watch_dashboard`).
@@ -50,7 +51,8 @@ def read_watch_url(
     (``?api_key=``) is sent only in the ``Authorization`` header and only to the link's own
     server; a configured key only to its configured server (docs/links.md). Downloads
     (``.csv``...) are read through the typed JSON of the same result. ``params`` override the
-    link's ``p_`` values; the other options are those of :func:`read_watch_query`.
+    link's ``p_`` values; the other options (``output=`` too) are those of
+    :func:`read_watch_query`.
     """
     return read_link(
         link,
@@ -66,6 +68,7 @@ def read_watch_url(
         cache=cache,
         offline=offline,
         cache_dir=cache_dir,
+        output=output,
     )
 
 
@@ -85,11 +88,13 @@ def read_link(
     offline: bool | None,
     cache_dir: str | os.PathLike[str] | None,
     home: str | None = None,
-) -> pd.DataFrame | DashboardFrames:
+    output: Output = "pandas",
+) -> ReadOutput:
     """:func:`read_watch_url`; ``home`` is where a configured key belongs when the caller
     knows better than the environment (the magics' ``WatchMagic.url``)."""
     parsed = parse_link(link)
     given = _params.as_params(params)
+    output = _output.check_output(output)
     max_age, timeout = _read.check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
     )
@@ -97,12 +102,14 @@ def read_link(
         return _read_dashboard(
             parsed, given, url, api_key, profile, client, home, max_age=max_age,
             timeout=timeout, dtype_backend=dtype_backend, progress=progress, cache=cache,
-            offline=offline, cache_dir=cache_dir,
+            offline=offline, cache_dir=cache_dir, output=output,
         )  # fmt: skip
     results = _cache.open_cache(cache, offline, cache_dir)
     if _cache.is_offline(offline):
         assert results is not None  # open_cache refuses offline without a cache
-        return _read_offline(parsed, given, url, client, results, max_age, dtype_backend, progress)
+        return _read_offline(
+            parsed, given, url, client, results, max_age, dtype_backend, progress, output
+        )
     server, key, from_link = _key_for(parsed, url, api_key, profile, client, home)
     listeners = progress_listeners(progress)
     with _explained(parsed, from_link), _read.client_for(client, server, key, None) as watch:
@@ -120,6 +127,7 @@ def read_link(
                     dtype_backend=dtype_backend,
                     listeners=listeners,
                     results=results,
+                    output=output,
                 )
             query = watch.get_query(parsed.query_id) if parsed.query_id is not None else None
             assert parsed.result_id is not None  # a result link has its id
@@ -131,6 +139,7 @@ def read_link(
                 dtype_backend=dtype_backend,
                 listeners=listeners,
                 results=results,
+                output=output,
             )
 
 
@@ -143,7 +152,8 @@ def _read_offline(
     max_age: int | None,
     dtype_backend: DtypeBackend,
     progress: Progress,
-) -> pd.DataFrame:
+    output: Output,
+) -> ReadOutput:
     """A query link served from the local cache; a stored result or dashboard needs the server."""
     if link.kind not in ("latest", "query") or link.query_id is None:
         raise _cache.needs_network(
@@ -161,6 +171,7 @@ def _read_offline(
         max_age=max_age,
         dtype_backend=dtype_backend,
         progress=progress,
+        output=output,
     )
 
 
