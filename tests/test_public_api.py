@@ -20,6 +20,7 @@ PUBLIC = {
     "read_feather",
     "decode_csv",
     "picker",
+    "schema",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",

@@ -40,6 +40,7 @@ __all__ = [
     "read_feather",
     "decode_csv",
     "picker",
+    "schema",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
@@ -72,6 +73,7 @@ _LAZY = {
     "decode_csv": "_decode",
     "read_watch_dashboard": "_dashboards",
     "picker": "widgets",
+    "schema": "_schema_browser",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
@@ -85,6 +87,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._decode import decode_csv
     from ._files import read_feather, read_parquet, to_feather, to_parquet
     from ._progress import ProgressEvent
+    from ._schema_browser import schema
     from ._versions import show_versions
     from .magics import load_ipython_extension
     from .widgets import picker
