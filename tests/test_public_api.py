@@ -21,6 +21,7 @@ PUBLIC = {
     "read_feather",
     "decode_csv",
     "picker",
+    "schema",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",

@@ -41,6 +41,7 @@ __all__ = [
     "read_feather",
     "decode_csv",
     "picker",
+    "schema",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
@@ -74,6 +75,7 @@ _LAZY = {
     "read_watch_dashboard": "_dashboards",
     "read_watch_url": "_links",
     "picker": "widgets",
+    "schema": "_schema_browser",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
@@ -88,6 +90,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._files import read_feather, read_parquet, to_feather, to_parquet
     from ._links import read_watch_url
     from ._progress import ProgressEvent
+    from ._schema_browser import schema
     from ._versions import show_versions
     from .magics import load_ipython_extension
     from .widgets import picker

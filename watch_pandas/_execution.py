@@ -56,11 +56,13 @@ class PollSchedule:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How an execution ended: an inline result ``body``, or a finished job's ``result_id``."""
+    """How an execution ended: an inline result ``body``, or a finished job's ``result_id``
+    (or its ``value``, for a job that is not a query run: docs/protocol.md#schema)."""
 
     body: bytes | None = None
     result_id: int | None = None
     job_id: str | None = None
+    value: Any = None
 
     @property
     def fresh(self) -> bool:
@@ -73,6 +75,8 @@ class Execution:
 
     ``client`` needs ``get_job(job_id, query_id=...)`` and ``cancel_job(job_id)``; ``start`` is
     a callable that sends the POST and returns an ``ExecutionResponse`` (``.job`` or ``.body``).
+    ``value_result``: the job finishes with a value in ``result`` (a schema refresh), not a
+    result id.
     """
 
     def __init__(
@@ -86,8 +90,10 @@ class Execution:
         schedule: PollSchedule = PollSchedule(),
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        value_result: bool = False,
     ) -> None:
         self.client = client
+        self.value_result = value_result
         self.query_id = query_id
         self.query_url = query_url
         self.timeout = timeout
@@ -193,6 +199,8 @@ class Execution:
 
     def _check(self, job: Job) -> Outcome | None:
         if job.status == JobStatus.FINISHED:
+            if self.value_result:
+                return Outcome(value=job.result, job_id=job.id)
             if job.query_result_id is None:
                 raise QueryFailedError(
                     f"Job {job.id} finished without a result id{self._where()}.",

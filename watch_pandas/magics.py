@@ -26,7 +26,7 @@ from itertools import pairwise
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
-from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
+from IPython.core.magic import Magics, line_cell_magic, line_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import MagicArgumentParser
 from traitlets import Bool, CaselessStrEnum, Float, Int, TraitError, Unicode, Union, validate
 
@@ -50,6 +50,8 @@ from .errors import (
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from IPython.core.interactiveshell import InteractiveShell
+
+    from ._completion import WatchCompleter
 
 __all__ = [
     "WatchMagic",
@@ -211,6 +213,49 @@ class WatchMagic(Magics):
             if cell is None:
                 return self._line(line)
             return self._cell(line, cell)
+
+    @line_magic
+    def watch_schema(self, line: str):
+        """Show a data source's tables and columns; ``--refresh`` reads them again (and
+        updates what Tab completes in ``%%watch`` cells)::
+
+            %watch_schema [DATA_SOURCE] [--refresh]
+
+        Without ``DATA_SOURCE``: ``%config WatchMagic.data_source``.
+        """
+        words = line.split()
+        refresh = "--refresh" in words
+        rest = [w for w in words if w != "--refresh"]
+        if len(rest) > 1 or any(w.startswith("-") for w in rest):
+            raise UsageError("%watch_schema: usage: %watch_schema [DATA_SOURCE] [--refresh]")
+        source: Any = rest[0] if rest else self.data_source
+        if source is None or source == "":
+            raise UsageError(
+                "%watch_schema: no data source; give one or set "
+                "%config WatchMagic.data_source = 'NAME'."
+            )
+        from ._schema_browser import schema_frame
+
+        with self._client() as client:
+            try:
+                tables = client.get_schema(source, refresh=refresh, timeout=self.timeout)
+            except _USER_MISTAKES as exc:
+                raise UsageError(_one_line(exc)) from None
+            except _RUN_FAILURES as exc:
+                raise WatchMagicError(_one_line(exc)) from exc
+        self.completer.remember(source, tables)
+        return schema_frame(tables)
+
+    @property
+    def completer(self) -> WatchCompleter:
+        """Tab completion for these magics, with its per-session caches."""
+        if self._completer is None:
+            from ._completion import WatchCompleter
+
+            self._completer = WatchCompleter(self._client, lambda: self.data_source)
+        return self._completer
+
+    _completer: WatchCompleter | None = None
 
     @property
     def _ipython(self) -> InteractiveShell:
@@ -534,11 +579,28 @@ def _check_var(name: str | None, prog: str) -> str | None:
 def load_ipython_extension(ipython) -> None:
     """Register ``%watch``/``%%watch`` (``%load_ext watch_pandas``); idempotent."""
     unload_ipython_extension(ipython)
-    ipython.register_magics(WatchMagic(shell=ipython))
+    magic = WatchMagic(shell=ipython)
+    ipython.register_magics(magic)
+    completer = getattr(ipython, "Completer", None)
+    if completer is not None:
+        completer.custom_matchers.append(magic.completer.matcher)
 
 
 def unload_ipython_extension(ipython) -> None:
     """Forget an earlier WatchMagic (its options) so a reload starts clean."""
+    completer = getattr(ipython, "Completer", None)
+    if completer is not None:
+        completer.custom_matchers[:] = [
+            m
+            for m in completer.custom_matchers
+            if not isinstance(getattr(m, "__self__", None), _completion_type())
+        ]
     configurables = getattr(ipython, "configurables", None)
     if configurables is not None:
         configurables[:] = [c for c in configurables if not isinstance(c, WatchMagic)]
+
+
+def _completion_type() -> type:
+    from ._completion import WatchCompleter
+
+    return WatchCompleter

@@ -19,6 +19,8 @@ __all__ = [
     "ResultMeta",
     "Query",
     "DataSource",
+    "SchemaTable",
+    "SchemaColumn",
     "Dashboard",
     "Widget",
     "Page",
@@ -59,6 +61,9 @@ class Job:
     error: str = ""
     query_result_id: int | None = None
     updated_at: str | int | None = None
+    # a job that is not a query run (a schema refresh) finishes with a value here
+    # (docs/protocol.md#schema); for query runs it is the result id again
+    result: Any = field(default=None, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Job:
@@ -74,12 +79,16 @@ class Job:
         result_id = obj.get("query_result_id")
         if result_id is None:
             result_id = obj.get("result")
+        error = obj.get("error") or ""
+        if isinstance(error, dict):  # {code, message}: docs/protocol.md#schema
+            error = str(error.get("message") or error)
         return cls(
             id=str(obj.get("id") or ""),
             status=status,
-            error=obj.get("error") or "",
+            error=str(error),
             query_result_id=int(result_id) if isinstance(result_id, int) else None,
             updated_at=obj.get("updated_at"),
+            result=obj.get("result"),
         )
 
     @property
@@ -178,6 +187,36 @@ class Query:
             created_at=obj.get("created_at"),
             api_key=obj.get("api_key"),
             raw=obj,
+        )
+
+
+@dataclass(frozen=True)
+class SchemaColumn:
+    """A column of a data source's schema; ``type`` is the database's own type name
+    (``"double precision"``, ``"jsonb"``…) or ``None`` when the server gives none."""
+
+    name: str
+    type: str | None = None
+
+    @classmethod
+    def from_json(cls, obj: Any) -> SchemaColumn:
+        if isinstance(obj, str):
+            return cls(name=obj)
+        return cls(name=str(obj["name"]), type=obj.get("type"))
+
+
+@dataclass(frozen=True)
+class SchemaTable:
+    """A table (or view) of a data source's schema with its columns."""
+
+    name: str
+    columns: tuple[SchemaColumn, ...] = ()
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any]) -> SchemaTable:
+        return cls(
+            name=str(obj["name"]),
+            columns=tuple(SchemaColumn.from_json(c) for c in obj.get("columns") or ()),
         )
 
 

@@ -7,13 +7,13 @@ connection errors (a body that breaks off mid-way included), honouring ``Retry-A
 sent, or after a 429. Every HTTP or transport failure is raised as an
 :mod:`watch_pandas.errors` type whose message names the method and path, never the key.
 
-:class:`WatchClient` is composed from one class per resource, each in its own module:
-``_base`` (session, key auth, ``_request``), ``_queries``, ``_execution`` (runs, jobs and
-results), ``_dashboards`` (with the v8/v9 route probing) and ``_meta`` (data sources, config,
-version). What a client learns from the server after construction (the key's kind, the
-dashboard generation, the data sources listed) is lock-guarded or replaced whole, so one client
-may be shared by threads. The transport lives in :mod:`watch_pandas._http`, the per-thread
-:func:`deadline` in :mod:`watch_pandas._deadline`, result bodies (:class:`ResultBody`,
+:class:`WatchClient` is composed from one class per resource, each in its own module: ``_base``
+(session, key auth, ``_request``), ``_queries``, ``_execution`` (runs, jobs and results),
+``_dashboards`` (with the v8/v9 route probing), ``_meta`` (data sources, config, version) and
+``_schema`` (a data source's tables). What a client learns from the server after construction (the
+key's kind, the dashboard generation, the data sources listed) is lock-guarded or replaced whole,
+so one client may be shared by threads. The transport lives in :mod:`watch_pandas._http`, the per-
+thread :func:`deadline` in :mod:`watch_pandas._deadline`, result bodies (:class:`ResultBody`,
 :class:`ExecutionResponse`) in :mod:`watch_pandas._body`; this package re-exports those names.
 """
 
@@ -25,6 +25,7 @@ from ._args import RESULT_FORMATS
 from ._dashboards import DashboardsAPI
 from ._execution import ExecutionAPI
 from ._queries import QueriesAPI
+from ._schema import SchemaAPI
 
 __all__ = [
     "WatchClient",
@@ -37,7 +38,7 @@ __all__ = [
 ]
 
 
-class WatchClient(QueriesAPI, ExecutionAPI, DashboardsAPI):
+class WatchClient(SchemaAPI, QueriesAPI, ExecutionAPI, DashboardsAPI):
     """A connection to one Watch (Redash) server.
 
     ``url``/``api_key``/``profile`` are resolved by :func:`watch_pandas._config.resolve_config`.

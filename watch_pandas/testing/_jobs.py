@@ -54,6 +54,33 @@ class Job:
         }
 
 
+@dataclass
+class TaskJob(Job):
+    """A job that is not an SQL run (a schema refresh): its ``result`` (and, as the real server
+    writes it, ``query_result_id``) is a value, and a failure's ``error`` an object
+    ``{code, message}`` (docs/protocol.md#schema)."""
+
+    value: Any = None
+    error_object: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        body = super().to_json()
+        if self.status == C.JOB_FINISHED:
+            body["result"] = body["query_result_id"] = self.value
+        elif self.status == C.JOB_FAILED and self.error_object is not None:
+            body["error"] = self.error_object
+        return body
+
+
+class TaskFailed(Exception):
+    """Raised by a task's work: the job fails with ``{"code": code, "message": message}``."""
+
+    def __init__(self, code: int, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
 class JobManager:
     """Owns the worker pool and every job of one server."""
 
@@ -117,6 +144,46 @@ class JobManager:
             self._active[key] = job
         self._pool.submit(self._run, job)
         return job, True
+
+    def submit_task(self, data_source: dict[str, Any], work: Callable[[], Any]) -> TaskJob:
+        """A new job running ``work()`` in the pool (held and delayed like SQL runs); what it
+        returns is the job's result, a ``TaskFailed`` it raises the job's error object."""
+        job = TaskJob(
+            id=str(uuid.uuid4()), data_source=data_source, sql="", query_hash="", query_id=None
+        )
+        with self._lock:
+            self._jobs[job.id] = job
+        self._pool.submit(self._run_task, job, work)
+        return job
+
+    def _run_task(self, job: TaskJob, work: Callable[[], Any]) -> None:
+        try:
+            while not self._released.wait(0.05):
+                if job.cancelled.is_set() or self._closed:
+                    return
+            if not self._wait(job, self.execution_delay):
+                return
+            with self._lock:
+                if job.cancelled.is_set():
+                    return
+                job.status, job.started_at = C.JOB_STARTED, utcnow()
+            try:
+                value = work()
+            except TaskFailed as exc:
+                with self._lock:
+                    if not job.cancelled.is_set():
+                        job.error_object = {"code": exc.code, "message": exc.message}
+                        job.status = C.JOB_FAILED
+                return
+            with self._lock:
+                if not job.cancelled.is_set():
+                    job.value, job.status = value, C.JOB_FINISHED
+        except Exception as exc:  # noqa: BLE001 - a worker crash is a failed job
+            with self._lock:
+                if not job.cancelled.is_set():
+                    job.status, job.error = C.JOB_FAILED, str(exc)
+        finally:
+            job.done.set()
 
     def all(self) -> list[Job]:
         with self._lock:

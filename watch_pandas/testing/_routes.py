@@ -38,6 +38,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/settings/organization", meta.org_settings),
     Route("GET", "/api/data_sources", meta.data_sources),
     Route("GET", "/api/data_sources/<id:ds_id>", meta.data_source),
+    Route("GET", "/api/data_sources/<id:ds_id>/schema", meta.data_source_schema),
     Route("GET", "/api/queries", queries.queries_list),
     Route("POST", "/api/queries", queries.query_create),
     Route("GET", "/api/queries/search", queries.queries_search),

@@ -158,9 +158,10 @@ class LocalWatch:
         return str(self._backend.admin["api_key"])
 
     # -- content helpers -------------------------------------------------------------------
-    def add_data_source(self, name: str = "db", typed: bool = False) -> int:
-        """Create a SQLite data source (``typed=True`` reports column types like PostgreSQL)."""
-        return int(self._backend.create_data_source(name, typed=typed)["id"])
+    def add_data_source(self, name: str = "db", typed: bool = False, schema: bool = True) -> int:
+        """Create a SQLite data source (``typed=True`` reports column types like PostgreSQL;
+        ``schema=False``: no schema to browse, like a Python data source)."""
+        return int(self._backend.create_data_source(name, typed=typed, schema=schema)["id"])
 
     def pause_data_source(self, data_source_id: int, reason: str | None = None) -> None:
         """Pause a data source: executions answer 400 "<name> is paused ... Please try later."."""

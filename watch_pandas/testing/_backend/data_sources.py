@@ -11,7 +11,9 @@ from .state import State
 class DataSources(State):
     """Data sources and their SQLite databases."""
 
-    def create_data_source(self, name: str, *, typed: bool = False) -> dict[str, Any]:
+    def create_data_source(
+        self, name: str, *, typed: bool = False, schema: bool = True
+    ) -> dict[str, Any]:
         ds_id = self.store.next_id("data_sources")
         source: dict[str, Any] = {
             "id": ds_id,
@@ -21,6 +23,8 @@ class DataSources(State):
             "paused": 0,
             "pause_reason": None,
         }
+        if not schema:  # like a Python data source: no schema to browse (_backend/schema.py)
+            source["supports_schema"] = False
         _engine.connect(source["path"], source["type"]).close()
         return self.store.put("data_sources", source)
 

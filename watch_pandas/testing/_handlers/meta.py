@@ -138,3 +138,16 @@ def data_source(backend: Backend, request: Request, caller: Caller, ds_id: str) 
     if source is None:
         raise Refusal(404, NOT_FOUND)
     return json_response(S.data_source_json(source))
+
+
+def data_source_schema(backend: Backend, request: Request, caller: Caller, ds_id: str) -> Response:
+    """Cached → ``{"schema": [...]}``; any ``refresh`` parameter or no cache → a job."""
+    require_user(caller)
+    source_id = to_int(ds_id)
+    if backend.store.get("data_sources", source_id) is None:
+        raise Refusal(404, NOT_FOUND)
+    if "refresh" not in request.args:
+        cached = backend.cached_schema(source_id)
+        if cached is not None:
+            return json_response({"schema": cached})
+    return json_response({"job": backend.refresh_schema(source_id).to_json()})
