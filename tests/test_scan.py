@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from watch_pandas import _constants as C
 from watch_pandas import _rows
-from watch_pandas._decode import decode_result, read_result
+from watch_pandas._decode import _workers, decode_result, read_result
 from watch_pandas.errors import ServerError
 
 TYPES = [C.TYPE_INTEGER, C.TYPE_FLOAT, C.TYPE_BOOLEAN, C.TYPE_STRING, C.TYPE_DATE]
@@ -323,16 +323,27 @@ def scanner_answers(monkeypatch) -> list[Any]:
     return answers
 
 
-def test_a_declined_batch_sends_the_rest_of_the_read_to_msgspec(scanner_answers) -> None:
+@pytest.fixture(params=[1, 3], ids=["1_worker", "3_workers"])
+def workers(request, monkeypatch) -> int:
+    """The whole reads below run on one thread and on three decode workers."""
+    monkeypatch.setenv(_workers.ENV_WORKERS, str(request.param))
+    return int(request.param)
+
+
+def test_a_declined_batch_sends_the_rest_of_the_read_to_msgspec(scanner_answers, workers) -> None:
     rows = [{"id": i, "tags": {"n": i} if i == 3 else str(i)} for i in range(2000)]
     body = body_of([("id", "integer"), ("tags", None)], rows)
     frame, _ = read_result(body, batch_bytes=1024)
     expected, _ = decode_result(body)
     pd_testing_equal(frame, expected)
-    assert scanner_answers == [None]  # declined the first batch, then not asked again
+    if workers == 1:
+        assert scanner_answers == [None]  # declined the first batch, then not asked again
+    else:  # the batches already on their way when it declined were scanned too
+        assert None in scanner_answers
+        assert len(scanner_answers) <= _rows.in_flight(workers)
 
 
-def test_scanned_reads_equal_the_careful_decode(scanner_answers) -> None:
+def test_scanned_reads_equal_the_careful_decode(scanner_answers, workers) -> None:
     rows = [
         {
             "id": i,
