@@ -138,7 +138,9 @@ class RowDecoder:
 
     def _scanned_parts(self, n_rows: int, columns: list[Any]) -> list[Any]:
         """The accelerator's column buffers as Arrow arrays; its lists as the msgspec path's
-        parts for the same values (checked: they are of the column's JSON types)."""
+        parts for the same values (checked: they are of the column's JSON types). An untyped
+        column whose values in the batch are of one kind comes as buffers too, as the Arrow
+        array :func:`batch_part` makes of such values."""
         parts = []
         for kind, column in zip(self.types, columns, strict=True):
             if isinstance(column, list):
@@ -147,11 +149,18 @@ class RowDecoder:
                 else:
                     parts.append(batch_part(column, kind, True))
                 continue
-            *buffers, null_count = column
-            assert kind is not None  # untyped columns come back as lists (kind "a")
+            if kind in _PART_TYPES:
+                *buffers, null_count = column
+                arrow_type = _PART_TYPES[kind]
+            else:  # untyped, its values of one kind in this batch: which one comes first
+                letter, *buffers, null_count = column
+                if letter == b"n":
+                    parts.append(pa.nulls(n_rows))  # as batch_part: nothing to type
+                    continue
+                arrow_type = _LETTER_TYPES[letter]
             parts.append(
                 pa.Array.from_buffers(
-                    _PART_TYPES[kind],
+                    arrow_type,
                     n_rows,
                     [None if b is None else pa.py_buffer(b) for b in buffers],
                     null_count=null_count,
@@ -548,6 +557,7 @@ _PART_TYPES = {
     C.TYPE_DATETIME: pa.string(),
 }
 _SCAN_LETTERS = {pa.int64(): "i", pa.float64(): "f", pa.bool_(): "b", pa.string(): "s"}
+_LETTER_TYPES = {letter.encode(): arrow_type for arrow_type, letter in _SCAN_LETTERS.items()}
 _PART_KINDS: dict[str, set[type]] = {
     C.TYPE_INTEGER: {int},
     C.TYPE_FLOAT: {float},  # unchecked ints in a float column: the whole-column rule decides
