@@ -15,6 +15,9 @@ compiler is there), which writes the common layouts straight into Arrow buffers;
 declines (nested values, keys that are not columns, …) msgspec decodes, and the answers are the
 same either way (tests/test_scan.py compares them). msgspec keeps integers of any size exact
 (orjson turns those beyond 64 bits into floats).
+
+Given a pool of several workers (``watch_pandas._decode._workers``), the batches are decoded on
+its threads, a few at a time and handed on in body order (:meth:`ResultSplitter._parallel`).
 """
 
 from __future__ import annotations
