@@ -146,33 +146,20 @@ def read_watch_query_cached(cfg: dict[str, Any]) -> dict[str, Any]:
     return _frame_result(df, started, {})
 
 
-def stream_post_stored(cfg: dict[str, Any]) -> dict[str, Any]:
-    """read_result against the server in "stored" mode (streams precomputed bytes)."""
-    return stream_post(cfg)
+def read_watch_query_1_worker(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The same read decoded on the calling thread alone (``WATCH_DECODE_WORKERS=1``)."""
+    import os
+
+    os.environ["WATCH_DECODE_WORKERS"] = "1"
+    return read_watch_query(cfg)
 
 
-def stream_post_stored_msgspec(cfg: dict[str, Any]) -> dict[str, Any]:
+def read_watch_query_msgspec(cfg: dict[str, Any]) -> dict[str, Any]:
     """The same read with msgspec alone, as an install without a C compiler decodes."""
     from watch_pandas import _rows
 
     _rows._scan_rows = None
-    return stream_post(cfg)
-
-
-def download_post_stored(cfg: dict[str, Any]) -> dict[str, Any]:
-    return download_post(cfg)
-
-
-def requests_json_stored(cfg: dict[str, Any]) -> dict[str, Any]:
-    return requests_json(cfg)
-
-
-def dashboard_stored(cfg: dict[str, Any]) -> dict[str, Any]:
-    return dashboard(cfg)
-
-
-def dashboard_slowest_stored(cfg: dict[str, Any]) -> dict[str, Any]:
-    return dashboard_slowest(cfg)
+    return read_watch_query(cfg)
 
 
 def cold_read(cfg: dict[str, Any]) -> dict[str, Any]:
@@ -248,16 +235,12 @@ def import_watch_pandas(cfg: dict[str, Any]) -> dict[str, Any]:
 CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "download_post": download_post,
     "download_get": download_get,
-    "download_post_stored": download_post_stored,
     "stream_post": stream_post,
-    "stream_post_stored": stream_post_stored,
-    "stream_post_stored_msgspec": stream_post_stored_msgspec,
-    "requests_json_stored": requests_json_stored,
-    "dashboard_stored": dashboard_stored,
-    "dashboard_slowest_stored": dashboard_slowest_stored,
     "stream_get": stream_get,
     "whole_post": whole_post,
     "read_watch_query": read_watch_query,
+    "read_watch_query_1_worker": read_watch_query_1_worker,
+    "read_watch_query_msgspec": read_watch_query_msgspec,
     "read_watch_query_cached": read_watch_query_cached,
     "cold_read": cold_read,
     "requests_json": requests_json,
@@ -268,7 +251,6 @@ CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "import_watch_pandas": import_watch_pandas,
 }
 # Imported before the baseline RSS is taken, so that RSS deltas count the read, not imports.
-_DECODING = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._client")
 _API = ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._api")
 PRELOAD = {
     "stream_post": ("pandas", "pyarrow", "pyarrow.compute", "msgspec", "watch_pandas._client"),
@@ -283,12 +265,8 @@ PRELOAD = {
     "download_get": ("requests",),
 }
 PRELOAD.update(
-    stream_post_stored=_DECODING,
-    stream_post_stored_msgspec=_DECODING + ("watch_pandas._rows",),
-    download_post_stored=("requests",),
-    requests_json_stored=("pandas", "requests"),
-    dashboard_stored=_API + ("watch_pandas._dashboards",),
-    dashboard_slowest_stored=_API,
+    read_watch_query_1_worker=_API,
+    read_watch_query_msgspec=_API + ("watch_pandas._rows",),
     cold_read=_API + ("pyarrow.parquet", "watch_pandas._cache"),
     dashboard=_API + ("watch_pandas._dashboards",),
     dashboard_slowest=_API,
@@ -304,7 +282,7 @@ def main(argv: list[str]) -> None:
             importlib.import_module(module)
         except ImportError:
             pass
-    if name not in ("download_post", "download_get", "download_post_stored") and name in PRELOAD:
+    if name not in ("download_post", "download_get") and name in PRELOAD:
         import pyarrow.compute  # noqa: F401
 
         import watch_pandas._decode  # noqa: F401  (decoding modules are imported on first use)

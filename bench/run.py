@@ -1,11 +1,14 @@
-"""Side-by-side read benchmark: ``python -m bench`` (``--quick`` for a 100k-row smoke run).
+"""Side-by-side read benchmark: ``python -m bench`` (``--quick`` for a 100k-row smoke run,
+``--scaling`` for the scaling table).
 
-Starts a local Watch server (``watch_pandas.testing.LocalWatch``) with the demo's large query
-(1,000,000 rows × 8 typed columns: int, float, bool, date, datetime, text, nullable int,
-wei-sized int), runs it once so its result is cached (kept in ``--data`` between runs), then
-runs every contender in its own process, round-robin, ``--runs`` times, and prints the medians
-and the issue-5 targets with PASS/FAIL. Timings are wall-clock on a shared machine: read the
-ratios, which compare contenders measured in the same run.
+Starts a local Watch server (``watch_pandas.testing.LocalWatch``) in its Redash-like mode
+(``serialize="per-request"``: each result body json-dumped whole before its first byte, then
+sent at once) with three workloads shaped like real servers (``bench/workloads.py``: untyped
+SQLite-like, typed PostgreSQL-like, 40 columns wide), each read next to its download and the
+naive peer, plus the demo's large typed query for the cold read, the local cache and the
+10-widget dashboard. Every contender runs in its own process, round-robin, ``--runs`` times;
+the report prints medians and the issue-16 targets with PASS/FAIL. Timings are wall-clock on
+a possibly shared machine: read the ratios, which compare contenders measured back to back.
 """
 
 from __future__ import annotations
@@ -20,58 +23,56 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import requests
 
+from bench import workloads
 from watch_pandas.testing import LocalWatch
 from watch_pandas.testing._demo import LARGE_ROWS, LARGE_SQL
 
 ROOT = Path(__file__).resolve().parents[1]
 REDASH, STORED = "per-request", "stored"
-# (contender, the server's serialisation mode while it runs)
+# The demo's large typed query: cold read, local cache, dashboard, the other peers.
 READS = [
-    ("download_post", REDASH),
-    ("curl_post", REDASH),
-    ("stream_post", REDASH),
-    ("read_watch_query", REDASH),
-    ("read_watch_query_cached", REDASH),
-    ("cold_read", REDASH),
-    ("requests_json", REDASH),
-    ("pandas_read_csv", REDASH),
-    ("dashboard", REDASH),
-    ("dashboard_slowest", REDASH),
-    ("download_post_stored", STORED),
-    ("stream_post_stored", STORED),
-    ("stream_post_stored_msgspec", STORED),
-    ("requests_json_stored", STORED),
-    ("dashboard_stored", STORED),
-    ("dashboard_slowest_stored", STORED),
+    "read_watch_query_cached",
+    "cold_read",
+    "pandas_read_csv",
+    "curl_post",
+    "dashboard",
+    "dashboard_slowest",
+]
+# Each workload of bench/workloads.py: its download, four reads of it and the naive peer.
+PER_WORKLOAD = [
+    "download_post",
+    "read_watch_query",
+    "read_watch_query_1_worker",
+    "read_watch_query_msgspec",
+    "requests_json",
 ]
 IMPORTS = ["import_pandas", "import_watch_pandas"]
 LABELS = {
     "download_post": "download floor: requests POST → nowhere",
-    "curl_post": "download floor: curl -o /dev/null (POST)",
-    "stream_post": "READ: frames.read_result on the POST reply",
-    "read_watch_query": "read_watch_query, cache=False (server's cached result)",
-    "read_watch_query_cached": "read_watch_query, local cache hit",
-    "cold_read": "COLD read_watch_query: max_age=0, empty local cache",
+    "curl_post": "download floor: curl -o /dev/null (POST), demo query",
+    "read_watch_query": "read_watch_query, cache=False",
+    "read_watch_query_1_worker": "read_watch_query, 1 decode worker",
+    "read_watch_query_msgspec": "read_watch_query, msgspec only (no scanner)",
     "requests_json": "peer: requests + json + pd.DataFrame(rows)",
-    "pandas_read_csv": "peer: pd.read_csv(csv url)",
+    "read_watch_query_cached": "read_watch_query, local cache hit (demo query)",
+    "cold_read": "COLD read_watch_query: max_age=0, empty local cache",
+    "pandas_read_csv": "peer: pd.read_csv(csv url), demo query",
     "dashboard": "read_watch_dashboard, 10 widgets",
     "dashboard_slowest": "read_watch_query of its slowest widget",
-    "download_post_stored": "[stored server] download floor: requests POST",
-    "stream_post_stored": "[stored server] read_result, streamed POST",
-    "stream_post_stored_msgspec": "[stored server] read_result, msgspec only (no scanner)",
-    "requests_json_stored": "[stored server] peer: requests + json + DataFrame",
-    "dashboard_stored": "[stored server] read_watch_dashboard, 10 widgets",
-    "dashboard_slowest_stored": "[stored server] its slowest widget alone",
     "import_pandas": "import pandas",
     "import_watch_pandas": "import pandas, watch_pandas",
 }
 # Dashboard widgets: one large table and nine small ones (fractions of the workload's rows).
 DASHBOARD_SHARES = [0.1] + [0.001 * k for k in range(1, 10)]
+# The peer holds every row as a dict and then the frame: past this many cells it would need
+# more memory than the table is worth (it is skipped, and says so).
+PEER_MAX_CELLS = 40_000_000
 
 
 def _sql(rows: int) -> str:
@@ -102,6 +103,11 @@ def _workload(lw: LocalWatch, rows: int, state_file: Path) -> dict[str, Any]:
             widget_queries.append(query_id)
         state["dashboard_id"] = lw.add_dashboard(f"Bench {rows} dashboard", widget_queries)
         state["dashboard_slowest"] = widget_queries[0]
+    stored = state.setdefault("workloads", {})
+    for name in workloads.WORKLOADS:
+        if name not in stored:
+            print(f"storing the {rows:,}-row {name} workload …", file=sys.stderr)
+            stored[name] = workloads.store(lw, name, rows)
     if "cold_query_id" not in state:
         # Its own query (other text, so another query hash): its fresh runs must not make the
         # workload's server result newer, which would rightly invalidate the local cache.
@@ -155,6 +161,8 @@ def _run_curl(cfg: dict[str, Any]) -> dict[str, Any]:
 
 
 def measure(lw: LocalWatch, rows: int, runs: int, data: Path) -> dict[str, list[dict[str, Any]]]:
+    """Every contender ``runs`` times, round-robin; results by contender (``name@workload``
+    for the workloads' reads)."""
     state = _workload(lw, rows, data / f"workload-{rows}.json")
     cfg = {
         "url": lw.url,
@@ -162,17 +170,21 @@ def measure(lw: LocalWatch, rows: int, runs: int, data: Path) -> dict[str, list[
         **state,
         "cache_dir": str(data / f"client-cache-{rows}"),
     }
-    reads = [(n, mode) for n, mode in READS if n != "curl_post" or shutil.which("curl")]
+    jobs = [
+        (f"{name}@{workload}", name, {**cfg, "query_id": state["workloads"][workload]})
+        for workload in workloads.WORKLOADS
+        for name in PER_WORKLOAD
+    ]
+    jobs += [(name, name, cfg) for name in READS if name != "curl_post" or shutil.which("curl")]
     lw.serialize = REDASH
     _run_contender("read_watch_query_cached", cfg)  # fills the local cache: later runs hit it
-    results: dict[str, list[dict[str, Any]]] = {n: [] for n, _ in reads}
+    results: dict[str, list[dict[str, Any]]] = {key: [] for key, _, _ in jobs}
     results.update({name: [] for name in IMPORTS})
     with tempfile.TemporaryDirectory(prefix="bench-cold-") as cold:
         for run in range(runs):
-            for name, mode in reads:  # round-robin: a noisy moment hurts every contender alike
-                lw.serialize = mode
-                run_cfg = {**cfg, "cold_cache_dir": str(Path(cold) / f"run-{run}")}
-                results[name].append(_run_contender(name, run_cfg))
+            for key, name, job_cfg in jobs:  # round-robin: a noisy moment hurts every one alike
+                run_cfg = {**job_cfg, "cold_cache_dir": str(Path(cold) / f"run-{run}")}
+                results[key].append(_run_contender(name, run_cfg))
             for name in IMPORTS:
                 results[name].append(_run_contender(name, cfg))
             print(f"run {run + 1}/{runs} done", file=sys.stderr)
@@ -184,17 +196,33 @@ def _median(results: list[dict[str, Any]], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def _paired(
-    results: dict[str, list[dict[str, Any]]], num: str, den: str, key: str = "wall"
-) -> tuple[float, float, float]:
-    """Median, min and max over the runs of ``num``/``den`` measured in the same run (round
-    robin: back to back), so a slow spell of the shared machine moves both sides."""
-    ratios = [
-        a[key] / b["wall"]
-        for a, b in zip(results[num], results[den], strict=True)
-        if a.get(key) is not None and b.get("wall")
-    ]
-    return statistics.median(ratios), min(ratios), max(ratios)
+def _per_run(
+    results: dict[str, list[dict[str, Any]]],
+    names: list[str],
+    ratio: Callable[..., float],
+) -> tuple[float, float, float] | None:
+    """Median, lowest and highest over the runs of ``ratio(*each name's result of that run)``:
+    the contenders of one run were measured back to back (round robin), so a slow spell of a
+    shared machine moves both sides of the ratio."""
+    values = [ratio(*run) for run in zip(*(results[n] for n in names), strict=True)]
+    if not values:
+        return None
+    return statistics.median(values), min(values), max(values)
+
+
+def _overhead(read: dict[str, Any], download: dict[str, Any]) -> float:
+    """The client's time beyond the download, as a share of the download."""
+    return float(read["wall"] - download["wall"]) / download["wall"]
+
+
+def _overhead_vs_peer(
+    read: dict[str, Any], download: dict[str, Any], peer: dict[str, Any]
+) -> float:
+    return float(read["wall"] - download["wall"]) / max(peer["wall"] - download["wall"], 1e-9)
+
+
+def _wall_ratio(num: dict[str, Any], den: dict[str, Any]) -> float:
+    return float(num["wall"]) / den["wall"]
 
 
 def _info(label: str, value: tuple[float, float, float], *, unit: str) -> str:
@@ -237,84 +265,153 @@ def machine() -> str:
 
 
 def report(results: dict[str, list[dict[str, Any]]], rows: int, machine_before: str) -> str:
-    keys = ("wall", "peak_mb", "baseline_mb", "tail", "frame_mb")
+    from watch_pandas._decode._workers import decode_workers
+
+    keys = ("wall", "peak_mb", "baseline_mb", "frame_mb")
     med = {name: {k: _median(rs, k) for k in keys} for name, rs in results.items()}
     runs = len(next(iter(results.values())))
+    workers = decode_workers()
     lines = [
-        f"watch_pandas read benchmark: {rows:,} rows × 8 columns, {runs} runs per contender "
+        f"watch_pandas read benchmark: {rows:,} rows per workload, {runs} runs per contender "
         "(medians), each run in its own process, contenders round-robin",
         "server: LocalWatch(serialize='per-request') — every result body json-dumped whole "
-        "before its first byte, as Redash does — unless marked [stored server]",
+        "before its first byte, then sent at once, as Redash does",
+        f"decode workers: {workers} (WATCH_DECODE_WORKERS, default: the usable CPUs)",
         machine_before,
         "",
         f"{'contender':<56} {'wall s':>8} {'peak RSS MB':>12} {'RSS − imports':>14}",
     ]
-    for name in [n for n, _ in READS] + IMPORTS:
+
+    def row(label: str, name: str) -> str:
+        m = med[name]
+        if m["peak_mb"] is None:
+            return f"{label:<56} {m['wall']:>8.2f} {'n/a':>12} {'n/a':>14}"
+        delta = m["peak_mb"] - m["baseline_mb"]
+        return f"{label:<56} {m['wall']:>8.2f} {m['peak_mb']:>12.0f} {delta:>14.0f}"
+
+    for workload in workloads.WORKLOADS:
+        lines.append(f"[{workloads.LABELS[workload]}]")
+        lines += [row(f"  {LABELS[n]}", f"{n}@{workload}") for n in PER_WORKLOAD]
+    lines.append("[demo query: 8 typed columns from SQL, executed by the server]")
+    for name in READS + IMPORTS:
         if name not in med:
             continue
-        m = med[name]
         if name in IMPORTS:
-            lines.append(f"{LABELS[name]:<56} {m['wall'] * 1000:>6.0f}ms")
-        elif m["peak_mb"] is None:
-            lines.append(f"{LABELS[name]:<56} {m['wall']:>8.2f} {'n/a':>12} {'n/a':>14}")
+            lines.append(f"{LABELS[name]:<56} {med[name]['wall'] * 1000:>6.0f}ms")
         else:
-            delta = m["peak_mb"] - m["baseline_mb"]
-            lines.append(
-                f"{LABELS[name]:<56} {m['wall']:>8.2f} {m['peak_mb']:>12.0f} {delta:>14.0f}"
-            )
-    after, peer = med["stream_post"], med["requests_json"]
-    frame_mb = after["frame_mb"]
-    read_delta = after["peak_mb"] - after["baseline_mb"]
+            lines.append(row(LABELS[name], name))
+    frames = ", ".join(
+        f"{w} {med[f'read_watch_query@{w}']['frame_mb']:.0f} MB" for w in workloads.WORKLOADS
+    )
     lines += [
         "",
-        f"final DataFrame memory (memory_usage(deep=True)): {frame_mb:.0f} MB; client work after "
-        f"the last byte (median): {after['tail']:.2f} s",
-        "cold read = read_watch_query(max_age=0) with an empty local cache (a copy of the "
-        "workload query): the server executes it, serialises the result, the client decodes "
-        "and stores it; cache hit = read_watch_query after a read filled the local cache",
+        f"final DataFrame memory (memory_usage(deep=True)): {frames}",
+        "cold read = read_watch_query(max_age=0) with an empty local cache (a copy of the demo "
+        "query): the server executes it, serialises the result, the client decodes and stores "
+        "it; cache hit = read_watch_query after a read filled the local cache",
         "",
-        "targets; READ = read_result on the per-request server's POST reply;",
-        "time ratios: median of each run's ratio (both sides measured back to back in that run),",
-        "[lowest–highest run]; memory ratios: of the medians",
-        _check("1. READ wall / download floor (requests POST)",
-               _paired(results, "stream_post", "download_post"), 1.2, at_most=True, unit="×"),
-        _check("1. READ client work after last byte / download floor",
-               _paired(results, "stream_post", "download_post", "tail"), 0.2, at_most=True,
-               unit="×"),
-        _check("1'. read_watch_query (cache=False) wall / download floor",
-               _paired(results, "read_watch_query", "download_post"), 1.2, at_most=True,
-               unit="×"),
-        _check("2. speed-up vs requests+json+DataFrame",
-               _paired(results, "requests_json", "stream_post"), 1.4, at_most=False, unit="×"),
-        _check("2. peak RSS vs requests+json+DataFrame", after["peak_mb"] / peer["peak_mb"],
-               0.4, at_most=True, unit="×"),
-        _check("2'. [stored server] speed-up vs requests+json+DataFrame",
-               _paired(results, "requests_json_stored", "stream_post_stored"), 1.4,
-               at_most=False, unit="×"),
-        _check("3. read's RSS (peak − after imports) / frame memory", read_delta / frame_mb,
-               2.5, at_most=True, unit="×"),
-        _check("3'. whole-process peak RSS / frame memory (strict reading)",
-               after["peak_mb"] / frame_mb, 2.5, at_most=True, unit="×"),
+        "targets; read = read_watch_query (cache=False) on the per-request server; time ratios: "
+        "median of each run's ratio (both sides measured back to back in that run),",
+        "[lowest–highest run]; memory: of the medians",
+    ]
+    for workload in workloads.WORKLOADS:
+        names = [f"{n}@{workload}" for n in ("read_watch_query", "download_post", "requests_json")]
+        read = med[names[0]]
+        lines += [
+            _check(f"1. [{workload}] client overhead (read − download) / download",
+                   _per_run(results, names[:2], _overhead), 0.10, at_most=True, unit="×"),
+            _check(f"2. [{workload}] client overhead / the peer's overhead",
+                   _per_run(results, names, _overhead_vs_peer), 0.2, at_most=True, unit="×"),
+            _check(f"3. [{workload}] read's RSS (peak − after imports) / frame",
+                   (read["peak_mb"] - read["baseline_mb"]) / read["frame_mb"], 2, at_most=True,
+                   unit="×"),
+        ]  # fmt: skip
+    lines += [
         _check("4. cold read / local cache hit",
-               _paired(results, "cold_read", "read_watch_query_cached"), 20, at_most=False,
-               unit="×"),
-        _check("4'. read_watch_query cache=False / local cache hit",
-               _paired(results, "read_watch_query", "read_watch_query_cached"), 20,
+               _per_run(results, ["cold_read", "read_watch_query_cached"], _wall_ratio), 20,
                at_most=False, unit="×"),
-        _check("5. dashboard (10 widgets) / its slowest query",
-               _paired(results, "dashboard", "dashboard_slowest"), 1.5, at_most=True, unit="×"),
-        _check("5'. [stored server] dashboard / its slowest query",
-               _paired(results, "dashboard_stored", "dashboard_slowest_stored"), 1.5,
-               at_most=True, unit="×"),
-        _check("6. import pandas+watch_pandas − import pandas",
+        _check("5. import pandas+watch_pandas − import pandas",
                (med["import_watch_pandas"]["wall"] - med["import_pandas"]["wall"]) * 1000,
                50, at_most=True, unit="ms"),
+        _check("6. dashboard (10 widgets) / its slowest widget",
+               _per_run(results, ["dashboard", "dashboard_slowest"], _wall_ratio), 1.3,
+               at_most=True, unit="×"),
+        "sweep: not measured (read_watch_sweep lands in a parallel branch)",
         "",
-        _info("[stored server] read_result: msgspec only / with the scanner",
-              _paired(results, "stream_post_stored_msgspec", "stream_post_stored"), unit="×"),
-        "",
-        f"after the run: {machine()}",
+        "the scanner and the decode workers, on the same reads (information, no target):",
     ]  # fmt: skip
+    for workload in workloads.WORKLOADS:
+        read = f"read_watch_query@{workload}"
+        msgspec, one = (
+            f"read_watch_query_msgspec@{workload}",
+            f"read_watch_query_1_worker@{workload}",
+        )
+        lines += [
+            _info(f"[{workload}] msgspec alone / with the scanner",
+                  _per_run(results, [msgspec, read], _wall_ratio), unit="×"),
+            _info(f"[{workload}] 1 worker / {workers} workers",
+                  _per_run(results, [one, read], _wall_ratio), unit="×"),
+        ]  # fmt: skip
+    lines += ["", f"after the run: {machine()}"]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+SCALING_ROWS = (100_000, 1_000_000, 3_000_000)
+SCALING_WORKLOADS = ("typed", "wide")  # the same column kinds, 8 and 40 columns
+
+
+def scaling(lw: LocalWatch, sizes: list[int], runs: int, data: Path) -> str:
+    """The scaling table: each contender's time and memory for each size and width, the
+    server streaming stored bytes (so the times are the client's own work)."""
+    state_file = data / "scaling.json"
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    for rows in sizes:
+        for name in SCALING_WORKLOADS:
+            if f"{name}-{rows}" not in state:
+                print(f"storing the {rows:,}-row {name} workload …", file=sys.stderr)
+                state[f"{name}-{rows}"] = workloads.store(lw, name, rows)
+                state_file.write_text(json.dumps(state))
+    lw.serialize = STORED
+    base = {"url": lw.url, "key": lw.admin_key}
+    results: dict[tuple[int, str, str], list[dict[str, Any]]] = {}
+    for run in range(runs):
+        for rows in sizes:
+            for name in SCALING_WORKLOADS:
+                n_columns = len(workloads.WORKLOADS[name][0])
+                for contender in PER_WORKLOAD:
+                    key = (rows, name, contender)
+                    results.setdefault(key, [])
+                    if contender == "requests_json" and rows * n_columns > PEER_MAX_CELLS:
+                        continue
+                    cfg = {**base, "query_id": state[f"{name}-{rows}"]}
+                    results[key].append(_run_contender(contender, cfg))
+        print(f"scaling run {run + 1}/{runs} done", file=sys.stderr)
+    lines = [
+        f"scaling: {runs} runs per contender (medians), server streaming stored bytes "
+        "(LocalWatch(serialize='stored')): the times are the client's own",
+        machine(),
+        "",
+        f"{'rows':>8} {'cols':>4}  {'contender':<46} {'wall s':>8} {'MB':>8} {'frame MB':>9}",
+    ]
+    for rows in sizes:
+        for name in SCALING_WORKLOADS:
+            n_columns = len(workloads.WORKLOADS[name][0])
+            for contender in PER_WORKLOAD:
+                runs_of = results[(rows, name, contender)]
+                head = f"{rows:>8,} {n_columns:>4}  {LABELS[contender]:<46}"
+                if not runs_of:
+                    lines.append(f"{head} skipped (> {PEER_MAX_CELLS:,} cells)")
+                    continue
+                wall = _median(runs_of, "wall") or 0.0
+                peak, baseline = _median(runs_of, "peak_mb"), _median(runs_of, "baseline_mb")
+                memory = f"{peak - baseline:>8.0f}" if peak and baseline else f"{'n/a':>8}"
+                frame = _median(runs_of, "frame_mb")
+                frame_text = f"{frame:>9.0f}" if frame else f"{'':>9}"
+                lines.append(f"{head} {wall:>8.3f} {memory} {frame_text}")
+    lines.append("MB: peak RSS − RSS after imports of the contender's process")
     return "\n".join(lines)
 
 
@@ -324,6 +421,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=None, help="runs per contender (default 5)")
     parser.add_argument("--rows", type=int, default=None, help=argparse.SUPPRESS)
     parser.add_argument(
+        "--scaling",
+        action="store_true",
+        help="the scaling table instead (100k, 1M, 3M rows × 8 and 40 columns; 3 runs)",
+    )
+    parser.add_argument(
+        "--scaling-rows",
+        type=lambda text: [int(n) for n in text.split(",")],
+        default=list(SCALING_ROWS),
+        help=argparse.SUPPRESS,
+    )
+    parser.add_argument(
         "--data",
         type=Path,
         default=Path(tempfile.gettempdir()) / "watch-pandas-bench",
@@ -332,10 +440,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the raw per-run results here")
     args = parser.parse_args(argv)
     rows = args.rows or (100_000 if args.quick else LARGE_ROWS)
-    runs = args.runs or (3 if args.quick else 5)
+    runs = args.runs or (3 if args.quick or args.scaling else 5)
     args.data.mkdir(parents=True, exist_ok=True)
     before = machine()
     with LocalWatch(db=args.data / "watch.sqlite", demo=True) as lw:
+        if args.scaling:
+            print(scaling(lw, args.scaling_rows, runs, args.data))
+            return 0
         results = measure(lw, rows, runs, args.data)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))

@@ -44,21 +44,35 @@ def check_table(table: str, workload: str) -> None:
     assert "machine: " in table and "pyarrow" in table
     for label in (
         "download floor: requests POST",
-        "READ: frames.read_result on the POST reply",
         "local cache hit",
         "COLD read_watch_query",
         "peer: requests + json + pd.DataFrame(rows)",
         "peer: pd.read_csv(csv url)",
         "read_watch_dashboard, 10 widgets",
-        "[stored server] read_result",
         "import pandas, watch_pandas",
-        "[stored server] read_result, msgspec only (no scanner)",
     ):
         assert label in table
-    # what the compiled row scanner brings, measured in the same run (information, no target)
-    assert re.search(r"msgspec only / with the scanner +\d+\.\d\d×", table)
+    # the workloads shaped like real servers, each read four ways next to its download
+    for workload_label in ("untyped (SQLite-like", "typed (PostgreSQL-like", "wide (PostgreSQL"):
+        assert workload_label in table
+    for contender in ("read_watch_query, 1 decode worker", "read_watch_query, msgspec only"):
+        assert table.count(contender) == 3
+    # what the scanner and the workers bring, measured in the same run (information)
+    assert len(re.findall(r"msgspec alone / with the scanner +\d+\.\d\d×", table)) == 3
+    assert len(re.findall(r"1 worker / \d+ workers +\d+\.\d\d×", table)) == 3
     verdicts = [line for line in table.splitlines() if line.endswith(("PASS", "FAIL"))]
     targets = {line.split(".", 1)[0].strip() for line in verdicts}
-    assert targets >= {"1", "2", "3", "4", "5", "6"}  # every target got a number and a verdict
-    assert len(verdicts) == 13
+    assert targets == {"1", "2", "3", "4", "5", "6"}  # every target got a number and a verdict
+    assert len(verdicts) == 3 * 3 + 3  # overhead, vs the peer, memory: per workload
+    assert "sweep: not measured (read_watch_sweep lands in a parallel branch)" in table
     assert "final DataFrame memory" in table
+
+
+def test_scaling_table_covers_sizes_widths_and_contenders(tmp_path: Path) -> None:
+    table = run_bench(tmp_path, "--scaling", "--scaling-rows", "500,1500")
+    lines = [line for line in table.splitlines() if line.startswith(("     500", "   1,500"))]
+    for rows in ("500", "1,500"):
+        for columns in ("8", "40"):
+            got = [line for line in lines if line.split()[:2] == [rows, columns]]
+            assert len(got) == 5, got  # download, read (N, 1 worker, msgspec), the peer
+    assert all(re.search(r"\d+\.\d\d\d +\d+", line) for line in lines)  # time and memory

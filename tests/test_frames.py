@@ -21,7 +21,7 @@ import pyarrow as pa
 import pytest
 
 from watch_pandas import _decode, _rows
-from watch_pandas._decode import csv_loss_reason, decode_csv, decode_result, read_result
+from watch_pandas._decode import _workers, csv_loss_reason, decode_csv, decode_result, read_result
 from watch_pandas.errors import LossyFormatError, ServerError, WatchError
 from watch_pandas.models import Column
 
@@ -32,13 +32,24 @@ BACKENDS = ("numpy_nullable", "pyarrow")
 # --------------------------------------------------------------------------- helpers
 
 
-@pytest.fixture(autouse=True, params=["decode_result", "read_result", "read_result_msgspec"])
+@pytest.fixture(
+    autouse=True,
+    params=[
+        "decode_result",
+        "read_result",
+        "read_result_msgspec",
+        "read_result_3_workers",
+        "read_result_msgspec_3_workers",
+    ],
+)
 def decoder(request, monkeypatch) -> str:
     """Every test of ``decode_result`` runs again through ``read_result``, streamed in 7-byte
-    chunks and cut into ~40-byte batches — once with the compiled row scanner, once with
-    msgspec alone (an install without a C compiler) — so the streaming paths must give the
-    same frames, metadata and errors in every case this file covers."""
-    if request.param == "read_result_msgspec":
+    chunks and cut into ~40-byte batches — with the compiled row scanner and with msgspec
+    alone (an install without a C compiler), each on one thread and on three decode workers
+    — so the streaming paths must give the same frames, metadata and errors in every case
+    this file covers."""
+    monkeypatch.setenv(_workers.ENV_WORKERS, "3" if "workers" in request.param else "1")
+    if "msgspec" in request.param:
         monkeypatch.setattr(_rows, "_scan_rows", None)
     if request.param.startswith("read_result"):
 

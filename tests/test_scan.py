@@ -25,7 +25,7 @@ from hypothesis import strategies as st
 
 from watch_pandas import _constants as C
 from watch_pandas import _rows
-from watch_pandas._decode import decode_result, read_result
+from watch_pandas._decode import _workers, decode_result, read_result
 from watch_pandas.errors import ServerError
 
 TYPES = [C.TYPE_INTEGER, C.TYPE_FLOAT, C.TYPE_BOOLEAN, C.TYPE_STRING, C.TYPE_DATE]
@@ -183,7 +183,48 @@ def scan_one(kind: str, token: str) -> Any:
     n_rows, (column,) = scanned
     if isinstance(column, list):
         return column[0]
+    if kind == "a":  # a batch of one kind: its Arrow buffers, as a typed column's
+        (part,) = _rows.RowDecoder(["x"], [None])._scanned_parts(n_rows, [column])
+        return part.to_pylist()[0]
     return struct.unpack("<d" if kind == "f" else "<q", column[1])[0]
+
+
+@pytest.mark.parametrize(
+    ("tokens", "arrow_type"),
+    [
+        (["1", "null", "-7", "9223372036854775807"], pa.int64()),
+        (["1.5", "null", "2e-3", "-0.0", "1.0000000000000002"], pa.float64()),
+        (["1.5", "0.1e-400", "3.14159265358979323846264338327950288"], pa.float64()),
+        (["true", "false", "null"] * 5, pa.bool_()),
+        (['"a"', "null", '"\\u00e9t\\u00e9"', '""', '"2024-01-02"'], pa.string()),
+        (["null", "null"], pa.null()),
+    ],
+)
+def test_an_untyped_column_of_one_kind_comes_back_as_arrow_buffers(tokens, arrow_type) -> None:
+    # the untyped columns of SQLite-like servers: no Python object per cell, so no GIL needed
+    batch = ("[" + ",".join(f'{{"x": {t}, "y": 1}}' for t in tokens) + "]").encode()
+    n_rows, (column, _) = _rows._scan_rows(batch, (b"x", b"y"), b"aa")
+    assert not isinstance(column, list)
+    (part,) = _rows.RowDecoder(["x"], [None])._scanned_parts(n_rows, [column])
+    assert part.type == arrow_type
+    assert check(["x", "y"], [None, None], batch)  # what msgspec gives, bit for bit
+
+
+@pytest.mark.parametrize(
+    "tokens",
+    [
+        ["1", "1.5"],
+        ["1", '"a"'],
+        ["1", "100000000000000000000000"],
+        ["true", "1"],
+        ['"a"', "false"],
+    ],
+)
+def test_an_untyped_column_of_mixed_kinds_comes_back_as_python_values(tokens) -> None:
+    batch = ("[" + ",".join(f'{{"x": {t}}}' for t in tokens) + "]").encode()
+    n_rows, (column,) = _rows._scan_rows(batch, (b"x",), b"a")
+    assert isinstance(column, list)
+    assert check(["x"], [None], batch)
 
 
 @settings(settings.get_profile("scan"), max_examples=examples(2000))
@@ -323,16 +364,27 @@ def scanner_answers(monkeypatch) -> list[Any]:
     return answers
 
 
-def test_a_declined_batch_sends_the_rest_of_the_read_to_msgspec(scanner_answers) -> None:
+@pytest.fixture(params=[1, 3], ids=["1_worker", "3_workers"])
+def workers(request, monkeypatch) -> int:
+    """The whole reads below run on one thread and on three decode workers."""
+    monkeypatch.setenv(_workers.ENV_WORKERS, str(request.param))
+    return int(request.param)
+
+
+def test_a_declined_batch_sends_the_rest_of_the_read_to_msgspec(scanner_answers, workers) -> None:
     rows = [{"id": i, "tags": {"n": i} if i == 3 else str(i)} for i in range(2000)]
     body = body_of([("id", "integer"), ("tags", None)], rows)
     frame, _ = read_result(body, batch_bytes=1024)
     expected, _ = decode_result(body)
     pd_testing_equal(frame, expected)
-    assert scanner_answers == [None]  # declined the first batch, then not asked again
+    if workers == 1:
+        assert scanner_answers == [None]  # declined the first batch, then not asked again
+    else:  # the batches already on their way when it declined were scanned too
+        assert None in scanner_answers
+        assert len(scanner_answers) <= _rows.in_flight(workers)
 
 
-def test_scanned_reads_equal_the_careful_decode(scanner_answers) -> None:
+def test_scanned_reads_equal_the_careful_decode(scanner_answers, workers) -> None:
     rows = [
         {
             "id": i,

@@ -15,17 +15,22 @@ compiler is there), which writes the common layouts straight into Arrow buffers;
 declines (nested values, keys that are not columns, …) msgspec decodes, and the answers are the
 same either way (tests/test_scan.py compares them). msgspec keeps integers of any size exact
 (orjson turns those beyond 64 bits into floats).
+
+Given a pool of several workers (``watch_pandas._decode._workers``), the batches are decoded on
+its threads, a few at a time and handed on in body order (:meth:`ResultSplitter._parallel`).
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from operator import attrgetter
 from types import GenericAlias
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import numpy as np
@@ -33,6 +38,9 @@ import pyarrow as pa
 
 from . import _constants as C
 from .errors import ServerError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._decode._workers import DecodePool
 
 __all__ = [
     "RowDecoder",
@@ -44,6 +52,7 @@ __all__ = [
     "ExactInts",
     "batch_part",
     "plain_names",
+    "in_flight",
 ]
 
 # A token of the prefix: a complete string, a structural character, or a bare scalar.
@@ -132,7 +141,9 @@ class RowDecoder:
 
     def _scanned_parts(self, n_rows: int, columns: list[Any]) -> list[Any]:
         """The accelerator's column buffers as Arrow arrays; its lists as the msgspec path's
-        parts for the same values (checked: they are of the column's JSON types)."""
+        parts for the same values (checked: they are of the column's JSON types). An untyped
+        column whose values in the batch are of one kind comes as buffers too, as the Arrow
+        array :func:`batch_part` makes of such values."""
         parts = []
         for kind, column in zip(self.types, columns, strict=True):
             if isinstance(column, list):
@@ -141,11 +152,18 @@ class RowDecoder:
                 else:
                     parts.append(batch_part(column, kind, True))
                 continue
-            *buffers, null_count = column
-            assert kind is not None  # untyped columns come back as lists (kind "a")
+            if kind in _PART_TYPES:
+                *buffers, null_count = column
+                arrow_type = _PART_TYPES[kind]
+            else:  # untyped, its values of one kind in this batch: which one comes first
+                letter, *buffers, null_count = column
+                if letter == b"n":
+                    parts.append(pa.nulls(n_rows))  # as batch_part: nothing to type
+                    continue
+                arrow_type = _LETTER_TYPES[letter]
             parts.append(
                 pa.Array.from_buffers(
-                    _PART_TYPES[kind],
+                    arrow_type,
                     n_rows,
                     [None if b is None else pa.py_buffer(b) for b in buffers],
                     null_count=null_count,
@@ -311,7 +329,11 @@ class ResultSplitter:
     def __init__(self, batch_bytes: int = 1 << 20) -> None:
         self.batch_bytes = batch_bytes
 
-    def events(self, chunks: Iterable[bytes], make_decoder: Any) -> Iterator[Any]:
+    def events(
+        self, chunks: Iterable[bytes], make_decoder: Any, pool: DecodePool | None = None
+    ) -> Iterator[Any]:
+        """The events of a body's chunks; with a ``pool`` of several workers the batches are
+        decoded on its threads (see :meth:`_parallel`), the events still in body order."""
         it = iter(chunks)
         scanner = _PrefixScanner()
         prefix = bytearray()
@@ -336,6 +358,8 @@ class ResultSplitter:
         # by writing "]" after its last row (no copy of the batch), then dropped from the front.
         buf = prefix[rows_at - 1 :]
         del prefix
+        if pool is not None and pool.workers > 1:
+            buf = yield from self._parallel(buf, it, decoder, pool)
         for chunk in it:
             buf += chunk
             if len(buf) < self.batch_bytes:
@@ -346,6 +370,53 @@ class ResultSplitter:
                 buf[0] = _OPEN
                 yield batch
         yield from self._finish(head, buf, decoder)
+
+    def _parallel(
+        self, buf: bytearray, it: Iterator[bytes], decoder: RowDecoder, pool: DecodePool
+    ) -> Generator[Any, None, bytearray]:
+        """Decode batches on the pool's threads while the body is read, in order, with at
+        most :func:`in_flight` batches submitted and not yet handed on; returns what is left
+        of ``buf`` for the one-thread loop (the last rows, or everything after a bad cut).
+
+        A batch is cut at the last row boundary without decoding it first, so the cut may
+        fall inside a string (a text value holding "},{"). That batch then fails to decode
+        (see :func:`_decode_closed`), and so do none of the batches before it: each starts
+        where the previous one validly ended. From the failed batch on, the text is put
+        back together and read on one thread, which moves such cuts earlier.
+        """
+        pending: deque[tuple[Future[list[Any]], bytearray, int, int]] = deque()
+        limit = in_flight(pool.workers)
+        try:
+            for chunk in it:
+                buf += chunk
+                if len(buf) < self.batch_bytes:
+                    continue
+                found = _last_row_cut(buf, len(buf))
+                if found is None:
+                    continue
+                brace, next_row = found
+                # a copy up to the next row's "{" (the threads never share a buffer); its byte
+                # after the "}" becomes "]" while it is decoded, the next batch's "[" stands
+                # for its last byte
+                batch = buf[:next_row]
+                future = pool.submit(_decode_closed, batch, brace, decoder)
+                pending.append((future, batch, brace, buf[brace + 1]))
+                del buf[: next_row - 1]
+                buf[0] = _OPEN
+                while len(pending) >= limit:
+                    batch_event = _take(pending)
+                    if batch_event is None:
+                        return _rejoin(pending, buf)
+                    yield batch_event
+            while pending:
+                batch_event = _take(pending)
+                if batch_event is None:
+                    return _rejoin(pending, buf)
+                yield batch_event
+            return buf
+        finally:
+            for future, *_ in pending:
+                future.cancel()
 
     def _cut(self, buf: bytearray, decoder: RowDecoder) -> tuple[Batch | None, int]:
         """Decode the complete rows at the front of ``buf``; return them and where the rest
@@ -368,6 +439,48 @@ class ResultSplitter:
         parts, bracket = decoded
         yield Batch(parts)
         yield Finished(head + bytes(buf[bracket:]))
+
+
+def in_flight(workers: int) -> int:
+    """How many batches a read keeps submitted and not yet handed on: enough that no worker
+    waits while the oldest is finished, few enough that memory stays a few batches."""
+    return 2 * workers
+
+
+def _take(pending: deque[tuple[Future[list[Any]], bytearray, int, int]]) -> Batch | None:
+    """The oldest batch's parts, waiting for them; ``None`` (left in ``pending``) when its
+    cut fell inside a value."""
+    future = pending[0][0]
+    try:
+        parts = future.result()
+    except _Malformed:
+        return None
+    pending.popleft()
+    return Batch(parts)
+
+
+def _rejoin(
+    pending: deque[tuple[Future[list[Any]], bytearray, int, int]], buf: bytearray
+) -> bytearray:
+    """The text of the pending batches and ``buf`` as one, as it was before the cuts."""
+    for future, *_ in pending:
+        future.cancel()
+    joined = bytearray()
+    for future, batch, brace, after_brace in pending:
+        _wait_quietly(future)  # it may still read its batch
+        batch[brace + 1] = after_brace  # a decoded batch keeps its "]" there
+        joined += batch[1:] if joined else batch
+    joined += buf[1:]
+    pending.clear()
+    return joined
+
+
+def _wait_quietly(future: Future[Any]) -> None:
+    if not future.cancelled():
+        try:
+            future.result()
+        except Exception:  # noqa: BLE001, S110 - a batch cut at a wrong place: its answer is dropped
+            pass
 
 
 def _decode_before(
@@ -447,6 +560,7 @@ _PART_TYPES = {
     C.TYPE_DATETIME: pa.string(),
 }
 _SCAN_LETTERS = {pa.int64(): "i", pa.float64(): "f", pa.bool_(): "b", pa.string(): "s"}
+_LETTER_TYPES = {letter.encode(): arrow_type for arrow_type, letter in _SCAN_LETTERS.items()}
 _PART_KINDS: dict[str, set[type]] = {
     C.TYPE_INTEGER: {int},
     C.TYPE_FLOAT: {float},  # unchecked ints in a float column: the whole-column rule decides

@@ -17,7 +17,12 @@
  *          'f' float    -> (validity | None, float64 data, null_count)
  *          'b' boolean  -> (validity | None, bit-packed data, null_count)
  *          's' text     -> (validity | None, int32 offsets, UTF-8 data, null_count)
- *          'a' untyped  -> list of None, bool, int, float and str
+ *          'a' untyped  -> when the batch's values are of one kind (nulls aside), that
+ *                          kind's letter first and its buffers as above: (b'i'|b'f', validity
+ *                          | None, data, null_count), (b'b', validity | None, bits,
+ *                          null_count), (b's', validity | None, offsets, data, null_count),
+ *                          or (b'n', null_count) when every value is null; otherwise a list
+ *                          of None, bool, int, float and str
  *   Bitmaps are Arrow's (least significant bit first).
  *
  * The scan itself runs without the GIL and touches no Python object; what needs Python
@@ -65,6 +70,7 @@ typedef struct {
     Py_ssize_t seen_row;
     Py_ssize_t nulls;
     int overflow;     /* an integer column met a value beyond int64 */
+    char as;          /* untyped: the one kind of the batch's values ('i', 'f', 'b', 's', 'n') */
     uint8_t *valid;   /* validity bitmap */
     void *values;     /* int64 / double / bit-packed bools / Value (untyped) */
     uint8_t *tags;    /* untyped: T_* per row */
@@ -767,6 +773,59 @@ static int untyped_objects(Column *col, Py_ssize_t n) {
     return OK;
 }
 
+/* The one kind of an untyped column's values in this batch ('n': all null), or 'a' for a
+ * mix (or an integer beyond int64): those become Python objects, as the careful path's. */
+static char untyped_kind(const Column *col, Py_ssize_t n) {
+    unsigned seen = 0;
+    for (Py_ssize_t r = 0; r < n; r++)
+        seen |= 1u << col->tags[r];
+    seen &= ~(1u << T_NULL);
+    if (!seen)
+        return 'n';
+    if (!(seen & ~(1u << T_INT)))
+        return 'i';
+    if (!(seen & ~((1u << T_FLOAT) | (1u << T_SLOW))))
+        return 'f';
+    if (!(seen & ~((1u << T_TRUE) | (1u << T_FALSE))))
+        return 'b';
+    if (seen == 1u << T_STR)
+        return 's';
+    return 'a';
+}
+
+/* An untyped column of one kind as that kind's buffers: validity from the tags, zeros under
+ * nulls (as the typed columns have), floats off the fast path converted, booleans packed. */
+static int untyped_buffers(Column *col, Py_ssize_t n) {
+    Value *values = col->values;
+    uint8_t *bits = NULL;
+    int rc;
+    if (col->as == 'b' && !(bits = calloc((size_t)(n + 7) / 8 + 1, 1)))
+        return NOMEM;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        uint8_t tag = col->tags[r];
+        if (tag == T_NULL) {
+            if (col->as == 'i' || col->as == 'f')
+                values[r].i = 0;
+            continue;
+        }
+        set_bit(col->valid, r);
+        if (tag == T_TRUE)
+            set_bit(bits, r);
+        else if (tag == T_SLOW) {
+            Py_ssize_t len = col->offsets[r + 1] - col->offsets[r];
+            if ((rc = token_to_double(col->chars.data + col->offsets[r], len, &values[r].d))) {
+                free(bits);
+                return rc;
+            }
+        }
+    }
+    if (bits) {
+        free(col->values);
+        col->values = bits;
+    }
+    return OK;
+}
+
 /* An integer column with values beyond int64: all of them as Python ints (or None). */
 static int integer_objects(Scan *s, Py_ssize_t c) {
     Column *col = &s->cols[c];
@@ -803,8 +862,14 @@ static int finish(Scan *s) {
     }
     for (Py_ssize_t c = 0; c < s->ncols; c++) {
         Column *col = &s->cols[c];
-        if (col->kind == 'a' && (rc = untyped_objects(col, s->rows)))
-            return rc;
+        if (col->kind == 'a') {
+            col->as = untyped_kind(col, s->rows);
+            rc = col->as == 'a' ? untyped_objects(col, s->rows) : untyped_buffers(col, s->rows);
+            if (rc == NOMEM)
+                PyErr_NoMemory();
+            if (rc)
+                return rc == NOMEM ? FAIL : rc;
+        }
         if (col->kind == 'i' && col->overflow && (rc = integer_objects(s, c)))
             return rc;
     }
@@ -824,6 +889,25 @@ static PyObject *column_result(Column *col, Py_ssize_t n) {
     if (!valid)
         return NULL;
     PyObject *out = NULL;
+    if (col->kind == 'a') { /* one kind: its letter, then the buffers of that kind */
+        switch (col->as) {
+        case 'n':
+            Py_DECREF(valid);
+            return Py_BuildValue("(y#n)", "n", (Py_ssize_t)1, col->nulls);
+        case 'i':
+        case 'f':
+            return Py_BuildValue("(y#Ny#n)", &col->as, (Py_ssize_t)1, valid,
+                                 (const char *)col->values, n * 8, col->nulls);
+        case 'b':
+            return Py_BuildValue("(y#NNn)", &col->as, (Py_ssize_t)1, valid,
+                                 bitmap(col->values, n), col->nulls);
+        case 's':
+            return Py_BuildValue("(y#Ny#y#n)", &col->as, (Py_ssize_t)1, valid,
+                                 (const char *)col->offsets, (n + 1) * (Py_ssize_t)sizeof(int32_t),
+                                 col->chars.data ? col->chars.data : "", col->chars.len,
+                                 col->nulls);
+        }
+    }
     switch (col->kind) {
     case 'i':
     case 'f':

@@ -261,13 +261,19 @@ def assemble(
 ) -> pd.DataFrame:
     """The frame of the built columns; ``built`` is emptied as each column is converted, so
     the Arrow data and the pandas data of all columns are never alive together."""
-    index = pd.RangeIndex(n_rows)
-    series = {}
+    series = []
     for i in range(len(built)):
-        series[i] = to_series(built[i], n_rows, dtype_backend)
+        series.append(to_series(built[i], n_rows, dtype_backend))
         built[i] = None
     built.clear()
-    frame = pd.DataFrame(series, index=index, copy=False)
-    del series
+    return frame_of(series, columns, n_rows)
+
+
+def frame_of(series: list[pd.Series], columns: Sequence[Column], n_rows: int) -> pd.DataFrame:
+    """The frame of each column's Series (``series`` is emptied)."""
+    by_position = dict(enumerate(series))
+    series.clear()
+    frame = pd.DataFrame(by_position, index=pd.RangeIndex(n_rows), copy=False)
+    del by_position
     frame.columns = pd.Index([c.name for c in columns])
     return frame

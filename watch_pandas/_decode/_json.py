@@ -25,9 +25,12 @@ from ._dtypes import (
     assemble,
     build_from_values,
     check_backend,
+    frame_of,
     infer_temporal,
     parse_iso_datetimes,
+    to_series,
 )
+from ._workers import DecodePool, decode_workers
 
 # --------------------------------------------------------------------------- JSON parsing
 
@@ -116,6 +119,7 @@ def read_result(
     infer_untyped: bool = True,
     batch_bytes: int = 1 << 20,
     on_rows: Callable[[int], None] | None = None,
+    workers: int | None = None,
 ) -> tuple[pd.DataFrame, ResultMeta]:
     """Like :func:`decode_result`, but decodes the rows in batches as the body arrives.
 
@@ -126,10 +130,14 @@ def read_result(
     before columns, duplicate column names) go through :func:`decode_result`. The frame and
     metadata are the same as :func:`decode_result` gives for the same body. ``on_rows`` is
     told the number of rows decoded so far after each batch (download progress).
+
+    ``workers`` threads decode the batches, then the columns (default: ``$WATCH_DECODE_WORKERS``
+    or one per CPU, see :mod:`._workers`); the frame is the same for any number.
     """
     from .._rows import Batch, Finished, ResultSplitter, RowDecoder, Whole, plain_names
 
     check_backend(dtype_backend)
+    pool = DecodePool(decode_workers(workers))
     chunks, close = _chunks_of(source, batch_bytes)
     try:
         columns: tuple[Column, ...] = ()
@@ -149,7 +157,7 @@ def read_result(
             parts = [[] for _ in columns]
             return RowDecoder(names, [c.type for c in columns])
 
-        for event in ResultSplitter(batch_bytes).events(chunks, make_decoder):
+        for event in ResultSplitter(batch_bytes).events(chunks, make_decoder, pool):
             if isinstance(event, Whole):
                 return decode_result(
                     event.body, dtype_backend=dtype_backend, infer_untyped=infer_untyped
@@ -164,11 +172,17 @@ def read_result(
             elif isinstance(event, Finished):
                 result = _query_result_object(_loads(event.document))
                 meta = dataclasses.replace(ResultMeta.from_json(result), columns=columns)
-        built = []
-        for column in columns:
-            built.append(_merge_parts(parts.pop(0), column.type, n_rows, infer_untyped))
-        return assemble(built, columns, n_rows, dtype_backend), meta
+
+        def finish(i: int) -> pd.Series:
+            column_parts, parts[i] = parts[i], []
+            built = _merge_parts(column_parts, columns[i].type, n_rows, infer_untyped)
+            return to_series(built, n_rows, dtype_backend)
+
+        # Column by column (each one's Arrow data is dropped once it is a Series), on the
+        # pool's threads: Arrow's casts, pattern matches and conversions release the GIL.
+        return frame_of(pool.map(finish, list(range(len(columns)))), columns, n_rows), meta
     finally:
+        pool.close()
         close()
 
 

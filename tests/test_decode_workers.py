@@ -1,0 +1,139 @@
+"""Decoding a result on several threads (``watch_pandas._decode._workers`` and the parallel
+path of ``watch_pandas._rows.ResultSplitter``): how many workers, where the batches run, how
+many are in flight, and that a batch cut inside a string is still read exactly.
+
+The frames themselves are compared with one and several workers by the equality suites
+(tests/test_frames.py, tests/test_scan.py run with both)."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+from typing import Any
+
+import pandas as pd
+import pytest
+
+from watch_pandas import _rows
+from watch_pandas._decode import _workers, decode_result, read_result
+from watch_pandas.errors import ConfigError
+
+
+def body_of(columns: list[tuple[str, Any]], rows: list[dict[str, Any]]) -> bytes:
+    data = {"columns": [{"name": n, "type": t} for n, t in columns], "rows": rows}
+    return json.dumps({"query_result": {"id": 1, "data": data}}).encode()
+
+
+def chunks_of(body: bytes, size: int) -> list[bytes]:
+    return [body[i : i + size] for i in range(0, len(body), size)]
+
+
+ROWS = [{"id": i, "label": f"row {i}", "any": [i, "x", None][i % 3]} for i in range(3000)]
+BODY = body_of([("id", "integer"), ("label", "string"), ("any", None)], ROWS)
+
+
+# --------------------------------------------------------------------------- how many
+
+
+def test_the_default_is_the_cpus_this_process_may_use(monkeypatch) -> None:
+    monkeypatch.delenv(_workers.ENV_WORKERS, raising=False)
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert _workers.decode_workers() == min(usable or 1, _workers.DEFAULT_MAX)
+
+
+@pytest.mark.parametrize(("text", "expected"), [("1", 1), (" 3 ", 3), ("64", 64), ("", None)])
+def test_the_environment_sets_the_worker_count(monkeypatch, text: str, expected) -> None:
+    monkeypatch.setenv(_workers.ENV_WORKERS, text)
+    assert _workers.decode_workers() == (expected or _workers.default_workers())
+
+
+def test_an_argument_wins_over_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv(_workers.ENV_WORKERS, "5")
+    assert _workers.decode_workers(2) == 2
+
+
+@pytest.mark.parametrize("text", ["0", "-2", "two", "1.5"])
+def test_a_bad_worker_count_is_a_config_error_saying_what_is_right(monkeypatch, text) -> None:
+    monkeypatch.setenv(_workers.ENV_WORKERS, text)
+    with pytest.raises(ConfigError, match=r"WATCH_DECODE_WORKERS must be a whole number ≥ 1"):
+        read_result(BODY)
+
+
+@pytest.mark.parametrize("given", [0, -1, True, 2.0, "3"])
+def test_a_bad_workers_argument_is_a_config_error(given: Any) -> None:
+    with pytest.raises(ConfigError, match=r"workers must be a whole number ≥ 1"):
+        read_result(BODY, workers=given)
+
+
+# --------------------------------------------------------------- where, how many at once
+
+
+@pytest.fixture
+def decoded_on(monkeypatch) -> list[int]:
+    """The thread each batch was decoded on."""
+    threads: list[int] = []
+    parts = _rows.RowDecoder.parts
+
+    def recording(self: _rows.RowDecoder, batch: Any) -> list[Any]:
+        threads.append(threading.get_ident())
+        return parts(self, batch)
+
+    monkeypatch.setattr(_rows.RowDecoder, "parts", recording)
+    return threads
+
+
+def test_batches_are_decoded_on_the_worker_threads(decoded_on: list[int]) -> None:
+    frame, _ = read_result(chunks_of(BODY, 2048), batch_bytes=2048, workers=3)
+    pd.testing.assert_frame_equal(frame, decode_result(BODY)[0], check_exact=True)
+    main = threading.get_ident()
+    assert len(decoded_on) > 10
+    assert decoded_on.count(main) == 1  # only the last rows, after the body ended
+    assert decoded_on[-1] == main
+    assert 1 < len(set(decoded_on)) <= 4
+
+
+def test_one_worker_decodes_on_the_calling_thread(decoded_on: list[int]) -> None:
+    read_result(chunks_of(BODY, 2048), batch_bytes=2048, workers=1)
+    assert set(decoded_on) == {threading.get_ident()}
+
+
+def test_batches_in_flight_are_bounded() -> None:
+    """The body is not read ahead of the decoding by more than a few batches."""
+    pulled = consumed = 0
+    ahead = []
+
+    def source() -> Any:
+        nonlocal pulled
+        for chunk in chunks_of(BODY, 1024):
+            pulled += 1
+            ahead.append(pulled - consumed)
+            yield chunk
+
+    def make_decoder(columns: list[Any]) -> _rows.RowDecoder:
+        return _rows.RowDecoder([c["name"] for c in columns], [c["type"] for c in columns])
+
+    splitter = _rows.ResultSplitter(1024)
+    with _workers.DecodePool(2) as pool:
+        for event in splitter.events(source(), make_decoder, pool):
+            consumed += isinstance(event, _rows.Batch)
+    assert consumed > 20
+    assert max(ahead) <= _rows.in_flight(2) + 2
+
+
+# --------------------------------------------------------------------------- cuts inside strings
+
+
+@pytest.mark.parametrize("batch_bytes", [16, 64, 300])
+@pytest.mark.parametrize("workers", [2, 5])
+def test_a_cut_inside_a_string_is_read_exactly_on_workers(batch_bytes: int, workers: int) -> None:
+    # Each label ends with "},{" + a row's start: the last boundary before a batch's end is
+    # often inside a string, so a speculative cut fails and the rows are cut again.
+    rows = [
+        {"id": i, "s": f'x{i}"}}, {{"id": 1, "s": "', "n": [{"a": i}, {"b": i}]} for i in range(200)
+    ]
+    body = body_of([("id", "integer"), ("s", "string"), ("n", None)], rows)
+    frame, _ = read_result(chunks_of(body, 7), batch_bytes=batch_bytes, workers=workers)
+    expected, _ = decode_result(body)
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert frame["s"].tolist() == [r["s"] for r in rows]
