@@ -12,6 +12,7 @@ import watch_pandas
 PUBLIC = {
     "read_watch_query",
     "read_watch_dashboard",
+    "date_ranges",
     "run_sql",
     "clear_cache",
     "to_parquet",

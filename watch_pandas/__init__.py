@@ -32,6 +32,7 @@ __version__ = "0.1.0"
 __all__ = [
     "read_watch_query",
     "read_watch_dashboard",
+    "date_ranges",
     "run_sql",
     "clear_cache",
     "to_parquet",
@@ -71,6 +72,7 @@ _LAZY = {
     "read_feather": "_files",
     "decode_csv": "_decode",
     "read_watch_dashboard": "_dashboards",
+    "date_ranges": "_params",
     "picker": "widgets",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
@@ -84,6 +86,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._dashboards import read_watch_dashboard
     from ._decode import decode_csv
     from ._files import read_feather, read_parquet, to_feather, to_parquet
+    from ._params import date_ranges
     from ._progress import ProgressEvent
     from ._versions import show_versions
     from .magics import load_ipython_extension
