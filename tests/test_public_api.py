@@ -13,6 +13,7 @@ PUBLIC = {
     "read_watch_query",
     "read_watch_dashboard",
     "date_ranges",
+    "read_watch_sweep",
     "run_sql",
     "clear_cache",
     "to_parquet",
@@ -39,6 +40,7 @@ PUBLIC = {
     "ServerError",
     "TransportError",
     "DashboardError",
+    "SweepError",
 }
 
 

@@ -22,6 +22,7 @@ from .errors import (
     QueryCancelledError,
     QueryFailedError,
     ServerError,
+    SweepError,
     TransportError,
     WatchError,
     WatchTimeoutError,
@@ -32,6 +33,7 @@ __version__ = "0.1.0"
 __all__ = [
     "read_watch_query",
     "read_watch_dashboard",
+    "read_watch_sweep",
     "date_ranges",
     "run_sql",
     "clear_cache",
@@ -59,6 +61,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "DashboardError",
+    "SweepError",
 ]
 
 # name -> module that defines it; imported on first attribute access (PEP 562).
@@ -73,6 +76,7 @@ _LAZY = {
     "decode_csv": "_decode",
     "read_watch_dashboard": "_dashboards",
     "date_ranges": "_params",
+    "read_watch_sweep": "_sweeps",
     "picker": "widgets",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
@@ -88,6 +92,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._files import read_feather, read_parquet, to_feather, to_parquet
     from ._params import date_ranges
     from ._progress import ProgressEvent
+    from ._sweeps import read_watch_sweep
     from ._versions import show_versions
     from .magics import load_ipython_extension
     from .widgets import picker

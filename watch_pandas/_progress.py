@@ -43,6 +43,9 @@ class ProgressEvent:
     seconds since the read started; ``job_id`` is set once the server made a job; ``message``
     is a human sentence (the server's error for ``failed``); ``source`` says where the frame
     came from when done ("server cache", "fresh run", "local cache").
+
+    A sweep's events count its parts: ``parts_done`` of ``parts_total``, ``rows`` so far and
+    ``remaining``, an estimate of the seconds left (``None`` when unknown).
     """
 
     state: State
@@ -51,6 +54,10 @@ class ProgressEvent:
     job_id: str | None = None
     message: str = ""
     source: str | None = None
+    parts_done: int | None = None
+    parts_total: int | None = None
+    rows: int | None = None
+    remaining: float | None = None
 
     @property
     def finished(self) -> bool:
@@ -121,6 +128,12 @@ def progress_text(event: ProgressEvent, *, job_chars: int | None = None) -> str:
         if job_chars is not None and len(job) > job_chars + 1:
             job = job[:job_chars] + "…"
         parts.append(f"job {job}")
+    if event.parts_total is not None:
+        parts.append(f"{event.parts_done or 0}/{event.parts_total} parts")
+    if event.rows is not None:
+        parts.append(f"{event.rows:,} rows")
+    if event.remaining:
+        parts.append(f"about {event.remaining:.0f} s left")
     if event.source:
         parts.append(event.source)
     if event.message:
