@@ -52,7 +52,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._sweep_frame import SweepFrame
     from .models import Query
 
-__all__ = ["read_watch_sweep", "SweepError", "Sweep", "expand_parts", "plan_sweep", "combine"]
+__all__ = [
+    "read_watch_sweep",
+    "SweepError",
+    "Sweep",
+    "expand_parts",
+    "plan_sweep",
+    "combine",
+    "part_with_columns",
+]
 
 Parts = Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]
 _DATE_KINDS = frozenset(_params.DATE_TYPES)
@@ -320,7 +328,7 @@ def combine(sweep: Sweep, frames: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
 
     pieces = []
     for index in sorted(frames):
-        pieces.append(part_with_columns(sweep, index, frames[index]))
+        pieces.append(part_with_columns(sweep.columns.iloc[[index]], frames[index]))
     if pieces:
         out = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
     else:
@@ -329,13 +337,13 @@ def combine(sweep: Sweep, frames: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
     return out
 
 
-def part_with_columns(sweep: Sweep, index: int, frame: pd.DataFrame) -> pd.DataFrame:
-    """One part's rows with its swept values in front (also each Dask partition)."""
+def part_with_columns(values: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    """One part's rows with its swept values (``values``, one row) in front; also each Dask
+    partition."""
     import pandas as pd
 
-    values = sweep.columns.iloc[[index] * len(frame)].reset_index(drop=True)
-    values = _renamed(values, frame.columns)
-    out = pd.concat([values, frame.reset_index(drop=True)], axis=1)
+    repeated = values.iloc[[0] * len(frame)].reset_index(drop=True)
+    out = pd.concat([_renamed(repeated, frame.columns), frame.reset_index(drop=True)], axis=1)
     out.attrs = {}
     return out
 
