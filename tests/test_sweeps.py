@@ -305,3 +305,16 @@ def test_the_key_is_in_no_provenance_label_or_error(lw):
     texts = [repr(frame.attrs), *map(str, frame.errors), *map(str, frame.errors.values())]
     texts += [str(w.message) for w in warned]
     assert not any(lw.admin_key in text for text in texts)
+
+
+def test_a_multi_value_parameter_is_a_column_of_tuples_that_groups(lw):
+    frame = read_watch_sweep(
+        lw.demo.queries["price_history"],
+        {"symbols": [["WETH"], ["WETH", "DAI"]]},
+        url=lw.url,
+        api_key=lw.admin_key,
+        progress=False,
+    )
+    sizes = frame.groupby("symbols", sort=False).size()
+    assert list(sizes.index) == [("WETH",), ("WETH", "DAI")]
+    assert sizes.iloc[1] == 2 * sizes.iloc[0]

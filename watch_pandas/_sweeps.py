@@ -16,7 +16,8 @@ Decisions:
 * **Columns**: each swept parameter becomes a column before the result's own, with the value
   the part ran with (saved defaults included): a range parameter becomes two,
   ``<name>_start`` and ``<name>_end``; dates and datetimes are datetime columns, multi-value
-  parameters lists. A name the result already has gets ``_param`` appended.
+  parameters tuples (hashable, so ``groupby`` works). A name the result already has gets
+  ``_param`` appended.
 * **Failures** are reported as dashboards report widgets: the result's ``errors`` maps each
   failed part's label (``period=2024-01-01..2024-01-31 chain=arbitrum``) to its exception,
   with a warning; ``errors="raise"`` (or every part failing) raises :class:`SweepError`
@@ -311,7 +312,8 @@ def _swept_columns(
                 columns[f"{name}_{end}"] = pd.to_datetime([(v or {})[end] for v in values])
         elif kind in _DATE_KINDS:
             columns[name] = pd.to_datetime(values)
-        else:
+        else:  # multi-value lists as tuples: hashable, so the column groups and compares
+            values = [tuple(v) if isinstance(v, list) else v for v in values]
             columns[name] = pd.Series(values, dtype=object)
     frame = pd.DataFrame(columns)
     if dtype_backend == "pyarrow" or frame.dtypes.eq(object).any():
