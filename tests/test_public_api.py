@@ -13,6 +13,8 @@ PUBLIC = {
     "read_watch_query",
     "read_watch_dashboard",
     "read_watch_url",
+    "date_ranges",
+    "read_watch_sweep",
     "run_sql",
     "clear_cache",
     "to_parquet",
@@ -40,6 +42,7 @@ PUBLIC = {
     "ServerError",
     "TransportError",
     "DashboardError",
+    "SweepError",
 }
 
 

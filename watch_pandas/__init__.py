@@ -22,6 +22,7 @@ from .errors import (
     QueryCancelledError,
     QueryFailedError,
     ServerError,
+    SweepError,
     TransportError,
     WatchError,
     WatchTimeoutError,
@@ -33,6 +34,8 @@ __all__ = [
     "read_watch_query",
     "read_watch_dashboard",
     "read_watch_url",
+    "read_watch_sweep",
+    "date_ranges",
     "run_sql",
     "clear_cache",
     "to_parquet",
@@ -60,6 +63,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "DashboardError",
+    "SweepError",
 ]
 
 # name -> module that defines it; imported on first attribute access (PEP 562).
@@ -74,6 +78,8 @@ _LAZY = {
     "decode_csv": "_decode",
     "read_watch_dashboard": "_dashboards",
     "read_watch_url": "_links",
+    "date_ranges": "_params",
+    "read_watch_sweep": "_sweeps",
     "picker": "widgets",
     "schema": "_schema_browser",
     "WatchClient": "_client",
@@ -89,8 +95,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._decode import decode_csv
     from ._files import read_feather, read_parquet, to_feather, to_parquet
     from ._links import read_watch_url
+    from ._params import date_ranges
     from ._progress import ProgressEvent
     from ._schema_browser import schema
+    from ._sweeps import read_watch_sweep
     from ._versions import show_versions
     from .magics import load_ipython_extension
     from .widgets import picker

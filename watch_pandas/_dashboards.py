@@ -37,27 +37,23 @@ Decisions:
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 import warnings
-from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _cache as _cache
 from . import _output as _output
 from . import _params as _params
 from . import _read as _read
-from ._deadline import deadline, no_deadline
-from ._execution import CANCEL_GRACE
+from ._deadline import deadline
+from ._pool import Interrupt, WorkerClients, first_line, run_all
 from ._progress import Progress, progress_listeners
 from .errors import (
     ConfigError,
     DashboardError,
     ForbiddenError,
     ParameterError,
-    WatchError,
     WatchTimeoutError,
 )
 
@@ -82,9 +78,6 @@ __all__ = [
 DASHBOARD_LEVEL = "dashboard-level"
 STATIC_VALUE = "static-value"
 WIDGET_LEVEL = "widget-level"
-
-log = logging.getLogger("watch_pandas")
-_WAKE_EVERY = 0.25  # seconds between checks for Ctrl-C while every widget is still running
 
 
 class DashboardFrames(dict):
@@ -166,7 +159,7 @@ def read_watch_dashboard(
             for title, w in zip(titles, widgets, strict=True)
         }
 
-        interrupt = _Interrupt()
+        interrupt = Interrupt()
 
         def read_one(title: str, widget: Widget, own: WatchClient) -> pd.DataFrame:
             if interrupt.stop.is_set():
@@ -196,9 +189,9 @@ def read_watch_dashboard(
                 output=output,
             )
 
-        workers = _WorkerClients(watch if client is not None else None, url, api_key, profile)
+        workers = WorkerClients(watch if client is not None else None, url, api_key, profile)
         try:
-            frames, failures = _run_all(
+            frames, failures = run_all(
                 list(zip(titles, widgets, strict=True)),
                 read_one,
                 workers,
@@ -365,129 +358,6 @@ def _check_widget_params(
     return checked
 
 
-class _WorkerClients:
-    """One WatchClient per worker thread (or the caller's shared client); closes its own."""
-
-    def __init__(self, shared, url, api_key, profile) -> None:
-        self._shared = shared
-        self._args = (url, api_key, profile)
-        self._local = threading.local()
-        self._made: list[Any] = []
-        self._lock = threading.Lock()
-
-    def get(self):
-        if self._shared is not None:
-            return self._shared
-        own = getattr(self._local, "client", None)
-        if own is None:
-            from ._client import WatchClient
-
-            url, api_key, profile = self._args
-            own = WatchClient(url, api_key, profile=profile)
-            self._local.client = own
-            with self._lock:
-                self._made.append(own)
-        return own
-
-    def close(self) -> None:
-        with self._lock:
-            made, self._made = self._made, []
-        if self.abandoned:
-            return  # workers may still use them; the sessions close when collected
-        for own in made:
-            own.close()
-
-    abandoned = False  # set when the workers could not be joined (a second Ctrl-C)
-
-
-class _Interrupt:
-    """The server jobs workers are waiting on, so an interrupt can cancel every one of them."""
-
-    def __init__(self) -> None:
-        self.stop = threading.Event()
-        self._lock = threading.Lock()
-        self._waiting: set[str] = set()
-
-    def tracker(self) -> Callable[[Any], None]:
-        """A progress listener (run in the worker) that records the job it waits on."""
-
-        def track(event) -> None:
-            if event.job_id is None:
-                return
-            waiting = event.state in ("queued", "running")
-            with self._lock:
-                if waiting:
-                    self._waiting.add(event.job_id)
-                else:
-                    self._waiting.discard(event.job_id)
-                stopping = self.stop.is_set()
-            if stopping and waiting:
-                # a job that started after the interrupt: the Execution cancels it and stops
-                raise KeyboardInterrupt
-
-        return track
-
-    def cancel_all(self, client) -> None:
-        """Stop new work and cancel every job still waited on (best effort, logged)."""
-        with self._lock:
-            self.stop.set()
-            waiting = sorted(self._waiting)
-        for job_id in waiting:
-            try:
-                # the read's deadline may have passed: the clean-up gets its own grace time
-                with no_deadline(), deadline(CANCEL_GRACE):
-                    client.cancel_job(job_id)
-            except WatchError as exc:
-                log.warning("could not cancel job %s after the interrupt: %s", job_id, exc)
-
-
-def _run_all(
-    jobs: list[tuple[str, Widget]],
-    read_one: Callable[[str, Widget, Any], pd.DataFrame],
-    workers: _WorkerClients,
-    max_workers: int,
-    on_interrupt: Callable[[], None] = lambda: None,
-) -> tuple[dict[str, pd.DataFrame], dict[str, Exception]]:
-    frames: dict[str, pd.DataFrame] = {}
-    failures: dict[str, Exception] = {}
-    if not jobs:
-        return frames, failures
-    pool = ThreadPoolExecutor(max_workers=min(max_workers, len(jobs)), thread_name_prefix="watch")
-    try:
-
-        def run(title: str, widget: Widget) -> pd.DataFrame:
-            return read_one(title, widget, workers.get())  # the worker thread's own client
-
-        futures = {pool.submit(run, title, widget): title for title, widget in jobs}
-        pending = set(futures)
-        while pending:
-            # in completion order, so an interrupt inside any worker is seen at once; the
-            # timeout lets a pending KeyboardInterrupt surface in this thread while all wait
-            done, pending = wait(pending, timeout=_WAKE_EVERY, return_when=FIRST_COMPLETED)
-            for future in done:
-                try:
-                    frames[futures[future]] = future.result()
-                except Exception as exc:  # one widget's failure must not lose the others
-                    failures[futures[future]] = exc
-    except BaseException:
-        # Ctrl-C: nothing new starts, every waited-on job is cancelled, then the workers are
-        # joined (their next poll sees the cancel) before their clients may be closed.
-        try:
-            on_interrupt()
-            pool.shutdown(wait=True, cancel_futures=True)
-        except BaseException:  # a second Ctrl-C: stop waiting, leave the clients open
-            workers.abandoned = True
-            pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=True)
-    # keep the dashboard's order for both dicts
-    order = [title for title, _ in jobs]
-    return (
-        {t: frames[t] for t in order if t in frames},
-        {t: failures[t] for t in order if t in failures},
-    )
-
-
 def _outcome(
     board: Dashboard,
     frames: dict[str, pd.DataFrame],
@@ -495,7 +365,7 @@ def _outcome(
     errors: str,
 ) -> DashboardFrames:
     if failures and (not frames or errors == "raise"):
-        lines = "; ".join(f"{title!r}: {_first_line(exc)}" for title, exc in failures.items())
+        lines = "; ".join(f"{title!r}: {first_line(exc)}" for title, exc in failures.items())
         what = (
             "every widget"
             if not frames
@@ -507,13 +377,8 @@ def _outcome(
     for title, exc in failures.items():
         warnings.warn(
             f"Dashboard {board.name!r}: widget {title!r} failed and is left out: "
-            f"{_first_line(exc)} (see .errors of the result)",
+            f"{first_line(exc)} (see .errors of the result)",
             RuntimeWarning,
             stacklevel=3,
         )
     return DashboardFrames(frames, failures, board)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"

@@ -50,6 +50,8 @@ class ProgressEvent:
     whole result before its first byte, then ``"receiving"`` with ``bytes_received`` of
     ``bytes_total`` (the ``Content-Length``, ``None`` when not sent), ``rate`` in bytes per
     second, ``eta`` in seconds (``None`` without a total) and ``rows`` decoded so far.
+    A sweep's events count its parts: ``parts_done`` of ``parts_total``, ``rows`` so far and
+    ``eta``, an estimate of the seconds left (``None`` when unknown).
     """
 
     state: State
@@ -64,6 +66,8 @@ class ProgressEvent:
     rate: float | None = None
     eta: float | None = None
     rows: int | None = None
+    parts_done: int | None = None
+    parts_total: int | None = None
 
     @property
     def finished(self) -> bool:
@@ -134,25 +138,27 @@ def progress_text(event: ProgressEvent, *, job_chars: int | None = None) -> str:
         if job_chars is not None and len(job) > job_chars + 1:
             job = job[:job_chars] + "…"
         parts.append(f"job {job}")
+    if event.parts_total is not None:
+        parts.append(f"{event.parts_done or 0}/{event.parts_total} parts")
     if event.source:
         parts.append(event.source)
     if event.message:
         parts.append(event.message)
-    parts.extend(_download_parts(event))
+    parts.extend(_amount_parts(event))
     return " · ".join(parts)
 
 
-def _download_parts(event: ProgressEvent) -> list[str]:
-    """Bytes (of the total), rate, estimate and rows of a ``receiving`` event."""
-    if event.bytes_received is None:
-        return []
-    if event.bytes_total is not None:
+def _amount_parts(event: ProgressEvent) -> list[str]:
+    """Bytes (of the total) and rate of a ``receiving`` event; the estimate and rows of a
+    download or a sweep."""
+    parts: list[str] = []
+    if event.bytes_received is not None and event.bytes_total is not None:
         total, unit = _size(event.bytes_total)
         scale = _UNITS[unit]
-        parts = [f"{event.bytes_received / scale:.1f} of {total} {unit}"]
-    else:
+        parts.append(f"{event.bytes_received / scale:.1f} of {total} {unit}")
+    elif event.bytes_received is not None:
         value, unit = _size(event.bytes_received)
-        parts = [f"{value} {unit}"]
+        parts.append(f"{value} {unit}")
     if event.rate is not None:
         value, unit = _size(event.rate)
         parts.append(f"{value} {unit}/s")

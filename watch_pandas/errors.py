@@ -15,6 +15,7 @@ what the user can do about them::
     ├── WatchTimeoutError      the overall deadline passed (the job was cancelled on the server)
     ├── LossyFormatError       a download format cannot represent this result faithfully
     ├── DashboardError         widgets of a dashboard failed (.frames has the ones that worked)
+    ├── SweepError             parts of a sweep failed (.frame has the rows of those that worked)
     └── ServerError            5xx, or a response we cannot understand
         └── TransportError     connection refused/reset, read timeout, truncated body
 
@@ -41,6 +42,7 @@ __all__ = [
     "ServerError",
     "TransportError",
     "DashboardError",
+    "SweepError",
     "one_line",
 ]
 
@@ -150,6 +152,19 @@ class DashboardError(WatchError):
     ) -> None:
         super().__init__(message)
         self.frames = dict(frames)
+        self.errors = dict(errors)
+
+
+class SweepError(WatchError):
+    """Some (``errors="raise"``) or all parts of a sweep failed.
+
+    ``frame`` holds the rows of the parts that worked (swept columns included), ``errors`` the
+    failures by part label.
+    """
+
+    def __init__(self, message: str, *, frame: Any, errors: Mapping[str, Exception]) -> None:
+        super().__init__(message)
+        self.frame = frame
         self.errors = dict(errors)
 
 

@@ -48,6 +48,7 @@ Modules, one job each:
 - :mod:`._dates`: date points parsed and formatted; :mod:`._dynamic`: ``d_...`` tokens;
 - :mod:`._given`: ``params`` mappings and ``NAME=VALUE`` pairs; :mod:`._keys`: cache keys;
 - :mod:`._adhoc`: ad-hoc SQL placeholders (no definitions);
+- :mod:`._ranges`: a date range split into consecutive parts (:func:`date_ranges`);
 - :mod:`._common`: the type tables, tokens and message helpers they share.
 """
 
@@ -59,6 +60,7 @@ from ._definitions import MultiValues, ParameterDefinition, parse_definitions
 from ._dynamic import resolve_dynamic
 from ._given import as_params, collect_pairs
 from ._keys import cache_key
+from ._ranges import date_ranges
 from ._resolve import check_dropdown_values, resolve_parameters
 from ._values import to_wire
 
@@ -72,6 +74,7 @@ __all__ = [
     "to_wire",
     "resolve_dynamic",
     "cache_key",
+    "date_ranges",
     "collect_pairs",
     "placeholders",
     "adhoc_parameters",
