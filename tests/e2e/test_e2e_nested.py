@@ -1,6 +1,9 @@
 """Nested cells and untyped text from the typed (PostgreSQL-like) source, read over HTTP with the
-public verbs: the frames are what the client makes of the recorded PostgreSQL bodies
-(docs/testing.md#the-typed-source, docs/guide.md#column-types)."""
+public verbs: the frames are what the client makes of the recorded PostgreSQL bodies.
+
+The source: docs/testing.md#the-typed-source
+The dtypes: docs/guide.md#column-types
+"""
 
 from __future__ import annotations
 
