@@ -106,7 +106,7 @@ COLUMNS = {  # name → (declared SQLite type, strategy of Python values)
     "big": ("BIGNUM TEXT", huge_ints),
     "f": ("REAL", floats),
     "b": ("BOOLEAN", st.booleans()),
-    "t": ("TEXT", texts),
+    "t": ("VARCHAR", texts),  # varchar is typed "string" (PostgreSQL's text is untyped)
     "d": ("DATE", dates),
     "ts": ("TIMESTAMP", naive_times),
     "tz": ("TIMESTAMPTZ", aware_times),

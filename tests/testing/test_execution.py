@@ -304,7 +304,31 @@ def test_query_dropdown_validates_against_the_source_querys_latest_result(sqlite
     assert run_saved(sqlite_lw, qid, {"f": "1"})["status"] == 3
     assert post(sqlite_lw, qid, {"parameters": {"f": "7"}}).status_code == 400
     values = call(sqlite_lw, "GET", f"/api/queries/{qid}/dropdowns/{source}").json()
-    assert values == [{"name": "0", "value": "0"}, {"name": "1", "value": "1"}]
+    assert values == [{"name": 0, "value": "0"}, {"name": 1, "value": "1"}]  # name keeps 0
+
+
+def test_dropdown_values_keep_the_json_type_of_name_like_recorded(sqlite_lw):
+    first_column = load_sample("90-dropdown-values-first-column")["body"]
+    via_parent = load_sample("91-dropdown-values-via-parent-query")["body"]
+    name_value = load_sample("92-dropdown-values-name-value-columns")["body"]
+    source = sqlite_lw.add_query("SELECT DISTINCT flag FROM demo ORDER BY 1", 1)
+    pairs = sqlite_lw.add_query(
+        "SELECT DISTINCT CASE id % 3 WHEN 0 THEN 'North' WHEN 1 THEN 'South' ELSE 'West' END"
+        " AS name, id % 3 AS value FROM demo ORDER BY value",
+        1,
+    )
+    definition = {"name": "f", "type": "query", "title": "F", "value": "1", "queryId": source}
+    parent = sqlite_lw.add_query(
+        "SELECT count(*) AS n FROM demo WHERE flag = {{ f }}", 1, parameters=[definition]
+    )
+    run_saved(sqlite_lw, source)
+    run_saved(sqlite_lw, pairs)
+    assert call(sqlite_lw, "GET", f"/api/queries/{source}/dropdown").json() == first_column
+    route = f"/api/queries/{parent}/dropdowns/{source}"
+    assert call(sqlite_lw, "GET", route).json() == via_parent
+    assert call(sqlite_lw, "GET", f"/api/queries/{pairs}/dropdown").json() == name_value
+    # the parameter is checked against the values (strings), not the names
+    assert run_saved(sqlite_lw, parent, {"f": "1"})["status"] == 3
 
 
 def test_latest_result_follows_only_default_valued_runs(sqlite_lw, params_query):

@@ -150,7 +150,7 @@ SELECT n AS id,
   (n % 2 = 0) AS "is_even [BOOLEAN]",
   date('2020-01-01', '+' || (n % 1500) || ' days') AS "day [DATE]",
   datetime('2020-01-01 00:00:00', '+' || n || ' seconds') AS "ts [TIMESTAMP]",
-  'row ' || n AS label,
+  'row ' || n AS "label [VARCHAR]",
   CASE WHEN n % 10 = 0 THEN NULL ELSE n * 3 END AS maybe_null,
   CAST(n AS TEXT) || '000000000000000000000' AS "amount_wei [HUGEINT]"
 FROM seq"""

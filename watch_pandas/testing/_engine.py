@@ -4,12 +4,14 @@ Two kinds of data source (docs/protocol.md#column-types):
 
 * ``sqlite`` — like Redash's sqlite runner: every column ``type: null``, values as SQLite
   returns them (booleans are 0/1).
-* ``typed-sqlite`` — reports ``integer/float/boolean/string/date/datetime`` like a
-  PostgreSQL-backed server. Declared column types (or ``AS "x [TYPE]"`` column names) select
-  converters: ``BOOLEAN``, ``DATE``, ``TIMESTAMP``, ``TIMESTAMPTZ``, and for integers of any
-  size stored as TEXT (wei amounts) ``BIGNUM TEXT`` as a declared column type (the word TEXT keeps
-  SQLite from turning them into floats) or ``AS "x [HUGEINT]"`` on an expression. Each column's
-  type comes from its Python values.
+* ``typed-sqlite`` — like a PostgreSQL-backed server (docs/testing.md#the-typed-source): each
+  column's declared PostgreSQL type (in ``CREATE TABLE``, or ``AS "x [TYPE]"`` on an
+  expression) gives its reported type and its cells as ``_pgtypes`` models them (``text`` is
+  untyped, ``varchar`` is ``"string"``, json and arrays become nested values, ...); a column
+  without a declared type is typed from its first non-null value (text untyped). sqlite3
+  converters read ``BOOLEAN``, ``DATE``, ``TIMESTAMP``, ``TIMESTAMPTZ`` and, for integers of
+  any size stored as TEXT (wei amounts), ``BIGNUM TEXT`` as a declared column type (the word
+  TEXT keeps SQLite from turning them into floats) or ``AS "x [HUGEINT]"`` on an expression.
 
 Rows are encoded once, as one JSON object per line, so a large result is kept as bytes on disk
 and streamed without being rebuilt (see ``_results``).
@@ -27,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from .. import _constants as C
+from . import _pgtypes
 
 SQLITE = "sqlite"
 TYPED_SQLITE = "typed-sqlite"
@@ -88,22 +90,6 @@ def connect(path: str, kind: str, *, check_same_thread: bool = True) -> sqlite3.
     return sqlite3.connect(path, check_same_thread=check_same_thread)
 
 
-def _column_type(value: Any) -> str | None:
-    if isinstance(value, bool):
-        return C.TYPE_BOOLEAN
-    if isinstance(value, int):
-        return C.TYPE_INTEGER
-    if isinstance(value, float):
-        return C.TYPE_FLOAT
-    if isinstance(value, dt.datetime):
-        return C.TYPE_DATETIME
-    if isinstance(value, dt.date):
-        return C.TYPE_DATE
-    if isinstance(value, str):
-        return C.TYPE_STRING
-    return None
-
-
 def encode_datetime(value: dt.datetime) -> str:
     """ISO text as Redash's JSONEncoder: ms truncation, fraction only if non-zero, UTC ``Z``."""
     if value.tzinfo is not None:
@@ -119,9 +105,9 @@ def encode_datetime(value: dt.datetime) -> str:
 
 def encode_value(value: Any) -> Any:
     """Make one cell JSON-ready (docs/protocol.md#value-encoding): NaN/Inf → None, dates ISO,
-    bytes → hex."""
-    if value is None or isinstance(value, (str, int)):
-        return value
+    bytes → hex, nested JSON values as they are."""
+    if value is None or isinstance(value, (str, int, dict, list)):
+        return value  # dicts and lists are JSON values already (json/array cells, _pgtypes)
     if isinstance(value, float):
         return value if math.isfinite(value) else None
     if isinstance(value, dt.datetime):
@@ -172,9 +158,12 @@ def execute(
 ) -> Execution:
     """Run ``sql`` on ``conn``, writing one JSON object per row (joined by newlines) to ``out``.
 
+    On the typed source a column's type and its cells follow its declared PostgreSQL type
+    (``_pgtypes``); a column without one is typed from its first non-null value.
     Raises QueryError with the database's message (or "returned no data").
     """
     started = time.monotonic()
+    declared = _declared_types(conn, sql) if kind == TYPED_SQLITE else []
     try:
         cursor = conn.execute(sql)
     except sqlite3.Error as exc:
@@ -182,9 +171,18 @@ def execute(
     if cursor.description is None:
         raise QueryError(NO_DATA)
     names = unique_names([d[0] for d in cursor.description])
-    typed = kind == TYPED_SQLITE
     types: list[str | None] = [None] * len(names)
-    pending = set(range(len(names))) if typed else set()
+    pending: set[int] = set()
+    decoders: list[tuple[int, _pgtypes.Decoder]] = []
+    if kind == TYPED_SQLITE:
+        for i in range(len(names)):
+            model = declared[i] if i < len(declared) else None
+            if model is None:
+                pending.add(i)
+                continue
+            types[i] = model.wire
+            if model.decode is not None:
+                decoders.append((i, model.decode))
     dumps = json.JSONEncoder(ensure_ascii=False, allow_nan=False).encode
     count = 0
     first = True
@@ -195,10 +193,14 @@ def execute(
                 break
             lines = []
             for row in rows:
+                if decoders:
+                    row = list(row)
+                    for i, decode in decoders:
+                        row[i] = decode(row[i])
                 if pending:
                     for i in list(pending):
                         if row[i] is not None:
-                            types[i] = _column_type(row[i])
+                            types[i] = _pgtypes.value_type(row[i])
                             pending.discard(i)
                 lines.append(dumps({n: encode_value(v) for n, v in zip(names, row, strict=True)}))
             chunk = "\n".join(lines)
@@ -207,42 +209,21 @@ def execute(
             count += len(rows)
     except sqlite3.Error as exc:
         raise QueryError(str(exc)) from exc
-    if pending:  # all-NULL columns or no rows: fall back to the declared column types
-        _declared_types(conn, sql, types, pending)
+    except _pgtypes.CellError as exc:
+        raise QueryError(str(exc)) from None
     columns = [
         {"name": n, "friendly_name": n, "type": t} for n, t in zip(names, types, strict=True)
     ]
     return Execution(columns=columns, row_count=count, runtime=time.monotonic() - started)
 
 
-def _type_from_declaration(declared: str) -> str | None:
-    """A declared SQLite column type (or ``[TYPE]`` alias) → wire type, like a PG type oid."""
-    word = declared.strip().upper()
-    if not word:
-        return None
-    if word.startswith(("BIGNUM", "HUGEINT")) or "INT" in word:
-        return C.TYPE_INTEGER
-    if word.startswith("BOOL"):
-        return C.TYPE_BOOLEAN
-    if word.startswith(("TIMESTAMP", "DATETIME")):
-        return C.TYPE_DATETIME
-    if word.startswith("DATE"):
-        return C.TYPE_DATE
-    if any(k in word for k in ("REAL", "FLOA", "DOUB", "NUMERIC", "DECIMAL")):
-        return C.TYPE_FLOAT
-    if any(k in word for k in ("CHAR", "TEXT", "CLOB")):
-        return C.TYPE_STRING
-    return None
-
-
-def _declared_types(
-    conn: sqlite3.Connection, sql: str, types: list[str | None], pending: set[int]
-) -> None:
-    """Fill ``types[i]`` for ``pending`` columns from the declared types of the result.
+def _declared_types(conn: sqlite3.Connection, sql: str) -> list[_pgtypes.PgType | None]:
+    """Each result column's declared type, modelled (None: not declared, e.g. an expression).
 
     sqlite3 does not expose ``sqlite3_column_decltype``; a temporary view over the statement
     does (``PRAGMA table_info``): table columns keep their declared type, and ``AS "x [TYPE]"``
-    aliases carry theirs in the name.
+    aliases carry theirs in the name (which wins, as it does for sqlite3's converters).
+    A statement that cannot be a view's body declares nothing.
     """
     view = "_local_watch_probe"
     try:
@@ -252,12 +233,14 @@ def _declared_types(
         finally:
             conn.execute(f"DROP VIEW IF EXISTS temp.{view}")
     except sqlite3.Error:
-        return
-    for i in sorted(pending):
-        if i < len(info):
-            name, declared = str(info[i][1]), str(info[i][2] or "")
-            alias = re.search(r"\[([^\]]+)\]\s*$", name)
-            types[i] = _type_from_declaration(alias.group(1) if alias else declared)
+        return []
+    out: list[_pgtypes.PgType | None] = []
+    for column in info:
+        name, declared = str(column[1]), str(column[2] or "")
+        alias = re.search(r"\[(.+)\]\s*$", name)
+        text = alias.group(1) if alias else declared
+        out.append(_pgtypes.pg_type(text) if text.strip() else None)
+    return out
 
 
 def iter_rows(lines: Iterator[bytes]) -> Iterator[dict[str, Any]]:

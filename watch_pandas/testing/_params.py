@@ -209,14 +209,19 @@ def stored_query_hash(sql: str, definitions: Iterable[Mapping[str, Any]]) -> str
     return query_hash(render(sql, default_values(definitions)))
 
 
-def dropdown_values_from_result(columns: list[dict[str, Any]], rows: list[dict]) -> list[str]:
-    """Allowed values of a query-based dropdown: the ``value`` column, else the first."""
+def dropdown_options_from_result(
+    columns: list[dict[str, Any]], rows: list[dict]
+) -> list[dict[str, Any]]:
+    """A query-based dropdown's ``{name, value}`` options (docs/protocol.md#parameters): the
+    ``name`` and ``value`` columns (any case), each else the first column; ``name`` keeps its
+    JSON type, ``value`` is text."""
     if not columns:
         return []
     first = str(columns[0]["name"]).lower()
     out = []
     for row in rows:
         lowered = {str(k).lower(): v for k, v in row.items()}
-        column = "value" if "value" in lowered else first
-        out.append(str(lowered.get(column)))
+        name = "name" if "name" in lowered else first
+        value = "value" if "value" in lowered else first
+        out.append({"name": lowered.get(name), "value": str(lowered.get(value))})
     return out

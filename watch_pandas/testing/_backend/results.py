@@ -54,7 +54,11 @@ class Results(DataSources):
         return result
 
     def dropdown_values(self, query_id: int) -> list[str]:
-        """The values a query-based dropdown offers: the first column of its latest result."""
+        """The values a query-based dropdown accepts (its options' values)."""
+        return [option["value"] for option in self.dropdown_options(query_id)]
+
+    def dropdown_options(self, query_id: int) -> list[dict[str, Any]]:
+        """A query-based dropdown's ``{name, value}`` options, from its latest result."""
         query = self.store.get("queries", query_id)
         if query is None or not query.get("data_source_id"):
             raise _params.DetachedDropdown()
@@ -64,4 +68,4 @@ class Results(DataSources):
             return []
         with open(result.rows_path, "rb") as fh:
             rows = list(_engine.iter_rows(fh))
-        return _params.dropdown_values_from_result(result.columns, rows)
+        return _params.dropdown_options_from_result(result.columns, rows)

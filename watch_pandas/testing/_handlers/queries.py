@@ -183,7 +183,6 @@ def query_dropdowns(
 
 def dropdown_pairs(backend: Backend, query_id: int) -> list[dict[str, Any]]:
     try:
-        values = backend.dropdown_values(query_id)
+        return backend.dropdown_options(query_id)
     except _params.DetachedDropdown as exc:
         raise Refusal(400, exc.message) from None
-    return [{"name": v, "value": v} for v in values]
