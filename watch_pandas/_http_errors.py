@@ -280,8 +280,9 @@ def http_error(
         return ForbiddenError(f"Not allowed: {where} answered 403.{said}{hint}", **extra)
     if status == 409:
         return ConflictError(
-            f"{subject[0].upper() + subject[1:]} changed on the server since you read it "
-            f"(version conflict on {where}).{said} Read it again and re-apply your change.",
+            f"{subject[0].upper() + subject[1:]} was changed on the server by someone else "
+            f"since you read it (version conflict on {where}).{said} Read it again and "
+            "re-apply your change.",
             **extra,
         )
     if status == 400:

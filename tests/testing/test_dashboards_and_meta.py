@@ -52,7 +52,7 @@ def test_slug_without_legacy_is_500_and_unknown_is_404(sqlite_board):
 
 def test_create_edit_conflict_archive(local_watch):
     made = call(local_watch, "POST", "/api/dashboards", json={"name": "New board"}).json()
-    assert made["is_draft"] is True and made["widgets"] == [] and made["version"] == 1
+    assert made["is_draft"] is True and made["widgets"] is None and made["version"] == 1
     did = made["id"]
     edited = call(
         local_watch,
@@ -94,7 +94,7 @@ def test_data_sources_sorted_by_lowercase_name(local_watch):
     assert [d["name"] for d in body] == ["Alpha", "beta", "zeta"]
     real = load_sample("38-data-sources")["body"][0]
     assert set(body[0]) == set(real)
-    assert body[0]["type"] == "typed-sqlite" and body[1]["type"] == "sqlite"
+    assert body[0]["type"] == "pg" and body[1]["type"] == "sqlite"
     assert body[0]["paused"] == 0 and isinstance(body[0]["paused"], int)
     one = call(local_watch, "GET", f"/api/data_sources/{body[0]['id']}").json()
     assert one["name"] == "Alpha"

@@ -140,8 +140,8 @@ def test_edit_publish_version_conflict_and_archive(sqlite_lw):
         f"/api/queries/{qid}",
         json={"is_draft": False, "query": "SELECT 2 AS x", "version": 1},
     ).json()
-    assert (edited["is_draft"], edited["version"], edited["query"]) == (False, 2, "SELECT 2 AS x")
-    conflict = call(sqlite_lw, "POST", f"/api/queries/{qid}", json={"name": "n", "version": 1})
+    assert (edited["is_draft"], edited["version"], edited["query"]) == (False, 1, "SELECT 2 AS x")
+    conflict = call(sqlite_lw, "POST", f"/api/queries/{qid}", json={"name": "n", "version": 2})
     assert conflict.status_code == 409
     archived = call(sqlite_lw, "DELETE", f"/api/queries/{qid}")
     assert (archived.status_code, archived.text) == (200, "null")
@@ -182,4 +182,6 @@ def test_my_and_recent(sqlite_lw):
     my = call(sqlite_lw, "GET", "/api/queries/my").json()
     assert [q["id"] for q in my["results"]] == [mine]
     recent = call(sqlite_lw, "GET", "/api/queries/recent").json()
-    assert isinstance(recent, list) and {q["id"] for q in recent} == {mine, theirs}
+    assert isinstance(recent, list) and [q["id"] for q in recent] == [mine]  # the caller's own
+    theirs_recent = call(sqlite_lw, "GET", "/api/queries/recent", other_key).json()
+    assert [q["id"] for q in theirs_recent] == [theirs]

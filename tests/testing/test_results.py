@@ -306,19 +306,23 @@ def test_untyped_source_stays_untyped_when_empty(local_watch):
     assert [c["type"] for c in columns] == [None, None]
 
 
-def test_xlsx_is_a_clear_501_and_an_unknown_extension_a_500_as_upstream(local_watch):
+def test_xlsx_without_its_writer_is_a_clear_501_and_an_unknown_extension_a_500_as_upstream(
+    local_watch, monkeypatch
+):
     from watch_pandas import ServerError, WatchClient
+    from watch_pandas.testing import _serialize
 
     ds = local_watch.add_data_source("db")
     qid = local_watch.add_query("SELECT 1 AS a", ds)
     rid = run_saved(local_watch, qid)["query_result_id"]
+    monkeypatch.setattr(_serialize, "xlsx_available", lambda: False)
 
     for path in (f"/api/query_results/{rid}.xlsx", f"/api/queries/{qid}/results.xlsx"):
         response = call(local_watch, "GET", path)
         assert response.status_code == 501
-        assert ".xlsx" in response.json()["message"] and ".csv" in response.json()["message"]
+        assert 'pip install "watch-pandas[server]"' in response.json()["message"]
     assert call(local_watch, "GET", f"/api/query_results/{rid}.ods").status_code == 500
 
     with WatchClient(local_watch.url, local_watch.admin_key) as watch:
-        with pytest.raises(ServerError, match=r"does not make \.xlsx downloads"):
+        with pytest.raises(ServerError, match=r"xlsx downloads need xlsxwriter"):
             watch.get_result(rid, "xlsx")

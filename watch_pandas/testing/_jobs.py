@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -127,7 +127,11 @@ class JobManager:
     def enqueue(
         self, sql: str, data_source: dict[str, Any], query_hash: str, query_id: int | None
     ) -> tuple[Job, bool]:
-        """A new job (and True), or the queued/running one for the same SQL and data source."""
+        """A new job (and True), or the queued/running one for the same SQL and data source.
+
+        A new job comes back as a copy taken before a worker can start it: the answer to the
+        request that created it says "queued" (status 1), as a real server's always does,
+        however fast the worker is (docs/protocol.md#jobs)."""
         key = (int(data_source["id"]), query_hash)
         with self._lock:
             job = self._active.get(key)
@@ -142,8 +146,9 @@ class JobManager:
             )
             self._jobs[job.id] = job
             self._active[key] = job
+            as_queued = replace(job)
         self._pool.submit(self._run, job)
-        return job, True
+        return as_queued, True
 
     def submit_task(self, data_source: dict[str, Any], work: Callable[[], Any]) -> TaskJob:
         """A new job running ``work()`` in the pool (held and delayed like SQL runs); what it

@@ -37,6 +37,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/session", meta.session),
     Route("GET", "/api/settings/organization", meta.org_settings),
     Route("GET", "/api/data_sources", meta.data_sources),
+    Route("GET", "/api/data_sources/types", meta.data_source_types),
     Route("GET", "/api/data_sources/<id:ds_id>", meta.data_source),
     Route("GET", "/api/data_sources/<id:ds_id>/schema", meta.data_source_schema),
     Route("GET", "/api/queries", queries.queries_list),
@@ -50,6 +51,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/queries/<id:query_id>", queries.query_get, query_key_ok=True),
     Route("POST", "/api/queries/<id:query_id>", queries.query_edit),
     Route("DELETE", "/api/queries/<id:query_id>", queries.query_archive),
+    Route("POST", "/api/queries/<id:query_id>/fork", queries.query_fork),
     Route("POST", "/api/queries/<id:query_id>/results", results.query_execute, query_key_ok=True),
     Route("GET", "/api/queries/<id:query_id>/results", results.query_result, query_key_ok=True),
     Route(
@@ -89,6 +91,8 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/dashboards/<dashboard_id>", dashboards.dashboard_get),
     Route("POST", "/api/dashboards/<dashboard_id>", dashboards.dashboard_edit),
     Route("DELETE", "/api/dashboards/<dashboard_id>", dashboards.dashboard_archive),
+    Route("POST", "/api/dashboards/<dashboard_id>/share", dashboards.dashboard_share),
+    Route("DELETE", "/api/dashboards/<dashboard_id>/share", dashboards.dashboard_unshare),
 )
 
 

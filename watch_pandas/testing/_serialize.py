@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import importlib.util
 import io
 import json
 import operator
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import quote
 
 from .. import _constants as C
+from . import _engine
 from ._store import StoredResult, iso_z
 
 _CHUNK = 1 << 20
@@ -70,9 +72,11 @@ def query_json(
     mode: str,
     result: StoredResult | None = None,
     api_user: bool = False,
-    can_edit: bool = False,
+    can_edit: bool | None = None,
 ) -> dict[str, Any]:
-    """A query object; ``mode`` is "list" (stats, no visualizations), "single" or "embedded"."""
+    """A query object; ``mode`` is "list" (stats, no visualizations), "recent" (owner and
+    last editor as ids only), "single" or "embedded". ``can_edit`` is sent only when given
+    (a real server adds it to ``GET /api/queries/<id>`` alone)."""
     out: dict[str, Any] = {
         "id": query["id"],
         "latest_query_data_id": query.get("latest_query_data_id"),
@@ -92,6 +96,11 @@ def query_json(
         "tags": query.get("tags") or [],
         "is_safe": query["is_safe"],
     }
+    if mode == "recent":
+        out["user_id"] = query["user_id"]
+        out["last_modified_by_id"] = query.get("last_modified_by_id")
+        out["is_favorite"] = False
+        return out
     owner = users.get(query["user_id"])
     out["user"] = user_json(owner) if owner else None
     if mode == "list":
@@ -106,21 +115,65 @@ def query_json(
         out["visualizations"] = [visualization_json(v) for v in query.get("visualizations", [])]
         if not api_user:
             out["is_favorite"] = False
-            out["can_edit"] = can_edit
+            if can_edit is not None:
+                out["can_edit"] = can_edit
     return out
 
 
-def data_source_json(source: dict[str, Any]) -> dict[str, Any]:
-    return {
+# What a user sees as the type: the typed source models PostgreSQL's runner ("pg")
+SOURCE_TYPE_NAMES = {_engine.SQLITE: "sqlite", _engine.TYPED_SQLITE: "pg"}
+# ``GET /api/data_sources/types``: the runners this server models (docs/testing.md)
+SOURCE_TYPES = [
+    {
+        "name": "PostgreSQL",
+        "type": "pg",
+        "configuration_schema": {
+            "type": "object",
+            "properties": {
+                "user": {"type": "string"},
+                "password": {"type": "string"},
+                "host": {"type": "string", "default": "127.0.0.1"},
+                "port": {"type": "number", "default": 5432},
+                "dbname": {"type": "string", "title": "Database Name"},
+            },
+            "order": ["host", "port", "user", "password"],
+            "required": ["dbname"],
+            "secret": ["password"],
+        },
+    },
+    {
+        "name": "Sqlite",
+        "type": "sqlite",
+        "configuration_schema": {
+            "type": "object",
+            "properties": {"dbpath": {"type": "string", "title": "Database Path"}},
+            "required": ["dbpath"],
+        },
+    },
+]
+
+
+def data_source_json(source: dict[str, Any], *, full: bool = False) -> dict[str, Any]:
+    """A listed data source, or (``full``) what ``GET /api/data_sources/<id>`` shows admins:
+    no ``view_only``, but ``options``, the queue names and ``groups`` (group id → view only;
+    everyone is in the default group, id 2)."""
+    out: dict[str, Any] = {
         "id": source["id"],
         "name": source["name"],
-        "type": source["type"],
+        "type": SOURCE_TYPE_NAMES.get(source["type"], source["type"]),
         "syntax": "sql",
         "paused": int(bool(source.get("paused"))),
         "pause_reason": source.get("pause_reason"),
         "supports_auto_limit": True,
-        "view_only": bool(source.get("view_only", False)),
     }
+    if not full:
+        out["view_only"] = bool(source.get("view_only", False))
+        return out
+    out["options"] = {"dbpath": source["path"]}
+    out["queue_name"] = "queries"
+    out["scheduled_queue_name"] = "scheduled_queries"
+    out["groups"] = {"2": False}
+    return out
 
 
 # -- results -------------------------------------------------------------------------------
@@ -359,6 +412,47 @@ def result_dsv(
     tail = buffer.getvalue()
     if tail:
         yield tail.encode("utf-8")
+
+
+def xlsx_available() -> bool:
+    """Whether the optional workbook writer (xlsxwriter, in the server extra) is installed."""
+    return importlib.util.find_spec("xlsxwriter") is not None
+
+
+def result_xlsx(result: StoredResult) -> bytes:
+    """The result as a workbook: sheet ``result``, a header row of column names, then the
+    JSON values as they are (docs/protocol.md#xlsx-downloads): numbers and booleans as such,
+    text as text (never turned into formulas or links), lists and objects as Python reprs,
+    null as an empty cell."""
+    import xlsxwriter  # type: ignore[import-untyped]  # ships no type information
+
+    names = [c["name"] for c in result.columns]
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    sheet = book.add_worksheet("result")
+    for col, name in enumerate(names):
+        sheet.write_string(0, col, name)
+    row_no = 0
+    for rows in _decoded_rows(result.rows_path):
+        for row in rows:
+            row_no += 1
+            for col, name in enumerate(names):
+                _write_cell(sheet, row_no, col, row.get(name))
+    book.close()
+    return out.getvalue()
+
+
+def _write_cell(sheet: Any, row: int, col: int, value: Any) -> None:
+    if value is None:
+        return
+    if isinstance(value, bool):
+        sheet.write_boolean(row, col, value)
+    elif isinstance(value, (int, float)) and abs(value) < 1e308:
+        sheet.write_number(row, col, value)
+    elif isinstance(value, str):
+        sheet.write_string(row, col, value)
+    else:  # lists, objects, integers too big for a spreadsheet number
+        sheet.write_string(row, col, str(value))
 
 
 def download_filename(

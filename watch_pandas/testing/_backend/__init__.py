@@ -9,12 +9,13 @@ request down by raising ``errors.Refusal``, which the HTTP layer answers with it
 from __future__ import annotations
 
 from .backend import SERIALIZE_MODES, SERIALIZE_PER_REQUEST, SERIALIZE_STORED, Backend
-from .errors import NOT_FOUND, PLEASE_LOGIN, Refusal
+from .errors import FORBIDDEN, NOT_FOUND, PLEASE_LOGIN, Refusal
 from .users import Caller, require_editor, require_user
 
 __all__ = [
     "Backend",
     "Caller",
+    "FORBIDDEN",
     "NOT_FOUND",
     "PLEASE_LOGIN",
     "Refusal",

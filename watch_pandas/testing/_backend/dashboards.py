@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterable
 from typing import Any
 
 from .._store import iso_z, utcnow
-from .errors import NOT_FOUND, Refusal
+from .errors import CONFLICT, NOT_FOUND, Refusal
 from .users import Users, slugify
 
 
@@ -100,7 +101,7 @@ class Dashboards(Users):
 
     def update_dashboard(self, dashboard: dict[str, Any], changes: dict[str, Any]) -> None:
         if "version" in changes and changes["version"] != dashboard["version"]:
-            raise Refusal(409, "Conflict")
+            raise Refusal(409, CONFLICT)
         for key in (
             "name",
             "layout",
@@ -116,6 +117,17 @@ class Dashboards(Users):
             dashboard["slug"] = slugify(changes["name"])
         dashboard["version"] += 1
         dashboard["updated_at"] = iso_z(utcnow())
+        self.store.put("dashboards", dashboard)
+
+    def share_dashboard(self, dashboard: dict[str, Any]) -> str:
+        """Give the dashboard a public API key (a new one each time, as Redash does)."""
+        dashboard["public_api_key"] = secrets.token_urlsafe(30)
+        self.store.put("dashboards", dashboard)
+        return str(dashboard["public_api_key"])
+
+    def unshare_dashboard(self, dashboard: dict[str, Any]) -> None:
+        """Deactivate the dashboard's public API key, if it has one."""
+        dashboard.pop("public_api_key", None)
         self.store.put("dashboards", dashboard)
 
     def archive_dashboard(self, dashboard: dict[str, Any]) -> None:

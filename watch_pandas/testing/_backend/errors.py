@@ -12,6 +12,16 @@ NOT_FOUND = (
     "check your spelling and try again."
 )
 CANNOT_EDIT = "You don't have permission to edit this resource."
+# Werkzeug's stock text for a bare 403 (admin-only routes, view-only users forking)
+FORBIDDEN = (
+    "You don't have the permission to access the requested resource. It is either "
+    "read-protected or not readable by the server."
+)
+# Werkzeug's stock text for a bare 409, which Redash answers to a stale ``version``
+CONFLICT = (
+    "A conflict happened while processing the request. The resource might have been "
+    "modified while the request was being processed."
+)
 
 
 class Refusal(Exception):

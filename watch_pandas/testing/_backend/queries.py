@@ -8,7 +8,7 @@ from typing import Any
 from .. import _params
 from .._store import iso_z, utcnow
 from .data_sources import DataSources
-from .errors import Refusal
+from .errors import CONFLICT, Refusal
 from .users import Users
 
 
@@ -101,7 +101,7 @@ class Queries(Users, DataSources):
         ):
             changes.pop(ignored, None)
         if "version" in changes and changes.pop("version") != query["version"]:
-            raise Refusal(409, "Conflict")
+            raise Refusal(409, CONFLICT)
         if "data_source_id" in changes:
             self.data_source(int(changes["data_source_id"]))
         for key in (
@@ -117,11 +117,41 @@ class Queries(Users, DataSources):
         ):
             if key in changes:
                 query[key] = changes[key]
-        query["version"] += 1
+        # no version bump: Redash maps Query.version without a generator, so a real server
+        # keeps it at 1 across edits (docs/protocol.md#queries)
         query["updated_at"] = iso_z(utcnow())
         query["last_modified_by_id"] = user["id"]
         self._query_doc_defaults(query)
         return self.store.put("queries", query)
+
+    def fork_query(self, query: dict[str, Any], user: dict[str, Any]) -> dict[str, Any]:
+        """A draft copy owned by ``user``: SQL, options, tags, description, data source, latest
+        result and copies of the visualizations; a new id and API key, version 1."""
+        now = iso_z(utcnow())
+        doc = {
+            **query,
+            "id": self.store.next_id("queries"),
+            "name": f"Copy of (#{query['id']}) {query['name']}",
+            "api_key": secrets.token_urlsafe(30),
+            "schedule": None,
+            "is_archived": False,
+            "is_draft": True,
+            "created_at": now,
+            "updated_at": now,
+            "version": 1,
+            "user_id": user["id"],
+            "last_modified_by_id": user["id"],
+            "visualizations": [
+                {
+                    **vis,
+                    "id": self.store.next_id("visualizations"),
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for vis in sorted(query.get("visualizations", []), key=lambda v: v["id"])
+            ],
+        }
+        return self.store.put("queries", self._query_doc_defaults(doc))
 
     def archive_query(self, query: dict[str, Any]) -> None:
         with self._lock:

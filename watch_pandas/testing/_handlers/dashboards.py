@@ -37,9 +37,12 @@ def dashboard_json(
     }
     if single:
         out["widgets"] = [widget_json(backend, w, users) for w in dashboard["widgets"]]
-        user = caller.user or {}
-        out["can_edit"] = bool(user.get("is_admin") or user.get("id") == dashboard["user_id"])
     return out
+
+
+def public_url(backend: Backend, token: str) -> str:
+    """The anonymous link of a shared dashboard (docs/protocol.md#dashboards)."""
+    return f"{backend.base_url}/public/dashboards/{token}?org_slug=default"
 
 
 def widget_json(backend: Backend, widget: dict[str, Any], users: dict[int, Any]) -> dict[str, Any]:
@@ -103,7 +106,31 @@ def dashboard_get(
 ) -> Response:
     require_user(caller)
     dashboard = backend.find_dashboard(dashboard_id, by_slug=by_slug(backend, request))
-    return json_response(dashboard_json(backend, dashboard, caller, single=True))
+    out = dashboard_json(backend, dashboard, caller, single=True)
+    token = dashboard.get("public_api_key")
+    if token:
+        out["public_url"], out["api_key"] = public_url(backend, token), token
+    user = caller.user or {}
+    out["can_edit"] = bool(user.get("is_admin") or user.get("id") == dashboard["user_id"])
+    return json_response(out)
+
+
+def dashboard_share(
+    backend: Backend, request: Request, caller: Caller, dashboard_id: str
+) -> Response:
+    dashboard = backend.existing_dashboard(dashboard_id)
+    require_editor(caller, dashboard["user_id"])
+    token = backend.share_dashboard(dashboard)
+    return json_response({"public_url": public_url(backend, token), "api_key": token})
+
+
+def dashboard_unshare(
+    backend: Backend, request: Request, caller: Caller, dashboard_id: str
+) -> Response:
+    dashboard = backend.existing_dashboard(dashboard_id)
+    require_editor(caller, dashboard["user_id"])
+    backend.unshare_dashboard(dashboard)
+    return json_response(None)
 
 
 def dashboard_create(backend: Backend, request: Request, caller: Caller) -> Response:
@@ -112,7 +139,7 @@ def dashboard_create(backend: Backend, request: Request, caller: Caller) -> Resp
     if not isinstance(body, dict):
         body = {}
     dashboard = backend.create_dashboard(body["name"], user=user)
-    return json_response(dashboard_json(backend, dashboard, caller, single=True))
+    return json_response(dashboard_json(backend, dashboard, caller, single=False))
 
 
 def by_slug(backend: Backend, request: Request) -> bool:

@@ -7,10 +7,11 @@ from typing import Any
 from werkzeug.wrappers import Request, Response
 
 from .. import _serialize as S
-from .._backend import NOT_FOUND, Backend, Caller, Refusal, require_user
+from .._backend import FORBIDDEN, NOT_FOUND, Backend, Caller, Refusal, require_user
 from .common import json_response, to_int
 
 VERSION = "26.08.0-dev"
+
 V8_VERSION = "8.0.0"
 
 
@@ -132,12 +133,17 @@ def data_sources(backend: Backend, request: Request, caller: Caller) -> Response
     return json_response([S.data_source_json(s) for s in sources])
 
 
+def require_admin(caller: Caller) -> None:
+    if not require_user(caller).get("is_admin"):
+        raise Refusal(403, FORBIDDEN)
+
+
 def data_source(backend: Backend, request: Request, caller: Caller, ds_id: str) -> Response:
-    require_user(caller)
+    require_admin(caller)
     source = backend.store.get("data_sources", to_int(ds_id))
     if source is None:
         raise Refusal(404, NOT_FOUND)
-    return json_response(S.data_source_json(source))
+    return json_response(S.data_source_json(source, full=True))
 
 
 def data_source_schema(backend: Backend, request: Request, caller: Caller, ds_id: str) -> Response:
@@ -151,3 +157,8 @@ def data_source_schema(backend: Backend, request: Request, caller: Caller, ds_id
         if cached is not None:
             return json_response({"schema": cached})
     return json_response({"job": backend.refresh_schema(source_id).to_json()})
+
+
+def data_source_types(backend: Backend, request: Request, caller: Caller) -> Response:
+    require_admin(caller)
+    return json_response(S.SOURCE_TYPES)

@@ -11,7 +11,7 @@ from werkzeug.wrappers import Request, Response
 
 from .. import _params
 from .. import _serialize as S
-from .._backend import NOT_FOUND, Backend, Caller, Refusal, require_editor, require_user
+from .._backend import FORBIDDEN, NOT_FOUND, Backend, Caller, Refusal, require_editor, require_user
 from .common import (
     body_of,
     filter_and_order,
@@ -24,13 +24,20 @@ from .common import (
 
 
 def query_json(
-    backend: Backend, query: dict[str, Any], caller: Caller, mode: str
+    backend: Backend,
+    query: dict[str, Any],
+    caller: Caller,
+    mode: str,
+    *,
+    with_can_edit: bool = False,
 ) -> dict[str, Any]:
     result = None
     if mode == "list" and query.get("latest_query_data_id"):
         result = backend.store.get_result(query["latest_query_data_id"])
     user = caller.user or {}
-    can_edit = bool(user.get("is_admin") or user.get("id") == query["user_id"])
+    can_edit = None
+    if with_can_edit:
+        can_edit = bool(user.get("is_admin") or user.get("id") == query["user_id"])
     return S.query_json(
         query,
         backend.users_by_id(),
@@ -94,10 +101,14 @@ def queries_archive(backend: Backend, request: Request, caller: Caller) -> Respo
 
 
 def queries_recent(backend: Backend, request: Request, caller: Caller) -> Response:
-    require_user(caller)
-    items = [q for q in backend.store.all("queries") if not q["is_archived"]]
+    user = require_user(caller)
+    items = [
+        q
+        for q in backend.store.all("queries")
+        if not q["is_archived"] and q["user_id"] == user["id"]
+    ]
     items.sort(key=lambda q: (q["updated_at"], q["id"]), reverse=True)
-    return json_response([query_json(backend, q, caller, "list") for q in items[:10]])
+    return json_response([query_json(backend, q, caller, "recent") for q in items[:10]])
 
 
 def queries_tags(backend: Backend, request: Request, caller: Caller) -> Response:
@@ -145,7 +156,7 @@ def query_create(backend: Backend, request: Request, caller: Caller) -> Response
 
 def query_get(backend: Backend, request: Request, caller: Caller, query_id: str) -> Response:
     query = get_query(backend, query_id)
-    return json_response(query_json(backend, query, caller, "single"))
+    return json_response(query_json(backend, query, caller, "single", with_can_edit=True))
 
 
 def query_edit(backend: Backend, request: Request, caller: Caller, query_id: str) -> Response:
@@ -156,6 +167,14 @@ def query_edit(backend: Backend, request: Request, caller: Caller, query_id: str
         raise Refusal(400, "Failed to decode JSON object")
     query = backend.update_query(query, body, user)
     return json_response(query_json(backend, query, caller, "single"))
+
+
+def query_fork(backend: Backend, request: Request, caller: Caller, query_id: str) -> Response:
+    query = get_query(backend, query_id)
+    user = require_user(caller)
+    if user.get("view_only"):
+        raise Refusal(403, FORBIDDEN)
+    return json_response(query_json(backend, backend.fork_query(query, user), caller, "single"))
 
 
 def query_archive(backend: Backend, request: Request, caller: Caller, query_id: str) -> Response:

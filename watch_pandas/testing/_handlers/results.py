@@ -20,13 +20,17 @@ from .._jobs import Job
 from .._store import StoredResult
 from .common import body_of, get_query, json_response, to_int
 
-XLSX_NOT_MADE = "The local Watch server does not make .xlsx downloads; use .json, .csv or .tsv."
+XLSX_NEEDS_WRITER = (
+    '.xlsx downloads need xlsxwriter: pip install "watch-pandas[server]" (or use .json, '
+    ".csv or .tsv)."
+)
 NO_CACHED = "No cached result found for this query."
 NO_PERMISSION = "You do not have permission to run queries with this data source."
 CONTENT_TYPES = {
     "json": "application/json",
     "csv": "text/csv; charset=UTF-8",
     "tsv": "text/tab-separated-values; charset=UTF-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 
 
@@ -115,12 +119,12 @@ def adhoc_execute(backend: Backend, request: Request, caller: Caller) -> Respons
 
 
 def check_extension(ext: str | None) -> None:
-    """A download format the local server makes; xlsx is a clear 501 (Redash makes it, this
-    server does not), anything else a 500 as upstream."""
-    if ext == "xlsx":
-        raise Refusal(501, XLSX_NOT_MADE)
+    """A download format the local server makes; anything else is a 500 as upstream. xlsx
+    needs the optional writer: without it a clear 501 says what to install."""
     if ext is not None and ext not in CONTENT_TYPES:
         raise ValueError(f"unknown extension {ext!r}")
+    if ext == "xlsx" and not S.xlsx_available():
+        raise Refusal(501, XLSX_NEEDS_WRITER)
 
 
 def result_response(
@@ -151,6 +155,8 @@ def result_response(
         )
         # per request: the whole text first, as Redash's handler does
         body = b"".join(lines) if per_request else lines
+    elif ext == "xlsx":
+        body = S.result_xlsx(result)
     else:
         raise ValueError(f"unknown extension {ext!r}")  # → 500, as upstream
     response = Response(body, content_type=CONTENT_TYPES[ext], headers=headers)
@@ -218,6 +224,10 @@ def job_get(
 
 def job_cancel(backend: Backend, request: Request, caller: Caller, job_id: str) -> Response:
     require_user(caller)
+    job = backend.jobs.get(job_id)
+    if job is not None and job.cancelled.is_set():
+        # rq refuses to cancel a cancelled job, and Redash lets that through as a 500
+        raise RuntimeError("job already cancelled")
     if backend.jobs.cancel(job_id) is None:
         raise LookupError("no such job")
     return json_response(None)
