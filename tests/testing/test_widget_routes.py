@@ -132,3 +132,32 @@ def test_widget_routes_refuse_as_the_real_server_does(board):
     assert [w["id"] for w in call(lw, "GET", f"/api/dashboards/{did}").json()["widgets"]] == [
         made["id"]
     ]
+
+
+def test_the_demo_report_dashboard_has_text_widgets_positions_and_every_mapping_kind(
+    local_watch_demo,
+):
+    lw = local_watch_demo
+    did = lw.demo.dashboards["defi_report"]
+    board = call(lw, "GET", f"/api/dashboards/{lw.demo.dashboard_slugs['defi_report']}?legacy")
+    widgets = board.json()["widgets"]
+    assert board.json()["id"] == did
+    texts = [w for w in widgets if "visualization" not in w]
+    assert len(texts) == 2 and all(w["text"].strip() for w in texts)
+    recorded = load_sample("70-dashboard-with-widgets-by-id")["body"]["widgets"][0]
+    for widget in widgets:
+        assert set(widget["options"]["position"]) == set(recorded["options"]["position"])
+    kinds = {
+        mapping["type"]
+        for w in widgets
+        for mapping in (w["options"].get("parameterMappings") or {}).values()
+    }
+    assert kinds == {"dashboard-level", "static-value", "widget-level"}
+    # the positions tile the 6-column grid without overlapping
+    taken: set[tuple[int, int]] = set()
+    for widget in widgets:
+        p = widget["options"]["position"]
+        assert p["col"] + p["sizeX"] <= 6
+        cells = {(p["row"] + r, p["col"] + c) for r in range(p["sizeY"]) for c in range(p["sizeX"])}
+        assert not cells & taken
+        taken |= cells

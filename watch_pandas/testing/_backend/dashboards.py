@@ -36,12 +36,7 @@ class Dashboards(Users):
                     dashboard_id,
                     query["visualizations"][0]["id"],
                     query,
-                    options={
-                        "position": position,
-                        # What the web UI's "add widget" saves by default: each
-                        # parameter becomes (or joins) a dashboard-level parameter.
-                        "parameterMappings": default_mappings(query),
-                    },
+                    options=widget_options(position, default_mappings(query)),
                 )
             )
         doc = {
@@ -164,6 +159,28 @@ class Dashboards(Users):
             self.store.put("dashboards", dashboard)
             return widget
 
+    def add_layout_widget(
+        self,
+        dashboard_id: int,
+        query_id: int | None,
+        *,
+        text: str = "",
+        position: Mapping[str, Any] | None = None,
+        parameter_mappings: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """A widget as the web UI saves it: the query's first visualization (its parameters
+        mapped to dashboard parameters unless ``parameter_mappings`` says otherwise), or a
+        text widget; the position completed with the UI's size limits."""
+        dashboard = self.existing_dashboard(str(dashboard_id))
+        if query_id is None:
+            return self.add_widget(dashboard, None, options=widget_options(position), text=text)
+        query = self.store.get("queries", query_id)
+        if query is None:
+            raise KeyError(f"no query with id {query_id}")
+        mappings = {**default_mappings(query), **(parameter_mappings or {})}
+        options = widget_options(position, mappings)
+        return self.add_widget(dashboard, query["visualizations"][0]["id"], options=options)
+
     def find_widget(self, widget_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """(dashboard, widget) of widget ``widget_id`` (none is a 500, as upstream)."""
         wanted = int(widget_id)  # ValueError → 500, as upstream
@@ -199,3 +216,29 @@ def default_mappings(query: Mapping[str, Any]) -> dict[str, Any]:
         }
         for p in (query.get("options") or {}).get("parameters") or []
     }
+
+
+def widget_options(
+    position: Mapping[str, Any] | None, mappings: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A widget's ``options`` as the dashboard page saves them: the position with the web UI's
+    resize limits (a 6-column grid), and the parameter mappings of a visualization widget."""
+    given = dict(position or {})
+    options: dict[str, Any] = {
+        "isHidden": False,
+        "position": {
+            "autoHeight": False,
+            "sizeX": 3,
+            "sizeY": 8,
+            "minSizeX": 1,
+            "maxSizeX": 6,
+            "minSizeY": 1,
+            "maxSizeY": 1000,
+            "col": 0,
+            "row": 0,
+            **given,
+        },
+    }
+    if mappings is not None:
+        options["parameterMappings"] = dict(mappings)
+    return options
