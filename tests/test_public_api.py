@@ -20,6 +20,7 @@ PUBLIC = {
     "read_feather",
     "decode_csv",
     "picker",
+    "show_dashboard",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",

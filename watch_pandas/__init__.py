@@ -40,6 +40,7 @@ __all__ = [
     "read_feather",
     "decode_csv",
     "picker",
+    "show_dashboard",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
@@ -72,6 +73,7 @@ _LAZY = {
     "decode_csv": "_decode",
     "read_watch_dashboard": "_dashboards",
     "picker": "widgets",
+    "show_dashboard": "_dashboard_view",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
@@ -81,6 +83,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from ._api import clear_cache, read_watch_query, run_sql
     from ._client import WatchClient
+    from ._dashboard_view import show_dashboard
     from ._dashboards import read_watch_dashboard
     from ._decode import decode_csv
     from ._files import read_feather, read_parquet, to_feather, to_parquet
