@@ -77,14 +77,14 @@ def test_a_widget_without_a_position_goes_below_the_others():
 def test_the_demo_report_is_laid_out_on_the_six_column_grid(lw):
     view = _show(lw, run=False)
     assert view.grid.layout.grid_template_columns == "repeat(6, minmax(0, 1fr))"
-    placed = [(c.box.layout.grid_row, c.box.layout.grid_column) for c in view.cells]
-    assert placed == [
-        ("1 / span 3", "1 / span 6"),  # the intro text
-        ("4 / span 8", "1 / span 4"),  # Price history
-        ("4 / span 8", "5 / span 2"),  # param date range
-        ("12 / span 8", "1 / span 3"),  # Markets
-        ("12 / span 8", "4 / span 3"),  # Positions (autoHeight)
-        ("20 / span 2", "1 / span 6"),  # the footnote
+    # grid-area: row start / column start / rows spanned / columns spanned
+    assert [c.box.layout.grid_area for c in view.cells] == [
+        "1 / 1 / span 3 / span 6",  # the intro text
+        "4 / 1 / span 8 / span 4",  # Price history
+        "4 / 5 / span 8 / span 2",  # param date range
+        "12 / 1 / span 8 / span 3",  # Markets
+        "12 / 4 / span 8 / span 3",  # Positions (autoHeight)
+        "20 / 1 / span 2 / span 6",  # the footnote
     ]
     assert list(view.grid.children) == [c.box for c in view.cells]
     assert view.cells[4].box.layout.height is None  # autoHeight: as tall as its content

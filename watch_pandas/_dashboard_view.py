@@ -92,6 +92,11 @@ class GridCell:
     def grid_column(self) -> str:
         return f"{self.col + 1} / span {self.size_x}"
 
+    @property
+    def grid_area(self) -> str:
+        """``grid-area``: row start / column start / row span / column span."""
+        return f"{self.row + 1} / {self.col + 1} / span {self.size_y} / span {self.size_x}"
+
 
 def _whole(value: Any, least: int) -> int | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -331,8 +336,9 @@ class DashboardView:
         box = widgets.VBox(
             children,
             layout=widgets.Layout(
-                grid_row=place.grid_row,
-                grid_column=place.grid_column,
+                # grid-area, not grid-row/grid-column: the front end applies every layout
+                # trait, and removing the unset grid-area shorthand clears those two again
+                grid_area=place.grid_area,
                 height=height,
                 overflow="auto",
                 border="1px solid #e0e0e0",
