@@ -17,7 +17,7 @@ import pytest
 import watch_pandas
 
 PACKAGE = Path(watch_pandas.__file__).parent
-UI = {"widgets", "magics", "_cli", "testing", "_schema_browser", "_completion"}
+UI = {"widgets", "_dashboard_view", "magics", "_cli", "testing", "_schema_browser", "_completion"}
 # The one place the core may name the UI: the default listener, imported inside a function.
 LAZY_UI_ALLOWED = {("_progress", "widgets")}
 

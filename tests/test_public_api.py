@@ -24,6 +24,7 @@ PUBLIC = {
     "decode_csv",
     "picker",
     "schema",
+    "show_dashboard",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",

@@ -45,6 +45,7 @@ __all__ = [
     "decode_csv",
     "picker",
     "schema",
+    "show_dashboard",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
@@ -82,6 +83,7 @@ _LAZY = {
     "read_watch_sweep": "_sweeps",
     "picker": "widgets",
     "schema": "_schema_browser",
+    "show_dashboard": "_dashboard_view",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
@@ -91,6 +93,7 @@ _LAZY = {
 if TYPE_CHECKING:  # pragma: no cover
     from ._api import clear_cache, read_watch_query, run_sql
     from ._client import WatchClient
+    from ._dashboard_view import show_dashboard
     from ._dashboards import read_watch_dashboard
     from ._decode import decode_csv
     from ._files import read_feather, read_parquet, to_feather, to_parquet

@@ -73,6 +73,8 @@ __all__ = [
     "DashboardError",
     "widget_parameters",
     "dashboard_defaults",
+    "dashboard_parameters",
+    "widget_titles",
 ]
 
 DASHBOARD_LEVEL = "dashboard-level"
@@ -250,6 +252,40 @@ def dashboard_defaults(widgets: Sequence[Widget]) -> dict[str, Any]:
             if definition.get("value") is not None:
                 shared[source] = definition["value"]
     return shared
+
+
+def dashboard_parameters(widgets: Sequence[Widget]) -> list[tuple[dict[str, Any], int]]:
+    """The dashboard's parameters as (definition, query id) pairs, for a picker over the
+    whole dashboard.
+
+    One per dashboard-level name (``mapTo``), in layout order: a copy of the first mapped
+    widget's definition under the dashboard name, titled by the mapping's title when it has
+    one, its ``value`` that widget's default (the shared default of
+    :func:`dashboard_defaults`); the query id is that widget's query (a query-fed dropdown
+    lists its options through it).
+    """
+    out: list[tuple[dict[str, Any], int]] = []
+    seen: set[str] = set()
+    for widget in sorted(widgets, key=_layout_position):
+        query = widget.query
+        if query is None:
+            continue
+        for name, kind, mapping in _mappings(widget):
+            source = mapping.get("mapTo") or name
+            if kind != DASHBOARD_LEVEL or source in seen:
+                continue
+            seen.add(source)
+            definition = dict(next(d for d in query.parameters if d.get("name") == name))
+            definition["name"] = source
+            definition["title"] = mapping.get("title") or definition.get("title") or source
+            out.append((definition, query.id))
+    return out
+
+
+def widget_titles(widgets: Sequence[Widget]) -> dict[int, str]:
+    """Widget id → the key of its frame in :func:`read_watch_dashboard`'s result."""
+    readable = [w for w in widgets if w.query is not None or w.restricted]
+    return {w.id: title for w, title in zip(readable, _titles(readable), strict=True)}
 
 
 def _mappings(widget: Widget) -> list[tuple[str, str, Mapping[str, Any]]]:

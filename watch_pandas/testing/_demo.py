@@ -20,7 +20,11 @@ Loaded by ``LocalWatch(demo=True)`` or ``lw.load_demo()``; ids are exposed by st
     ``"failing"`` (fails with ``no such table: no_such_table``).
 ``lw.demo.dashboards``
     ``"defi_overview"`` ("DeFi overview", slug ``defi-overview``) with widgets for markets,
-    prices, positions and price_history.
+    prices, positions and price_history; ``"defi_report"`` ("DeFi market report", slug
+    ``defi-market-report``) laid out as the web UI saves a dashboard: two Markdown text
+    widgets, price_history and param_date_range sharing the dashboard parameter ``period``,
+    price_history's ``symbols`` widget-level and ``min_price`` a static value, markets and
+    positions side by side (positions with ``autoHeight``).
 
 Cached default-valued results are seeded for ``markets``, ``prices``, ``positions``,
 ``positions_untyped``, ``market_options`` (so the dropdown validates) and ``price_history``,
@@ -337,8 +341,57 @@ def load_demo(lw: LocalWatch) -> Demo:
         query_ids=[q["markets"], q["prices"], q["positions"], q["price_history"]],
     )
     demo.dashboard_slugs["defi_overview"] = "defi-overview"
+    demo.dashboards["defi_report"] = _report(lw, q)
+    demo.dashboard_slugs["defi_report"] = "defi-market-report"
     import dataclasses
     import json
 
     store.set_setting("demo", json.dumps(dataclasses.asdict(demo)))
     return demo
+
+
+REPORT_INTRO = """## DeFi market report
+Daily prices of the demo markets over the **period** chosen above, and the open positions.
+The price history keeps its own *symbols* (WETH, WBTC) and shows prices from $1,000 up."""
+
+
+def _report(lw: LocalWatch, q: dict[str, int]) -> int:
+    """The report dashboard: text widgets, positions and every kind of parameter mapping."""
+    board = lw.add_dashboard("DeFi market report")
+    lw.add_widget(board, text=REPORT_INTRO, position={"col": 0, "row": 0, "sizeX": 6, "sizeY": 3})
+    lw.add_widget(
+        board,
+        q["price_history"],
+        position={"col": 0, "row": 3, "sizeX": 4, "sizeY": 8},
+        parameter_mappings={
+            "symbols": {
+                "name": "symbols",
+                "type": "widget-level",
+                "mapTo": "symbols",
+                "value": None,
+                "title": "Symbols",
+            },
+            "min_price": {
+                "name": "min_price",
+                "type": "static-value",
+                "mapTo": "min_price",
+                "value": 1000,
+                "title": "",
+            },
+        },
+    )
+    lw.add_widget(
+        board, q["param_date_range"], position={"col": 4, "row": 3, "sizeX": 2, "sizeY": 8}
+    )
+    lw.add_widget(board, q["markets"], position={"col": 0, "row": 11, "sizeX": 3, "sizeY": 8})
+    lw.add_widget(
+        board,
+        q["positions"],
+        position={"col": 3, "row": 11, "sizeX": 3, "sizeY": 8, "autoHeight": True},
+    )
+    lw.add_widget(
+        board,
+        text="Data: the local demo server (`watch-pandas serve --demo`).",
+        position={"col": 0, "row": 19, "sizeX": 6, "sizeY": 2},
+    )
+    return board

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Response
 
-from ._handlers import dashboards, meta, queries, results
+from ._handlers import dashboards, meta, queries, results, widgets
 
 # handler(backend, request, caller, **url_values)
 Handler = Callable[..., Response]
@@ -93,6 +93,9 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/api/dashboards/<dashboard_id>", dashboards.dashboard_archive),
     Route("POST", "/api/dashboards/<dashboard_id>/share", dashboards.dashboard_share),
     Route("DELETE", "/api/dashboards/<dashboard_id>/share", dashboards.dashboard_unshare),
+    Route("POST", "/api/widgets", widgets.widget_create),
+    Route("POST", "/api/widgets/<widget_id>", widgets.widget_edit),
+    Route("DELETE", "/api/widgets/<widget_id>", widgets.widget_delete),
 )
 
 

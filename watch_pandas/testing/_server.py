@@ -216,6 +216,32 @@ class LocalWatch:
         )
         return int(dashboard["id"])
 
+    def add_widget(
+        self,
+        dashboard_id: int,
+        query_id: int | None = None,
+        *,
+        text: str = "",
+        position: dict[str, Any] | None = None,
+        parameter_mappings: dict[str, Any] | None = None,
+    ) -> int:
+        """Add a widget to a dashboard; returns its id.
+
+        With ``query_id``: the query's first visualization, every parameter mapped to the
+        dashboard parameter of its name unless ``parameter_mappings`` says otherwise (by
+        parameter name). Without: a text widget showing the Markdown ``text``. ``position``
+        (``col``, ``row``, ``sizeX``, ``sizeY``) is completed with the web UI's limits.
+        """
+        return int(
+            self._backend.add_layout_widget(
+                int(dashboard_id),
+                None if query_id is None else int(query_id),
+                text=text,
+                position=position,
+                parameter_mappings=parameter_mappings,
+            )["id"]
+        )
+
     def add_user(self, name: str, view_only: bool = False) -> str:
         """Add a (non-admin) user and return its API key."""
         return str(self._backend.create_user(name, view_only=view_only)["api_key"])
