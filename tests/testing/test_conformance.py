@@ -392,18 +392,12 @@ CASES: dict[str, Replay | Differs] = {
     "43-python-source-uint256-json": Differs("no Python data source"),
     "44-python-source-uint256-csv": Differs("no Python data source"),
     "45-schema-sqlite-first-get": Replay(lambda w: schema(w, "sqlite"), elsewhere=SCHEMA),
-    "46-schema-sqlite-refresh-job": Replay(
-        lambda w: schema(w, "sqlite", "?refresh=true"), elsewhere=SCHEMA
-    ),
-    "47-schema-sqlite-job-finished": Replay(lambda w: schema_job(w, "sqlite"), elsewhere=SCHEMA),
+    "46-schema-sqlite-refresh-job": Replay(lambda w: schema(w, "sqlite", "?refresh=true")),
+    "47-schema-sqlite-job-finished": Replay(lambda w: schema_job(w, "sqlite")),
     "48-schema-pg-first-get": Replay(lambda w: schema(w, "pg"), elsewhere=SCHEMA),
-    "49-schema-pg-refresh-job": Replay(
-        lambda w: schema(w, "pg", "?refresh=true"), elsewhere=SCHEMA
-    ),
-    "50-schema-pg-job-finished": Replay(lambda w: schema_job(w, "pg"), elsewhere=SCHEMA),
-    "51-schema-refresh-false-still-refreshes": Replay(
-        lambda w: schema(w, "pg", "?refresh=false"), elsewhere=SCHEMA
-    ),
+    "49-schema-pg-refresh-job": Replay(lambda w: schema(w, "pg", "?refresh=true")),
+    "50-schema-pg-job-finished": Replay(lambda w: schema_job(w, "pg")),
+    "51-schema-refresh-false-still-refreshes": Replay(lambda w: schema(w, "pg", "?refresh=false")),
     "52-schema-python-source-job": Differs("no Python data source"),
     "53-schema-python-source-job-failed": Differs("no Python data source"),
     **{
@@ -436,9 +430,7 @@ CASES: dict[str, Replay | Differs] = {
     ),
     "65-viz-edit": Replay(viz_edit, elsewhere=VIZ),
     "66-viz-delete": Replay(viz_delete, elsewhere=VIZ),
-    "67-widget-create-text": Replay(
-        lambda w: new_widget(w, "67-widget-create-text", None), elsewhere=WIDGETS
-    ),
+    "67-widget-create-text": Replay(lambda w: new_widget(w, "67-widget-create-text", None)),
     "68-widget-create-visualization": Replay(
         lambda w: new_widget(w, "68-widget-create-visualization", "example daily prices"),
         elsewhere=WIDGETS,
@@ -512,8 +504,7 @@ CASES: dict[str, Replay | Differs] = {
         )
     ),
     "79-pg-duplicate-column-names-json": Replay(
-        lambda w: get_result(w, recorded_sql("79-pg-duplicate-column-names-json"), "json"),
-        elsewhere=NESTED,
+        lambda w: get_result(w, recorded_sql("79-pg-duplicate-column-names-json"), "json")
     ),
     "80-pg-duplicate-column-names-csv": Replay(
         lambda w: get_result(w, recorded_sql("80-pg-duplicate-column-names-csv"), "csv")
@@ -523,7 +514,7 @@ CASES: dict[str, Replay | Differs] = {
     "83-pg-numeric-nan-job-failed": Differs("PostgreSQL-only types"),
     "84-pg-timetz-job-failed": Differs("PostgreSQL-only types"),
     "85-pg-empty-typed-result-json": Replay(
-        lambda w: get_result(w, DEMO_PG_COLUMNS + " WHERE 0", "json"), elsewhere=NESTED
+        lambda w: get_result(w, DEMO_PG_COLUMNS + " WHERE 0", "json")
     ),
     "86-pg-empty-typed-result-csv": Replay(
         lambda w: get_result(w, DEMO_PG_COLUMNS + " WHERE 0", "csv")
@@ -534,15 +525,14 @@ CASES: dict[str, Replay | Differs] = {
         lambda w: failed_job(w, "CREATE TABLE IF NOT EXISTS nothing_returned (x INTEGER)", "pg")
     ),
     "90-dropdown-values-first-column": Replay(
-        lambda w: send(w, "GET", query_path(w, "flag choices", "/dropdown")), elsewhere=NESTED
+        lambda w: send(w, "GET", query_path(w, "flag choices", "/dropdown"))
     ),
     "91-dropdown-values-via-parent-query": Replay(
         lambda w: send(
             w,
             "GET",
             query_path(w, "example dropdown", f"/dropdowns/{w.queries['flag choices']}"),
-        ),
-        elsewhere=NESTED,
+        )
     ),
     "92-dropdown-values-name-value-columns": Replay(
         lambda w: send(w, "GET", query_path(w, "example region choices", "/dropdown"))
