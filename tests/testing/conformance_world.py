@@ -21,10 +21,11 @@ from local_watch_helpers import fill_demo_table
 
 from watch_pandas.testing import LocalWatch
 
+# The recorded PostgreSQL table, column for column with its declared types (sample 48's schema).
 TYPED_DEMO = """
-CREATE TABLE demo (id INTEGER, price REAL, amount REAL, flag BOOLEAN, d DATE, ts TIMESTAMP,
-                   tstz TIMESTAMPTZ, label TEXT, maybe_null INTEGER, big_num REAL,
-                   big_text TEXT, big_int INTEGER, tags TEXT);
+CREATE TABLE demo (id INTEGER, price DOUBLE PRECISION, amount NUMERIC, flag BOOLEAN, d DATE,
+                   ts TIMESTAMP, tstz TIMESTAMPTZ, label TEXT, maybe_null INTEGER,
+                   big_num NUMERIC, big_text TEXT, big_int BIGINT, tags JSONB);
 """
 LABELS = ["comma, separated, value", 'has "double" quotes', "has 'single' quotes", "plain"]
 
