@@ -133,6 +133,7 @@ def build(lw: LocalWatch) -> World:
     for name in ("demo plain", "demo pg typed", "flag choices", "example daily prices"):
         lw.refresh_query(world.queries[name])
     lw.refresh_query(world.queries["example region choices"])
+    lw.refresh_schemas()  # the recorded server had refreshed them on its schedule
     world.dashboards["demo"] = lw.add_dashboard(
         "Demo Dashboard", [world.queries["demo plain"], world.queries["demo params"]]
     )

@@ -252,7 +252,6 @@ EDGE_SQL = (
     ' flag AS t_bool, \'{"a": [1, 2]}\' AS "js [JSONB]", big_int AS int64max FROM demo'
     " WHERE id = 1"
 )
-SCHEMA = ELSEWHERE.format("schema")
 VIZ = ELSEWHERE.format("viz")
 WIDGETS = ELSEWHERE.format("widgets")
 LINKS = ELSEWHERE.format("links")
@@ -394,10 +393,10 @@ CASES: dict[str, Replay | Differs] = {
     ),
     "43-python-source-uint256-json": Differs("no Python data source"),
     "44-python-source-uint256-csv": Differs("no Python data source"),
-    "45-schema-sqlite-first-get": Replay(lambda w: schema(w, "sqlite"), elsewhere=SCHEMA),
+    "45-schema-sqlite-first-get": Replay(lambda w: schema(w, "sqlite")),
     "46-schema-sqlite-refresh-job": Replay(lambda w: schema(w, "sqlite", "?refresh=true")),
     "47-schema-sqlite-job-finished": Replay(lambda w: schema_job(w, "sqlite")),
-    "48-schema-pg-first-get": Replay(lambda w: schema(w, "pg"), elsewhere=SCHEMA),
+    "48-schema-pg-first-get": Replay(lambda w: schema(w, "pg")),
     "49-schema-pg-refresh-job": Replay(lambda w: schema(w, "pg", "?refresh=true")),
     "50-schema-pg-job-finished": Replay(lambda w: schema_job(w, "pg")),
     "51-schema-refresh-false-still-refreshes": Replay(lambda w: schema(w, "pg", "?refresh=false")),

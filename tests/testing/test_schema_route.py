@@ -88,3 +88,19 @@ def test_source_without_schema_answers_a_job_every_time_that_fails_with_an_error
 
 def test_unknown_data_source_is_404(sqlite_lw: LocalWatch):
     assert call(sqlite_lw, "GET", "/api/data_sources/99/schema").status_code == 404
+
+
+def test_refresh_schemas_warms_every_cache_as_the_periodic_refresh_does(sqlite_lw: LocalWatch):
+    """A real server refreshes every source's schema on a schedule, so a first plain read is
+    answered inline (sample 45); paused sources and sources without a schema are skipped."""
+    paused = sqlite_lw.add_data_source("paused")
+    sqlite_lw.execute_sql(paused, "CREATE TABLE p (x INTEGER)")
+    sqlite_lw.pause_data_source(paused)
+    python_like = sqlite_lw.add_data_source("python-like", schema=False)
+    sqlite_lw.refresh_schemas()
+    first = call(sqlite_lw, "GET", "/api/data_sources/1/schema")
+    assert first.headers["Content-Type"] == "application/json"
+    assert first.json() == sample_body("45-schema-sqlite-first-get")
+    for skipped in (paused, python_like):
+        answer = call(sqlite_lw, "GET", f"/api/data_sources/{skipped}/schema").json()
+        assert set(answer) == {"job"}, skipped

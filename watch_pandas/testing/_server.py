@@ -261,6 +261,12 @@ class LocalWatch:
         sql = _params.render(query["query"], _params.default_values(definitions))
         return self.seed_result(query["data_source_id"], sql)
 
+    def refresh_schemas(self) -> None:
+        """Cache every data source's schema now, as a real server's periodic refresh does: a
+        plain ``GET /api/data_sources/<id>/schema`` then answers it inline, without a job.
+        Paused sources and sources made with ``schema=False`` are skipped."""
+        self._backend.refresh_schemas()
+
     # -- behaviour switches ----------------------------------------------------------------
     def set_date_format(self, date_format: str, time_format: str = "HH:mm") -> None:
         """Switch the org ``date_format``/``time_format`` (CSV output and client_config)."""

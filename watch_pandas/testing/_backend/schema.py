@@ -94,8 +94,18 @@ class Schemas(DataSources):
         def work() -> list[dict[str, Any]]:
             if not source.get("supports_schema", True):
                 raise TaskFailed(1, NOT_SUPPORTED)
-            tables = read_schema(source)
-            self.store.set_setting(f"schema:{ds_id}", json.dumps(tables))
-            return tables
+            return self._cache_schema(source)
 
         return self.jobs.submit_task(source, work)
+
+    def refresh_schemas(self) -> None:
+        """Cache every source's schema now, as the real server's periodic refresh does:
+        paused sources and sources without a schema are skipped (docs/protocol.md#schema)."""
+        for source in self.store.all("data_sources"):
+            if source.get("supports_schema", True) and not source.get("paused"):
+                self._cache_schema(source)
+
+    def _cache_schema(self, source: dict[str, Any]) -> list[dict[str, Any]]:
+        tables = read_schema(source)
+        self.store.set_setting(f"schema:{source['id']}", json.dumps(tables))
+        return tables
