@@ -5,19 +5,21 @@ Two data sources: ``demo-sqlite`` (untyped) and ``demo-postgres`` (the typed sou
 models PostgreSQL's runner), each with a ``demo`` table like the recorded one; the saved
 queries the samples name, made from the samples' own bodies where they hold them (SQL,
 parameter definitions), with equivalent SQLite SQL where the recorded SQL is PostgreSQL's; and
-the "Demo Dashboard". Everything is made with the server's own helpers, ids are whatever the
-local server hands out: replays look them up by name here.
+the "Demo Dashboard" with its recorded widgets. Everything is made with the server's own
+helpers and routes, ids are whatever the local server hands out: replays look them up by name
+here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from _samples import load_sample
-from local_watch_helpers import fill_demo_table
+from local_watch_helpers import call, fill_demo_table
 
 from watch_pandas.testing import LocalWatch
 
@@ -73,6 +75,39 @@ def _saved(world: World, name: str, sample: str, ds: str, **changes: Any) -> int
     )
     world.queries[name] = qid
     return qid
+
+
+def table_visualization(world: World, query: str) -> int:
+    """The id of the "Table" every saved query gets when it is made."""
+    body = call(world.lw, "GET", f"/api/queries/{world.queries[query]}").json()
+    return int(next(v["id"] for v in body["visualizations"] if v["type"] == "TABLE"))
+
+
+def recorded_table(world: World, recorded: dict[str, Any]) -> int:
+    """The local counterpart of a widget's recorded "Table" visualization."""
+    return table_visualization(world, recorded["query"]["name"])
+
+
+def add_recorded_widgets(
+    world: World,
+    dashboard_id: int,
+    sample: str,
+    visualization: Callable[[World, dict[str, Any]], int] = recorded_table,
+) -> None:
+    """The widgets of a recorded dashboard (``GET /api/dashboards/<id>``), made in order over
+    ``POST /api/widgets`` with their recorded ``options``, ``text`` and ``width``;
+    ``visualization`` gives the local id of a widget's recorded visualization."""
+    for widget in load_sample(sample)["body"]["widgets"]:
+        recorded = widget.get("visualization")
+        body = {
+            "dashboard_id": dashboard_id,
+            "visualization_id": visualization(world, recorded) if recorded else None,
+            "options": widget["options"],
+            "text": widget["text"],
+            "width": widget["width"],
+        }
+        made = call(world.lw, "POST", "/api/widgets", json=body)
+        assert made.status_code == 200, f"POST /api/widgets answered {made.status_code}"
 
 
 def build(lw: LocalWatch) -> World:
@@ -134,7 +169,9 @@ def build(lw: LocalWatch) -> World:
         lw.refresh_query(world.queries[name])
     lw.refresh_query(world.queries["example region choices"])
     lw.refresh_schemas()  # the recorded server had refreshed them on its schedule
-    world.dashboards["demo"] = lw.add_dashboard(
-        "Demo Dashboard", [world.queries["demo plain"], world.queries["demo params"]]
-    )
+    # made over the API with bare positions, not as the web UI saves widgets
+    world.dashboards["demo"] = lw.add_dashboard("Demo Dashboard")
+    add_recorded_widgets(world, world.dashboards["demo"], "35-dashboard-by-id")
+    # where the widget samples (67-69) add their widgets
+    world.dashboards["scratch"] = lw.add_dashboard("Widget scratch")
     return world

@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 import requests
 from _samples import SAMPLES_DIR, load_sample
-from conformance_world import World, build
+from conformance_world import World, add_recorded_widgets, build, table_visualization
 from local_watch_helpers import wait_job
 
 from watch_pandas.testing import LocalWatch
@@ -218,17 +218,47 @@ def query_with_visualizations(world: World, query: str, samples: tuple[str, ...]
     return send(world, "GET", query_path(world, query))
 
 
-def new_widget(world: World, sample: str, query: str | None) -> requests.Response:
+def new_widget(world: World, sample: str, visualization: int | None) -> requests.Response:
     body = dict(load_sample(sample)["request"]["json"])
-    body["dashboard_id"] = world.dashboards["demo"]
-    if query is not None:
-        body["visualization_id"] = visualization_id(world, query)
+    body["dashboard_id"] = world.dashboards["scratch"]
+    body["visualization_id"] = visualization
     return send(world, "POST", "/api/widgets", body=body)
 
 
-def dashboard_with_widgets(world: World, *, legacy: bool) -> requests.Response:
-    new_widget(world, "67-widget-create-text", None)
-    did = world.dashboards["demo"]
+VIZ_SAMPLES = (
+    "54-viz-create-chart-line",
+    "55-viz-create-chart-column-stacked",
+    "56-viz-create-chart-area",
+    "57-viz-create-chart-pie",
+    "58-viz-create-chart-scatter",
+    "59-viz-create-counter",
+    "60-viz-create-pivot",
+    "61-viz-create-table-columns",
+    "62-viz-create-details",
+)
+
+
+def recorded_visualization(world: World, recorded: dict[str, Any]) -> int:
+    """A recorded widget's visualization made anew: the query's own "Table", or the one a
+    visualization sample (54-62) created under that name."""
+    if recorded["type"] == "TABLE" and recorded["name"] == "Table":
+        return table_visualization(world, recorded["query"]["name"])
+    sample = next(
+        s for s in VIZ_SAMPLES if load_sample(s)["request"]["json"]["name"] == recorded["name"]
+    )
+    reply = new_visualization(world, sample, recorded["query"]["name"])
+    assert reply.status_code == 200, f"POST /api/visualizations answered {reply.status_code}"
+    return int(reply.json()["id"])
+
+
+def overview_dashboard(world: World, *, legacy: bool) -> requests.Response:
+    """The recorded "example prices overview" (sample 70), rebuilt once, widget by widget."""
+    if "overview" not in world.dashboards:
+        did = world.lw.add_dashboard("example prices overview")
+        sample = "70-dashboard-with-widgets-by-id"
+        add_recorded_widgets(world, did, sample, recorded_visualization)
+        world.dashboards["overview"] = did
+    did = world.dashboards["overview"]
     if legacy:
         slug = send(world, "GET", f"/api/dashboards/{did}").json()["slug"]
         return send(world, "GET", f"/api/dashboards/{slug}?legacy")
@@ -253,7 +283,6 @@ EDGE_SQL = (
     " WHERE id = 1"
 )
 VIZ = ELSEWHERE.format("viz")
-WIDGETS = ELSEWHERE.format("widgets")
 LINKS = ELSEWHERE.format("links")
 
 CASES: dict[str, Replay | Differs] = {
@@ -371,13 +400,13 @@ CASES: dict[str, Replay | Differs] = {
     "33-pg-edge-cases-csv": Replay(lambda w: get_result(w, EDGE_SQL, "csv")),
     "34-dashboards-list": Replay(lambda w: send(w, "GET", "/api/dashboards")),
     "35-dashboard-by-id": Replay(
-        lambda w: send(w, "GET", f"/api/dashboards/{w.dashboards['demo']}"), elsewhere=WIDGETS
+        lambda w: send(w, "GET", f"/api/dashboards/{w.dashboards['demo']}")
     ),
     "36-dashboard-by-slug-without-legacy": Replay(
         lambda w: send(w, "GET", "/api/dashboards/demo-dashboard")
     ),
     "37-dashboard-by-slug-legacy": Replay(
-        lambda w: send(w, "GET", "/api/dashboards/demo-dashboard?legacy"), elsewhere=WIDGETS
+        lambda w: send(w, "GET", "/api/dashboards/demo-dashboard?legacy")
     ),
     "38-data-sources": Replay(lambda w: send(w, "GET", "/api/data_sources")),
     "39-config": Replay(lambda w: send(w, "GET", "/api/config", None)),
@@ -406,17 +435,7 @@ CASES: dict[str, Replay | Differs] = {
         sample: Replay(
             lambda w, s=sample: new_visualization(w, s, "example daily prices"), elsewhere=VIZ
         )
-        for sample in (
-            "54-viz-create-chart-line",
-            "55-viz-create-chart-column-stacked",
-            "56-viz-create-chart-area",
-            "57-viz-create-chart-pie",
-            "58-viz-create-chart-scatter",
-            "59-viz-create-counter",
-            "60-viz-create-pivot",
-            "61-viz-create-table-columns",
-            "62-viz-create-details",
-        )
+        for sample in VIZ_SAMPLES
     },
     "63-query-with-visualizations-daily": Replay(
         lambda w: query_with_visualizations(
@@ -434,18 +453,25 @@ CASES: dict[str, Replay | Differs] = {
     "66-viz-delete": Replay(viz_delete, elsewhere=VIZ),
     "67-widget-create-text": Replay(lambda w: new_widget(w, "67-widget-create-text", None)),
     "68-widget-create-visualization": Replay(
-        lambda w: new_widget(w, "68-widget-create-visualization", "example daily prices"),
-        elsewhere=WIDGETS,
+        lambda w: new_widget(
+            w,
+            "68-widget-create-visualization",
+            recorded_visualization(
+                w, load_sample("68-widget-create-visualization")["body"]["visualization"]
+            ),
+        ),
+        elsewhere=VIZ,
     ),
     "69-widget-create-parameter-mappings": Replay(
-        lambda w: new_widget(w, "69-widget-create-parameter-mappings", "demo params"),
-        elsewhere=WIDGETS,
+        lambda w: new_widget(
+            w, "69-widget-create-parameter-mappings", table_visualization(w, "demo params safe")
+        )
     ),
     "70-dashboard-with-widgets-by-id": Replay(
-        lambda w: dashboard_with_widgets(w, legacy=False), elsewhere=WIDGETS
+        lambda w: overview_dashboard(w, legacy=False), elsewhere=VIZ
     ),
     "71-dashboard-with-widgets-by-slug-legacy": Replay(
-        lambda w: dashboard_with_widgets(w, legacy=True), elsewhere=WIDGETS
+        lambda w: overview_dashboard(w, legacy=True), elsewhere=VIZ
     ),
     "72-share-query-result-csv-user-key": Replay(
         lambda w: send(
