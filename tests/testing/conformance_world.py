@@ -1,4 +1,4 @@
-"""The objects of the recorded server (tests/samples/README.md) rebuilt on a ``LocalWatch``,
+"""The objects of the recorded server (tests/samples/) rebuilt on a ``LocalWatch``,
 for the conformance suite (test_conformance.py).
 
 Two data sources: ``demo-sqlite`` (untyped) and ``demo-postgres`` (the typed source, which
@@ -172,6 +172,4 @@ def build(lw: LocalWatch) -> World:
     # made over the API with bare positions, not as the web UI saves widgets
     world.dashboards["demo"] = lw.add_dashboard("Demo Dashboard")
     add_recorded_widgets(world, world.dashboards["demo"], "35-dashboard-by-id")
-    # where the widget samples (67-69) add their widgets
-    world.dashboards["scratch"] = lw.add_dashboard("Widget scratch")
     return world

@@ -1,8 +1,9 @@
 """The conformance suite: every recorded real-server exchange (tests/samples/) replayed against
 the local server with equivalent objects (conformance_world.py), comparing what a client
 depends on: status, content type, disposition, cache and redirect headers, the JSON shape (key
-sets and value types, recursively), error texts, the job's state, and CSV formatting. Ids,
-timestamps and row values are not compared (docs/testing.md#how-faithful-it-is).
+sets, value types and list lengths, recursively), error texts, the job's state, schema names,
+and CSV formatting. Ids, timestamps and row values are not compared
+(docs/testing.md#how-faithful-it-is).
 
 ``CASES`` has one entry per sample: a ``Replay`` (the requests that reproduce it) or a
 ``Differs`` (a difference kept on purpose, listed with its reason in docs/testing.md). A
@@ -31,7 +32,7 @@ from local_watch_helpers import wait_job
 from watch_pandas.testing import LocalWatch
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
-# The sample cutter's own key, not the server's (tests/samples/README.md).
+# The sample cutter's own key (how many rows a cut result had), not the server's.
 RECORDING_ONLY = {"rows_total"}
 HEADERS = ("Content-Type", "Cache-Control", "Location")
 
@@ -42,10 +43,12 @@ ELSEWHERE = "served by another branch ({})"
 class Replay:
     """``run(world)`` makes the requests and returns the answer to compare. ``columns``:
     the replay reproduces the recorded SELECT, so column types and row shapes are compared
-    too. ``elsewhere``: the branch that serves it (schema/viz/widgets/links/nested)."""
+    too. ``lengths``: lists hold as many items as the recorded ones (rows aside).
+    ``elsewhere``: the branch that serves it (viz)."""
 
     run: Callable[[World], requests.Response]
     columns: bool = True
+    lengths: bool = True
     elsewhere: str | None = None
 
 
@@ -156,6 +159,11 @@ def query_key_job(world: World) -> dict[str, Any]:
     )
 
 
+def finished_query_key_job(world: World) -> str:
+    """The id of a query-key job that has finished (as the recorded one had)."""
+    return str(wait_job(world.lw, query_key_job(world)["id"])["id"])
+
+
 def query_key_repost(world: World) -> requests.Response:
     body = {"max_age": 0, "parameters": SAFE_VALUES}
     job = saved_job(world, "demo params safe", body, "demo params safe")
@@ -220,6 +228,8 @@ def query_with_visualizations(world: World, query: str, samples: tuple[str, ...]
 
 def new_widget(world: World, sample: str, visualization: int | None) -> requests.Response:
     body = dict(load_sample(sample)["request"]["json"])
+    if "scratch" not in world.dashboards:  # made when needed: sample 34 lists one dashboard
+        world.dashboards["scratch"] = world.lw.add_dashboard("Widget scratch")
     body["dashboard_id"] = world.dashboards["scratch"]
     body["visualization_id"] = visualization
     return send(world, "POST", "/api/widgets", body=body)
@@ -363,7 +373,7 @@ CASES: dict[str, Replay | Differs] = {
         lambda w: send(
             w,
             "GET",
-            query_path(w, "demo params safe", f"/jobs/{query_key_job(w)['id']}"),
+            query_path(w, "demo params safe", f"/jobs/{finished_query_key_job(w)}"),
             "demo params safe",
         )
     ),
@@ -408,7 +418,8 @@ CASES: dict[str, Replay | Differs] = {
     "37-dashboard-by-slug-legacy": Replay(
         lambda w: send(w, "GET", "/api/dashboards/demo-dashboard?legacy")
     ),
-    "38-data-sources": Replay(lambda w: send(w, "GET", "/api/data_sources")),
+    # the recorded server had a third, Python data source (43, 44, 52, 53)
+    "38-data-sources": Replay(lambda w: send(w, "GET", "/api/data_sources"), lengths=False),
     "39-config": Replay(lambda w: send(w, "GET", "/api/config", None)),
     "40-session": Replay(lambda w: send(w, "GET", "/api/session")),
     "41-search-redirect": Replay(lambda w: send(w, "GET", "/api/queries/search?q=demo")),
@@ -569,10 +580,13 @@ CASES: dict[str, Replay | Differs] = {
 
 
 # -- comparison ----------------------------------------------------------------------------
-def shape_differences(real: Any, ours: Any, path: str = "$", *, rows: bool = True) -> list[str]:
+def shape_differences(
+    real: Any, ours: Any, path: str = "$", *, rows: bool = True, lengths: bool = True
+) -> list[str]:
     """Where ``ours`` has another shape than ``real``: key sets and JSON value types,
-    recursively; list items pairwise. A null on either side matches any value (whether a
-    value is null depends on the data, not on the server)."""
+    recursively; list items pairwise, and list lengths (``lengths``) except a result's rows,
+    which the samples cut. A null on either side matches any value (whether a value is null
+    depends on the data, not on the server)."""
     if real is None or ours is None:
         return []
     if isinstance(real, dict):
@@ -588,17 +602,24 @@ def shape_differences(real: Any, ours: Any, path: str = "$", *, rows: bool = Tru
         for key in sorted(expected & set(ours)):
             if key == "rows" and not rows:
                 continue
-            found += shape_differences(real[key], ours[key], f"{path}.{key}", rows=rows)
+            found += shape_differences(
+                real[key], ours[key], f"{path}.{key}", rows=rows, lengths=lengths and key != "rows"
+            )
         return found
     if isinstance(real, list):
         if not isinstance(ours, list):
             return [f"{path}: a list was expected, not {json.dumps(ours)[:60]}"]
         if real and not ours:
             return [f"{path}: empty where the real server had items"]
-        return [
+        found = []
+        if lengths and len(real) != len(ours):
+            found.append(f"{path}: {len(ours)} items where the real server had {len(real)}")
+        return found + [
             difference
             for index, (a, b) in enumerate(zip(real, ours, strict=False))
-            for difference in shape_differences(a, b, f"{path}[{index}]", rows=rows)
+            for difference in shape_differences(
+                a, b, f"{path}[{index}]", rows=rows, lengths=lengths
+            )
         ]
     if type(real) is not type(ours):
         return [f"{path}: {type(real).__name__} expected, got {type(ours).__name__} {ours!r:.60}"]
@@ -672,7 +693,36 @@ def csv_differences(real: str, ours: str, delimiter: str) -> list[str]:
     return found
 
 
-def differences(sample: dict[str, Any], reply: requests.Response, *, columns: bool) -> list[str]:
+def schema_of(body: Any) -> Any:
+    """A schema's table list: inline (``schema``) or in a finished schema job's ``result``."""
+    if not isinstance(body, dict):
+        return None
+    job = body.get("job")
+    if isinstance(job, dict) and job.get("status") == 3 and isinstance(job.get("result"), list):
+        return job["result"]
+    return body.get("schema")
+
+
+def schema_differences(real: list[Any], ours: Any) -> list[str]:
+    """Tables, then each table's columns (names, and types where given), word for word."""
+    if not isinstance(ours, list):
+        return [f"no schema: {json.dumps(ours)[:60]}"]
+    tables = {t["name"]: t["columns"] for t in ours}
+    if [t["name"] for t in real] != list(tables):
+        return [f"schema tables {list(tables)}, real {[t['name'] for t in real]}"]
+    found = []
+    for table in real:
+        mine = tables[table["name"]]
+        if mine != table["columns"]:
+            extra = [json.dumps(c) for c in mine if c not in table["columns"]]
+            missing = [json.dumps(c) for c in table["columns"] if c not in mine]
+            found.append(f"schema of {table['name']}: {extra} where the real server had {missing}")
+    return found
+
+
+def differences(
+    sample: dict[str, Any], reply: requests.Response, *, columns: bool, lengths: bool = True
+) -> list[str]:
     found = []
     if reply.status_code != sample["status"]:
         found.append(f"status {reply.status_code} instead of {sample['status']}")
@@ -692,7 +742,12 @@ def differences(sample: dict[str, Any], reply: requests.Response, *, columns: bo
             ours = reply.json()
         except ValueError:
             return [*found, f"not JSON: {reply.text[:80]!r}"]
-        found += shape_differences(real, ours, rows=columns)
+        if real is None and ours is not None:
+            found.append(f"a JSON null was expected, not {json.dumps(ours)[:60]}")
+        found += shape_differences(real, ours, rows=columns, lengths=lengths)
+        # the world's tables are the recorded ones: names and types must be the same words
+        if schema_of(real) is not None:
+            found += schema_differences(schema_of(real), schema_of(ours))
         if normal_text(message_of(real)) != normal_text(message_of(ours)):
             found.append(f"error text {message_of(ours)!r}, real {message_of(real)!r}")
         real_job, our_job = (b.get("job") if isinstance(b, dict) else None for b in (real, ours))
@@ -737,7 +792,9 @@ def _params() -> list[Any]:
 
 @pytest.mark.parametrize(("name", "case"), _params())
 def test_replay_matches_the_recorded_exchange(world, name, case):
-    found = differences(load_sample(name), case.run(world), columns=case.columns)
+    found = differences(
+        load_sample(name), case.run(world), columns=case.columns, lengths=case.lengths
+    )
     assert not found, f"{name}:\n  " + "\n  ".join(found)
 
 
@@ -777,3 +834,29 @@ def test_the_comparison_sees_each_kind_of_difference():
     found = csv_differences(typed["body"], iso_dates, ",")
     assert len(found) == 1 and found[0].startswith("row 1:") and "'text'" in found[0]
     assert csv_differences(typed["body"], typed["body"].replace("\r\n", "\n"), ",")
+
+
+def test_the_comparison_sees_a_body_instead_of_null_a_missing_item_and_a_schema_type():
+    """A JSON ``null`` answer (a cancel) is not matched by a body; a list with an item less
+    (a widget, a parameter) is reported, rows aside (the samples keep only the first rows);
+    and a schema's table, column and type names are compared word for word."""
+    cancel = load_sample("14-job-cancel")
+    assert differences(cancel, _answer(200, "application/json", None), columns=True) == []
+    found = differences(cancel, _answer(200, "application/json", {"job": {}}), columns=True)
+    assert found and "null" in found[0], found
+    dashboard = load_sample("35-dashboard-by-id")
+    one_widget = {**dashboard["body"], "widgets": dashboard["body"]["widgets"][:1]}
+    found = differences(dashboard, _answer(200, "application/json", one_widget), columns=True)
+    assert found == ["$.widgets: 1 items where the real server had 2"], found
+    typed = load_sample("27-typed-pg-json")
+    fewer_rows = json.loads(json.dumps(typed["body"]))
+    del (
+        fewer_rows["query_result"]["data"]["rows"][1:],
+        fewer_rows["query_result"]["data"]["rows_total"],
+    )
+    assert shape_differences(typed["body"], fewer_rows) == []
+    for name in ("48-schema-pg-first-get", "50-schema-pg-job-finished"):
+        sample = load_sample(name)
+        renamed = json.loads(json.dumps(sample["body"]).replace("double precision", "real"))
+        found = differences(sample, _answer(200, "application/json", renamed), columns=True)
+        assert len(found) == 1 and "schema" in found[0] and "real" in found[0], (name, found)
