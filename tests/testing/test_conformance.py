@@ -292,6 +292,22 @@ EDGE_SQL = (
     ' flag AS t_bool, \'{"a": [1, 2]}\' AS "js [JSONB]", big_int AS int64max FROM demo'
     " WHERE id = 1"
 )
+# Sample 81's PostgreSQL values the typed source's way: numerics as SQLite floats, an infinite
+# float8 (sent as null), arrays and JSON as JSON text, intervals as seconds, bytea as blobs.
+MORE_TYPES_SQL = (
+    'SELECT -9e999 AS "neg_inf [FLOAT8]", 18446744073709551616 AS "two_pow_64 [NUMERIC]",'
+    ' -1180591620717411303424 AS "neg_two_pow_70 [NUMERIC]", 1e-30 AS "tiny [NUMERIC]",'
+    " '[1, null, 3]' AS \"int_arr_null [INTEGER[]]\","
+    " '[[1, 2], [3, 4]]' AS \"int_arr_2d [INTEGER[][]]\","
+    """ '["a", "b,c", "d\\"e"]' AS "text_arr [TEXT[]]", '[1.5, 2.5]' AS "float_arr [FLOAT8[]]","""
+    """ '[1, "x", null, {"k": 1.5}]' AS "jsonb_arr [JSONB]", '"str"' AS "jsonb_str [JSONB]","""
+    """ 'null' AS "jsonb_null [JSONB]", '{"b": 1, "a": 2}' AS "json_obj [JSON]","""
+    ' -244493.5 AS "iv_neg [INTERVAL]", 36720000 AS "iv_months [INTERVAL]",'
+    " '00:00:00.000' AS \"t_micro [TIME]\", x'deadbeef' AS \"by4 [BYTEA]\","
+    " x'' AS \"by_empty [BYTEA]\", 'b3c1f2a4-0000-4000-8000-00000000000a' AS \"u [UUID]\","
+    " '$12.50' AS \"money [MONEY]\", '192.168.0.1/24' AS \"ip [INET]\","
+    ' \'(1.5,2)\' AS "pt [POINT]", 32767 AS "i16 [SMALLINT]", 3.4028235e38 AS "f32_max [FLOAT4]"'
+)
 VIZ = ELSEWHERE.format("viz")
 LINKS = ELSEWHERE.format("links")
 
@@ -548,8 +564,8 @@ CASES: dict[str, Replay | Differs] = {
     "80-pg-duplicate-column-names-csv": Replay(
         lambda w: get_result(w, recorded_sql("80-pg-duplicate-column-names-csv"), "csv")
     ),
-    "81-pg-more-types-json": Differs("PostgreSQL-only types"),
-    "82-pg-more-types-csv": Differs("PostgreSQL-only types"),
+    "81-pg-more-types-json": Replay(lambda w: get_result(w, MORE_TYPES_SQL, "json")),
+    "82-pg-more-types-csv": Replay(lambda w: get_result(w, MORE_TYPES_SQL, "csv")),
     "83-pg-numeric-nan-job-failed": Differs("PostgreSQL-only types"),
     "84-pg-timetz-job-failed": Differs("PostgreSQL-only types"),
     "85-pg-empty-typed-result-json": Replay(
