@@ -44,7 +44,7 @@ class Replay:
     """``run(world)`` makes the requests and returns the answer to compare. ``columns``:
     the replay reproduces the recorded SELECT, so column types and row shapes are compared
     too. ``lengths``: lists hold as many items as the recorded ones (rows aside).
-    ``elsewhere``: the branch that serves it (viz)."""
+    ``elsewhere``: the work that will serve it (viz)."""
 
     run: Callable[[World], requests.Response]
     columns: bool = True
@@ -309,7 +309,6 @@ MORE_TYPES_SQL = (
     ' \'(1.5,2)\' AS "pt [POINT]", 32767 AS "i16 [SMALLINT]", 3.4028235e38 AS "f32_max [FLOAT4]"'
 )
 VIZ = ELSEWHERE.format("viz")
-LINKS = ELSEWHERE.format("links")
 
 CASES: dict[str, Replay | Differs] = {
     "01-auth-bad-key": Replay(lambda w: send(w, "GET", "/api/queries", "bad")),
