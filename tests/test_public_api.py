@@ -24,6 +24,7 @@ PUBLIC = {
     "decode_csv",
     "picker",
     "schema",
+    "plot",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",

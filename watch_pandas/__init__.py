@@ -45,6 +45,7 @@ __all__ = [
     "decode_csv",
     "picker",
     "schema",
+    "plot",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
@@ -82,6 +83,7 @@ _LAZY = {
     "read_watch_sweep": "_sweeps",
     "picker": "widgets",
     "schema": "_schema_browser",
+    "plot": "_plot",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
@@ -96,6 +98,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._files import read_feather, read_parquet, to_feather, to_parquet
     from ._links import read_watch_url
     from ._params import date_ranges
+    from ._plot import plot
     from ._progress import ProgressEvent
     from ._schema_browser import schema
     from ._sweeps import read_watch_sweep
