@@ -220,9 +220,28 @@ def test_without_ipywidgets_it_says_which_extra_to_install(lw, monkeypatch):
         _show(lw)
 
 
-def test_a_visualization_widget_view_is_its_frame_until_charts_are_drawn(monkeypatch):
+def test_a_visualization_widget_is_drawn_as_its_saved_visualization():
     body = sample_body("70-dashboard-with-widgets-by-id")
-    counter = Dashboard.from_json(body).widgets[1]
-    frame = pd.DataFrame({"total_price": [1.0, 2.0]})
-    monkeypatch.setitem(sys.modules, "watch_pandas._charts", None)  # no chart module
-    assert V.widget_view(counter, frame) is frame
+    board = Dashboard.from_json(body)
+    counter = next(
+        w for w in board.widgets if w.visualization and w.visualization.type == "COUNTER"
+    )
+    chart = next(w for w in board.widgets if w.visualization and w.visualization.type == "CHART")
+    frame = pd.DataFrame(
+        {"day": pd.to_datetime(["2024-01-01", "2024-01-02"]), "total_price": [1.0, 2.0],
+         "total_amount": [3.0, 4.0], "n": [1, 2]}
+    )  # fmt: skip
+    shown = V.widget_view(counter, frame)
+    assert type(shown).__name__ == "Counter" and shown is not frame
+    figure = V.widget_view(chart, frame)
+    assert figure.data and list(figure.data[0].x) == list(frame["day"])
+
+
+def test_without_plotly_a_chart_widget_is_its_table_with_a_line_naming_the_extra(monkeypatch):
+    board = Dashboard.from_json(sample_body("70-dashboard-with-widgets-by-id"))
+    chart = next(w for w in board.widgets if w.visualization and w.visualization.type == "CHART")
+    frame = pd.DataFrame({"day": ["2024-01-01"], "total_price": [1.0]})
+    monkeypatch.setitem(sys.modules, "plotly.graph_objects", None)  # import → ImportError
+    shown = V.widget_view(chart, frame)
+    assert shown.frame is frame
+    assert "watch-pandas[plot]" in shown.message

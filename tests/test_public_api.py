@@ -25,6 +25,7 @@ PUBLIC = {
     "picker",
     "schema",
     "show_dashboard",
+    "plot",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",

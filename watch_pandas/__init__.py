@@ -46,6 +46,7 @@ __all__ = [
     "picker",
     "schema",
     "show_dashboard",
+    "plot",
     "WatchClient",
     "ProgressEvent",
     "load_ipython_extension",
@@ -84,6 +85,7 @@ _LAZY = {
     "picker": "widgets",
     "schema": "_schema_browser",
     "show_dashboard": "_dashboard_view",
+    "plot": "_plot",
     "WatchClient": "_client",
     "ProgressEvent": "_progress",
     "load_ipython_extension": "magics",
@@ -99,6 +101,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from ._files import read_feather, read_parquet, to_feather, to_parquet
     from ._links import read_watch_url
     from ._params import date_ranges
+    from ._plot import plot
     from ._progress import ProgressEvent
     from ._schema_browser import schema
     from ._sweeps import read_watch_sweep

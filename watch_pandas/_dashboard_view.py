@@ -30,7 +30,6 @@ Decisions:
 from __future__ import annotations
 
 import html
-import importlib
 import logging
 import os
 import threading
@@ -136,25 +135,18 @@ def grid_cells(widgets: Sequence[Widget]) -> tuple[int, list[GridCell]]:
 
 
 def widget_view(widget: Widget, frame: pd.DataFrame) -> object:
-    """What a visualization widget shows for its frame: the one place that decides it.
-
-    The charts feature (``watch_pandas._charts.render(visualization, frame)``) draws charts,
-    counters, pivots and formatted tables where it is installed in this package; until then
-    (and for a widget without a visualization) the view is the frame's table.
+    """What a visualization widget shows for its frame: its saved visualization drawn as the
+    web UI draws it (:func:`watch_pandas._charts.render`); the frame's table for a widget
+    without one, and the table with one line naming the ``plot`` extra when plotly is missing.
     """
-    try:
-        # imported lazily: the charts module is optional here and loads plotly itself
-        charts = importlib.import_module(f"{__package__}._charts")
-    except ImportError:
-        return frame
-    raw = widget.raw.get("visualization")
-    if not isinstance(raw, Mapping):
-        return frame
-    from . import models
+    from ._charts import NotDrawn, render
 
-    model = getattr(models, "Visualization", None)  # the charts feature's dataclass
-    visualization = model.from_json(dict(raw)) if model is not None else dict(raw)
-    return charts.render(visualization, frame)
+    if widget.visualization is None:
+        return frame
+    try:
+        return render(widget.visualization, frame)
+    except ConfigError as exc:  # plotly is not installed (the plot extra)
+        return NotDrawn(widget.visualization, frame, reason=exc.message)
 
 
 # -- the parameters on top ---------------------------------------------------------------------

@@ -582,7 +582,10 @@ def _stamp(
     parameters: Mapping[str, Any],
     data_source: str | None = None,
 ) -> None:
-    """Record provenance in ``frame.attrs["watch"]`` (never the key)."""
+    """Record provenance in ``frame.attrs["watch"]`` (never the key); ``df.watch`` reads it."""
+    from ._plot import register_accessor
+
+    register_accessor()
     frame.attrs["watch"] = {
         "server": watch.url,
         "query_id": query.id if query else None,

@@ -18,6 +18,7 @@ __all__ = [
     "Column",
     "ResultMeta",
     "Query",
+    "Visualization",
     "DataSource",
     "SchemaTable",
     "SchemaColumn",
@@ -147,6 +148,43 @@ class ResultMeta:
 
 
 @dataclass(frozen=True)
+class Visualization:
+    """A saved visualization (docs/protocol.md#visualizations): ``type`` is the web UI's kind
+    (``CHART``, ``COUNTER``, ``TABLE``, ``PIVOT``, ...), ``options`` what its editor saved.
+
+    ``query_id`` is the query it draws: taken from an embedded ``query`` (a widget's
+    visualization), an explicit ``query_id``, or given by the caller (a query's own list and
+    the create/edit answers do not name it).
+    """
+
+    id: int
+    type: str
+    name: str
+    description: str = ""
+    options: dict[str, Any] = field(default_factory=dict)
+    query_id: int | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    @classmethod
+    def from_json(cls, obj: dict[str, Any], query_id: int | None = None) -> Visualization:
+        embedded = obj.get("query")
+        if isinstance(embedded, dict) and embedded.get("id") is not None:
+            query_id = int(embedded["id"])
+        elif obj.get("query_id") is not None:
+            query_id = int(obj["query_id"])
+        options = obj.get("options")
+        return cls(
+            id=int(obj["id"]),
+            type=str(obj.get("type") or "").upper(),
+            name=obj.get("name") or "",
+            description=obj.get("description") or "",
+            options=options if isinstance(options, dict) else {},
+            query_id=query_id,
+            raw=obj,
+        )
+
+
+@dataclass(frozen=True)
 class Query:
     """A saved query (docs/protocol.md#queries)."""
 
@@ -165,13 +203,16 @@ class Query:
     query_hash: str | None = None
     created_at: str | None = None
     api_key: str | None = field(default=None, repr=False)
+    # In the server's order (not by id); only GET /api/queries/<id> sends them.
+    visualizations: tuple[Visualization, ...] = field(default=(), repr=False)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> Query:
         options = obj.get("options") or {}
+        query_id = int(obj["id"])
         return cls(
-            id=int(obj["id"]),
+            id=query_id,
             name=obj.get("name") or "",
             query=obj.get("query") or "",
             data_source_id=obj.get("data_source_id"),
@@ -186,6 +227,11 @@ class Query:
             query_hash=obj.get("query_hash"),
             created_at=obj.get("created_at"),
             api_key=obj.get("api_key"),
+            visualizations=tuple(
+                Visualization.from_json(v, query_id=query_id)
+                for v in obj.get("visualizations") or ()
+                if isinstance(v, dict)
+            ),
             raw=obj,
         )
 
@@ -258,6 +304,7 @@ class Widget:
     text: str = ""
     restricted: bool = False
     parameter_mappings: dict[str, Any] = field(default_factory=dict, repr=False)
+    visualization: Visualization | None = field(default=None, repr=False)
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -276,6 +323,7 @@ class Widget:
             text=obj.get("text") or "",
             restricted=bool(obj.get("restricted", False)),
             parameter_mappings=options.get("parameterMappings") or {},
+            visualization=Visualization.from_json(viz) if viz and "id" in viz else None,
             raw=obj,
         )
 

@@ -7,8 +7,7 @@ and CSV formatting. Ids, timestamps and row values are not compared
 
 ``CASES`` has one entry per sample: a ``Replay`` (the requests that reproduce it) or a
 ``Differs`` (a difference kept on purpose, listed with its reason in docs/testing.md). A
-replay of a route another branch is adding is marked ``elsewhere=...``: a strict expected
-failure, so that it shows up as passing when that branch is merged.
+new route comes with its recorded sample here.
 """
 
 from __future__ import annotations
@@ -36,20 +35,16 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 RECORDING_ONLY = {"rows_total"}
 HEADERS = ("Content-Type", "Cache-Control", "Location")
 
-ELSEWHERE = "served by another branch ({})"
-
 
 @dataclass(frozen=True)
 class Replay:
     """``run(world)`` makes the requests and returns the answer to compare. ``columns``:
     the replay reproduces the recorded SELECT, so column types and row shapes are compared
-    too. ``lengths``: lists hold as many items as the recorded ones (rows aside).
-    ``elsewhere``: the work that will serve it (viz)."""
+    too. ``lengths``: lists hold as many items as the recorded ones (rows aside)."""
 
     run: Callable[[World], requests.Response]
     columns: bool = True
     lengths: bool = True
-    elsewhere: str | None = None
 
 
 @dataclass(frozen=True)
@@ -220,6 +215,10 @@ def viz_delete(world: World) -> requests.Response:
 
 
 def query_with_visualizations(world: World, query: str, samples: tuple[str, ...]) -> Any:
+    # other replays add visualizations to the same query: start again from its automatic Table
+    automatic, *others = send(world, "GET", query_path(world, query)).json()["visualizations"]
+    for vis in others:
+        send(world, "DELETE", f"/api/visualizations/{vis['id']}")
     for sample in samples:
         made = new_visualization(world, sample, query)
         assert made.status_code == 200, f"POST /api/visualizations answered {made.status_code}"
@@ -308,7 +307,6 @@ MORE_TYPES_SQL = (
     " '$12.50' AS \"money [MONEY]\", '192.168.0.1/24' AS \"ip [INET]\","
     ' \'(1.5,2)\' AS "pt [POINT]", 32767 AS "i16 [SMALLINT]", 3.4028235e38 AS "f32_max [FLOAT4]"'
 )
-VIZ = ELSEWHERE.format("viz")
 
 CASES: dict[str, Replay | Differs] = {
     "01-auth-bad-key": Replay(lambda w: send(w, "GET", "/api/queries", "bad")),
@@ -458,25 +456,36 @@ CASES: dict[str, Replay | Differs] = {
     "52-schema-python-source-job": Differs("no Python data source"),
     "53-schema-python-source-job-failed": Differs("no Python data source"),
     **{
-        sample: Replay(
-            lambda w, s=sample: new_visualization(w, s, "example daily prices"), elsewhere=VIZ
-        )
+        sample: Replay(lambda w, s=sample: new_visualization(w, s, "example daily prices"))
         for sample in VIZ_SAMPLES
     },
     "63-query-with-visualizations-daily": Replay(
         lambda w: query_with_visualizations(
-            w, "example daily prices", ("54-viz-create-chart-line", "59-viz-create-counter")
+            w,
+            "example daily prices",
+            (  # the recorded list's order (not by id)
+                "62-viz-create-details",
+                "56-viz-create-chart-area",
+                "58-viz-create-chart-scatter",
+                "59-viz-create-counter",
+                "61-viz-create-table-columns",
+                "54-viz-create-chart-line",
+            ),
         ),
-        elsewhere=VIZ,
     ),
     "64-query-with-visualizations-by-region": Replay(
         lambda w: query_with_visualizations(
-            w, "example monthly prices by region", ("57-viz-create-chart-pie",)
+            w,
+            "example monthly prices by region",
+            (
+                "55-viz-create-chart-column-stacked",
+                "57-viz-create-chart-pie",
+                "60-viz-create-pivot",
+            ),
         ),
-        elsewhere=VIZ,
     ),
-    "65-viz-edit": Replay(viz_edit, elsewhere=VIZ),
-    "66-viz-delete": Replay(viz_delete, elsewhere=VIZ),
+    "65-viz-edit": Replay(viz_edit),
+    "66-viz-delete": Replay(viz_delete),
     "67-widget-create-text": Replay(lambda w: new_widget(w, "67-widget-create-text", None)),
     "68-widget-create-visualization": Replay(
         lambda w: new_widget(
@@ -486,18 +495,15 @@ CASES: dict[str, Replay | Differs] = {
                 w, load_sample("68-widget-create-visualization")["body"]["visualization"]
             ),
         ),
-        elsewhere=VIZ,
     ),
     "69-widget-create-parameter-mappings": Replay(
         lambda w: new_widget(
             w, "69-widget-create-parameter-mappings", table_visualization(w, "demo params safe")
         )
     ),
-    "70-dashboard-with-widgets-by-id": Replay(
-        lambda w: overview_dashboard(w, legacy=False), elsewhere=VIZ
-    ),
+    "70-dashboard-with-widgets-by-id": Replay(lambda w: overview_dashboard(w, legacy=False)),
     "71-dashboard-with-widgets-by-slug-legacy": Replay(
-        lambda w: overview_dashboard(w, legacy=True), elsewhere=VIZ
+        lambda w: overview_dashboard(w, legacy=True)
     ),
     "72-share-query-result-csv-user-key": Replay(
         lambda w: send(
@@ -797,10 +803,7 @@ def test_every_sample_has_an_entry():
 def _params() -> list[Any]:
     out = []
     for name, case in CASES.items():
-        if isinstance(case, Replay) and case.elsewhere:
-            marks = [pytest.mark.xfail(strict=True, reason=case.elsewhere)]
-            out.append(pytest.param(name, case, marks=marks, id=name))
-        elif isinstance(case, Replay):
+        if isinstance(case, Replay):
             out.append(pytest.param(name, case, id=name))
     return out
 

@@ -127,6 +127,9 @@ def frame_from_table(table: pa.Table, meta: Mapping[str, Any]) -> pd.DataFrame:
     frame = pd.DataFrame(dict(enumerate(series)), index=index)
     frame.columns = pd.Index([column["name"] for column in meta["columns"]])
     frame.attrs["watch"] = dict(meta["attrs"])
+    from .._plot import register_accessor
+
+    register_accessor()  # df.watch.plot() on frames served from here too
     return frame
 
 

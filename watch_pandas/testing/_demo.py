@@ -18,6 +18,9 @@ Loaded by ``LocalWatch(demo=True)`` or ``lw.load_demo()``; ids are exposed by st
     ``"param_date_range"``, ``"param_datetime_range"``, ``"param_datetime_range_seconds"``,
     ``"large"`` (1,000,000 rows × 8 typed columns from a recursive CTE; not pre-run) and
     ``"failing"`` (fails with ``no such table: no_such_table``).
+``lw.demo.visualizations``
+    saved charts: ``"price_lines"`` and ``"volume_stacked"`` (price_history),
+    ``"volume_pivot"`` and ``"prices_table"`` (prices), ``"markets_counter"`` (markets).
 ``lw.demo.dashboards``
     ``"defi_overview"`` ("DeFi overview", slug ``defi-overview``) with widgets for markets,
     prices, positions and price_history; ``"defi_report"`` ("DeFi market report", slug
@@ -168,6 +171,7 @@ class Demo:
     queries: dict[str, int] = field(default_factory=dict)
     dashboards: dict[str, int] = field(default_factory=dict)
     dashboard_slugs: dict[str, str] = field(default_factory=dict)
+    visualizations: dict[str, int] = field(default_factory=dict)
 
 
 def load_demo(lw: LocalWatch) -> Demo:
@@ -336,6 +340,9 @@ def load_demo(lw: LocalWatch) -> Demo:
         "price_history",
     ):
         lw.refresh_query(q[key])
+    from ._demo_charts import add_demo_visualizations
+
+    demo.visualizations.update(add_demo_visualizations(lw, q))
     demo.dashboards["defi_overview"] = lw.add_dashboard(
         "DeFi overview",
         query_ids=[q["markets"], q["prices"], q["positions"], q["price_history"]],

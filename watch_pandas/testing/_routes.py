@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from werkzeug.routing import BaseConverter, Map, Rule
 from werkzeug.wrappers import Response
 
-from ._handlers import dashboards, meta, queries, results, widgets
+from ._handlers import dashboards, meta, queries, results, visualizations, widgets
 
 # handler(backend, request, caller, **url_values)
 Handler = Callable[..., Response]
@@ -83,6 +83,11 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/api/query_results/<id:result_id>.<ext>", results.result_get),
     Route("GET", "/api/jobs/<job_id>", results.job_get),
     Route("DELETE", "/api/jobs/<job_id>", results.job_cancel),
+    Route("POST", "/api/visualizations", visualizations.visualization_create),
+    Route("POST", "/api/visualizations/<id:visualization_id>", visualizations.visualization_edit),
+    Route(
+        "DELETE", "/api/visualizations/<id:visualization_id>", visualizations.visualization_delete
+    ),
     Route("GET", "/api/dashboards", dashboards.dashboards_list),
     Route("POST", "/api/dashboards", dashboards.dashboard_create),
     Route("GET", "/api/dashboards/my", dashboards.dashboards_my),

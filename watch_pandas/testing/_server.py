@@ -207,6 +207,23 @@ class LocalWatch:
             raise KeyError(f"no query with id {query_id}")
         return str(query["api_key"])
 
+    def add_visualization(
+        self,
+        query_id: int,
+        type: str,
+        name: str,
+        options: dict[str, Any] | None = None,
+        description: str = "",
+    ) -> int:
+        """Save a visualization of a query (``type`` as the web UI names it: ``CHART``,
+        ``COUNTER``, ``TABLE``, ``PIVOT``...; ``options`` as its editor saves them); returns
+        its id."""
+        query = self._backend.store.get("queries", int(query_id))
+        if query is None:
+            raise KeyError(f"no query with id {query_id}")
+        vis = self._backend.add_visualization(query, type, name, options, description)
+        return int(vis["id"])
+
     def add_dashboard(
         self, name: str, query_ids: Iterable[int] = (), published: bool = True
     ) -> int:

@@ -11,13 +11,14 @@ from .dashboards import Dashboards
 from .execution import Execution
 from .queries import Queries
 from .schema import Schemas
+from .visualizations import Visualizations
 
 SERIALIZE_STORED = "stored"
 SERIALIZE_PER_REQUEST = "per-request"
 SERIALIZE_MODES = (SERIALIZE_STORED, SERIALIZE_PER_REQUEST)
 
 
-class Backend(Queries, Dashboards, Execution, Schemas):
+class Backend(Visualizations, Queries, Dashboards, Execution, Schemas):
     """Users and keys, data sources, queries, results and jobs, dashboards of one server,
     and the server-wide switches the HTTP layer reads."""
 
