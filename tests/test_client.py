@@ -111,8 +111,8 @@ PUBLIC_METHODS = {
     "get_queries_page", "get_query", "get_schema", "get_result", "get_server_version",
     "is_query_key_for",
     "key_kind", "list_dashboards", "list_data_sources", "list_queries", "listed_data_sources",
-    "open_result", "post_query_results", "query_url", "resolve_data_source", "stream_result",
-    "with_result",
+    "open_result", "post_query_results", "query_url", "resolve_data_source", "save_query",
+    "stream_result", "with_result",
 }  # fmt: skip
 
 

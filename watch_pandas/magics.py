@@ -51,7 +51,9 @@ if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
     from IPython.core.interactiveshell import InteractiveShell
 
+    from ._client import WatchClient
     from ._completion import WatchCompleter
+    from .models import Query
 
 __all__ = [
     "WatchMagic",
@@ -105,7 +107,27 @@ def _cell_parser() -> MagicArgumentParser:
     )
     parser.add_argument("--params", metavar="EXPR", help="a dict expression, e.g. $my_params")
     _add_output(parser)
+    parser.add_argument(
+        "--save",
+        metavar="NAME",
+        help="after a successful run, save the cell as your query NAME (created, or updated "
+        "if you have one of that name); parameters are inferred from the values given",
+    )
+    parser.add_argument(
+        "--save-id", type=_query_id, metavar="ID", help="with --save: update query ID instead"
+    )
+    parser.add_argument("--publish", action="store_true", help="with --save: publish the query")
+    parser.add_argument(
+        "--tag", action="append", metavar="TAG", help="with --save: a tag (repeat for more)"
+    )
     return parser
+
+
+def _query_id(text: str) -> int:
+    """``--save-id`` for the parser: a positive query id."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a query id like 42, not {text!r}")
+    return int(text)
 
 
 def _add_output(parser: MagicArgumentParser) -> None:
@@ -191,12 +213,16 @@ class WatchMagic(Magics):
 
             %%watch [VAR] [--data-source ID|NAME] [--max-age S] [--param NAME=VALUE ...]
                     [--params EXPR] [--output pandas|arrow|polars]
+                    [--save NAME [--save-id ID] [--publish] [--tag TAG ...]]
 
         Line magic (saved query)::
 
             %watch QUERY_ID [VAR] [NAME=VALUE ...] [--max-age S] [--interactive]
                    [--output pandas|arrow|polars]
             %watch LINK [VAR] [NAME=VALUE ...] [--max-age S] [--output ...]
+
+        ``--save NAME`` saves the cell as your query ``NAME`` once it ran (a failing cell
+        saves nothing) and prints its link; the frame is assigned as usual (docs/jupyter.md).
 
         ``LINK`` is a result, query or dashboard link (:func:`watch_pandas.read_watch_url`);
         the configured key is sent only to ``WatchMagic.url``'s server.
@@ -258,6 +284,16 @@ class WatchMagic(Magics):
     _completer: WatchCompleter | None = None
 
     @property
+    def _saved_queries(self) -> dict[tuple[str, str], Query]:
+        """(server, name) → the query a ``--save`` of this session last saved there, so the
+        next save of the cell notices someone else's change in between."""
+        if self._saved is None:
+            self._saved = {}
+        return self._saved
+
+    _saved: dict[tuple[str, str], Query] | None = None
+
+    @property
     def _ipython(self) -> InteractiveShell:
         """The shell these magics serve (``Magics.shell`` is typed Optional)."""
         if self.shell is None:  # only a WatchMagic built by hand, outside IPython
@@ -273,6 +309,10 @@ class WatchMagic(Magics):
     def _cell(self, line: str, sql: str):
         args = _parse(_CELL_PARSER, line)
         var = _check_var(args.var, _CELL)
+        if args.save is None and (args.save_id is not None or args.publish or args.tag):
+            raise UsageError("%%watch: --save-id, --publish and --tag go with --save NAME.")
+        if args.save is not None and not args.save.strip():
+            raise UsageError("%%watch: --save needs the query's name, e.g. --save 'Daily volume'.")
         if not sql.strip():
             raise UsageError("%%watch: the cell is empty; write the SQL below the %%watch line.")
         source = args.data_source if args.data_source is not None else self.data_source
@@ -287,22 +327,67 @@ class WatchMagic(Magics):
         from ._api import run_sql
 
         with self._client() as client:
-            frame = self._guarded(
-                lambda: run_sql(
-                    sql,
-                    source,
-                    params,
-                    max_age=self._max_age(args.max_age, unset=0),
-                    timeout=self.timeout,
-                    dtype_backend=self.dtype_backend,
-                    progress=None if self.progress else False,
-                    client=client,
-                    output=args.output,
-                ),
-                link=None,
-                var=var,
+            try:
+                frame = self._guarded(
+                    lambda: run_sql(
+                        sql,
+                        source,
+                        params,
+                        max_age=self._max_age(args.max_age, unset=0),
+                        timeout=self.timeout,
+                        dtype_backend=self.dtype_backend,
+                        progress=None if self.progress else False,
+                        client=client,
+                        output=args.output,
+                    ),
+                    link=None,
+                    var=var,
+                )
+            except (UsageError, WatchMagicError) as exc:
+                if args.save is None:
+                    raise
+                # run first, save on success: SQL that does not run is not saved
+                raise type(exc)(f"{exc} The cell was not saved as a query.") from exc.__cause__
+            shown = self._hand_over(frame, var)
+            if args.save is not None:
+                self._save(client, sql, source, params, args, var)
+        return shown
+
+    def _save(
+        self,
+        client: WatchClient,
+        sql: str,
+        source: int | str,
+        params: dict[str, Any],
+        args: argparse.Namespace,
+        var: str | None,
+    ) -> None:
+        """Save the cell that just ran as a query and print its link (docs/jupyter.md)."""
+        name: str = args.save
+        key = (client.url, name)
+        saved_before = self._saved_queries
+        target: int | Query | None = (
+            args.save_id if args.save_id is not None else saved_before.get(key)
+        )
+        try:
+            saved = client.save_query(
+                sql,
+                name,
+                source,
+                parameters=params,
+                tags=args.tag,
+                publish=args.publish,
+                query=target,
             )
-        return self._hand_over(frame, var)
+        except WatchError as exc:
+            saved_before.pop(key, None)  # told of it, running the cell again saves over it
+            kept = f"the frame was assigned to {var}" if var else "the frame was read"
+            message = f"%%watch: {kept}, but the cell was not saved as a query: {_one_line(exc)}"
+            if isinstance(exc, _USER_MISTAKES):
+                raise UsageError(message) from None
+            raise WatchMagicError(message) from exc
+        saved_before[key] = saved
+        print(f"Saved as query {saved.id} ({saved.name!r}): {client.query_url(saved.id)}/source")
 
     def _line(self, line: str):
         args = _parse(_LINE_PARSER, line)

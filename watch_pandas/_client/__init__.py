@@ -9,9 +9,10 @@ sent, or after a 429. Every HTTP or transport failure is raised as an
 
 :class:`WatchClient` is composed from one class per resource, each in its own module: ``_base``
 (session, key auth, ``_request``), ``_queries``, ``_execution`` (runs, jobs and results),
-``_dashboards`` (with the v8/v9 route probing), ``_meta`` (data sources, config, version) and
-``_schema`` (a data source's tables). What a client learns from the server after construction (the
-key's kind, the dashboard generation, the data sources listed) is lock-guarded or replaced whole,
+``_dashboards`` (with the v8/v9 route probing), ``_meta`` (data sources, config, version),
+``_schema`` (a data source's tables) and ``_save`` (SQL saved as a query). What a client
+learns from the server after construction (the key's kind, the dashboard generation, the data
+sources listed, the queries it read) is lock-guarded or replaced whole,
 so one client may be shared by threads. The transport lives in :mod:`watch_pandas._http`, the per-
 thread :func:`deadline` in :mod:`watch_pandas._deadline`, result bodies (:class:`ResultBody`,
 :class:`ExecutionResponse`) in :mod:`watch_pandas._body`; this package re-exports those names.
@@ -25,6 +26,7 @@ from ._args import RESULT_FORMATS
 from ._dashboards import DashboardsAPI
 from ._execution import ExecutionAPI
 from ._queries import QueriesAPI
+from ._save import SaveAPI
 from ._schema import SchemaAPI
 
 __all__ = [
@@ -38,7 +40,7 @@ __all__ = [
 ]
 
 
-class WatchClient(SchemaAPI, QueriesAPI, ExecutionAPI, DashboardsAPI):
+class WatchClient(SaveAPI, SchemaAPI, QueriesAPI, ExecutionAPI, DashboardsAPI):
     """A connection to one Watch (Redash) server.
 
     ``url``/``api_key``/``profile`` are resolved by :func:`watch_pandas._config.resolve_config`.

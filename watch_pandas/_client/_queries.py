@@ -1,7 +1,14 @@
-"""Saved queries: list, read, create, edit, archive, and their dropdown parameter options."""
+"""Saved queries: list, read, create, edit, archive, and their dropdown parameter options.
+
+The client remembers what each query it read, created or edited looked like (its
+:func:`content`), so that saving over it later can tell whether someone else changed it in
+between (:mod:`watch_pandas._client._save`).
+"""
 
 from __future__ import annotations
 
+import json
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
@@ -12,14 +19,52 @@ from ..models import Page, Query
 from ._args import as_id
 from ._base import BaseClient
 
+# What a user edits: a difference here between two reads means someone saved in between.
+# Not updated_at or latest_query_data_id, which change without an edit of the query.
+_CONTENT = (
+    "name",
+    "query",
+    "data_source_id",
+    "options",
+    "tags",
+    "description",
+    "schedule",
+    "is_draft",
+    "is_archived",
+    "version",
+)
+
 
 def query_url(server: str, query_id: int | str) -> str:
     """The human link to query ``query_id`` of ``server`` (a normalised URL) in the web UI."""
     return f"{server}/queries/{as_id(query_id, 'query_id')}"
 
 
+def content(query: Query) -> str:
+    """What a user can change in ``query``, comparable between two reads."""
+    return json.dumps({key: query.raw.get(key) for key in _CONTENT}, sort_keys=True, default=str)
+
+
 class QueriesAPI(BaseClient):
     """``/api/queries``: reading a query also settles an ``"auto"`` key's kind."""
+
+    def _init_state(self) -> None:
+        super()._init_state()
+        self._seen_lock = threading.Lock()
+        # query id → (content, version) as this client last read or saved it; never the
+        # query object, which holds the query's API key
+        self._seen: dict[int, tuple[str, int | None]] = {}
+
+    def _remember(self, query: Query) -> Query:
+        with self._seen_lock:
+            self._seen[query.id] = (content(query), query.version)
+        return query
+
+    def _last_seen(self, query_id: int) -> tuple[str, int | None] | None:
+        """Query ``query_id``'s content and version as this client last read, created or
+        edited it, or None (no request)."""
+        with self._seen_lock:
+            return self._seen.get(query_id)
 
     def query_url(self, query_id: int | str) -> str:
         """The human link to a query in the web UI (no key)."""
@@ -55,7 +100,7 @@ class QueriesAPI(BaseClient):
         data = self._json("GET", f"queries/{qid}", what=f"query {qid}", query_id=qid)
         query = wire_model(Query.from_json, data, "a query")
         self._record_key_kind(query)
-        return query
+        return self._remember(query)
 
     def create_query(
         self,
@@ -85,7 +130,7 @@ class QueriesAPI(BaseClient):
         created = wire_model(Query.from_json, self._json("POST", "queries", body=body), "a query")
         if publish:
             return self.edit_query(created.id, version=created.version, is_draft=False)
-        return created
+        return self._remember(created)
 
     def edit_query(
         self, query_id: int | str, *, version: int | None = None, **fields: Any
@@ -99,7 +144,7 @@ class QueriesAPI(BaseClient):
         if version is not None:
             body["version"] = version
         data = self._json("POST", f"queries/{qid}", body=body, what=f"query {qid}", query_id=qid)
-        return wire_model(Query.from_json, data, "a query")
+        return self._remember(wire_model(Query.from_json, data, "a query"))
 
     def archive_query(self, query_id: int | str) -> None:
         """Archive a saved query (``DELETE /api/queries/<id>``)."""

@@ -48,6 +48,7 @@ Modules, one job each:
 - :mod:`._dates`: date points parsed and formatted; :mod:`._dynamic`: ``d_...`` tokens;
 - :mod:`._given`: ``params`` mappings and ``NAME=VALUE`` pairs; :mod:`._keys`: cache keys;
 - :mod:`._adhoc`: ad-hoc SQL placeholders (no definitions);
+- :mod:`._infer`: definitions for a query saved from ad-hoc SQL (:func:`infer_definitions`);
 - :mod:`._ranges`: a date range split into consecutive parts (:func:`date_ranges`);
 - :mod:`._common`: the type tables, tokens and message helpers they share.
 """
@@ -59,6 +60,7 @@ from ._common import DATE_TYPES, DYNAMIC_DATE_TOKENS, DYNAMIC_RANGE_TOKENS, RANG
 from ._definitions import MultiValues, ParameterDefinition, parse_definitions
 from ._dynamic import resolve_dynamic
 from ._given import as_params, collect_pairs
+from ._infer import infer_definitions
 from ._keys import cache_key
 from ._ranges import date_ranges
 from ._resolve import check_dropdown_values, resolve_parameters
@@ -79,6 +81,7 @@ __all__ = [
     "placeholders",
     "adhoc_parameters",
     "adhoc_params_hint",
+    "infer_definitions",
     "DYNAMIC_DATE_TOKENS",
     "DYNAMIC_RANGE_TOKENS",
     "DATE_TYPES",
