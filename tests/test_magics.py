@@ -102,6 +102,18 @@ def test_cell_data_source_by_id(ip, server):
     assert frame["x"].tolist() == [7]
 
 
+@pytest.mark.parametrize("kind", ["name", "id"])
+def test_cell_data_source_from_a_dollar_variable(ip, server, kind):
+    ip.user_ns["SOURCE"] = "db" if kind == "name" else server.source_id
+    frame = ip.run_cell_magic("watch", "--data-source $SOURCE", "SELECT 7 AS x")
+    assert frame["x"].tolist() == [7]
+
+
+def test_an_undefined_dollar_data_source_names_the_variable(ip):
+    with pytest.raises(UsageError, match=r"\$NOPE is not defined"):
+        ip.run_cell_magic("watch", "--data-source $NOPE", "SELECT 7 AS x")
+
+
 def test_param_dollar_variable_keeps_its_python_value(ip):
     ip.user_ns["start"] = date(2024, 3, 5)
 

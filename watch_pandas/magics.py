@@ -316,6 +316,8 @@ class WatchMagic(Magics):
         if not sql.strip():
             raise UsageError("%%watch: the cell is empty; write the SQL below the %%watch line.")
         source = args.data_source if args.data_source is not None else self.data_source
+        if isinstance(source, str):
+            source = self._value(source, _CELL)  # --data-source $name: the variable's value
         if source is None or source == "":
             raise UsageError(
                 "%%watch: no data source; pass --data-source ID|NAME or set "
