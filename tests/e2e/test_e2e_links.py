@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import requests
 
-from watch_pandas import AuthError, WatchClient, read_watch_url
+from watch_pandas import AuthError, NotFoundError, WatchClient, read_watch_url
 from watch_pandas.testing import LocalWatch
 
 
@@ -121,6 +121,21 @@ def test_a_wrong_key_in_a_link_is_an_auth_error_without_the_key(lw):
     with pytest.raises(AuthError) as caught:
         read_watch_url(f"{lw.url}/queries/{qid}?api_key=WRONG-KEY-123", progress=False)
     assert "WRONG-KEY-123" not in str(caught.value)
+
+
+def test_a_result_of_another_query_says_the_ids_do_not_belong_together(lw):
+    # With a query key the server refuses a result whose query hash is not the query's own
+    # ("No cached result"); running the query again would not help, so it must not say so.
+    qid, other = lw.demo.queries["prices"], lw.demo.queries["markets"]
+    foreign = latest_result_id(lw, other)
+    api_key = lw.query_key(qid)
+    link = f"{lw.url}/api/queries/{qid}/results/{foreign}.json?api_key={api_key}"
+    with pytest.raises(NotFoundError) as caught:
+        read_watch_url(link, progress=False, cache=False)
+    message = str(caught.value)
+    assert f"result {foreign}" in message and f"query {qid}" in message
+    assert f"/api/queries/{qid}/results.json" in message  # the form that reads its latest
+    assert "max_age=0" not in message and api_key not in message
 
 
 def test_a_query_page_link_with_parameters_equals_the_same_read(lw, read):

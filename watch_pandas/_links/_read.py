@@ -13,7 +13,7 @@ from .. import _read as _read
 from .._config import normalize_url, resolve_config
 from .._deadline import deadline
 from .._progress import Progress, progress_listeners
-from ..errors import AuthError, ConfigError, ForbiddenError
+from ..errors import AuthError, ConfigError, ForbiddenError, NotFoundError
 
 if TYPE_CHECKING:  # pragma: no cover
     from .._client import WatchClient
@@ -262,7 +262,8 @@ def _key_for(
 
 class _explained:
     """Re-word an :class:`AuthError` from reading ``link`` (never with the key): a result
-    link refused to a query key, or a key in the link the server did not accept."""
+    link refused to a query key, or a key in the link the server did not accept; and the
+    "no cached result" answer to a query's result link whose result belongs to another query."""
 
     def __init__(self, link: WatchLink, from_link: bool) -> None:
         self.link = link
@@ -272,6 +273,15 @@ class _explained:
         return None
 
     def __exit__(self, kind: object, exc: BaseException | None, tb: object) -> None:
+        if isinstance(exc, NotFoundError) and self.link.kind == "query_result":
+            qid, rid = self.link.query_id, self.link.result_id
+            raise NotFoundError(
+                f"{self.link.display}: the server has no result {rid} of query {qid} for this "
+                f"key. A query API key reads only results of its own query, so result {rid} "
+                "is another query's (or no longer kept): the link's query id and result id do "
+                f"not belong together. The query's latest result is at "
+                f"/api/queries/{qid}/results.json."
+            ) from None
         if not isinstance(exc, AuthError) or isinstance(exc, ForbiddenError):
             return None
         where = "the key in this link" if self.from_link else "the key"
