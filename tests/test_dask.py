@@ -153,3 +153,72 @@ def test_without_dask_the_error_names_the_extra(lw, monkeypatch):
     with pytest.raises(ImportError, match=r'pip install "watch-pandas\[dask\]"'):
         wdask.read_watch_sweep(lw.query, GRID, url=lw.url, api_key=lw.admin_key)
     assert lw.counters.requests() == 0
+
+
+# price_history's rows: 2024-03-25..2024-04-30 have rows, May 2024 none. Its ``symbol`` column
+# is untyped text, ``updated_at_tz`` a datetime whose UTC zone only values show.
+WITH_ROWS = date_ranges("2024-03-25", "2024-04-30", "MS")
+NO_ROWS = date_ranges("2024-05-01", "2024-05-10", "MS")
+
+
+def history(lw, grid, dask=True, **kw):
+    read = wdask.read_watch_sweep if dask else read_watch_sweep
+    if not dask:
+        kw["progress"] = False
+    return read(lw.demo.queries["price_history"], grid, url=lw.url, api_key=lw.admin_key, **kw)
+
+
+def assert_partitions_match_meta(ddf) -> list[pd.DataFrame]:
+    parts = [ddf.get_partition(i).compute(scheduler="sync") for i in range(ddf.npartitions)]
+    for part in parts:
+        assert list(part.columns) == list(ddf._meta.columns)
+        assert part.dtypes.tolist() == ddf._meta.dtypes.tolist()
+    return parts
+
+
+@pytest.mark.parametrize("convert_string", [None, True, False])
+def test_multi_value_parameters_stay_tuples_whatever_dasks_string_conversion(lw, convert_string):
+    import dask
+
+    grid = {"period": WITH_ROWS, "symbols": [["WETH"], ["DAI", "USDC"]]}
+    expected = history(lw, grid, dask=False)
+    with dask.config.set({"dataframe.convert-string": convert_string}):  # None: Dask's default
+        ddf = history(lw, grid)
+        got = ddf.compute(scheduler="sync")
+    assert set(map(type, got["symbols"])) == {tuple}  # not their repr as text
+    assert set(got["symbols"]) == {("WETH",), ("DAI", "USDC")}
+    assert ddf.dtypes.tolist() == expected.dtypes.tolist()
+    pd.testing.assert_frame_equal(got.reset_index(drop=True), pd.DataFrame(expected))
+    assert_partitions_match_meta(ddf)
+
+
+def test_every_partition_matches_meta_a_part_without_rows_too(lw):
+    ddf = history(lw, {"period": WITH_ROWS + NO_ROWS})
+    assert "UTC" in str(ddf.dtypes["updated_at_tz"])
+    parts = assert_partitions_match_meta(ddf)
+    assert len(parts[-1]) == 0
+    paris = ddf["updated_at_tz"].dt.tz_convert("Europe/Paris").compute(scheduler="sync")
+    assert str(paris.dtype) == "datetime64[ms, Europe/Paris]"
+    expected = history(lw, {"period": WITH_ROWS + NO_ROWS}, dask=False)
+    pd.testing.assert_frame_equal(
+        ddf.compute(scheduler="sync").reset_index(drop=True), pd.DataFrame(expected)
+    )
+
+
+def test_meta_comes_from_the_first_part_with_rows(lw):
+    ddf = history(lw, {"period": NO_ROWS + WITH_ROWS})
+    assert "UTC" in str(ddf.dtypes["updated_at_tz"]) and str(ddf.dtypes["symbol"]) != "object"
+    parts = assert_partitions_match_meta(ddf)
+    assert len(parts[0]) == 0 and len(parts[1]) > 0
+
+
+@pytest.mark.parametrize("output", ["arrow", "polars"])
+def test_output_other_than_pandas_is_a_config_error_before_any_request(lw, output):
+    lw.counters.reset()
+    with pytest.raises(ConfigError, match="pandas partitions"):
+        wdask.read_watch_sweep(lw.query, GRID, url=lw.url, api_key=lw.admin_key, output=output)
+    with pytest.raises(ConfigError, match="output must be"):
+        wdask.read_watch_sweep(lw.query, GRID, url=lw.url, api_key=lw.admin_key, output="xlsx")
+    assert lw.counters.requests() == 0
+    ddf = wdask.read_watch_sweep(lw.query, GRID, url=lw.url, api_key=lw.admin_key, output="pandas")
+    assert ddf.npartitions == 4

@@ -162,3 +162,63 @@ def test_unknown_output_is_refused_with_the_choices(bad: object) -> None:
 def test_pandas_output_is_the_frame_itself() -> None:
     frame = _frame("integer", [1])
     assert _output.convert(frame, "pandas") is frame
+
+
+def test_tuples_are_arrow_lists_and_mixed_or_nested_tuples_json() -> None:
+    frame = pd.DataFrame(
+        {
+            "names": pd.Series([("WETH",), None, ("DAI", "USDC")], dtype=object),
+            "ids": pd.Series([(1, 2), (3,), ()], dtype=object),
+            "mixed": pd.Series([("a", 1), ("b",), None], dtype=object),
+        }
+    )
+    table = _output.to_arrow(frame)
+    assert table.schema.field("names").type == pa.list_(pa.string())
+    assert table.column("names").to_pylist() == [["WETH"], None, ["DAI", "USDC"]]
+    assert table.schema.field("ids").type == pa.list_(pa.int64())
+    assert table.column("ids").to_pylist() == [[1, 2], [3], []]
+    assert table.schema.field("mixed").metadata == {_output.TYPE_KEY: b"json"}
+    assert table.column("mixed").to_pylist() == ['["a", 1]', '["b"]', None]
+
+
+# Every server column type: the column of an empty result has the type of a non-empty one's
+# (a datetime's zone and an untyped column's type come from values only: not compared),
+# fresh and from the local cache.
+SERVER_TYPES = "i INTEGER, f DOUBLE PRECISION, b BOOLEAN, s VARCHAR(8), d DATE, ts TIMESTAMP"
+
+
+@pytest.mark.parametrize("output", ["numpy_nullable", "pyarrow", "arrow", "polars"])
+def test_an_empty_result_has_the_types_of_a_non_empty_one_for_every_server_type(
+    local_watch, output, tmp_path
+) -> None:
+    import watch_pandas as wp
+
+    source = local_watch.add_data_source("pg", typed=True)
+    local_watch.execute_sql(
+        source,
+        f"CREATE TABLE t (k INTEGER, {SERVER_TYPES}); INSERT INTO t VALUES "
+        "(1, 1, 1.5, 1, 'a', '2024-01-02', '2024-01-02 03:04:05');",
+    )
+    query = local_watch.add_query(
+        "SELECT i, f, b, s, d, ts FROM t WHERE k = {{ k }}",
+        source,
+        parameters=[{"name": "k", "title": "k", "type": "number", "value": 1}],
+    )
+    kw: dict[str, Any] = {"url": local_watch.url, "api_key": local_watch.admin_key}
+    kw["cache_dir"] = tmp_path
+    kw.update({"output": output} if output in ("arrow", "polars") else {"dtype_backend": output})
+
+    def type_names(result: Any) -> list[str]:
+        if output == "arrow":
+            return [str(field.type) for field in result.schema]
+        if output == "polars":
+            return [str(t) for t in result.schema.values()]
+        return [str(t) for t in result.dtypes]
+
+    def types(k: int) -> list[str]:
+        fresh = wp.read_watch_query(query, {"k": k}, max_age=0, progress=False, **kw)
+        cached = wp.read_watch_query(query, {"k": k}, progress=False, **kw)
+        assert type_names(cached) == type_names(fresh)
+        return type_names(fresh)
+
+    assert types(2) == types(1)

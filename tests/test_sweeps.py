@@ -318,3 +318,101 @@ def test_a_multi_value_parameter_is_a_column_of_tuples_that_groups(lw):
     sizes = frame.groupby("symbols", sort=False).size()
     assert list(sizes.index) == [("WETH",), ("WETH", "DAI")]
     assert sizes.iloc[1] == 2 * sizes.iloc[0]
+
+
+# --------------------------------------------------------------------------- dtypes, output
+
+# price_history's rows: 2024-03-25..2024-04-30 have rows; May 2024 and 2030 have none. Its
+# ``symbol`` column is untyped text (a string dtype only from values) and ``updated_at_tz`` a
+# datetime whose UTC zone only values show.
+WITH_ROWS = date_ranges("2024-03-25", "2024-04-30", "MS")
+NO_ROWS = date_ranges("2024-05-01", "2024-05-10", "MS")
+NO_ROWS_EARLY = [{"start": "2020-01-01", "end": "2020-01-31"}]
+
+
+def history_sweep(lw, periods, **kw):
+    return read_watch_sweep(
+        lw.demo.queries["price_history"],
+        {"period": periods},
+        url=lw.url,
+        api_key=lw.admin_key,
+        progress=False,
+        **kw,
+    )
+
+
+@pytest.mark.parametrize("backend", ["numpy_nullable", "pyarrow"])
+def test_a_part_with_no_rows_does_not_change_the_dtypes_of_the_parts_with_rows(lw, backend):
+    full = history_sweep(lw, WITH_ROWS, dtype_backend=backend)
+    assert "UTC" in str(full.dtypes["updated_at_tz"])  # what the values show
+    assert str(full.dtypes["symbol"]) != "object"
+
+    mixed = history_sweep(lw, NO_ROWS_EARLY + WITH_ROWS + NO_ROWS, dtype_backend=backend)
+    assert dict(mixed.dtypes) == dict(full.dtypes)
+    pd.testing.assert_frame_equal(mixed, full)
+    assert [part["part"] for part in mixed.attrs["watch"]["parts"]] == [0, 1, 2, 3]
+
+
+def test_the_sweep_of_parts_without_rows_keeps_the_result_columns(lw):
+    frame = history_sweep(lw, NO_ROWS_EARLY + NO_ROWS)
+    assert len(frame) == 0
+    assert list(frame.columns[:2]) == ["period_start", "period_end"]
+    assert "updated_at_tz" in frame.columns and frame.dtypes["period_start"].kind == "M"
+
+
+def test_output_arrow_is_the_pyarrow_sweep_as_a_table_with_its_provenance(lw):
+    import json
+
+    pa = pytest.importorskip("pyarrow")
+    periods = WITH_ROWS + NO_ROWS
+    table = history_sweep(lw, periods, output="arrow")
+    assert isinstance(table, pa.Table)
+    frame = history_sweep(lw, periods, dtype_backend="pyarrow")
+    assert table.column_names == list(frame.columns)
+    assert table.num_rows == len(frame)
+    assert table.schema.field("updated_at_tz").type == pa.timestamp("ms", tz="UTC")
+    assert table.schema.field("symbol").type == pa.string()
+    watch = json.loads(table.schema.metadata[b"watch"])
+    assert watch["swept"] == ["period"] and len(watch["parts"]) == 3
+    assert lw.admin_key not in table.schema.metadata[b"watch"].decode()
+
+
+def test_output_polars_is_the_arrow_table_as_a_polars_frame(lw):
+    pl = pytest.importorskip("polars")
+    frame = history_sweep(lw, WITH_ROWS, output="polars")
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.schema["updated_at_tz"] == pl.Datetime("ms", "UTC")
+    assert frame.schema["symbol"] == pl.String
+    assert frame.height == len(history_sweep(lw, WITH_ROWS))
+
+
+def test_a_multi_value_parameter_is_a_list_column_in_arrow_and_polars(lw):
+    pa = pytest.importorskip("pyarrow")
+    pl = pytest.importorskip("polars")
+    grid = {"symbols": [["WETH"], ["WETH", "DAI"]]}
+    query = lw.demo.queries["price_history"]
+    kw = {"url": lw.url, "api_key": lw.admin_key, "progress": False}
+    table = read_watch_sweep(query, grid, output="arrow", **kw)
+    assert table.schema.field("symbols").type == pa.list_(pa.string())
+    assert table.column("symbols")[0].as_py() == ["WETH"]
+    frame = read_watch_sweep(query, grid, output="polars", **kw)
+    assert frame.schema["symbols"] == pl.List(pl.String)
+
+
+def test_a_bad_output_is_a_config_error_before_any_request(lw):
+    with pytest.raises(ConfigError, match="output must be"):
+        sweep(lw, {"chain": CHAINS}, output="excel")
+    assert lw.counters.requests() == 0
+
+
+def test_with_output_arrow_failed_parts_are_in_the_warning_and_the_provenance(lw):
+    import json
+
+    lw.fail_query("'arbitrum'")
+    with pytest.warns(RuntimeWarning, match="1 of 2 parts failed"):
+        table = sweep(lw, {"chain": CHAINS}, output="arrow")
+    failed = json.loads(table.schema.metadata[b"watch"])["failed"]
+    assert list(failed) == ["chain=arbitrum"]
+    with pytest.raises(SweepError) as info:
+        sweep(lw, {"chain": CHAINS}, output="arrow", errors="raise")
+    assert info.value.frame.num_rows == sweep(lw, {"chain": ["ethereum"]}).shape[0]

@@ -12,6 +12,8 @@ Columns pandas keeps as ``object`` (docs/arrow.md says why each) become:
   else their decimal text; the field metadata ``watch_pandas.type`` says ``bigint`` or
   ``bigint-decimal-text`` (polars takes no 76-digit decimals, so both targets share the rule);
 - text only (a column mixing naive and zoned datetimes keeps the server's text) → ``string``;
+- tuples (a sweep's multi-value parameter column) → Arrow lists of their one value type
+  (``list<string>``), else JSON text as nested cells;
 - nested or mixed cells → one JSON text per cell, ``watch_pandas.type: json``;
 - no value at all → Arrow's ``null`` type.
 
@@ -143,7 +145,28 @@ def _column(series: pd.Series) -> tuple[pa.Array | pa.ChunkedArray, str | None]:
             return pa.array(values, pa.string()), None
         except UnicodeEncodeError:  # a lone surrogate has no UTF-8: its JSON escape does
             pass
+    if kinds == {tuple}:  # never decoded cells (JSON has lists): a sweep's multi-value values
+        listed = _tuple_lists(values)
+        if listed is not None:
+            return listed, None
     return _json_texts(values), "json"
+
+
+def _tuple_lists(values: list[Any]) -> pa.Array | None:
+    """Tuples of scalars of one kind (str, int, float or bool) as an Arrow list array."""
+    import pyarrow as pa
+
+    items = {type(item) for value in values if value is not None for item in value}
+    if len(items) > 1 or not items <= {str, int, float, bool}:
+        return None
+    item_type = {str: pa.string(), int: pa.int64(), float: pa.float64(), bool: pa.bool_()}
+    try:
+        return pa.array(
+            [None if value is None else list(value) for value in values],
+            pa.list_(item_type[items.pop()] if items else pa.string()),
+        )
+    except (pa.ArrowInvalid, OverflowError, UnicodeEncodeError):
+        return None
 
 
 def _big_integers(values: list[Any]) -> tuple[pa.Array, str]:

@@ -18,6 +18,12 @@ Decisions:
   ``<name>_start`` and ``<name>_end``; dates and datetimes are datetime columns, multi-value
   parameters tuples (hashable, so ``groupby`` works). A name the result already has gets
   ``_param`` appended.
+* **Dtypes**: a part without rows takes the dtypes of the parts with rows
+  (:func:`typed_like`): the types only values tell (an untyped column's, a datetime's zone)
+  would otherwise differ, and one empty period would turn the whole column to ``object``.
+* **Output**: ``output="arrow"|"polars"`` decodes the parts with the ``pyarrow`` backend and
+  converts the one combined frame in :mod:`watch_pandas._output`, as every read does; such a
+  result has no ``errors`` attribute: the failed parts are in its provenance (``failed``).
 * **Failures** are reported as dashboards report widgets: the result's ``errors`` maps each
   failed part's label (``period=2024-01-01..2024-01-31 chain=arbitrum``) to its exception,
   with a warning; ``errors="raise"`` (or every part failing) raises :class:`SweepError`
@@ -37,6 +43,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import _cache as _cache
+from . import _output as _output
 from . import _params as _params
 from . import _read as _read
 from ._client._args import as_id
@@ -50,7 +57,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from ._client import WatchClient
     from ._decode import DtypeBackend
-    from ._sweep_frame import SweepFrame
+    from ._output import Output, ReadOutput
     from .models import Query
 
 __all__ = [
@@ -61,6 +68,7 @@ __all__ = [
     "plan_sweep",
     "combine",
     "part_with_columns",
+    "typed_like",
 ]
 
 Parts = Mapping[str, Sequence[Any]] | Sequence[Mapping[str, Any]]
@@ -85,7 +93,8 @@ def read_watch_sweep(
     cache: bool = True,
     offline: bool | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
-) -> SweepFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
     """Run a saved query once per parameter set and return every result in one DataFrame.
 
     ``parts`` is a grid (``{"period": date_ranges(...), "chain": ["ethereum", "arbitrum"]}``:
@@ -96,6 +105,8 @@ def read_watch_sweep(
     or was interrupted resumes: run it again and only the parts not in the local cache run.
     Failed parts are in the result's ``errors`` (label → exception) with a warning;
     ``errors="raise"`` raises :class:`SweepError` instead. ``timeout`` bounds the whole sweep.
+    ``output="arrow"`` returns a ``pyarrow.Table``, ``"polars"`` a polars DataFrame (as in
+    :func:`read_watch_query`; their failed parts are in the provenance's ``failed``).
     """
     query_id = as_id(query_id, "query_id")
     if isinstance(max_workers, bool) or not isinstance(max_workers, int) or max_workers < 1:
@@ -105,6 +116,8 @@ def read_watch_sweep(
     max_age, timeout = _read.check_read_options(
         max_age=max_age, timeout=timeout, dtype_backend=dtype_backend
     )
+    output = _output.check_output(output)
+    dtype_backend = _output.decode_backend(output, dtype_backend)
     given, swept = expand_parts(parts, _params.as_params(params))
     results = _cache.open_cache(cache, offline, cache_dir)
     listeners = progress_listeners(progress)
@@ -128,7 +141,7 @@ def read_watch_sweep(
             )
 
         frames, failures = meter.run_in_order(read_offline)
-        return _outcome(plan, frames, failures, errors)
+        return _outcome(plan, frames, failures, errors, output)
 
     with _read.client_for(client, url, api_key, profile) as watch, deadline(timeout):
         plan = plan_sweep(watch.url, watch.get_query(query_id), given, swept, dtype_backend)
@@ -173,7 +186,7 @@ def read_watch_sweep(
         finally:
             workers.close()
     meter.finish("done" if frames else "failed", len(failures))
-    return _outcome(plan, frames, failures, errors)
+    return _outcome(plan, frames, failures, errors, output)
 
 
 # -- the parts -----------------------------------------------------------------------------
@@ -322,20 +335,56 @@ def _swept_columns(
 
 
 # -- the frame -----------------------------------------------------------------------------
-def combine(sweep: Sweep, frames: Mapping[int, pd.DataFrame]) -> pd.DataFrame:
+def combine(
+    sweep: Sweep,
+    frames: Mapping[int, pd.DataFrame],
+    failures: Mapping[int, Exception] | None = None,
+) -> pd.DataFrame:
     """One frame of the parts that worked, in the sweep's order, swept columns first.
 
-    The one place parts are concatenated (the column naming and provenance rules live here)."""
+    The one place parts are concatenated (the column naming, dtype and provenance rules live
+    here): parts without rows take the dtypes of the parts with rows (:func:`typed_like`)."""
     import pandas as pd
 
     pieces = []
     for index in sorted(frames):
         pieces.append(part_with_columns(sweep.columns.iloc[[index]], frames[index]))
+    with_rows = [piece for piece in pieces if len(piece)]
+    if with_rows and len(with_rows) < len(pieces):
+        like = pd.concat([piece.iloc[:0] for piece in with_rows], ignore_index=True)
+        pieces = [piece if len(piece) else typed_like(piece, like) for piece in pieces]
     if pieces:
         out = pd.concat(pieces, ignore_index=True) if len(pieces) > 1 else pieces[0]
     else:
         out = _renamed(sweep.columns.iloc[:0], ()).reset_index(drop=True)
-    out.attrs = {"watch": _provenance(sweep, frames)}
+    out.attrs = {"watch": _provenance(sweep, frames, failures or {})}
+    return out
+
+
+def typed_like(frame: pd.DataFrame, like: pd.DataFrame) -> pd.DataFrame:
+    """``frame``, a part without rows, with the dtypes ``like`` has for the same columns.
+
+    An empty result has its columns typed from the server's column types alone; what only
+    values tell (an untyped column's type, a datetime's zone) it cannot have. Frames with rows
+    are returned as they are (their values decided their dtypes)."""
+    import pandas as pd
+
+    if len(frame):
+        return frame
+    if frame.columns.equals(like.columns):
+        dtypes = list(like.dtypes)
+    elif frame.columns.is_unique and like.columns.is_unique:
+        dtypes = [
+            like.dtypes[name] if name in like.columns else frame.dtypes[name]
+            for name in frame.columns
+        ]
+    else:  # repeated names that do not line up: nothing says which is which
+        return frame
+    out = pd.DataFrame(
+        {i: pd.array([], dtype=dtype) for i, dtype in enumerate(dtypes)}, index=pd.RangeIndex(0)
+    )
+    out.columns = frame.columns
+    out.attrs = dict(frame.attrs)
     return out
 
 
@@ -355,7 +404,9 @@ def _renamed(values: pd.DataFrame, taken: Any) -> pd.DataFrame:
     return values.rename(columns=clash) if clash else values
 
 
-def _provenance(sweep: Sweep, frames: Mapping[int, pd.DataFrame]) -> dict[str, Any]:
+def _provenance(
+    sweep: Sweep, frames: Mapping[int, pd.DataFrame], failures: Mapping[int, Exception]
+) -> dict[str, Any]:
     query = sweep.query
     first: dict[str, Any] = next((frames[i].attrs["watch"] for i in sorted(frames)), {})
     common = ("server", "query_id", "query_name", "query_url", "data_source_id", "data_source")
@@ -365,7 +416,8 @@ def _provenance(sweep: Sweep, frames: Mapping[int, pd.DataFrame]) -> dict[str, A
     for index in sorted(frames):
         attrs = dict(frames[index].attrs.get("watch", {}))
         parts.append({k: v for k, v in attrs.items() if k not in common} | {"part": index})
-    return {**shared, "swept": list(sweep.swept), "parts": parts}
+    failed = {sweep.labels[index]: first_line(failures[index]) for index in sorted(failures)}
+    return {**shared, "swept": list(sweep.swept), "parts": parts, "failed": failed}
 
 
 def _outcome(
@@ -373,13 +425,18 @@ def _outcome(
     frames: dict[int, pd.DataFrame],
     failures: dict[int, Exception],
     errors: str,
-) -> SweepFrame:
+    output: Output = "pandas",
+) -> ReadOutput:
+    """The sweep's result as ``output`` (a :class:`SweepFrame` for pandas), or SweepError
+    carrying it; a warning for the failed parts."""
     from ._sweep_frame import SweepFrame
 
     labelled = {sweep.labels[index]: exc for index, exc in failures.items()}
-    combined = combine(sweep, frames)
-    frame = SweepFrame(combined, errors=labelled)
+    combined = combine(sweep, frames, failures)
+    frame: Any = SweepFrame(combined, errors=labelled)
     frame.attrs = combined.attrs
+    if output != "pandas":
+        frame = _output.convert(combined, output)
     total = len(sweep.given)
     if failures and (not frames or errors == "raise"):
         lines = "; ".join(f"{label!r}: {first_line(exc)}" for label, exc in labelled.items())
@@ -391,9 +448,10 @@ def _outcome(
         )
     if failures:
         lines = "; ".join(f"{label!r}: {first_line(exc)}" for label, exc in labelled.items())
+        where = ".errors" if output == "pandas" else "the provenance's 'failed'"
         warnings.warn(
             f"Sweep of query {sweep.query.id}: {len(failures)} of {total} parts failed and are "
-            f"left out ({lines}); see .errors of the result, and run the sweep again to run "
+            f"left out ({lines}); see {where} of the result, and run the sweep again to run "
             "only the missing parts.",
             RuntimeWarning,
             stacklevel=3,

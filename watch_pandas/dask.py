@@ -30,10 +30,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import _cache as _cache
+from . import _output as _output
 from . import _params as _params
 from . import _read as _read
 from ._client._args import as_id
-from ._sweeps import Parts, expand_parts, part_with_columns, plan_sweep
+from ._sweeps import Parts, expand_parts, part_with_columns, plan_sweep, typed_like
 from .errors import ConfigError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,16 +139,28 @@ def read_watch_sweep(
     dtype_backend: DtypeBackend = "numpy_nullable",
     cache: bool = True,
     cache_dir: str | os.PathLike[str] | None = None,
+    output: str = "pandas",
 ) -> Any:
     """A lazy ``dask.dataframe`` of a sweep: one partition per parameter set.
 
     ``parts`` and ``params`` as in :func:`watch_pandas.read_watch_sweep` (every part validated
-    here, before anything runs); the partitions equal that function's frame, part by part.
-    ``meta`` (an empty frame with the final columns) is read from the first part when not
-    given: that part runs here once, through the local cache. Workers reach the server with
-    ``credentials``, else ``url``/``api_key``/``profile`` (module docstring: how the key
-    travels). ``timeout`` bounds each partition's read; a failing part fails the compute.
+    here, before anything runs); the partitions equal that function's frame, part by part,
+    whatever Dask's ``dataframe.convert-string`` says (tuples stay tuples). ``meta`` (an
+    empty frame with the final columns) is read from the first part with rows when not given:
+    parts run here, in order and through the local cache, until one has rows; a partition
+    without rows takes ``meta``'s dtypes. Workers reach the server with ``credentials``, else
+    ``url``/``api_key``/``profile`` (module docstring: how the key travels). ``timeout``
+    bounds each partition's read; a failing part fails the compute. ``output`` is
+    ``"pandas"`` only: the partitions are pandas frames.
     """
+    if output != "pandas":
+        _output.check_output(output)  # a name that is no output at all: the choices
+        raise ConfigError(
+            f"watch_pandas.dask.read_watch_sweep gives a dask.dataframe of pandas partitions, "
+            f"so output={output!r} is not available here. Use watch_pandas.read_watch_sweep"
+            f"(..., output={output!r}) for one table, or convert each partition "
+            "(ddf.to_parquet(...), or pyarrow.Table.from_pandas on computed partitions)."
+        )
     dd = _dask_dataframe()
     query_id = as_id(query_id, "query_id")
     max_age, timeout = _read.check_read_options(
@@ -187,14 +200,35 @@ def read_watch_sweep(
             for index, wire in enumerate(sweep.wires)
         ]
         if meta is None:
-            meta = _read_part(tasks[0], client=watch).iloc[:0]
-    return dd.from_map(
-        _read_part, tasks, meta=meta, label="read-watch-sweep", enforce_metadata=False
-    )
+            meta = _first_with_rows(tasks, watch).iloc[:0]
+    import dask
+
+    # Dask's dataframe.convert-string (on by default) would turn every object column into
+    # strings, tuples into their repr: the partitions and meta are the pandas sweep's as is.
+    with dask.config.set({"dataframe.convert-string": False}):
+        return dd.from_map(
+            _read_part,
+            tasks,
+            args=[meta],
+            meta=meta,
+            label="read-watch-sweep",
+            enforce_metadata=False,
+        )
 
 
-def _read_part(task: _Part, client: Any = None) -> pd.DataFrame:
-    """Read one part where the task runs (its own client, cache and configuration)."""
+def _first_with_rows(tasks: list[_Part], watch: Any) -> pd.DataFrame:
+    """The first part with rows (read here, in order): an empty one's dtypes lack what only
+    values tell (an untyped column's type, a datetime's zone). The last part if none has."""
+    for task in tasks:
+        frame = _read_part(task, None, client=watch)
+        if len(frame):
+            break
+    return frame
+
+
+def _read_part(task: _Part, meta: pd.DataFrame | None, client: Any = None) -> pd.DataFrame:
+    """Read one part where the task runs (its own client, cache and configuration); without
+    rows, with ``meta``'s dtypes."""
     results = _cache.open_cache(task.cache, False, task.cache_dir)
     with _read.client_for(client, *task.credentials.resolve()) as watch:
         frame = _read.read_saved_query(
@@ -207,7 +241,8 @@ def _read_part(task: _Part, client: Any = None) -> pd.DataFrame:
             listeners=[],
             results=results,
         )
-    return part_with_columns(task.columns, frame)
+    part = part_with_columns(task.columns, frame)
+    return part if meta is None else typed_like(part, meta)
 
 
 def _dask_dataframe() -> Any:

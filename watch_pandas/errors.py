@@ -158,8 +158,9 @@ class DashboardError(WatchError):
 class SweepError(WatchError):
     """Some (``errors="raise"``) or all parts of a sweep failed.
 
-    ``frame`` holds the rows of the parts that worked (swept columns included), ``errors`` the
-    failures by part label.
+    ``frame`` holds the rows of the parts that worked (swept columns included; a table when
+    the sweep was read with ``output="arrow"`` or ``"polars"``), ``errors`` the failures by
+    part label.
     """
 
     def __init__(self, message: str, *, frame: Any, errors: Mapping[str, Exception]) -> None:
