@@ -391,3 +391,17 @@ def test_the_docs_show_the_line_an_80_column_terminal_shows(page, monkeypatch):
         line(DOC_EVENTS[name])
         drawn.append(stream.getvalue()[start:].strip("\r\n").rstrip())
     assert block.splitlines() == drawn
+
+
+def test_the_widget_redraws_a_tick_without_counting_it_as_a_state():
+    pytest.importorskip("ipywidgets")
+    from watch_pandas._progress_widget import ProgressDisplay
+
+    clock, display = Clock(), ProgressDisplay()
+    with Ticker([display], clock=clock, thread=False) as ticker:
+        ticker(ProgressEvent("running", 1.0, 6, JOB))
+        display._drawn_at -= 1.0  # the last draw was a while ago
+        clock.now += 2.0
+        ticker.tick()
+    assert display.states == ["running"]
+    assert "running · 3.0 s · query 6 · job ee967f5e…" in display.widget.value
