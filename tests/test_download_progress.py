@@ -176,3 +176,30 @@ def test_a_job_result_download_reports_both_phases(mocked) -> None:
     assert last.bytes_received == last.bytes_total == len(body)
     assert last.rows == len(frame)
     assert KEY not in " ".join(progress_text(e) for e in events)
+
+
+class CreepingClock(FakeClock):
+    """A real clock's habit: every reading is a little later than the one before."""
+
+    def __call__(self) -> float:
+        self.now += 1e-6
+        return self.now
+
+
+def test_no_rate_before_it_can_be_measured_nor_for_a_body_in_one_chunk() -> None:
+    clock = CreepingClock()
+    meter, events = _meter(clock)
+    with meter.preparing():
+        list(meter.metered(FakeBody([b"x" * 8400], clock, step=0.0, length=True)))
+    receiving = [e for e in events if e["phase"] == "receiving"]
+    assert receiving and all(e["rate"] is None for e in receiving)  # was 0.0: "0 B/s"
+    assert receiving[-1]["eta"] is None
+
+    meter, events = _meter(clock)
+    with meter.preparing():
+        body = FakeBody([b"x" * 1000] * 50, clock, step=0.01, length=True)  # 0.5 s
+        list(meter.metered(body))
+    receiving = [e for e in events if e["phase"] == "receiving"]
+    assert receiving[0]["rate"] is None  # the first chunk: nothing to measure yet
+    assert receiving[-1]["rate"] == pytest.approx(49_000 / 0.49, rel=0.01)  # the average
+    assert receiving[-1]["eta"] is None  # finished: no time left to estimate

@@ -21,6 +21,7 @@ from typing import Any
 __all__ = ["DownloadMeter", "PREPARING"]
 
 PREPARING = "server preparing result"
+MIN_RATE_SPAN = 0.2  # seconds of transfer before a rate is told
 
 
 class DownloadMeter:
@@ -111,10 +112,13 @@ class DownloadMeter:
             return
         assert self._first_byte is not None
         seconds = now - self._first_byte
-        rate = (self._received - self._first_size) / seconds if seconds > 0 else None
+        counted = self._received - self._first_size
+        # A rate only once measurable: bytes after the first chunk, over a span long enough
+        # to mean something (a body that came in one chunk has none, never "0 B/s").
+        rate = counted / seconds if counted > 0 and seconds >= MIN_RATE_SPAN else None
         eta = None
-        if rate and self._total is not None:
-            eta = max(0.0, self._total - self._received) / rate
+        if rate and self._total is not None and self._received < self._total:
+            eta = (self._total - self._received) / rate
         self._emit(
             phase="receiving",
             bytes_received=self._received,

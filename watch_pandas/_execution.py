@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ._deadline import DEADLINE_SLACK, deadline, no_deadline, seconds_text, time_left
-from ._progress import ProgressEvent, ProgressListener, emit
+from ._progress import ProgressEvent, ProgressListener, Ticker
 from .errors import (
     QueryCancelledError,
     QueryFailedError,
@@ -98,6 +98,8 @@ class Execution:
         self.query_url = query_url
         self.timeout = timeout
         self.listeners = tuple(listeners)
+        # keeps a drawn line's elapsed time moving between polls (inside final_event)
+        self._ticker = Ticker(self.listeners, clock=clock)
         self.schedule = schedule
         self._clock = clock
         self._sleep = sleep
@@ -116,8 +118,7 @@ class Execution:
         :class:`ProgressEvent`, see :mod:`watch_pandas._download`)."""
         if state in ("done", "failed", "cancelled"):
             self._ended = True
-        emit(
-            self.listeners,
+        self._ticker(
             ProgressEvent(
                 state=state,
                 elapsed=self.elapsed,
@@ -126,15 +127,19 @@ class Execution:
                 message=message,
                 source=source,
                 **download,
-            ),
+            )
         )
 
     @contextmanager
     def final_event(self) -> Iterator[None]:
         """Make sure listeners see an end: on an error escaping the block, ``failed`` (or
-        ``cancelled`` for Ctrl-C) is emitted unless a terminal event already was."""
+        ``cancelled`` for Ctrl-C) is emitted unless a terminal event already was.
+
+        Inside the block a drawn progress line's elapsed time keeps moving (a
+        :class:`~watch_pandas._progress.Ticker`); its thread ends with the block, however."""
         try:
-            yield
+            with self._ticker:
+                yield
         except KeyboardInterrupt:
             if not self._ended:
                 self.report("cancelled", "interrupted")

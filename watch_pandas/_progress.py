@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import logging
 import math
+import os
+import shutil
 import sys
+import threading
+import time
+import unicodedata
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Literal, TextIO
 
 __all__ = [
@@ -25,6 +30,11 @@ __all__ = [
     "ProgressListener",
     "Progress",
     "TextProgress",
+    "Ticker",
+    "TICK",
+    "TICKER_THREAD",
+    "display_width",
+    "terminal_columns",
     "emit",
     "progress_text",
     "progress_listeners",
@@ -103,69 +113,160 @@ class TextProgress:
     """A single updating line on a terminal stream (stderr by default).
 
     Only draws on a TTY unless ``force=True``; the line is rewritten with ``\\r`` and ends
-    with a newline when the execution finishes.
+    with a newline when the execution finishes. Each line is fitted to the terminal's width
+    (``width``, else measured on every update: ``COLUMNS``, the stream's terminal, then
+    :func:`shutil.get_terminal_size`), one column short of it: a line that wrapped could not be
+    rewritten by ``\\r``. Ticks (the elapsed time moving on, :class:`Ticker`) are drawn at most
+    every ``TICK`` seconds however many executions send them.
     """
 
-    def __init__(self, stream: TextIO | None = None, *, force: bool = False) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, force: bool = False, width: int | None = None
+    ) -> None:
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = force or bool(getattr(self.stream, "isatty", lambda: False)())
-        self._width = 0
+        self.width = width
+        self._drawn = 0  # columns of the line on screen, to blank what a shorter one leaves
+        self._drawn_at = -math.inf
+        self._lock = threading.Lock()  # executions and tickers draw from several threads
 
     def __call__(self, event: ProgressEvent) -> None:
-        if not self.enabled:
-            return
-        line = "watch: " + progress_text(event)
-        pad = " " * max(0, self._width - len(line))
-        self._width = len(line)
-        end = "\n" if event.finished else ""
-        self.stream.write("\r" + line + pad + end)
-        self.stream.flush()
-        if event.finished:
-            self._width = 0
+        if self.enabled:
+            self._draw(event)
+
+    def on_tick(self, event: ProgressEvent) -> None:
+        """Redraw ``event`` (the elapsed time moved on) unless a line went out just now."""
+        if self.enabled and time.monotonic() - self._drawn_at >= TICK * 0.8:
+            self._draw(event)
+
+    def _draw(self, event: ProgressEvent) -> None:
+        with self._lock:
+            limit = max(1, (self.width or terminal_columns(self.stream)) - 1)
+            line = progress_text(event, width=limit, prefix="watch: ")
+            used = display_width(line)
+            pad = " " * max(0, min(self._drawn, limit) - used)
+            self._drawn = 0 if event.finished else used
+            self._drawn_at = time.monotonic()
+            self.stream.write("\r" + line + pad + ("\n" if event.finished else ""))
+            self.stream.flush()
 
 
-def progress_text(event: ProgressEvent, *, job_chars: int | None = None) -> str:
-    """One line for an event: state, elapsed time, job id, then the source or message.
+def terminal_columns(stream: TextIO) -> int:
+    """The width of the terminal ``stream`` draws on: ``COLUMNS`` when set (as
+    :func:`shutil.get_terminal_size` reads it), the stream's own terminal, else stdout's or 80."""
+    try:
+        columns = int(os.environ.get("COLUMNS", "0"))
+    except ValueError:
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(stream.fileno()).columns
+        except (AttributeError, OSError, ValueError):  # no descriptor, not a terminal
+            columns = 0
+    if columns <= 0:
+        columns = shutil.get_terminal_size().columns
+    return columns if columns > 0 else 80
 
-    ``job_chars`` shortens a longer job id to its first characters and "…" (a 36-character
-    UUID would wrap the line next to the picker's buttons).
+
+def display_width(text: str) -> int:
+    """Terminal columns ``text`` takes: wide (East Asian) characters take two."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _clip(text: str, width: int) -> str:
+    """``text`` cut to ``width`` columns, ending in "…" when it was cut."""
+    if display_width(text) <= width:
+        return text
+    out, used = [], 0
+    for ch in text:
+        w = display_width(ch)
+        if used + w > width - 1:
+            break
+        out.append(ch)
+        used += w
+    return "".join(out) + "…"
+
+
+SHORT_JOB = 8  # a shortened job id: its first characters, then "…"
+
+# The parts of a line, least useful first: the first to go when it does not fit a width.
+# (state, elapsed time and the message always stay: a long message is cut instead.)
+_DROP_ORDER = ("job", "rate", "query", "source", "rows", "eta", "bytes", "parts")
+
+
+def progress_text(
+    event: ProgressEvent,
+    *,
+    job_chars: int | None = None,
+    width: int | None = None,
+    prefix: str = "",
+) -> str:
+    """One line for an event: state, elapsed time, job id, then the source or message and
+    the amounts (bytes, rate, estimate, rows).
+
+    ``job_chars`` shortens a longer job id to its first characters and "…". ``width`` fits
+    the line (``prefix`` included) to that many columns: the job id is shortened, then the
+    least useful parts are left out (job id, rate, query, source, rows, estimate, bytes,
+    parts), and what still does not fit is cut with "…".
     """
-    parts = [event.state, f"{event.elapsed:.1f} s"]
+    parts: list[tuple[str, str]] = [("state", event.state), ("elapsed", f"{event.elapsed:.1f} s")]
     if event.query_id is not None:
-        parts.append(f"query {event.query_id}")
+        parts.append(("query", f"query {event.query_id}"))
     if event.job_id:
-        job = event.job_id
-        if job_chars is not None and len(job) > job_chars + 1:
-            job = job[:job_chars] + "…"
-        parts.append(f"job {job}")
+        parts.append(("job", f"job {_short_job(event.job_id, job_chars)}"))
     if event.parts_total is not None:
-        parts.append(f"{event.parts_done or 0}/{event.parts_total} parts")
+        parts.append(("parts", f"{event.parts_done or 0}/{event.parts_total} parts"))
     if event.source:
-        parts.append(event.source)
+        parts.append(("source", _one_line(event.source)))
     if event.message:
-        parts.append(event.message)
+        parts.append(("message", _one_line(event.message)))
     parts.extend(_amount_parts(event))
-    return " · ".join(parts)
+
+    def joined() -> str:
+        return prefix + " · ".join(text for _, text in parts)
+
+    if width is None or display_width(joined()) <= width:
+        return joined()
+    if event.job_id and (job_chars is None or job_chars > SHORT_JOB):
+        at = [name for name, _ in parts].index("job")
+        parts[at] = ("job", f"job {_short_job(event.job_id, SHORT_JOB)}")
+    for name in _DROP_ORDER:
+        if display_width(joined()) <= width:
+            break
+        parts = [part for part in parts if part[0] != name]
+    return _clip(joined(), width)
 
 
-def _amount_parts(event: ProgressEvent) -> list[str]:
+def _short_job(job_id: str, chars: int | None) -> str:
+    if chars is not None and len(job_id) > chars + 1:
+        return job_id[:chars] + "…"
+    return job_id
+
+
+def _one_line(text: str) -> str:
+    """A server's message on one line (newlines and tabs would break a ``\\r`` rewrite)."""
+    return " ".join(text.split())
+
+
+def _amount_parts(event: ProgressEvent) -> list[tuple[str, str]]:
     """Bytes (of the total) and rate of a ``receiving`` event; the estimate and rows of a
-    download or a sweep."""
-    parts: list[str] = []
-    if event.bytes_received is not None and event.bytes_total is not None:
-        total, unit = _size(event.bytes_total)
+    download or a sweep. A finished download shows its size; a rate only once measured."""
+    parts: list[tuple[str, str]] = []
+    total = event.bytes_total
+    if event.bytes_received is not None and total is not None and event.bytes_received < total:
+        shown, unit = _size(total)
         scale = _UNITS[unit]
-        parts.append(f"{event.bytes_received / scale:.1f} of {total} {unit}")
+        parts.append(("bytes", f"{event.bytes_received / scale:.1f} of {shown} {unit}"))
     elif event.bytes_received is not None:
         value, unit = _size(event.bytes_received)
-        parts.append(f"{value} {unit}")
-    if event.rate is not None:
+        parts.append(("bytes", f"{value} {unit}"))
+    if event.rate:  # None (not measurable yet) or 0 (nothing measured): no rate
         value, unit = _size(event.rate)
-        parts.append(f"{value} {unit}/s")
-    if event.eta is not None:
-        parts.append(f"~{math.ceil(event.eta)} s left")
+        parts.append(("rate", f"{value} {unit}/s"))
+    if event.eta is not None and event.eta > 0:
+        parts.append(("eta", f"~{math.ceil(event.eta)} s left"))
     if event.rows is not None:
-        parts.append(f"{event.rows:,} rows")
+        parts.append(("rows", f"{event.rows:,} rows"))
     return parts
 
 
@@ -181,6 +282,91 @@ def _size(amount: float) -> tuple[str, str]:
     if unit == "B":
         return f"{amount:.0f}", unit
     return f"{amount / _UNITS[unit]:.1f}", unit
+
+
+# -- the ticker ------------------------------------------------------------------------------
+TICK = 0.5  # seconds between ticks: the elapsed time moves twice a second
+TICKER_THREAD = "watch-progress"
+
+
+class Ticker:
+    """A progress listener that passes events on and keeps the elapsed time moving.
+
+    While the last event is not final, every ``interval`` seconds without a new one it is
+    repeated, its ``elapsed`` (and ``eta``) moved on, to the listeners that draw (those with an
+    ``on_tick(event)`` method: :class:`TextProgress`, the notebook widget). Callbacks see only
+    the real events. The ticking thread runs only inside ``with ticker:`` and only when a
+    listener draws; leaving the block stops and joins it, whatever ended the block.
+    ``thread=False``: no thread, ticks only through :meth:`tick` (for tests).
+    """
+
+    def __init__(
+        self,
+        listeners: Iterable[ProgressListener],
+        *,
+        interval: float = TICK,
+        clock: Callable[[], float] = time.monotonic,
+        thread: bool = True,
+    ) -> None:
+        self.listeners = tuple(listeners)
+        self._displays = [lsn for lsn in self.listeners if callable(getattr(lsn, "on_tick", None))]
+        self._interval = interval
+        self._clock = clock
+        self._use_thread = thread and bool(self._displays)
+        self._lock = threading.RLock()  # events and ticks reach the listeners one at a time
+        self._last: ProgressEvent | None = None
+        self._at = 0.0
+        self._active = False
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def __call__(self, event: ProgressEvent) -> None:
+        with self._lock:
+            self._last = None if event.finished else event
+            self._at = self._clock()
+            emit(self.listeners, event)
+            if self._active and self._use_thread and self._thread is None and not event.finished:
+                self._thread = threading.Thread(target=self._run, name=TICKER_THREAD, daemon=True)
+                self._thread.start()
+
+    def tick(self) -> None:
+        """Repeat the last event with the time moved on, if none came for a while."""
+        with self._lock:
+            last = self._last
+            if last is None or self._stop.is_set():
+                return
+            moved = self._clock() - self._at
+            if moved < self._interval * 0.8:
+                return
+            eta = None if last.eta is None else max(0.0, last.eta - moved)
+            event = replace(last, elapsed=last.elapsed + moved, eta=eta)
+            for display in self._displays:
+                try:
+                    display.on_tick(event)  # type: ignore[attr-defined]  # checked in __init__
+                except BaseException:  # a display must not end the read, nor this thread
+                    log.exception("progress display %r failed", display)
+
+    def __enter__(self) -> Ticker:
+        with self._lock:
+            self._active = True
+            self._stop.clear()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop ticking and wait for the thread to end."""
+        with self._lock:
+            self._active = False
+            self._stop.set()
+            thread, self._thread = self._thread, None
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._interval):
+            self.tick()
 
 
 # -- choosing the listeners ------------------------------------------------------------------

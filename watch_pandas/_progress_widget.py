@@ -9,10 +9,14 @@ this module draws. Public through :mod:`watch_pandas.widgets`.
 from __future__ import annotations
 
 import html
+import math
 import threading
+import time
 from typing import Any
 
 from ._progress import (
+    SHORT_JOB,
+    TICK,
     ProgressEvent,
     ProgressListener,
     default_listener,
@@ -64,15 +68,14 @@ def auto_progress(force: bool = False) -> ProgressListener:
     return default_listener(force=force)
 
 
-_SHORT_JOB = 8
-
-
 class ProgressDisplay:
     """A progress listener drawn as one ipywidgets ``HTML`` line (state, elapsed, job id).
 
     ``states`` keeps every state seen, in order. With ``display_on_first_event`` the widget
     displays itself in the current cell output when the first event arrives (so a cached
-    read that never emits shows nothing). Safe to call from a worker thread.
+    read that never emits shows nothing). Safe to call from a worker thread. Ticks (the
+    elapsed time moving on while nothing else changes) redraw the line at most every ``TICK``
+    seconds and are not counted in ``states``.
     """
 
     def __init__(self, *, display_on_first_event: bool = False) -> None:
@@ -82,6 +85,7 @@ class ProgressDisplay:
         self.last_event: ProgressEvent | None = None
         self._display_pending = display_on_first_event
         self._lock = threading.Lock()
+        self._drawn_at = -math.inf
 
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
@@ -92,14 +96,24 @@ class ProgressDisplay:
                 display(self.widget)
             self.states.append(event.state)
             self.last_event = event
-            colour = _STATE_COLOURS.get(event.state, "inherit")
-            # the whole job id stays one hover away (and in the page, for copying)
-            title = f"job {event.job_id}" if event.job_id else ""
-            text = progress_text(event, job_chars=_SHORT_JOB)
-            self.widget.value = (
-                f'<span style="color:{colour};font-family:monospace" '
-                f'title="{html.escape(title)}">watch: {html.escape(text, quote=False)}</span>'
-            )
+            self._draw(event)
+
+    def on_tick(self, event: ProgressEvent) -> None:
+        """Redraw ``event`` (its elapsed time moved on) unless the line changed just now."""
+        with self._lock:
+            if self.last_event is not None and time.monotonic() - self._drawn_at >= TICK * 0.8:
+                self._draw(event)
+
+    def _draw(self, event: ProgressEvent) -> None:
+        self._drawn_at = time.monotonic()
+        colour = _STATE_COLOURS.get(event.state, "inherit")
+        # the whole job id stays one hover away (and in the page, for copying)
+        title = f"job {event.job_id}" if event.job_id else ""
+        text = progress_text(event, job_chars=SHORT_JOB)
+        self.widget.value = (
+            f'<span style="color:{colour};font-family:monospace" '
+            f'title="{html.escape(title)}">watch: {html.escape(text, quote=False)}</span>'
+        )
 
     def clear(self) -> None:
         """Forget the states seen and blank the line (before a new run)."""

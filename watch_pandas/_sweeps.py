@@ -49,7 +49,7 @@ from . import _read as _read
 from ._client._args import as_id
 from ._deadline import deadline
 from ._pool import Interrupt, WorkerClients, first_line, run_all
-from ._progress import Progress, ProgressEvent, ProgressListener, emit, progress_listeners
+from ._progress import Progress, ProgressEvent, ProgressListener, Ticker, progress_listeners
 from .errors import ConfigError, ParameterError, SweepError, WatchError, WatchTimeoutError
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -170,22 +170,26 @@ def read_watch_sweep(
             )
 
         workers = WorkerClients(watch if client is not None else None, url, api_key, profile)
-        meter.start()
-        try:
-            frames, failures = run_all(
-                [(index, None) for index in range(len(plan.given))],
-                read_one,
-                workers,
-                max_workers,
-                on_interrupt=lambda: interrupt.cancel_all(watch),
-                on_done=meter.part_done,
-            )
-        except BaseException:
-            meter.finish("cancelled", 0)
-            raise
-        finally:
-            workers.close()
-    meter.finish("done" if frames else "failed", len(failures))
+        with meter.ticker:
+            meter.start()
+            try:
+                frames, failures = run_all(
+                    [(index, None) for index in range(len(plan.given))],
+                    read_one,
+                    workers,
+                    max_workers,
+                    on_interrupt=lambda: interrupt.cancel_all(watch),
+                    on_done=meter.part_done,
+                )
+            except KeyboardInterrupt:
+                meter.finish("cancelled", 0)
+                raise
+            except BaseException:
+                meter.finish("failed", 0)
+                raise
+            finally:
+                workers.close()
+            meter.finish("done" if frames else "failed", len(failures))
     return _outcome(plan, frames, failures, errors, output)
 
 
@@ -466,6 +470,8 @@ class _Meter:
     def __init__(self, sweep: Sweep, listeners: list[ProgressListener], started: float) -> None:
         self.sweep = sweep
         self.listeners = listeners
+        # the elapsed time keeps moving between part completions (inside ``with meter.ticker``)
+        self.ticker = Ticker(listeners)
         self.started = started
         self.done = 0
         self.rows = 0
@@ -486,16 +492,17 @@ class _Meter:
         """Every part one after the other (offline: nothing waits on a server)."""
         frames: dict[int, pd.DataFrame] = {}
         failures: dict[int, Exception] = {}
-        self.start()
-        for index in range(len(self.sweep.given)):
-            try:
-                frames[index] = read(index)
-            except WatchError as exc:
-                failures[index] = exc
-                self.part_done(index, None, exc)
-            else:
-                self.part_done(index, frames[index], None)
-        self.finish("done" if frames else "failed", len(failures))
+        with self.ticker:
+            self.start()
+            for index in range(len(self.sweep.given)):
+                try:
+                    frames[index] = read(index)
+                except WatchError as exc:
+                    failures[index] = exc
+                    self.part_done(index, None, exc)
+                else:
+                    self.part_done(index, frames[index], None)
+            self.finish("done" if frames else "failed", len(failures))
         return frames, failures
 
     def _emit(self, state: Any, message: str = "") -> None:
@@ -504,8 +511,7 @@ class _Meter:
         remaining = None
         if self.done and state == "running":
             remaining = elapsed / self.done * (total - self.done)
-        emit(
-            self.listeners,
+        self.ticker(
             ProgressEvent(
                 state=state,
                 elapsed=elapsed,

@@ -49,10 +49,11 @@ def test_both_download_phases_over_http(lw):
 
 def test_the_terminal_line_shows_both_phases_without_the_key(lw):
     stream = io.StringIO()
-    _read_with_slow_result(lw, [TextProgress(stream, force=True)])
+    _read_with_slow_result(lw, [TextProgress(stream, force=True, width=200)])
     text = stream.getvalue()
     assert "server preparing result" in text
-    assert " of " in text and "/s" in text and "rows" in text
+    # the size received and the rows; a rate only when measurable (never "0 B/s")
+    assert " kB" in text and " rows" in text and " 0 B/s" not in text
     assert lw.admin_key not in text
 
 
@@ -69,7 +70,7 @@ def test_the_widget_shows_both_phases(lw):
 
     _read_with_slow_result(lw, [both])
     assert any("server preparing result" in value for value in seen)
-    assert any(" rows" in value and " of " in value for value in seen)
+    assert any(" rows" in value and " kB" in value for value in seen)
     assert not any(lw.admin_key in value for value in seen)
 
 
