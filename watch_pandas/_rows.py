@@ -599,14 +599,17 @@ def batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
     except OverflowError:
         if kind == C.TYPE_INTEGER and checked:
             return ExactInts(values)  # msgspec checked them: ints (some beyond int64) or None
+        if kind is None and kinds == {int}:
+            return ExactInts(values)  # untyped, all ints (some beyond int64) or None: the same
         return values
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # (a lone surrogate)
         return values
 
 
 class ExactInts(list):
-    """A batch of an integer column holding values beyond int64, all checked to be Python
-    ints or ``None``: the column becomes ``object`` without looking at each value again."""
+    """A batch of an integer (or untyped) column holding values beyond int64, all checked to
+    be Python ints or ``None``: the column becomes ``object`` without looking at each value
+    again."""
 
     __slots__ = ()
 

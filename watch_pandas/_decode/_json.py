@@ -203,10 +203,11 @@ def _merge_parts(parts: list[Any], col_type: str | None, n_rows: int, infer_unty
     """Join a column's batch parts into what :func:`build_from_values` gives for all rows."""
     from .._rows import ExactInts
 
-    if col_type == C.TYPE_INTEGER and any(isinstance(p, ExactInts) for p in parts):
+    if col_type in (C.TYPE_INTEGER, None) and any(isinstance(p, ExactInts) for p in parts):
         exact = (pa.int64(), pa.null())
         if all(isinstance(p, ExactInts) or getattr(p, "type", None) in exact for p in parts):
-            # what build_integers gives: every value an int or None, some beyond int64
+            # what build_integers gives (and untyped inference, which hands all-int columns
+            # to it): every value an int or None, some beyond int64
             ints: list[Any] = []
             for part in parts:
                 ints.extend(part if isinstance(part, list) else part.to_pylist())
