@@ -14,14 +14,20 @@ spelling of the rule (docs: ``watch_pandas/_decode/_dtypes.py``, untyped inferen
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
-from hypothesis import HealthCheck, settings
+from _slow import examples
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from watch_pandas import _rows
-from watch_pandas._decode import _workers, decode_result, read_result
+from watch_pandas._decode import _dtypes, _workers, decode_result, read_result
 
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 WAYS = ["decode_result", "scanner_1", "scanner_3", "msgspec_1", "msgspec_3"]
@@ -98,3 +104,111 @@ def test_untyped_big_integers_read_alike_every_way(values: list[Any], monkeypatc
     assert str(series.dtype) == ("Int64" if fits else "object")
     got = [None if v is pd.NA else v for v in series.tolist()]
     assert got == values and [type(v) for v in got] == [type(v) for v in values]  # exact
+
+
+# --------------------------------------------------------------------------- dates in text
+
+
+def reference_rule(values: list[Any]) -> tuple[str, list[Any]]:
+    """The untyped rule for a column of text, spelled out value by value with Python's re
+    and datetime (not Arrow): all ISO dates → dates; all ISO datetimes → datetimes; else
+    text. Answers a coarse kind and the values; "arrow" where Arrow's parser decides."""
+    date = re.compile(r"\d{4}-\d{2}-\d{2}\Z", re.ASCII)
+    stamp = re.compile(
+        r"\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?\Z", re.ASCII
+    )
+    texts = [v for v in values if v is not None]
+    if texts and all(date.match(v) for v in texts):
+        if all(_real_day(v) for v in texts):
+            return "date", values
+        return "text", values  # 2024-02-30: not a date after all
+    if texts and all(stamp.match(v) for v in texts):
+        return "arrow", values  # zones, 24:00, leap seconds: Arrow's timestamp cast decides
+    return "text", values
+
+
+def _real_day(text: str) -> bool:
+    """A day of the proleptic Gregorian calendar, year 0000 included (Arrow takes it)."""
+    year, month, day = map(int, text.split("-"))
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    days = [31, 29 if leap else 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+    return 1 <= month <= 12 and 1 <= day <= days[month - 1]
+
+
+def check_text_column(values: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    series = assert_all_ways(values, monkeypatch)
+    kind, expected = reference_rule(values)
+    if kind == "text":
+        assert str(series.dtype) == "string"
+        assert [None if v is pd.NA else v for v in series.tolist()] == expected
+    elif kind == "date":
+        assert str(series.dtype) == "datetime64[s]"
+        days = np.datetime_as_string(series.to_numpy(), unit="D")
+        assert [None if d == "NaT" else str(d) for d in days] == expected
+    else:
+        assert str(series.dtype) == "string" or str(series.dtype).startswith("datetime64")
+
+
+DATE_LIKE = [
+    "2024-01-01", "2024-02-29", "2023-02-29", "2024-02-30", "2024-13-01", "2024-00-10",
+    "2024-01-00", "0000-01-01", "9999-12-31", "2024-1-01", "+024-01-01", " 024-01-01",
+    "2024/01/01", "2024-01-0a", "\uff12\uff10\uff12\uff14-01-01", "20240101", "2024-01-01 ",
+    "2024-01-01\n", "12024-01-01", "2024-01-01T00", "2024-01-01Z", "2024-01-01 24:00",
+    "2024-01-01 24:00:00", "2016-12-31T23:59:60", "2016-12-31 23:59:60Z", "2024-01-01T10:00+05:30",
+    "2024-01-01T10:00:00+0530", "2024-01-01T10:00:00.123456789Z", "2024-01-01t10:00",
+    "2024-01-01 10:00:00.", "1e5", "0x10", "12", "-1", "NaN", "", "2024-01-01 10:00:00",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("odd", DATE_LIKE)
+@pytest.mark.parametrize("where", ["first", "after the sample"])
+def test_dates_with_one_odd_value_read_alike_every_way(odd: str, where: str, monkeypatch) -> None:
+    dates = [f"2024-01-{d:02d}" for d in range(1, 29)] * 4 + [None]
+    values = [odd, *dates] if where == "first" else [*dates, odd]
+    check_text_column(values, monkeypatch)
+
+
+@pytest.mark.parametrize("odd", DATE_LIKE)
+def test_datetimes_with_one_odd_value_read_alike_every_way(odd: str, monkeypatch) -> None:
+    stamps = [f"2024-01-{d:02d} 10:{d:02d}:00" for d in range(1, 29)] * 4
+    check_text_column([*stamps, None, odd], monkeypatch)
+
+
+@settings(settings.get_profile("fast_paths"), max_examples=examples(60))
+@given(
+    head=st.lists(st.sampled_from(DATE_LIKE[:3] + [None]), max_size=80),
+    tail=st.lists(st.one_of(st.sampled_from(DATE_LIKE + [None]), st.text(max_size=12))),
+)
+def test_text_columns_follow_the_rule_every_way(head: list[Any], tail: list[Any]) -> None:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        values = head + tail
+        if any(v is not None for v in values):
+            check_text_column(values, monkeypatch)
+
+
+@pytest.fixture
+def regex_lengths(monkeypatch) -> list[int]:
+    """How many values each pattern match looked at."""
+    lengths: list[int] = []
+    match = pc.match_substring_regex
+
+    def spy(strings: Any, *args: Any, **kwargs: Any) -> Any:
+        lengths.append(len(strings))
+        return match(strings, *args, **kwargs)
+
+    monkeypatch.setattr(pc, "match_substring_regex", spy)
+    return lengths
+
+
+def test_text_that_is_not_dated_is_settled_on_a_sample(regex_lengths) -> None:
+    strings = pa.array([f"item {i}: comma, separated" for i in range(5000)])
+    assert _dtypes.infer_temporal(strings) is strings
+    assert regex_lengths and max(regex_lengths) <= _dtypes.TEMPORAL_SAMPLE
+
+
+def test_a_column_of_dates_is_parsed_without_matching_every_value(regex_lengths) -> None:
+    strings = pa.array([f"2024-01-{i % 28 + 1:02d}" if i % 9 else None for i in range(5000)])
+    dates = _dtypes.infer_temporal(strings)
+    assert dates.type == pa.date32()
+    assert dates.to_pylist() == pc.cast(strings, pa.date32()).to_pylist()
+    assert max(regex_lengths) <= _dtypes.TEMPORAL_SAMPLE

@@ -192,14 +192,57 @@ def infer(values: list[Any], infer_untyped: bool) -> Any:
     return values  # dict/list cells or a mix of kinds: untouched
 
 
-def infer_temporal(strings: pa.Array) -> Any:
+# How many values of an untyped text column are looked at before the whole column is.
+TEMPORAL_SAMPLE = 64
+
+
+def infer_temporal(strings: pa.Array | pa.ChunkedArray) -> Any:
+    """Untyped text → dates when every value is an ISO date, datetimes when every value is an
+    ISO datetime, else the text unchanged.
+
+    A sample settles most columns at once: one sampled value that is neither kind means not
+    all are (text). A sample of dates is confirmed by Arrow's date cast, which takes exactly
+    ``YYYY-MM-DD`` (10 bytes, digits and dashes, a real day), with every value 10 bytes long:
+    that is the ISO date pattern, checked without matching each value against it. Anything
+    else takes the whole-column pattern match (:func:`_infer_temporal_whole`).
+    """
     valid = strings.drop_null()
-    if pc.all(pc.match_substring_regex(valid, _ISO_DATE)).as_py():
+    if len(valid) == 0:
+        return _infer_temporal_whole(strings, valid)
+    head = valid.slice(0, TEMPORAL_SAMPLE)
+    if _all_match(head, _ISO_DATE):
+        dates = _strict_dates(strings, valid)
+        return dates if dates is not None else _infer_temporal_whole(strings, valid)
+    if not _all_match(head, _ISO_DATETIME):
+        return strings  # a sampled value is neither a date nor a datetime
+    return _infer_temporal_whole(strings, valid, dates=False)
+
+
+def _all_match(strings: pa.Array | pa.ChunkedArray, pattern: str) -> bool:
+    return bool(pc.all(pc.match_substring_regex(strings, pattern)).as_py())
+
+
+def _strict_dates(strings: pa.Array | pa.ChunkedArray, valid: Any) -> Any:
+    """The dates when every value is a 10-byte string Arrow's date cast takes; else None."""
+    lengths = pc.min_max(pc.binary_length(valid)).as_py()
+    if lengths["min"] != 10 or lengths["max"] != 10:
+        return None
+    try:
+        return pc.cast(strings, pa.date32())
+    except pa.ArrowInvalid:
+        return None
+
+
+def _infer_temporal_whole(
+    strings: pa.Array | pa.ChunkedArray, valid: Any, *, dates: bool = True
+) -> Any:
+    """The rule on every value (``dates=False``: some value is known not to be a date)."""
+    if dates and _all_match(valid, _ISO_DATE):
         try:
             return pc.cast(strings, pa.date32())
         except pa.ArrowInvalid:
             return strings  # e.g. 2024-13-45: not a date after all
-    if pc.all(pc.match_substring_regex(valid, _ISO_DATETIME)).as_py():
+    if _all_match(valid, _ISO_DATETIME):
         parsed = parse_iso_datetimes(strings)
         if isinstance(parsed, (pa.Array, pa.ChunkedArray)):
             return parsed
