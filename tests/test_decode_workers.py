@@ -137,3 +137,25 @@ def test_a_cut_inside_a_string_is_read_exactly_on_workers(batch_bytes: int, work
     expected, _ = decode_result(body)
     pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     assert frame["s"].tolist() == [r["s"] for r in rows]
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_freed_memory_is_handed_back_after_each_column(monkeypatch) -> None:
+    from watch_pandas._decode import _memory
+
+    handed_back: list[str] = []
+    monkeypatch.setattr(_memory, "release_freed_memory", lambda: handed_back.append("x"))
+    frame, _ = read_result(BODY, batch_bytes=2048, workers=2)
+    assert len(handed_back) == len(frame.columns) == 3
+    pd.testing.assert_frame_equal(frame, decode_result(BODY)[0], check_exact=True)
+
+
+def test_handing_back_freed_memory_needs_only_the_c_library(monkeypatch) -> None:
+    from watch_pandas._decode import _memory
+
+    assert _memory.release_freed_memory() in (True, False)  # never raises
+    monkeypatch.setattr(_memory, "_trim", None)
+    monkeypatch.setattr(_memory, "_looked_up", True)
+    assert _memory.release_freed_memory() is False

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from .. import _constants as C
 from ..errors import ServerError
 from ..models import Column, ResultMeta
+from . import _memory
 from ._dtypes import (
     TYPED_BUILDERS,
     DtypeBackend,
@@ -176,7 +177,10 @@ def read_result(
         def finish(i: int) -> pd.Series:
             column_parts, parts[i] = parts[i], []
             built = _merge_parts(column_parts, columns[i].type, n_rows, infer_untyped)
-            return to_series(built, n_rows, dtype_backend)
+            series = to_series(built, n_rows, dtype_backend)
+            del built, column_parts
+            _memory.release_freed_memory()  # this column's parts: room for the next ones
+            return series
 
         # Column by column (each one's Arrow data is dropped once it is a Series), on the
         # pool's threads: Arrow's casts, pattern matches and conversions release the GIL.
