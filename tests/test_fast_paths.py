@@ -212,3 +212,37 @@ def test_a_column_of_dates_is_parsed_without_matching_every_value(regex_lengths)
     assert dates.type == pa.date32()
     assert dates.to_pylist() == pc.cast(strings, pa.date32()).to_pylist()
     assert max(regex_lengths) <= _dtypes.TEMPORAL_SAMPLE
+
+
+# --------------------------------------------------------------------------- memory
+
+
+_POOLS: list[Any] = []  # kept for the process: arrays made in a call may outlive it
+
+
+def arrow_peak(call: Any) -> tuple[Any, int]:
+    """What ``call()`` answers and the most Arrow memory its kernels held at once (the
+    default pool, tracked while it runs)."""
+    pool = pa.proxy_memory_pool(pa.system_memory_pool())
+    _POOLS.append(pool)
+    previous = pa.default_memory_pool()
+    pa.set_memory_pool(pool)
+    try:
+        return call(), pool.max_memory()
+    finally:
+        pa.set_memory_pool(previous)
+
+
+def test_inferring_text_never_copies_the_column() -> None:
+    strings = pa.array([None if i % 7 == 0 else f"item {i}: comma, separated" for i in range(9000)])
+    inferred, peak = arrow_peak(lambda: _dtypes.infer_temporal(strings))
+    assert inferred is strings
+    assert peak < strings.nbytes / 4
+
+
+def test_parsing_zoned_datetimes_never_copies_the_column() -> None:
+    stamps = [None if i % 29 == 0 else f"2024-01-02T10:00:{i % 60:02d}.123Z" for i in range(9000)]
+    strings = pa.array(stamps)
+    parsed, peak = arrow_peak(lambda: _dtypes.parse_iso_datetimes(strings))
+    assert parsed.type == pa.timestamp("ms", tz="UTC") and parsed.null_count == strings.null_count
+    assert peak < strings.nbytes  # the answer (8 bytes a value) and no copy
