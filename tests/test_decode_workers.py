@@ -139,6 +139,32 @@ def test_a_cut_inside_a_string_is_read_exactly_on_workers(batch_bytes: int, work
     assert frame["s"].tolist() == [r["s"] for r in rows]
 
 
+def test_after_a_cut_inside_a_string_the_batches_go_back_to_the_workers(decoded_on) -> None:
+    # One label early in the body holds "},{": the batch cut there fails; the rows around it
+    # are read on this thread, and the rest of the body on the workers again.
+    rows = [{"id": i, "label": f"row {i}"} for i in range(3000)]
+    rows[40]["label"] = 'tricky"}, {"id": 1, "label": "' * 40
+    body = body_of([("id", "integer"), ("label", "string")], rows)
+    frame, _ = read_result(chunks_of(body, 1024), batch_bytes=1024, workers=2)
+    pd.testing.assert_frame_equal(frame, decode_result(body)[0], check_exact=True)
+    main = threading.get_ident()
+    later = decoded_on[len(decoded_on) // 2 : -1]  # the second half of the body, last rows aside
+    assert len(later) > 10 and main not in later
+
+
+@pytest.mark.parametrize("where", [0, 1, 700, 1499])
+@pytest.mark.parametrize("workers", [2, 3])
+def test_strings_full_of_row_boundaries_anywhere_are_read_exactly(where: int, workers: int) -> None:
+    rows = [{"id": i, "label": f"row {i}", "any": [i, "x", None][i % 3]} for i in range(1500)]
+    for k in range(where, min(where + 30, 1500), 3):
+        rows[k]["label"] = '"}, {"id": 2, "label": "' * (k % 7 + 1)
+        rows[k]["any"] = {"nested": '}, {"any": 1}, {', "list": [{"a": 1}, {"b": 2}]}
+    body = body_of([("id", "integer"), ("label", "string"), ("any", None)], rows)
+    for size in (97, 1024):
+        frame, _ = read_result(chunks_of(body, size), batch_bytes=size, workers=workers)
+        pd.testing.assert_frame_equal(frame, decode_result(body)[0], check_exact=True)
+
+
 # --------------------------------------------------------------------------- memory
 
 
