@@ -391,7 +391,7 @@ class ResultSplitter:
         (see :func:`_decode_closed`), and so do none of the batches before it: each starts
         where the previous one validly ended.
         """
-        pending: deque[tuple[Future[list[Any]], bytearray, int, int]] = deque()
+        pending: deque[_Pending] = deque()
         limit = in_flight(pool.workers)
         try:
             for chunk in it:
@@ -402,14 +402,16 @@ class ResultSplitter:
                 if found is None:
                     continue
                 brace, next_row = found
-                # a copy up to the next row's "{" (the threads never share a buffer); its byte
-                # after the "}" becomes "]" while it is decoded, the next batch's "[" stands
-                # for its last byte
-                batch = buf[:next_row]
+                # The batch keeps this buffer (its byte after the "}" becomes "]" while it is
+                # decoded) and the rows after the cut start a new one, "[" standing for the
+                # byte before the next row's "{": each byte of the body is copied once, and
+                # the threads never share a buffer.
+                batch, buf = buf, bytearray(b"[")
+                with memoryview(batch) as view:
+                    buf += view[next_row:]
+                after_brace = batch[brace + 1]  # before the decode writes "]" there
                 future = pool.submit(_decode_closed, batch, brace, decoder)
-                pending.append((future, batch, brace, buf[brace + 1]))
-                del buf[: next_row - 1]
-                buf[0] = _OPEN
+                pending.append((future, batch, brace, after_brace, next_row))
                 while len(pending) >= limit:
                     batch_event = _take(pending)
                     if batch_event is None:
@@ -464,13 +466,18 @@ class ResultSplitter:
         yield Finished(head + bytes(buf[bracket:]))
 
 
+# A batch on the pool: its decode, its buffer, its "}" (index), the byte that followed it
+# (the decode writes "]" there) and where the next row's "{" is (the buffer goes on past it).
+_Pending = tuple[Future[list[Any]], bytearray, int, int, int]
+
+
 def in_flight(workers: int) -> int:
     """How many batches a read keeps submitted and not yet handed on: enough that no worker
     waits while the oldest is finished, few enough that memory stays a few batches."""
     return 2 * workers
 
 
-def _take(pending: deque[tuple[Future[list[Any]], bytearray, int, int]]) -> Batch | None:
+def _take(pending: deque[_Pending]) -> Batch | None:
     """The oldest batch's parts, waiting for them; ``None`` (left in ``pending``) when its
     cut fell inside a value."""
     future = pending[0][0]
@@ -482,17 +489,16 @@ def _take(pending: deque[tuple[Future[list[Any]], bytearray, int, int]]) -> Batc
     return Batch(parts)
 
 
-def _rejoin(
-    pending: deque[tuple[Future[list[Any]], bytearray, int, int]], buf: bytearray
-) -> bytearray:
+def _rejoin(pending: deque[_Pending], buf: bytearray) -> bytearray:
     """The text of the pending batches and ``buf`` as one, as it was before the cuts."""
     for future, *_ in pending:
         future.cancel()
     joined = bytearray()
-    for future, batch, brace, after_brace in pending:
+    for future, batch, brace, after_brace, next_row in pending:
         _wait_quietly(future)  # it may still read its batch
         batch[brace + 1] = after_brace  # a decoded batch keeps its "]" there
-        joined += batch[1:] if joined else batch
+        with memoryview(batch) as view:
+            joined += view[1 if joined else 0 : next_row]  # (the rest is in the next one)
     joined += buf[1:]
     pending.clear()
     return joined
