@@ -134,8 +134,24 @@ static inline int bytes_add(Bytes *b, const char *s, Py_ssize_t n) {
     return OK;
 }
 
+/* Byte classes, one table look-up per byte in the hot loops: JSON whitespace; a byte that
+ * ends a plain run of string text (quote, backslash, control character); a byte that starts a
+ * multi-byte UTF-8 sequence (checked before it is copied). */
+enum { C_WS = 1, C_STOP = 2, C_HIGH = 4 };
+static uint8_t byte_class[256]; /* filled once, when the module is imported */
+
+static void init_byte_class(void) {
+    for (int c = 0; c < 0x20; c++)
+        byte_class[c] = C_STOP;
+    for (int c = 0x80; c < 0x100; c++)
+        byte_class[c] = C_HIGH;
+    byte_class['"'] = byte_class['\\'] = C_STOP;
+    byte_class[' '] = C_WS;
+    byte_class['\t'] = byte_class['\n'] = byte_class['\r'] = C_STOP | C_WS;
+}
+
 static inline void skip_ws(Scan *s) {
-    while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
+    while (s->p < s->end && (byte_class[(unsigned char)*s->p] & C_WS))
         s->p++;
 }
 
@@ -295,16 +311,17 @@ static int scan_string(Scan *s, Bytes *out) {
     for (;;) {
         const char *run = p;
         while (p < end) {
-            unsigned char c = (unsigned char)*p;
-            if (c == '"' || c == '\\' || c < 0x20)
-                break;
-            if (c >= 0x80) {
-                Py_ssize_t n = utf8_sequence((const unsigned char *)p, (const unsigned char *)end);
-                if (!n)
-                    return BAIL;
-                p += n;
-            } else
+            uint8_t cls = byte_class[(unsigned char)*p] & (C_STOP | C_HIGH);
+            if (!cls) { /* plain ASCII text: the usual byte */
                 p++;
+                continue;
+            }
+            if (cls & C_STOP)
+                break;
+            Py_ssize_t n = utf8_sequence((const unsigned char *)p, (const unsigned char *)end);
+            if (!n)
+                return BAIL;
+            p += n;
         }
         if ((rc = bytes_add(out, run, p - run)))
             return rc;
@@ -685,7 +702,7 @@ static int row(Scan *s) {
             if (peek(s) != '"')
                 return BAIL;
             const char *quote = s->p, *key = ++s->p;
-            while (s->p < s->end && *s->p != '"' && *s->p != '\\' && (unsigned char)*s->p >= 0x20)
+            while (s->p < s->end && !(byte_class[(unsigned char)*s->p] & C_STOP))
                 s->p++;
             Py_ssize_t key_len = s->p - key;
             if (peek(s) == '"')
@@ -1050,4 +1067,7 @@ static struct PyModuleDef module = {
     .m_methods = methods,
 };
 
-PyMODINIT_FUNC PyInit__scan(void) { return PyModule_Create(&module); }
+PyMODINIT_FUNC PyInit__scan(void) {
+    init_byte_class();
+    return PyModule_Create(&module);
+}
