@@ -168,14 +168,31 @@ def test_strings_full_of_row_boundaries_anywhere_are_read_exactly(where: int, wo
 # --------------------------------------------------------------------------- memory
 
 
-def test_freed_memory_is_handed_back_after_each_column(monkeypatch) -> None:
+def test_freed_memory_is_handed_back_once_enough_is_freed(monkeypatch) -> None:
     from watch_pandas._decode import _memory
 
     handed_back: list[str] = []
     monkeypatch.setattr(_memory, "release_freed_memory", lambda: handed_back.append("x"))
     frame, _ = read_result(BODY, batch_bytes=2048, workers=2)
+    assert handed_back == []  # a small result: not worth a trim (milliseconds each)
+    pd.testing.assert_frame_equal(frame, decode_result(BODY)[0], check_exact=True)
+
+    monkeypatch.setattr(_memory, "TRIM_BYTES", 1)  # every column frees "enough"
+    frame, _ = read_result(BODY, batch_bytes=2048, workers=2)
     assert len(handed_back) == len(frame.columns) == 3
     pd.testing.assert_frame_equal(frame, decode_result(BODY)[0], check_exact=True)
+
+
+def test_freed_bytes_are_counted_across_columns(monkeypatch) -> None:
+    from watch_pandas._decode import _memory
+
+    handed_back: list[str] = []
+    monkeypatch.setattr(_memory, "release_freed_memory", lambda: handed_back.append("x"))
+    monkeypatch.setattr(_memory, "TRIM_BYTES", 100)
+    freed = _memory.FreedMemory()
+    for size in (60, 30, 20, 99, 1, 250):
+        freed.add(size)
+    assert len(handed_back) == 3  # after 110, after 100, after 250
 
 
 def test_handing_back_freed_memory_needs_only_the_c_library(monkeypatch) -> None:

@@ -174,12 +174,15 @@ def read_result(
                 result = _query_result_object(_loads(event.document))
                 meta = dataclasses.replace(ResultMeta.from_json(result), columns=columns)
 
+        freed = _memory.FreedMemory()
+
         def finish(i: int) -> pd.Series:
             column_parts, parts[i] = parts[i], []
+            size = sum(_part_bytes(part) for part in column_parts)
             built = _merge_parts(column_parts, columns[i].type, n_rows, infer_untyped)
             series = to_series(built, n_rows, dtype_backend)
             del built, column_parts
-            _memory.release_freed_memory()  # this column's parts: room for the next ones
+            freed.add(size)  # this column's parts: room for the next ones
             return series
 
         # Column by column (each one's Arrow data is dropped once it is a Series), on the
@@ -201,6 +204,12 @@ def _chunks_of(source: Any, batch_bytes: int) -> tuple[Iterable[bytes], Callable
     if hasattr(source, "iter_content"):
         return source.iter_content(chunk_size=1 << 20), source.close
     return source, getattr(source, "close", lambda: None)
+
+
+def _part_bytes(part: Any) -> int:
+    """About what a batch part holds apart from values the frame keeps (a list's Python
+    objects become the column's own)."""
+    return int(part.nbytes) if hasattr(part, "nbytes") else 8 * len(part)
 
 
 def _merge_parts(parts: list[Any], col_type: str | None, n_rows: int, infer_untyped: bool) -> Any:

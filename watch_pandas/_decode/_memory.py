@@ -5,9 +5,11 @@ When a column is finished its parts are freed, but the C allocator (glibc's mall
 such blocks for reuse: scattered among the parts of the columns still to come, they cannot
 hold the next column's large arrays, so each new column asked the system for more, and a
 read's peak memory was the parts plus the whole frame (about 2.15x the frame for 1M untyped
-rows). glibc's ``malloc_trim`` returns the free pages inside those blocks at once; it is
-called after each column (a few microseconds). Elsewhere (macOS, Windows, musl) there is
-nothing to call and the read works as before. See docs/performance.md#memory.
+rows). glibc's ``malloc_trim`` returns the free pages inside those blocks at once. It walks
+the whole heap (a few milliseconds), so a read calls it each time its finished columns have
+freed :data:`TRIM_BYTES` more (:class:`FreedMemory`), not after every column of a wide
+result. Elsewhere (macOS, Windows, musl) there is nothing to call and the read works as
+before. See docs/performance.md#memory.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import sys
 import threading
 from collections.abc import Callable
 
+TRIM_BYTES = 8 << 20  # freed by finished columns before the free pages are handed back
 _trim: Callable[[int], int] | None = None
 _looked_up = False
 _lock = threading.Lock()
@@ -47,3 +50,21 @@ def release_freed_memory() -> bool:
         return False
     _trim(0)
     return True
+
+
+class FreedMemory:
+    """One read's count of the bytes its finished columns have freed (the columns finish on
+    several threads); the free pages are handed back each time :data:`TRIM_BYTES` more
+    have been freed."""
+
+    def __init__(self) -> None:
+        self._since_trim = 0
+        self._lock = threading.Lock()
+
+    def add(self, nbytes: int) -> None:
+        with self._lock:
+            self._since_trim += nbytes
+            if self._since_trim < TRIM_BYTES:
+                return
+            self._since_trim = 0
+        release_freed_memory()
