@@ -11,6 +11,7 @@ import stat
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
@@ -143,6 +144,44 @@ def test_integers_beyond_int64_are_stored_as_marked_text_and_come_back_exact(sto
     assert kinds == ["bigint", "pandas"]
     back = store.load(key)["amount"].tolist()
     assert back == wei and all(type(v) is int for v in back if v is not None)
+
+
+def test_a_column_of_python_ints_is_encoded_without_a_check_per_value(store, monkeypatch):
+    # 1M wei amounts: the per-value check (numbers.Integral, an ABC) cost ~0.5 s of each read
+    from watch_pandas._cache import _encoding
+
+    checked: list[object] = []
+    is_integer = _encoding._is_integer
+    monkeypatch.setattr(_encoding, "_is_integer", lambda v: checked.append(v) or is_integer(v))
+    wei = [2**63, None, -(2**63) - 1, 0, 10**40, None]
+    frame = pd.DataFrame({"amount": pd.Series(wei, dtype=object)})
+    frame.attrs["watch"] = {}
+    key = wc.CacheKey.for_read(SERVER, 7, {}, "numpy_nullable")
+    store.store(key, frame, query=make_query(), is_default=True)
+    assert checked == []
+    back = store.load(key)["amount"].tolist()
+    assert back == wei and [type(v) for v in back] == [type(v) for v in wei]
+
+
+@pytest.mark.parametrize(
+    "cells",
+    [
+        [2**64, np.int64(-5), None],  # numpy ints among Python ints: the careful check
+        [2**64, True, None],  # a bool is no integer: JSON text
+        [None, None],
+        [2**64, 1.5],
+    ],
+)
+def test_object_columns_of_ints_and_others_come_back_exact(store, cells):
+    frame = pd.DataFrame({"c": pd.Series(cells, dtype=object)})
+    frame.attrs["watch"] = {}
+    key = wc.CacheKey.for_read(SERVER, 8, {}, "numpy_nullable")
+    store.store(key, frame, query=make_query(), is_default=True)
+    back = store.load(key)["c"].tolist()
+    assert back == [
+        None if v is None else int(v) if isinstance(v, np.integer) else v for v in cells
+    ]
+    assert [type(v) for v in back] == [int if isinstance(v, np.integer) else type(v) for v in cells]
 
 
 def test_duplicate_column_names_and_time_zones_survive(store):

@@ -137,3 +137,68 @@ def test_a_cut_inside_a_string_is_read_exactly_on_workers(batch_bytes: int, work
     expected, _ = decode_result(body)
     pd.testing.assert_frame_equal(frame, expected, check_exact=True)
     assert frame["s"].tolist() == [r["s"] for r in rows]
+
+
+def test_after_a_cut_inside_a_string_the_batches_go_back_to_the_workers(decoded_on) -> None:
+    # One label early in the body holds "},{": the batch cut there fails; the rows around it
+    # are read on this thread, and the rest of the body on the workers again.
+    rows = [{"id": i, "label": f"row {i}"} for i in range(3000)]
+    rows[40]["label"] = 'tricky"}, {"id": 1, "label": "' * 40
+    body = body_of([("id", "integer"), ("label", "string")], rows)
+    frame, _ = read_result(chunks_of(body, 1024), batch_bytes=1024, workers=2)
+    pd.testing.assert_frame_equal(frame, decode_result(body)[0], check_exact=True)
+    main = threading.get_ident()
+    later = decoded_on[len(decoded_on) // 2 : -1]  # the second half of the body, last rows aside
+    assert len(later) > 10 and main not in later
+
+
+@pytest.mark.parametrize("where", [0, 1, 700, 1499])
+@pytest.mark.parametrize("workers", [2, 3])
+def test_strings_full_of_row_boundaries_anywhere_are_read_exactly(where: int, workers: int) -> None:
+    rows = [{"id": i, "label": f"row {i}", "any": [i, "x", None][i % 3]} for i in range(1500)]
+    for k in range(where, min(where + 30, 1500), 3):
+        rows[k]["label"] = '"}, {"id": 2, "label": "' * (k % 7 + 1)
+        rows[k]["any"] = {"nested": '}, {"any": 1}, {', "list": [{"a": 1}, {"b": 2}]}
+    body = body_of([("id", "integer"), ("label", "string"), ("any", None)], rows)
+    for size in (97, 1024):
+        frame, _ = read_result(chunks_of(body, size), batch_bytes=size, workers=workers)
+        pd.testing.assert_frame_equal(frame, decode_result(body)[0], check_exact=True)
+
+
+# --------------------------------------------------------------------------- memory
+
+
+def test_freed_memory_is_handed_back_once_enough_is_freed(monkeypatch) -> None:
+    from watch_pandas._decode import _memory
+
+    handed_back: list[str] = []
+    monkeypatch.setattr(_memory, "release_freed_memory", lambda: handed_back.append("x"))
+    frame, _ = read_result(BODY, batch_bytes=2048, workers=2)
+    assert handed_back == []  # a small result: not worth a trim (milliseconds each)
+    pd.testing.assert_frame_equal(frame, decode_result(BODY)[0], check_exact=True)
+
+    monkeypatch.setattr(_memory, "TRIM_BYTES", 1)  # every column frees "enough"
+    frame, _ = read_result(BODY, batch_bytes=2048, workers=2)
+    assert len(handed_back) == len(frame.columns) == 3
+    pd.testing.assert_frame_equal(frame, decode_result(BODY)[0], check_exact=True)
+
+
+def test_freed_bytes_are_counted_across_columns(monkeypatch) -> None:
+    from watch_pandas._decode import _memory
+
+    handed_back: list[str] = []
+    monkeypatch.setattr(_memory, "release_freed_memory", lambda: handed_back.append("x"))
+    monkeypatch.setattr(_memory, "TRIM_BYTES", 100)
+    freed = _memory.FreedMemory()
+    for size in (60, 30, 20, 99, 1, 250):
+        freed.add(size)
+    assert len(handed_back) == 3  # after 110, after 100, after 250
+
+
+def test_handing_back_freed_memory_needs_only_the_c_library(monkeypatch) -> None:
+    from watch_pandas._decode import _memory
+
+    assert _memory.release_freed_memory() in (True, False)  # never raises
+    monkeypatch.setattr(_memory, "_trim", None)
+    monkeypatch.setattr(_memory, "_looked_up", True)
+    assert _memory.release_freed_memory() is False

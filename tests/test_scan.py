@@ -253,6 +253,19 @@ def test_integers_are_exact_of_any_size(value: int) -> None:
     assert type(got) is int and got == value
 
 
+BIG_INT_EDGES = [2**63, -(2**63) - 1, 10**37, 10**38 - 1, -(10**38) + 1, 10**38, -(10**38)]
+BIG_INT_EDGES += [2**127 - 1, -(2**127), 2**127, 10**39 + 7, 2**64 - 1, -(2**64)]
+
+
+@pytest.mark.parametrize("value", BIG_INT_EDGES)
+@pytest.mark.parametrize("kind", ["i", "a"])
+def test_integers_up_to_38_digits_and_beyond_are_exact(value: int, kind: str) -> None:
+    # up to 38 digits the scanner reads them in 128 bits, longer ones in Python's conversion
+    for token in (str(value), str(value) + "0", str(value)[:-1] or "0"):
+        got = scan_one(kind, token)
+        assert type(got) is int and got == int(token)
+
+
 @pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="Python < 3.10.7")
 @pytest.mark.parametrize("kind", ["i", "a"])
 def test_an_int_beyond_a_lowered_digit_limit_is_declined(kind: str) -> None:

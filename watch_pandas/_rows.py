@@ -17,7 +17,9 @@ same either way (tests/test_scan.py compares them). msgspec keeps integers of an
 (orjson turns those beyond 64 bits into floats).
 
 Given a pool of several workers (``watch_pandas._decode._workers``), the batches are decoded on
-its threads, a few at a time and handed on in body order (:meth:`ResultSplitter._parallel`).
+its threads, a few at a time and handed on in body order (:meth:`ResultSplitter._parallel`);
+rows around a cut that fell inside a value are cut again on the calling thread, then the pool
+takes the rest (:meth:`ResultSplitter._recut`).
 """
 
 from __future__ import annotations
@@ -359,7 +361,11 @@ class ResultSplitter:
         buf = prefix[rows_at - 1 :]
         del prefix
         if pool is not None and pool.workers > 1:
-            buf = yield from self._parallel(buf, it, decoder, pool)
+            while True:
+                buf, cut_in_value = yield from self._parallel(buf, it, decoder, pool)
+                if not cut_in_value:
+                    break
+                yield from self._recut(buf, decoder)
         for chunk in it:
             buf += chunk
             if len(buf) < self.batch_bytes:
@@ -373,18 +379,19 @@ class ResultSplitter:
 
     def _parallel(
         self, buf: bytearray, it: Iterator[bytes], decoder: RowDecoder, pool: DecodePool
-    ) -> Generator[Any, None, bytearray]:
+    ) -> Generator[Any, None, tuple[bytearray, bool]]:
         """Decode batches on the pool's threads while the body is read, in order, with at
         most :func:`in_flight` batches submitted and not yet handed on; returns what is left
-        of ``buf`` for the one-thread loop (the last rows, or everything after a bad cut).
+        of ``buf`` and whether a cut fell inside a value: ``False``, the body has ended and
+        the last rows are left; ``True``, the rows from the failed batch on, put back
+        together for :meth:`_recut`.
 
         A batch is cut at the last row boundary without decoding it first, so the cut may
         fall inside a string (a text value holding "},{"). That batch then fails to decode
         (see :func:`_decode_closed`), and so do none of the batches before it: each starts
-        where the previous one validly ended. From the failed batch on, the text is put
-        back together and read on one thread, which moves such cuts earlier.
+        where the previous one validly ended.
         """
-        pending: deque[tuple[Future[list[Any]], bytearray, int, int]] = deque()
+        pending: deque[_Pending] = deque()
         limit = in_flight(pool.workers)
         try:
             for chunk in it:
@@ -395,33 +402,51 @@ class ResultSplitter:
                 if found is None:
                     continue
                 brace, next_row = found
-                # a copy up to the next row's "{" (the threads never share a buffer); its byte
-                # after the "}" becomes "]" while it is decoded, the next batch's "[" stands
-                # for its last byte
-                batch = buf[:next_row]
+                # The batch keeps this buffer (its byte after the "}" becomes "]" while it is
+                # decoded) and the rows after the cut start a new one, "[" standing for the
+                # byte before the next row's "{": each byte of the body is copied once, and
+                # the threads never share a buffer.
+                batch, buf = buf, bytearray(b"[")
+                with memoryview(batch) as view:
+                    buf += view[next_row:]
+                after_brace = batch[brace + 1]  # before the decode writes "]" there
                 future = pool.submit(_decode_closed, batch, brace, decoder)
-                pending.append((future, batch, brace, buf[brace + 1]))
-                del buf[: next_row - 1]
-                buf[0] = _OPEN
+                pending.append((future, batch, brace, after_brace, next_row))
                 while len(pending) >= limit:
                     batch_event = _take(pending)
                     if batch_event is None:
-                        return _rejoin(pending, buf)
+                        return _rejoin(pending, buf), True
                     yield batch_event
             while pending:
                 batch_event = _take(pending)
                 if batch_event is None:
-                    return _rejoin(pending, buf)
+                    return _rejoin(pending, buf), True
                 yield batch_event
-            return buf
+            return buf, False
         finally:
             for future, *_ in pending:
                 future.cancel()
 
-    def _cut(self, buf: bytearray, decoder: RowDecoder) -> tuple[Batch | None, int]:
-        """Decode the complete rows at the front of ``buf``; return them and where the rest
-        starts (the byte before the next row, to be overwritten with "[")."""
-        decoded = _decode_before(buf, decoder, _last_row_cut, _CUT_ATTEMPTS)
+    def _recut(self, buf: bytearray, decoder: RowDecoder) -> Iterator[Batch]:
+        """The rows put back together after a cut fell inside a value, on this thread in
+        batches of about ``batch_bytes``, each cut checked by decoding it (which moves it
+        before such a value); the rest of ``buf`` (changed in place) goes back to the pool."""
+        while len(buf) >= self.batch_bytes:
+            batch, consumed = self._cut(buf, decoder, self.batch_bytes)
+            if batch is None:  # a value longer than a batch: cut after it, if it has ended
+                batch, consumed = self._cut(buf, decoder)
+                if batch is None:
+                    return
+            del buf[:consumed]
+            buf[0] = _OPEN
+            yield batch
+
+    def _cut(
+        self, buf: bytearray, decoder: RowDecoder, end: int | None = None
+    ) -> tuple[Batch | None, int]:
+        """Decode the complete rows at the front of ``buf`` (those before ``end``); return
+        them and where the rest starts (the byte before the next row, to become "[")."""
+        decoded = _decode_before(buf, decoder, _last_row_cut, _CUT_ATTEMPTS, end)
         if decoded is None:
             return None, 0  # keep accumulating; the next chunk brings new boundaries
         parts, next_row = decoded
@@ -441,13 +466,18 @@ class ResultSplitter:
         yield Finished(head + bytes(buf[bracket:]))
 
 
+# A batch on the pool: its decode, its buffer, its "}" (index), the byte that followed it
+# (the decode writes "]" there) and where the next row's "{" is (the buffer goes on past it).
+_Pending = tuple[Future[list[Any]], bytearray, int, int, int]
+
+
 def in_flight(workers: int) -> int:
     """How many batches a read keeps submitted and not yet handed on: enough that no worker
     waits while the oldest is finished, few enough that memory stays a few batches."""
     return 2 * workers
 
 
-def _take(pending: deque[tuple[Future[list[Any]], bytearray, int, int]]) -> Batch | None:
+def _take(pending: deque[_Pending]) -> Batch | None:
     """The oldest batch's parts, waiting for them; ``None`` (left in ``pending``) when its
     cut fell inside a value."""
     future = pending[0][0]
@@ -459,17 +489,16 @@ def _take(pending: deque[tuple[Future[list[Any]], bytearray, int, int]]) -> Batc
     return Batch(parts)
 
 
-def _rejoin(
-    pending: deque[tuple[Future[list[Any]], bytearray, int, int]], buf: bytearray
-) -> bytearray:
+def _rejoin(pending: deque[_Pending], buf: bytearray) -> bytearray:
     """The text of the pending batches and ``buf`` as one, as it was before the cuts."""
     for future, *_ in pending:
         future.cancel()
     joined = bytearray()
-    for future, batch, brace, after_brace in pending:
+    for future, batch, brace, after_brace, next_row in pending:
         _wait_quietly(future)  # it may still read its batch
         batch[brace + 1] = after_brace  # a decoded batch keeps its "]" there
-        joined += batch[1:] if joined else batch
+        with memoryview(batch) as view:
+            joined += view[1 if joined else 0 : next_row]  # (the rest is in the next one)
     joined += buf[1:]
     pending.clear()
     return joined
@@ -488,12 +517,13 @@ def _decode_before(
     decoder: RowDecoder,
     boundary: Callable[[bytearray, int], tuple[int, int] | None],
     attempts: int,
+    end: int | None = None,
 ) -> tuple[list[Any], int] | None:
     """Decode the rows up to the last ``boundary`` (a row's "}" and what follows it) at which
     they are valid JSON: a "}" inside a string or a nested value makes them invalid, so an
     earlier boundary is tried, up to ``attempts`` times. Returns the parts and the index
-    after the "}", or ``None``."""
-    end = len(buf)
+    after the "}", or ``None``. Boundaries are looked for before ``end`` (default: all)."""
+    end = len(buf) if end is None else min(end, len(buf))
     for _ in range(attempts):
         found = boundary(buf, end)
         if found is None:
@@ -599,14 +629,17 @@ def batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
     except OverflowError:
         if kind == C.TYPE_INTEGER and checked:
             return ExactInts(values)  # msgspec checked them: ints (some beyond int64) or None
+        if kind is None and kinds == {int}:
+            return ExactInts(values)  # untyped, all ints (some beyond int64) or None: the same
         return values
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # (a lone surrogate)
         return values
 
 
 class ExactInts(list):
-    """A batch of an integer column holding values beyond int64, all checked to be Python
-    ints or ``None``: the column becomes ``object`` without looking at each value again."""
+    """A batch of an integer (or untyped) column holding values beyond int64, all checked to
+    be Python ints or ``None``: the column becomes ``object`` without looking at each value
+    again."""
 
     __slots__ = ()
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import numbers
+import operator
 from collections.abc import Mapping
+from itertools import repeat
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -80,8 +82,14 @@ def to_table(frame: pd.DataFrame, meta: dict[str, Any]) -> pa.Table:
 
 
 def _encode_objects(values: list[Any]) -> tuple[str, pa.Array]:
+    import numpy as np
     import pyarrow as pa
 
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if kinds == {int}:  # the usual (wei amounts): exact Python ints, no check per value
+        nulls = np.fromiter(map(operator.is_, values, repeat(None)), bool, len(values))
+        return KIND_BIGINT, pa.array(list(map(str, values)), pa.string(), mask=nulls)
     present = [v for v in values if v is not None]
     if present and all(_is_integer(v) for v in present):
         # numpy integers among Python ints (a column touched by numpy arithmetic) are the

@@ -151,12 +151,12 @@ def parse_iso_datetimes(strings: pa.Array) -> Any:
         return pc.cast(strings, pa.timestamp("ms"))
     except pa.ArrowInvalid:
         pass
-    valid = strings.drop_null()
-    if len(valid) == 0:
+    n_valid = len(strings) - strings.null_count
+    if n_valid == 0:
         return pc.cast(strings, pa.timestamp("ms"))
-    zoned = pc.match_substring_regex(valid, _HAS_ZONE)
-    n_zoned = pc.sum(zoned).as_py() or 0
-    if 0 < n_zoned < len(valid):
+    # (nulls stay null in the match and the sum skips them: no copy without the nulls)
+    n_zoned = pc.sum(pc.match_substring_regex(strings, _HAS_ZONE)).as_py() or 0
+    if 0 < n_zoned < n_valid:
         return strings.to_pylist()  # mixed naive/aware: keep the server's text (see module doc)
     tz = "UTC" if n_zoned else None
     for unit in ("ms", "us", "ns"):
@@ -192,14 +192,66 @@ def infer(values: list[Any], infer_untyped: bool) -> Any:
     return values  # dict/list cells or a mix of kinds: untouched
 
 
-def infer_temporal(strings: pa.Array) -> Any:
-    valid = strings.drop_null()
-    if pc.all(pc.match_substring_regex(valid, _ISO_DATE)).as_py():
+# How many values of an untyped text column are looked at before the whole column is.
+TEMPORAL_SAMPLE = 64
+
+
+def infer_temporal(strings: pa.Array | pa.ChunkedArray) -> Any:
+    """Untyped text → dates when every value is an ISO date, datetimes when every value is an
+    ISO datetime, else the text unchanged.
+
+    A sample settles most columns at once: one sampled value that is neither kind means not
+    all are (text). A sample of dates is confirmed by Arrow's date cast, which takes exactly
+    ``YYYY-MM-DD`` (10 bytes, digits and dashes, a real day), with every value 10 bytes long:
+    that is the ISO date pattern, checked without matching each value against it. Anything
+    else takes the whole-column pattern match (:func:`_infer_temporal_whole`).
+    """
+    if strings.null_count == len(strings):
+        return _infer_temporal_whole(strings)
+    head = _first_values(strings, TEMPORAL_SAMPLE)
+    if _all_match(head, _ISO_DATE):
+        dates = _strict_dates(strings)
+        return dates if dates is not None else _infer_temporal_whole(strings)
+    if not _all_match(head, _ISO_DATETIME):
+        return strings  # a sampled value is neither a date nor a datetime
+    return _infer_temporal_whole(strings, dates=False)
+
+
+def _first_values(strings: pa.Array | pa.ChunkedArray, count: int) -> Any:
+    """The first ``count`` non-null values (fewer if there are not as many), without
+    copying the column."""
+    size = count
+    while True:
+        head = strings.slice(0, size).drop_null()
+        if len(head) >= count or size >= len(strings):
+            return head.slice(0, count)
+        size *= 4
+
+
+def _all_match(strings: pa.Array | pa.ChunkedArray, pattern: str) -> bool:
+    """Whether every non-null value matches (``False`` when there is none)."""
+    return bool(pc.all(pc.match_substring_regex(strings, pattern)).as_py())
+
+
+def _strict_dates(strings: pa.Array | pa.ChunkedArray) -> Any:
+    """The dates when every value is a 10-byte string Arrow's date cast takes; else None."""
+    lengths = pc.min_max(pc.binary_length(strings)).as_py()
+    if lengths["min"] != 10 or lengths["max"] != 10:
+        return None
+    try:
+        return pc.cast(strings, pa.date32())
+    except pa.ArrowInvalid:
+        return None
+
+
+def _infer_temporal_whole(strings: pa.Array | pa.ChunkedArray, *, dates: bool = True) -> Any:
+    """The rule on every value (``dates=False``: some value is known not to be a date)."""
+    if dates and _all_match(strings, _ISO_DATE):
         try:
             return pc.cast(strings, pa.date32())
         except pa.ArrowInvalid:
             return strings  # e.g. 2024-13-45: not a date after all
-    if pc.all(pc.match_substring_regex(valid, _ISO_DATETIME)).as_py():
+    if _all_match(strings, _ISO_DATETIME):
         parsed = parse_iso_datetimes(strings)
         if isinstance(parsed, (pa.Array, pa.ChunkedArray)):
             return parsed

@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 from .. import _constants as C
 from ..errors import ServerError
 from ..models import Column, ResultMeta
+from . import _memory
 from ._dtypes import (
     TYPED_BUILDERS,
     DtypeBackend,
@@ -173,10 +174,16 @@ def read_result(
                 result = _query_result_object(_loads(event.document))
                 meta = dataclasses.replace(ResultMeta.from_json(result), columns=columns)
 
+        freed = _memory.FreedMemory()
+
         def finish(i: int) -> pd.Series:
             column_parts, parts[i] = parts[i], []
+            size = sum(_part_bytes(part) for part in column_parts)
             built = _merge_parts(column_parts, columns[i].type, n_rows, infer_untyped)
-            return to_series(built, n_rows, dtype_backend)
+            series = to_series(built, n_rows, dtype_backend)
+            del built, column_parts
+            freed.add(size)  # this column's parts: room for the next ones
+            return series
 
         # Column by column (each one's Arrow data is dropped once it is a Series), on the
         # pool's threads: Arrow's casts, pattern matches and conversions release the GIL.
@@ -199,14 +206,21 @@ def _chunks_of(source: Any, batch_bytes: int) -> tuple[Iterable[bytes], Callable
     return source, getattr(source, "close", lambda: None)
 
 
+def _part_bytes(part: Any) -> int:
+    """About what a batch part holds apart from values the frame keeps (a list's Python
+    objects become the column's own)."""
+    return int(part.nbytes) if hasattr(part, "nbytes") else 8 * len(part)
+
+
 def _merge_parts(parts: list[Any], col_type: str | None, n_rows: int, infer_untyped: bool) -> Any:
     """Join a column's batch parts into what :func:`build_from_values` gives for all rows."""
     from .._rows import ExactInts
 
-    if col_type == C.TYPE_INTEGER and any(isinstance(p, ExactInts) for p in parts):
+    if col_type in (C.TYPE_INTEGER, None) and any(isinstance(p, ExactInts) for p in parts):
         exact = (pa.int64(), pa.null())
         if all(isinstance(p, ExactInts) or getattr(p, "type", None) in exact for p in parts):
-            # what build_integers gives: every value an int or None, some beyond int64
+            # what build_integers gives (and untyped inference, which hands all-int columns
+            # to it): every value an int or None, some beyond int64
             ints: list[Any] = []
             for part in parts:
                 ints.extend(part if isinstance(part, list) else part.to_pylist())
