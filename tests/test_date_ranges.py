@@ -58,6 +58,16 @@ def test_datetime_ranges_end_a_minute_or_a_second_before_the_next_part():
     ]
 
 
+def test_a_date_only_end_with_time_precision_covers_its_whole_last_day():
+    assert date_ranges("2024-02-01", "2024-02-03", "D", precision="second")[-1] == {
+        "start": "2024-02-03 00:00:00",
+        "end": "2024-02-03 23:59:59",
+    }
+    assert date_ranges("2024-02-01", "2024-02-02", "D", precision="minute")[-1]["end"] == (
+        "2024-02-02 23:59"
+    )
+
+
 @pytest.mark.parametrize(
     ("args", "kwargs", "match"),
     [

@@ -1055,3 +1055,25 @@ def test_params_that_are_not_a_mapping_are_a_parameter_error(given):
         message = str(info.value)
         assert "params must be a dict of parameter name → value" in message
         assert type(given).__name__ in message
+
+
+@pytest.mark.parametrize(
+    ("kind", "end"),
+    [
+        ("datetime-range", "2024-01-31 23:59"),
+        ("datetime-range-with-seconds", "2024-01-31 23:59:59"),
+    ],
+)
+@pytest.mark.parametrize("given", ["2024-01-31", date(2024, 1, 31)])
+def test_a_date_only_end_of_a_datetime_range_is_the_end_of_that_day(kind, end, given):
+    # Inclusive ends, as the web UI's ranges are: a day given as the end covers the whole day.
+    wire = to_wire(_definition(kind), ("2024-01-01", given))
+    assert wire["end"] == end
+    assert wire["start"] == ("2024-01-01 00:00" if "seconds" not in kind else "2024-01-01 00:00:00")
+
+
+def test_an_end_with_a_time_is_kept_as_given():
+    wire = to_wire(_definition("datetime-range"), ("2024-01-01", "2024-01-31 00:00"))
+    assert wire["end"] == "2024-01-31 00:00"
+    one_day = to_wire(_definition("datetime-range"), ("2024-01-31", "2024-01-31"))
+    assert one_day == {"start": "2024-01-31 00:00", "end": "2024-01-31 23:59"}

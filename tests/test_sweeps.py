@@ -416,3 +416,16 @@ def test_with_output_arrow_failed_parts_are_in_the_warning_and_the_provenance(lw
     with pytest.raises(SweepError) as info:
         sweep(lw, {"chain": CHAINS}, output="arrow", errors="raise")
     assert info.value.frame.num_rows == sweep(lw, {"chain": ["ethereum"]}).shape[0]
+
+
+@pytest.mark.parametrize(("query", "precision"), [("param_datetime_range_seconds", "second")])
+def test_a_sweep_over_a_datetime_range_returns_the_rows_of_one_read(lw, tmp_path, query, precision):
+    # Day parts of a datetime range cover whole days (a date-only end is the end of that day),
+    # so the parts together are exactly the range read at once: nothing lost between parts.
+    qid = lw.demo.queries[query]
+    options = dict(url=lw.url, api_key=lw.admin_key, progress=False, cache_dir=tmp_path)
+    parts = date_ranges("2024-02-01", "2024-02-05", "D", precision=precision)
+    swept = read_watch_sweep(qid, {"period": parts}, **options)
+    whole = read_watch_query(qid, {"period": ("2024-02-01", "2024-02-05")}, **options)
+    assert len(whole) == 5  # one row a day, each at 23:59:3x: the parts' ends must reach it
+    assert sorted(swept["day"]) == sorted(whole["day"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from ..errors import ParameterError
@@ -117,6 +117,13 @@ def _wall_time(moment: datetime) -> datetime:
         moment.second,
         moment.microsecond,
     )
+
+
+def end_of_day(moment: datetime, kind: str) -> datetime:
+    """The last moment of ``moment``'s day that a ``kind`` parameter can hold (23:59 for
+    minutes, 23:59:59 for seconds): an inclusive end given as a day."""
+    step = timedelta(seconds=1) if kind == "datetime-with-seconds" else timedelta(minutes=1)
+    return datetime.combine(moment.date(), time(0)) + timedelta(days=1) - step
 
 
 def _format(moment: datetime, kind: str) -> str:

@@ -6,7 +6,7 @@ from datetime import time, timedelta
 from typing import Literal
 
 from ..errors import ParameterError
-from ._dates import _checked_point, _format, _parse_point
+from ._dates import _checked_point, _format, _parse_point, end_of_day
 
 Precision = Literal["day", "minute", "second"]
 
@@ -58,6 +58,8 @@ def date_ranges(
     kind, step = _PRECISIONS[precision]
     first = _checked_point(start, kind, fail, role="start")
     last = _checked_point(end, kind, fail, role="end")
+    if precision != "day" and _parse_point(end, kind, fail, "the end ")[1]:
+        last = end_of_day(last, kind)  # a day as the end covers the whole day (inclusive)
     if first > last:
         raise fail(f"the start {_format(first, kind)} is after the end {_format(last, kind)}")
     import pandas as pd  # lazily: only this helper needs it

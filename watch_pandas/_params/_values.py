@@ -19,7 +19,7 @@ from ._common import (
     _is_array,
     _short_repr,
 )
-from ._dates import _checked_point, _format
+from ._dates import _checked_point, _format, _parse_point, end_of_day
 from ._definitions import ParameterDefinition
 from ._dynamic import resolve_dynamic
 
@@ -187,6 +187,10 @@ def _convert_range(
         raise fail("a range is a (start, end) pair, a {'start', 'end'} dict or a d_... token")
     start = _checked_point(start_value, single, fail, role="start", lenient=lenient)
     end = _checked_point(end_value, single, fail, role="end", lenient=lenient)
+    if single != "date" and _parse_point(end_value, single, fail, "the end ")[1]:
+        # A day given as a datetime range's end covers that whole day: ends are inclusive,
+        # as the web UI's ranges are (docs/parameters.md#ranges).
+        end = end_of_day(end, single)
     if start > end:
         raise fail(f"the start {_format(start, single)} is after the end {_format(end, single)}")
     return {"start": _format(start, single), "end": _format(end, single)}
