@@ -264,6 +264,44 @@ def test_pivot_count_and_average(by_region):
     assert averaged.loc["2024-02", "west"] == 7.0
 
 
+def test_pivot_with_rows_only_keeps_its_totals_row_and_column(by_region):
+    table = render(viz("60-viz-create-pivot", cols=[]), by_region)
+    by_month = by_region.groupby("month")["total_price"].sum()
+    # the web UI labels a rows-only pivot's one value column "Totals" and adds a Totals row
+    assert list(table.columns) == ["Totals"]
+    assert table.loc["2024-01", "Totals"] == by_month["2024-01"]
+    assert table.loc["Totals", "Totals"] == by_region["total_price"].sum()
+    averaged = render(viz("60-viz-create-pivot", cols=[], aggregatorName="Average"), by_region)
+    # an Average total is the mean of every row, not the mean of the group means
+    assert averaged.loc["Totals", "Totals"] == by_region["total_price"].mean()
+
+
+def test_pivot_with_columns_only_keeps_its_totals(by_region):
+    table = render(viz("60-viz-create-pivot", rows=[]), by_region)
+    assert list(table.index) == ["Totals"]
+    assert list(table.columns) == ["east", "north", "west", "Totals"]
+    assert table.loc["Totals", "north"] == 6.0
+    assert table.loc["Totals", "Totals"] == by_region["total_price"].sum()
+
+
+@pytest.mark.parametrize("rows", [["month"], []])
+def test_pivot_totals_switched_off_keep_the_values_under_their_own_name(by_region, rows):
+    off = {"table": {"colTotals": False, "rowTotals": False}}
+    cols = [] if rows else ["region"]
+    table = render(viz("60-viz-create-pivot", rows=rows, cols=cols, rendererOptions=off), by_region)
+    assert "Totals" not in table.index and "Totals" not in table.columns
+    if rows:
+        assert table.loc["2024-02", "total_price"] == 12.0
+    else:
+        assert table.loc["total_price", "west"] == 9.0
+
+
+def test_pivot_with_two_row_keys_and_no_columns_has_one_totals_row(by_region):
+    table = render(viz("60-viz-create-pivot", rows=["month", "region"], cols=[]), by_region)
+    assert table.loc[("2024-01", "west"), "Totals"] == 2.0
+    assert table.loc[("Totals", ""), "Totals"] == by_region["total_price"].sum()
+
+
 # -- everything else ---------------------------------------------------------------------
 def test_other_types_fall_back_to_the_table_with_one_line(daily):
     shown = render(viz("62-viz-create-details"), daily)

@@ -3,6 +3,8 @@ over HTTP: tables, columns of the tables the cell mentions, data source names, q
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from IPython.core.completer import provisionalcompleter
 from IPython.core.interactiveshell import InteractiveShell
@@ -86,3 +88,44 @@ def test_query_ids_for_the_line_magic(ip, local_watch_demo):
 
 def test_other_cells_are_left_to_ipython(ip):
     assert "prices" not in complete(ip, "pri")
+
+
+def completions(ip, text: str):
+    with provisionalcompleter():
+        return list(ip.Completer.completions(text, len(text)))
+
+
+def test_query_ids_come_in_numeric_order_with_their_names(ip, local_watch_demo):
+    offered = completions(ip, "%watch ")
+    ids = [int(c.text) for c in offered]
+    assert len(ids) >= 12  # the demo has ids 1..9 and 10.. : a text sort puts 10 before 2
+    assert ids == sorted(ids)
+    prices = local_watch_demo.demo.queries["prices"]
+    shown = {c.text: c.type for c in offered}
+    assert shown[str(prices)] == "query: Daily prices"  # the name beside the id
+    by_name = completions(ip, "%watch Pri")
+    assert [c.text for c in by_name] == sorted((c.text for c in by_name), key=int)
+    assert all("pri" in c.type.lower() for c in by_name)
+
+
+@pytest.mark.parametrize(
+    "cell",
+    ["%%watch --data-source nosuch\nSELECT * FROM ma", "%%watch\nSELECT * FROM ma"],
+    ids=["unknown", "none-configured"],
+)
+def test_sql_without_a_usable_data_source_offers_nothing_and_says_why(ip, caplog, cell):
+    with caplog.at_level(logging.DEBUG, logger="watch_pandas"):
+        offered = completions(ip, cell)
+    # nothing to insert: no magic names (%macro, %magic...), no Python names
+    assert [c.text for c in offered if c.text != "ma"] == []
+    why = [r.getMessage() for r in caplog.records if "completion" in r.getMessage()]
+    assert why, "the reason is logged at debug level"
+    assert ("nosuch" in why[-1]) if "nosuch" in cell else ("no data source" in why[-1])
+
+
+def test_sql_that_matches_no_table_or_column_offers_nothing_either(ip):
+    offered = completions(ip, "%%watch -d demo-typed\nSELECT * FROM ma")
+    assert "%magic" not in [c.text for c in offered]
+    assert "markets" in [c.text for c in offered]
+    offered = completions(ip, "%%watch -d demo-typed\nSELECT * FROM mag")
+    assert [c.text for c in offered if c.text != "mag"] == []

@@ -5,6 +5,7 @@ layout of a body the server sent."""
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import threading
 from datetime import date
@@ -190,6 +191,33 @@ def test_cancel_stops_every_widget_job(local_watch):
     assert "Cancelled" in view.message.value
     assert len(view.frames) == 0
     assert not view.run_button.disabled and view.cancel_button.disabled
+    view.close()
+
+
+@pytest.mark.parametrize("round_", range(3))
+def test_cancel_sends_one_delete_per_job_and_warns_about_none(local_watch, caplog, round_):
+    # jobs that really run (queued, then running) and poll while Cancel is pressed: the
+    # interrupt and each widget's own read must not both cancel a job (the second DELETE of a
+    # cancelled job is a server error, which used to be logged as a failed cancel)
+    lw = local_watch
+    lw.execution_delay = 3
+    ds = lw.add_data_source("db")
+    ids = [lw.add_query(f"SELECT {i} AS n", ds, name=f"q{i}") for i in range(4)]
+    board = lw.add_dashboard("four", query_ids=ids)
+    caplog.set_level(logging.DEBUG, logger="watch_pandas")
+    view = show_dashboard(board, url=lw.url, api_key=lw.admin_key, max_age=0, cache=False)
+    polls = "/api/jobs/<id>"
+    for _ in range(600):  # until every widget has polled its job at least once
+        if lw.counters.requests("GET", polls) >= 4:
+            break
+        threading.Event().wait(0.05)
+    view.cancel_button.click()
+    view.wait(timeout=60)
+    jobs = lw._backend.jobs.all()
+    assert [job.error for job in jobs] == ["Query cancelled by user."] * 4
+    assert lw.counters.requests("DELETE") == 4
+    assert not [r for r in caplog.records if "could not cancel" in r.getMessage()]
+    assert "Cancelled" in view.message.value
     view.close()
 
 

@@ -506,6 +506,7 @@ def _interrupted_read(lw, dashboard, interrupt) -> None:
     jobs = lw._backend.jobs.all()
     assert len(jobs) == 3
     assert [job.error for job in jobs] == ["Query cancelled by user."] * 3
+    assert lw.counters.requests("DELETE") == 3  # each job once
 
 
 def test_a_dashboard_timeout_names_whole_seconds_and_the_cancelled_jobs(three_held_widgets):

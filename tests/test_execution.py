@@ -6,12 +6,15 @@ import logging
 from dataclasses import dataclass, field
 
 import pytest
+import responses
+from _samples import sample_body
 
-from watch_pandas._execution import Execution, PollSchedule
+from watch_pandas._execution import Execution, PollSchedule, cancel_once
 from watch_pandas.errors import (
     ForbiddenError,
     QueryCancelledError,
     QueryFailedError,
+    ServerError,
     TransportError,
     WatchTimeoutError,
 )
@@ -307,3 +310,57 @@ def test_a_broken_progress_listener_does_not_break_the_read():
     client, clock = FakeClient([job(3, result=5)]), FakeClock()
     execution = Execution(client, listeners=[broken], clock=clock, sleep=clock.sleep)
     assert execution.run(lambda: Response(job=job(1))).result_id == 5
+
+
+# -- cancelling once ------------------------------------------------------------------------
+BASE = "https://watch.test"
+USER_KEY = "u" * 40
+
+
+@pytest.fixture
+def watch():
+    from watch_pandas._client import WatchClient
+
+    with WatchClient(BASE, USER_KEY, retries=0) as client:
+        yield client
+
+
+def test_a_job_is_cancelled_once_however_many_parties_ask(watch):
+    jid = "c7d07aca-82ac-4f6d-8a20-519c73d7aaee"
+    with responses.RequestsMock() as mock:
+        mock.delete(f"{BASE}/api/jobs/{jid}", json=sample_body("14-job-cancel"))
+        assert cancel_once(watch, jid) is True
+        # the interrupt and the job's own wait both ask: one DELETE reaches the server
+        assert cancel_once(watch, jid) is False
+        assert len(mock.calls) == 1
+    # an Execution waiting on that job sees it cancelled and does not send another
+    client, clock = FakeClient([job(2, job_id=jid)]), FakeClock()
+    execution = make(client, clock)
+    execution.job_id = jid
+    assert execution.cancel() is True and client.cancelled == [jid]
+
+
+def test_a_refused_cancel_of_a_job_already_cancelled_counts_as_done(watch, caplog):
+    # cancelled elsewhere first (another client, the web UI): the second DELETE is a 500
+    jid = "c7d07aca-82ac-4f6d-8a20-519c73d7aaef"
+    with responses.RequestsMock() as mock:
+        mock.delete(f"{BASE}/api/jobs/{jid}", json={"message": "Internal Server Error"}, status=500)
+        cancelled = sample_body("15-job-cancelled")
+        cancelled["job"]["id"] = jid
+        mock.get(f"{BASE}/api/jobs/{jid}", json=cancelled)
+        with caplog.at_level(logging.WARNING, logger="watch_pandas"):
+            assert cancel_once(watch, jid) is True
+    assert caplog.records == []
+
+
+def test_a_cancel_that_really_failed_raises_and_can_be_tried_again(watch):
+    jid = "c7d07aca-82ac-4f6d-8a20-519c73d7aaf0"
+    with responses.RequestsMock() as mock:
+        mock.delete(f"{BASE}/api/jobs/{jid}", json={"message": "Internal Server Error"}, status=500)
+        running = sample_body("13-job-running")
+        mock.get(f"{BASE}/api/jobs/{jid}", json=running)
+        with pytest.raises(ServerError, match="already cancelled"):
+            cancel_once(watch, jid)
+        mock.replace(responses.DELETE, f"{BASE}/api/jobs/{jid}", json=sample_body("14-job-cancel"))
+        assert cancel_once(watch, jid) is True
+        assert [c.request.method for c in mock.calls] == ["DELETE", "GET", "DELETE"]

@@ -140,3 +140,36 @@ def _kernel_manager_for(python: str):
 
     ThisPythonKernelManager.__name__ = "ThisPythonKernelManager"
     return ThisPythonKernelManager
+
+
+def test_a_read_leaves_a_plain_text_progress_line_not_an_empty_widget(
+    kernel_env, local_watch, monkeypatch, tmp_path
+):
+    """A saved notebook shows what its outputs hold where no widget can be drawn (GitHub,
+    nbviewer, a notebook opened without its kernel): the progress line of a finished read must
+    be a line of text there, not ``HTML(value='')``."""
+    monkeypatch.setenv("WATCH_URL", local_watch.url)
+    monkeypatch.setenv("WATCH_API_KEY", local_watch.admin_key)
+    source = local_watch.add_data_source("db")
+    query = local_watch.add_query("SELECT 1 AS n", data_source_id=source, name="one")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [
+        nbformat.v4.new_code_cell(
+            "import watch_pandas as wp\n"
+            f"frame = wp.read_watch_query({query}, max_age=0, cache=False)\n"
+            "len(frame)"
+        ),
+        nbformat.v4.new_code_cell(f"%load_ext watch_pandas\n%watch {query} again --max-age 0"),
+    ]
+
+    _run(notebook, tmp_path)
+
+    for cell in notebook.cells:
+        shown = [o for o in cell.outputs if o["output_type"] == "display_data"]
+        texts = [o["data"].get("text/plain", "") for o in shown]
+        assert not any("HTML(value=" in text for text in texts), cell.outputs
+        assert not any("application/vnd.jupyter.widget-view+json" in o["data"] for o in shown)
+        summary = [text for text in texts if text.startswith("watch: done")]
+        assert len(summary) == 1, cell.outputs
+        assert f"query {query}" in summary[0]
+    assert local_watch.admin_key not in json.dumps([c.outputs for c in notebook.cells])

@@ -251,6 +251,7 @@ def test_ctrl_c_mid_sweep_cancels_the_running_jobs_and_starts_no_more(lw):
     jobs = lw._backend.jobs.all()[jobs_before:]
     assert len(jobs) == 2  # the four parts not started never reached the server
     assert [job.error for job in jobs] == ["Query cancelled by user."] * 2
+    assert lw.counters.requests("DELETE") == 2  # each once: not by the interrupt and the part
 
 
 def test_no_more_than_max_workers_parts_run_at_once(lw, monkeypatch):

@@ -521,15 +521,33 @@ class _FakeKernelShell:
     kernel = object()
 
 
+class _FakeHandle:
+    def __init__(self, shown: list) -> None:
+        self.shown = shown
+
+    def update(self, obj, **kwargs) -> None:
+        self.shown.append(("update", obj, kwargs))
+
+
 @pytest.fixture
 def fake_kernel(monkeypatch):
+    """A kernel whose displays are recorded: ``("display", obj, kwargs)`` and, through the
+    handle a ``display_id`` display returns, ``("update", obj, kwargs)``."""
     import ipykernel  # noqa: F401  (its presence in sys.modules marks a kernel)
     import IPython
 
     monkeypatch.setattr(IPython, "get_ipython", lambda: _FakeKernelShell())
-    shown = []
-    monkeypatch.setattr("IPython.display.display", lambda obj: shown.append(obj))
+    shown: list = []
+
+    def display(obj, **kwargs):
+        shown.append(("display", obj, kwargs))
+        return _FakeHandle(shown) if kwargs.get("display_id") else None
+
+    monkeypatch.setattr("IPython.display.display", display)
     return shown
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def test_auto_progress_is_a_widget_in_a_kernel_and_displays_on_first_event(fake_kernel):
@@ -537,9 +555,38 @@ def test_auto_progress_is_a_widget_in_a_kernel_and_displays_on_first_event(fake_
 
     assert isinstance(listener, W.ProgressDisplay)
     assert fake_kernel == []
-    listener(ProgressEvent(state="queued", elapsed=0.0))
-    listener(ProgressEvent(state="done", elapsed=0.5))
-    assert fake_kernel == [listener.widget]  # displayed once
+    listener(ProgressEvent(state="queued", elapsed=0.0, query_id=4))
+    widget = listener.widget
+    assert len(fake_kernel) == 1  # displayed once, as the widget
+    how, bundle, kwargs = fake_kernel[0]
+    assert how == "display" and kwargs == {"raw": True, "display_id": True}
+    assert bundle[WIDGET_VIEW]["model_id"] == widget.model_id
+    # its text form (a saved notebook without widget state) is the line, not HTML(value=...)
+    assert bundle["text/plain"] == "watch: queued · 0.0 s · query 4"
+
+
+def test_a_finished_read_leaves_its_last_line_as_text_and_closes_the_widget(fake_kernel):
+    listener = W.auto_progress()
+    listener(ProgressEvent(state="running", elapsed=0.5, query_id=4, job_id="ab"))
+    listener(ProgressEvent(state="done", elapsed=1.25, query_id=4, job_id="ab", rows=3))
+    how, bundle, kwargs = fake_kernel[-1]
+    assert how == "update" and kwargs == {"raw": True}
+    assert bundle["text/plain"] == "watch: done · 1.2 s · query 4 · job ab · 3 rows"
+    assert "watch: done" in bundle["text/html"] and WIDGET_VIEW not in bundle
+    assert listener.widget.comm is None  # closed: nothing left for the front end
+
+
+def test_several_jobs_on_one_line_end_as_text_after_the_last(fake_kernel):
+    # a dashboard's widgets share one listener: a job may start after another has finished
+    listener = W.auto_progress()
+    listener(ProgressEvent(state="done", elapsed=0.5, query_id=1))
+    listener(ProgressEvent(state="running", elapsed=0.6, query_id=2))
+    how, bundle, _ = fake_kernel[-1]
+    assert how == "update" and bundle[WIDGET_VIEW]["model_id"] == listener.widget.model_id
+    assert "query 2" in listener.widget.value
+    listener(ProgressEvent(state="done", elapsed=0.9, query_id=2))
+    assert fake_kernel[-1][1]["text/plain"] == "watch: done · 0.9 s · query 2"
+    assert [how for how, _, _ in fake_kernel] == ["display", "update", "update", "update"]
 
 
 def test_without_ipywidgets_progress_falls_back_to_text_and_picker_says_how_to_install(

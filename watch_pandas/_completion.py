@@ -97,6 +97,8 @@ class WatchCompleter:
                     return self._query_ids(match.group(1))
         except Exception as exc:  # noqa: BLE001 - Tab must never raise into the frontend
             log.debug("watch completion failed: %s", exc)
+            if context.cursor_line > 0 and lines[0].lstrip().startswith("%%watch"):
+                return _nothing(before_line)  # SQL: never IPython's magic or Python names
         return {"completions": []}
 
     def _magic_line(self, before: str) -> _Result:
@@ -110,8 +112,16 @@ class WatchCompleter:
     def _sql(self, lines: list[str], before: str) -> _Result:
         source = _cell_source(lines[0]) or self._default_source()
         if source is None or source == "":
-            return {"completions": []}
-        tables = self.schema(source)
+            log.debug(
+                "watch completion: no data source for this cell (--data-source NAME, or "
+                "%%config WatchMagic.data_source = 'NAME'), so no tables to offer"
+            )
+            return _nothing(before)
+        try:
+            tables = self.schema(source)
+        except Exception as exc:  # noqa: BLE001 - an unknown source, no schema, no server...
+            log.debug("watch completion: no schema for data source %r: %s", source, exc)
+            return _nothing(before)
         match = re.search(r"[\w.]*$", before)
         fragment = match.group(0) if match else ""
         body = "\n".join(lines[1:])
@@ -133,6 +143,8 @@ class WatchCompleter:
                 names.append(column)
                 types.append("column")
         completions = [SimpleCompletion(n, type=t) for n, t in zip(names, types, strict=True)]
+        if not completions:
+            return _nothing(before)
         return {"completions": completions, "matched_fragment": fragment, "suppress": True}
 
     def _query_ids(self, fragment: str) -> _Result:
@@ -141,8 +153,28 @@ class WatchCompleter:
             found = [(i, n) for i, n in queries if str(i).startswith(fragment)]
         else:
             found = [(i, n) for i, n in queries if fragment.lower() in n.lower()]
-        completions = [SimpleCompletion(str(i), type=f"query: {n}") for i, n in found]
-        return {"completions": completions, "matched_fragment": fragment, "suppress": True}
+        # numeric order (IPython would sort the texts: 1, 10, 11, 2); the name beside each id
+        # (the completion's type: the terminal's meta column, JupyterLab's type column)
+        completions = [SimpleCompletion(str(i), type=f"query: {n}") for i, n in sorted(found)]
+        return {
+            "completions": completions,
+            "matched_fragment": fragment,
+            "suppress": True,
+            "ordered": True,
+        }
+
+
+def _nothing(before: str) -> _Result:
+    """Offer nothing, and keep IPython's other matchers (magic names, Python names) out of a
+    ``%%watch`` cell's SQL. IPython only lets a matcher with a completion suppress the others,
+    so the one completion is the word typed so far: accepting it changes nothing."""
+    match = re.search(r"[\w.]*$", before)
+    fragment = match.group(0) if match else ""
+    return {
+        "completions": [SimpleCompletion(fragment, type="no completion")],
+        "matched_fragment": fragment,
+        "suppress": True,
+    }
 
 
 def _result(names: list[str], fragment: str, kind: str) -> _Result:

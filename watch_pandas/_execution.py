@@ -10,7 +10,9 @@ is cancelled before the error propagates, and the error says what became of the 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,12 +29,71 @@ from .errors import (
 )
 from .models import Job, JobStatus
 
-__all__ = ["PollSchedule", "Outcome", "Execution"]
+__all__ = ["PollSchedule", "Outcome", "Execution", "cancel_once"]
 
 log = logging.getLogger("watch_pandas")
 
 # Seconds a clean-up cancel may take once the read's own deadline has passed.
 CANCEL_GRACE = 10.0
+
+
+class _CancelClaims:
+    """The jobs this process has sent (or is sending) a cancel for, so that each job is
+    cancelled once: when a read of several jobs is interrupted, both the interrupt and each
+    job's own wait want to cancel, and a second cancel of a cancelled job is a server error
+    (docs/protocol.md#error-answers). Bounded: the oldest claims are forgotten."""
+
+    def __init__(self, limit: int = 4096) -> None:
+        self._limit = limit
+        self._lock = threading.Lock()
+        self._claimed: OrderedDict[tuple[object, str], None] = OrderedDict()
+
+    def claim(self, key: tuple[object, str]) -> bool:
+        """True for the first caller of ``key`` (it sends the cancel), False for the others."""
+        with self._lock:
+            if key in self._claimed:
+                return False
+            self._claimed[key] = None
+            while len(self._claimed) > self._limit:
+                self._claimed.popitem(last=False)
+            return True
+
+    def release(self, key: tuple[object, str]) -> None:
+        """The cancel failed: a later caller may try again."""
+        with self._lock:
+            self._claimed.pop(key, None)
+
+
+_claims = _CancelClaims()
+
+
+def cancel_once(client: Any, job_id: str) -> bool:
+    """Cancel the server job unless this process already has; True if this call sent it.
+
+    A refused cancel of a job that turns out to be cancelled already (by another client, or
+    before this process saw it end) counts as done. Any other failure raises the WatchError
+    and leaves the job free for a later try."""
+    url = getattr(client, "url", None)  # the server; a client without one stands for itself
+    key = (url if isinstance(url, str) else client, job_id)
+    if not _claims.claim(key):
+        log.debug("job %s: its cancel was already sent", job_id)
+        return False
+    try:
+        client.cancel_job(job_id)
+    except WatchError as exc:
+        if _already_cancelled(client, job_id):
+            log.debug("job %s was already cancelled (%s)", job_id, one_line(exc))
+            return True
+        _claims.release(key)
+        raise
+    return True
+
+
+def _already_cancelled(client: Any, job_id: str) -> bool:
+    try:
+        return bool(client.get_job(job_id).is_cancelled)
+    except WatchError:
+        return False
 
 
 class _DeadlinePassed(Exception):
@@ -268,7 +329,7 @@ class Execution:
         try:
             # The read's deadline may have passed already: the cancel gets its own grace time.
             with no_deadline(), deadline(CANCEL_GRACE):
-                self.client.cancel_job(self.job_id)
+                cancel_once(self.client, self.job_id)  # False: another party cancelled it
         except WatchError as exc:
             level = logging.DEBUG if explained else logging.WARNING
             log.log(level, "could not cancel job %s: %s", self.job_id, exc)

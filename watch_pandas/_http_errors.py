@@ -407,6 +407,11 @@ def _bad_request(
 
 def _server_error_hint(method: str, path: str) -> str:
     """What a 500 on this route usually means (docs/protocol.md#error-answers)."""
+    if path.startswith("jobs/") and method == "DELETE":
+        return (
+            " The job id is probably unknown or expired (finished jobs expire after 12 h),"
+            " or the job was already cancelled."
+        )
     if path.startswith("jobs/") or "/jobs/" in path:
         return " The job id is probably unknown or expired (finished jobs expire after 12 h)."
     if path == "query_results" and method == "POST":

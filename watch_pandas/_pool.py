@@ -18,7 +18,7 @@ from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from typing import Any, TypeVar
 
 from ._deadline import deadline, no_deadline
-from ._execution import CANCEL_GRACE
+from ._execution import CANCEL_GRACE, cancel_once
 from .errors import WatchError
 
 __all__ = ["WorkerClients", "Interrupt", "run_all", "first_line"]
@@ -102,7 +102,8 @@ class Interrupt:
             try:
                 # the read's deadline may have passed: the clean-up gets its own grace time
                 with no_deadline(), deadline(CANCEL_GRACE):
-                    client.cancel_job(job_id)
+                    # once per job: the worker waiting on it may be cancelling it too
+                    cancel_once(client, job_id)
             except WatchError as exc:
                 log.warning("could not cancel job %s after the interrupt: %s", job_id, exc)
 

@@ -73,27 +73,26 @@ class ProgressDisplay:
 
     ``states`` keeps every state seen, in order. With ``display_on_first_event`` the widget
     displays itself in the current cell output when the first event arrives (so a cached
-    read that never emits shows nothing). Safe to call from a worker thread. Ticks (the
+    read that never emits shows nothing), and when the read ends the widget gives way to its
+    last line as plain text (and HTML): a saved notebook then shows that line wherever widgets
+    are not drawn, not ``HTML(value='')``. Safe to call from a worker thread. Ticks (the
     elapsed time moving on while nothing else changes) redraw the line at most every ``TICK``
     seconds and are not counted in ``states``.
     """
 
     def __init__(self, *, display_on_first_event: bool = False) -> None:
-        widgets = _ipywidgets()
-        self.widget = widgets.HTML(value="")
+        self._widgets = _ipywidgets()
+        self.widget = self._widgets.HTML(value="")
         self.states: list[str] = []
         self.last_event: ProgressEvent | None = None
         self._display_pending = display_on_first_event
+        self._handle: Any = None  # the cell output this listener displayed itself in
+        self._as_text = False  # that output shows the final line, not the widget
         self._lock = threading.Lock()
         self._drawn_at = -math.inf
 
     def __call__(self, event: ProgressEvent) -> None:
         with self._lock:
-            if self._display_pending:
-                self._display_pending = False
-                from IPython.display import display
-
-                display(self.widget)
             self.states.append(event.state)
             self.last_event = event
             self._draw(event)
@@ -101,7 +100,11 @@ class ProgressDisplay:
     def on_tick(self, event: ProgressEvent) -> None:
         """Redraw ``event`` (its elapsed time moved on) unless the line changed just now."""
         with self._lock:
-            if self.last_event is not None and time.monotonic() - self._drawn_at >= TICK * 0.8:
+            if (
+                self.last_event is not None
+                and not self._as_text
+                and time.monotonic() - self._drawn_at >= TICK * 0.8
+            ):
                 self._draw(event)
 
     def _draw(self, event: ProgressEvent) -> None:
@@ -109,11 +112,41 @@ class ProgressDisplay:
         colour = _STATE_COLOURS.get(event.state, "inherit")
         # the whole job id stays one hover away (and in the page, for copying)
         title = f"job {event.job_id}" if event.job_id else ""
-        text = progress_text(event, job_chars=SHORT_JOB)
-        self.widget.value = (
+        text = f"watch: {progress_text(event, job_chars=SHORT_JOB)}"
+        line = (
             f'<span style="color:{colour};font-family:monospace" '
-            f'title="{html.escape(title)}">watch: {html.escape(text, quote=False)}</span>'
+            f'title="{html.escape(title)}">{html.escape(text, quote=False)}</span>'
         )
+        if self._as_text and not event.finished:
+            # another job of the same read (a dashboard's widgets): the widget again
+            self.widget = self._widgets.HTML(value="")
+            self._as_text = False
+            self._show(self._widget_bundle(text), update=True)
+        self.widget.value = line
+        if self._display_pending:
+            self._display_pending = False
+            self._handle = self._show(self._widget_bundle(text), update=False)
+        if event.finished and self._handle is not None:
+            self._show({"text/plain": text, "text/html": line}, update=True)
+            self._as_text = True
+            self.widget.close()  # its comm is not needed once the line is text
+
+    def _widget_bundle(self, text: str) -> dict[str, Any]:
+        """The widget's display bundle, its text form the progress line itself (what a saved
+        notebook shows where the widget is not drawn) rather than the widget's repr."""
+        bundle = self.widget._repr_mimebundle_()
+        data = dict(bundle[0] if isinstance(bundle, tuple) else bundle)
+        data["text/plain"] = text
+        return data
+
+    def _show(self, bundle: dict[str, Any], *, update: bool) -> Any:
+        from IPython.display import display
+
+        if update:
+            if self._handle is not None:
+                self._handle.update(bundle, raw=True)
+            return self._handle
+        return display(bundle, raw=True, display_id=True)
 
     def clear(self) -> None:
         """Forget the states seen and blank the line (before a new run)."""

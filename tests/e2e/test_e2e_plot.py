@@ -36,7 +36,9 @@ def test_plot_by_name_or_id_and_with_parameters(lw, opts, read):
     pivot = wp.plot(lw.demo.queries["prices"], lw.demo.visualizations["volume_pivot"], **opts)
     frame = read(lw.demo.queries["prices"])
     expected = frame.groupby("symbol")["volume_usd"].mean()
-    assert pivot["volume_usd"].to_dict() == pytest.approx(expected.to_dict())
+    # rows only, both totals on (as the demo saves it): a Totals column and a Totals row
+    assert pivot["Totals"].drop("Totals").to_dict() == pytest.approx(expected.to_dict())
+    assert pivot.loc["Totals", "Totals"] == pytest.approx(frame["volume_usd"].mean())
 
 
 def test_a_query_with_only_its_table_shows_the_frame(lw, opts, read):

@@ -45,28 +45,61 @@ def draw_pivot(visualization: Visualization, frame: pd.DataFrame) -> object:
     row_totals = table_options.get("rowTotals", True)
     col_totals = table_options.get("colTotals", True)
     data = frame.copy()
+    label = name if name == "Count" or not vals else vals[0]
     if name == "Count" or not vals:
         data["__count__"], vals, aggregate = 1, ["__count__"], "sum"
     if not rows and not cols:
         result = pd.DataFrame({TOTALS: [data[vals[0]].agg(aggregate)]}, index=[TOTALS])
         return result
-    keys = rows or None
+    if not (rows and cols):
+        return _one_sided(
+            data, rows or cols, vals[0], aggregate, label, row_totals, col_totals, bool(rows)
+        )
     table = pd.pivot_table(
         data,
         values=vals[0],
-        index=keys,
-        columns=cols or None,
+        index=rows,
+        columns=cols,
         aggfunc=aggregate,
-        margins=bool(rows and cols) and (row_totals or col_totals),
+        margins=row_totals or col_totals,
         margins_name=TOTALS,
         observed=True,
     )
-    if isinstance(table, pd.Series):
-        table = table.to_frame(TOTALS)
-    if rows and cols:
-        if not row_totals and TOTALS in table.columns:
-            table = table.drop(columns=TOTALS)
-        if not col_totals and TOTALS in table.index:
-            table = table.drop(index=TOTALS)
-    table.columns.name = ", ".join(cols) if cols else None
+    if not row_totals and TOTALS in table.columns:
+        table = table.drop(columns=TOTALS)
+    if not col_totals and TOTALS in table.index:
+        table = table.drop(index=TOTALS)
+    table.columns.name = ", ".join(cols)
     return table
+
+
+def _one_sided(
+    data: pd.DataFrame,
+    keys: list[str],
+    value: str,
+    aggregate: Any,
+    label: str,
+    row_totals: bool,
+    col_totals: bool,
+    by_rows: bool,
+) -> pd.DataFrame:
+    """A pivot with rows only (or columns only). As in the web UI, its one value column (row)
+    is the row (column) totals, headed ``Totals``; the other switch adds the grand total as a
+    ``Totals`` row (column). Switched off, the values stay, under the aggregated column's name:
+    they are the table's data, not a total."""
+    own_totals, cross_totals = (row_totals, col_totals) if by_rows else (col_totals, row_totals)
+    table = pd.pivot_table(
+        data,
+        values=value,
+        index=keys,
+        aggfunc=aggregate,
+        margins=cross_totals,
+        margins_name=TOTALS,
+        observed=True,
+    )
+    table.columns = [TOTALS if own_totals else label]
+    if by_rows:
+        return table
+    flipped = table.T
+    flipped.columns.name = ", ".join(keys)
+    return flipped
