@@ -64,10 +64,12 @@ def test_save_runs_assigns_saves_and_prints_the_link(ip, server, client, capsys)
     ]
 
 
-def test_save_again_updates_the_same_query(ip, client):
+def test_save_again_updates_the_same_query(ip, client, capsys):
     ip.run_cell_magic("watch", "-d db --save Again", "SELECT 1 AS one")
+    assert capsys.readouterr().out.startswith("Created query ")
     ip.user_ns["low"] = 3
     ip.run_cell_magic("watch", "frame -d db --save Again -p low=$low", SQL)
+    assert capsys.readouterr().out.startswith("Updated query ")
 
     (saved,) = _mine_named(client, "Again")
     assert saved.query == SQL
@@ -103,9 +105,24 @@ def test_a_change_by_someone_else_between_two_saves_fails_the_cell_but_keeps_the
     assert "someone else" in message and "frame was assigned" in message
     assert ip.user_ns["frame"]["v"].tolist() == [3]
     assert client.get_query(saved.id).query == "SELECT 2 AS v"
-    # told so, running the cell again saves over it
-    ip.run_cell_magic("watch", "frame -d db --save Contested", "SELECT 3 AS v")
+    # told so, running it again does not save over their change by name either...
+    with pytest.raises(M.WatchMagicError, match=f"--save-id {saved.id}"):
+        ip.run_cell_magic("watch", "frame -d db --save Contested", "SELECT 3 AS v")
+    assert client.get_query(saved.id).query == "SELECT 2 AS v"
+    # ...but does when asked to by id
+    ip.run_cell_magic(
+        "watch", f"frame -d db --save Contested --save-id {saved.id}", "SELECT 3 AS v"
+    )
     assert client.get_query(saved.id).query == "SELECT 3 AS v"
+
+
+def test_saving_under_the_name_of_a_query_in_use_refuses_and_says_how(ip, server, client):
+    existing = client.create_query(data_source_id=1, query="SELECT 1 AS kept", name="In use")
+    with pytest.raises(M.WatchMagicError) as caught:
+        ip.run_cell_magic("watch", "frame -d db --save 'In use'", "SELECT 2 AS oops")
+    message = str(caught.value)
+    assert f"--save-id {existing.id}" in message and "frame was assigned" in message
+    assert client.get_query(existing.id).query == "SELECT 1 AS kept"
 
 
 @pytest.mark.parametrize(

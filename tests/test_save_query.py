@@ -84,13 +84,14 @@ def test_update_by_name_edits_with_the_version_it_read_and_keeps_other_options(m
     my_queries(mock, existing(), existing(id=5, name="another"))
     mock.get(f"{API}/queries/2", json=existing())
     mock.post(f"{API}/queries/2", json=existing(query=SQL))
+    client.get_query(2)  # by name, only a query this client has seen is updated
 
     saved = client.save_query(SQL, "demo params", source["name"], parameters=PARAMS)
 
     assert saved.id == 2 and saved.query == SQL
-    listing = parse_qs(urlsplit(mock.calls[1].request.url).query)
+    listing = parse_qs(urlsplit(mock.calls[2].request.url).query)
     assert listing["page_size"] == ["250"]
-    body = sent(mock.calls[3])
+    body = sent(mock.calls[-1])
     assert body["version"] == 1 and body["query"] == SQL and body["name"] == "demo params"
     assert body["data_source_id"] == source["id"]
     assert body["options"]["apply_auto_limit"] is False  # the query's other options stay
@@ -106,6 +107,7 @@ def test_a_409_is_a_conflict_saying_someone_else_changed_it(mock, client):
     my_queries(mock, existing())
     mock.get(f"{API}/queries/2", json=existing())
     mock.post(f"{API}/queries/2", json={"message": CONFLICT_TEXT}, status=409)
+    client.get_query(2)
 
     with pytest.raises(ConflictError) as caught:
         client.save_query(SQL, "demo params", 1, parameters=PARAMS)

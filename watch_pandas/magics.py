@@ -382,14 +382,15 @@ class WatchMagic(Magics):
                 query=target,
             )
         except WatchError as exc:
-            saved_before.pop(key, None)  # told of it, running the cell again saves over it
+            saved_before.pop(key, None)  # told of it: replacing it now takes --save-id
             kept = f"the frame was assigned to {var}" if var else "the frame was read"
             message = f"%%watch: {kept}, but the cell was not saved as a query: {_one_line(exc)}"
             if isinstance(exc, _USER_MISTAKES):
                 raise UsageError(message) from None
             raise WatchMagicError(message) from exc
         saved_before[key] = saved
-        print(f"Saved as query {saved.id} ({saved.name!r}): {client.query_url(saved.id)}/source")
+        verb = "Updated" if target is not None else "Created"
+        print(f"{verb} query {saved.id} ({saved.name!r}): {client.query_url(saved.id)}/source")
 
     def _line(self, line: str):
         args = _parse(_LINE_PARSER, line)

@@ -92,6 +92,24 @@ def test_by_name_only_my_own_queries_match(server, admin):
     assert admin.get_query(theirs.id).query == "SELECT 1 AS one"  # an admin could edit it
 
 
+def test_by_name_a_query_this_client_never_saw_is_not_overwritten(server, admin):
+    # Lost work found by a new-user trial: saving under the name of an existing query (one a
+    # dashboard uses) silently replaced its SQL. By name, only a query this client has read or
+    # saved is updated; any other is refused with the way to update it on purpose.
+    existing = admin.create_query(data_source_id=1, query="SELECT 1 AS kept", name="In use")
+    with WatchClient(server.url, server.admin_key) as fresh:
+        with pytest.raises(ConflictError) as caught:
+            fresh.save_query("SELECT 2 AS oops", "In use", "demo-sqlite")
+        message = str(caught.value)
+        assert f"query {existing.id}" in message.lower() and "query=" in message
+        assert server.admin_key not in message
+        with pytest.raises(ConflictError):  # the refusal itself does not count as a read
+            fresh.save_query("SELECT 2 AS oops", "In use", "demo-sqlite")
+        assert fresh.get_query(existing.id).query == "SELECT 1 AS kept"
+        updated = fresh.save_query("SELECT 3 AS meant", "In use", "demo-sqlite")  # read: fine
+    assert updated.id == existing.id and updated.query == "SELECT 3 AS meant"
+
+
 def test_several_of_my_queries_with_the_name_is_a_conflict_listing_them(server, admin):
     first = admin.create_query(data_source_id=1, query="SELECT 1 AS a", name="Twice")
     second = admin.create_query(data_source_id=1, query="SELECT 2 AS a", name="Twice")

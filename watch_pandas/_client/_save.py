@@ -48,8 +48,9 @@ class SaveAPI(QueriesAPI, MetaAPI):
         The query's visualizations stay as they are.
 
         By name, only the caller's own queries match (another user's query of that name is
-        never touched, a new one is made); several of them is a
-        :class:`~watch_pandas.errors.ConflictError` listing their ids. ``query=`` (an id, or
+        never touched, a new one is made), and only one this client has read or saved is
+        updated: any other is a :class:`~watch_pandas.errors.ConflictError` saying how to
+        replace it on purpose, as is having several of that name. ``query=`` (an id, or
         a :class:`Query` read earlier) updates that query explicitly. A query changed by
         someone else since this client read or saved it (or since ``query=``'s read) is a
         ``ConflictError`` and nothing is saved: read it again, then save.
@@ -70,6 +71,7 @@ class SaveAPI(QueriesAPI, MetaAPI):
             target = as_id(query, "query= (the id to update)")
         definitions = infer_definitions(sql, parameters)  # refuse bad values before any request
         source = self.resolve_data_source(data_source)
+        by_name = target is None
         if target is None:
             target = self._own_query_named(name)
         if target is None:
@@ -84,6 +86,8 @@ class SaveAPI(QueriesAPI, MetaAPI):
             )
         if base is None:
             base = self._last_seen(target)
+        if base is None and by_name:
+            raise self._not_seen(target, name)
         current = self.get_query(target)
         if base is not None and base[0] != content(current):
             raise _changed_since(current)
@@ -103,6 +107,22 @@ class SaveAPI(QueriesAPI, MetaAPI):
             fields["is_draft"] = False
         version = base[1] if base is not None else current.version
         return self.edit_query(target, version=version, **fields)
+
+    def _not_seen(self, query_id: int, name: str) -> ConflictError:
+        """Refusing to update, by name, a query this client never read nor saved: it may be
+        someone's work in use (a dashboard's); the refusal is not counted as a read."""
+        current = self.get_query(query_id)
+        with self._seen_lock:
+            self._seen.pop(query_id, None)
+        when = current.raw.get("updated_at") or "an unknown time"
+        return ConflictError(
+            f"You already have a query named {name!r}: query {query_id}, last changed at "
+            f"{when} ({self.query_url(query_id)}). Nothing was saved: saving by name updates "
+            "only a query this client has read or saved. To replace it on purpose pass "
+            f"query={query_id} (%%watch --save-id {query_id}) or read it first "
+            f"(get_query({query_id})); otherwise save under another name.",
+            query_id=query_id,
+        )
 
     def _own_query_named(self, name: str) -> int | None:
         """The id of the caller's own query called ``name`` (``/api/queries/my``), or None."""
