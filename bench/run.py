@@ -336,7 +336,7 @@ def report(results: dict[str, list[dict[str, Any]]], rows: int, machine_before: 
         _check("6. dashboard (10 widgets) / its slowest widget",
                _per_run(results, ["dashboard", "dashboard_slowest"], _wall_ratio), 1.3,
                at_most=True, unit="×"),
-        "sweep: not measured (read_watch_sweep lands in a parallel branch)",
+        "7. sweep (12 parts, 4 workers) / (server time ÷ 4): not measured yet",
         "",
         "the scanner and the decode workers, on the same reads (information, no target):",
     ]  # fmt: skip

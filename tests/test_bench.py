@@ -64,7 +64,7 @@ def check_table(table: str, workload: str) -> None:
     targets = {line.split(".", 1)[0].strip() for line in verdicts}
     assert targets == {"1", "2", "3", "4", "5", "6"}  # every target got a number and a verdict
     assert len(verdicts) == 3 * 3 + 3  # overhead, vs the peer, memory: per workload
-    assert "sweep: not measured (read_watch_sweep lands in a parallel branch)" in table
+    assert "7. sweep (12 parts, 4 workers) / (server time ÷ 4): not measured yet" in table
     assert "final DataFrame memory" in table
 
 
