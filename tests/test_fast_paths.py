@@ -246,3 +246,101 @@ def test_parsing_zoned_datetimes_never_copies_the_column() -> None:
     parsed, peak = arrow_peak(lambda: _dtypes.parse_iso_datetimes(strings))
     assert parsed.type == pa.timestamp("ms", tz="UTC") and parsed.null_count == strings.null_count
     assert peak < strings.nbytes  # the answer (8 bytes a value) and no copy
+
+
+# --------------------------------------------------------------------------- datetimes in text
+
+
+def careful_parse(strings: Any) -> Any:
+    """The datetime parse as it was before its shortcuts: count the zoned values with the
+    pattern, then cast naive or UTC, ms → us → ns (mixed → the text as a list)."""
+    n_valid = len(strings) - strings.null_count
+    n_zoned = pc.sum(pc.match_substring_regex(strings, _dtypes._HAS_ZONE)).as_py() or 0
+    if 0 < n_zoned < n_valid:
+        return strings.to_pylist()
+    for unit in ("ms", "us", "ns"):
+        try:
+            return pc.cast(strings, pa.timestamp(unit, tz="UTC" if n_zoned else None))
+        except pa.ArrowInvalid:
+            continue
+    return None
+
+
+STAMP_LIKE = [
+    "2024-01-02 10:20:30", "2024-01-02T10:20:30", "2024-01-02 10:20", "2024-01-02 10:20:30.1",
+    "2024-01-02 10:20:30.12", "2024-01-02 10:20:30.123", "2024-01-02 10:20:30.123456",
+    "2024-01-02T10:20:30Z", "2024-01-02T10:20:30.123Z", "2024-01-02T10:20:30+05:30",
+    "2024-01-02T10:20:30-0800", "2024-01-02T10:20:30+05", "2024-01-02 10:20+05",
+    "2024-01-02t10:20:30", "2024-01-02_10:20:30", "2024/01/02 10:20:30", "2024-01-02 10-20-30",
+    "2024-01-02 1020:30", "2024-01-02 10:2030", "2024-01-02 10:20:30,1", "2024-01-02 24:00:00",
+    "2016-12-31 23:59:60", "2024-02-30 10:20:30", "2024-01-02 10", "2024-01-02", "2024-01-02 101020.5",
+]  # fmt: skip
+
+
+def as_arrow(values: list[Any], chunks: int, sliced: bool) -> Any:
+    """The values as Arrow strings: one array, a sliced one, or a chunked array."""
+    if sliced:
+        return pa.array(["x", *values, "y"]).slice(1, len(values))
+    if chunks > 1:
+        size = max(1, len(values) // chunks)
+        return pa.chunked_array(
+            [pa.array(values[i : i + size], pa.string()) for i in range(0, len(values), size)],
+            type=pa.string(),
+        )
+    return pa.array(values, pa.string())
+
+
+def same(got: Any, expected: Any) -> bool:
+    if isinstance(expected, list) or expected is None:
+        return got == expected
+    return got is not None and not isinstance(got, list) and got.type == expected.type and (
+        got.to_pylist() == expected.to_pylist()
+    )
+
+
+@settings(settings.get_profile("fast_paths"), max_examples=examples(200))
+@given(
+    usual=st.sampled_from(STAMP_LIKE[:10]),
+    odd=st.lists(st.sampled_from([*STAMP_LIKE, None]), max_size=3),
+    count=st.integers(1, 40),
+    where=st.integers(0, 40),
+    chunks=st.integers(1, 3),
+    sliced=st.booleans(),
+)
+def test_datetime_shortcuts_answer_what_the_careful_path_does(
+    usual: str, odd: list[Any], count: int, where: int, chunks: int, sliced: bool
+) -> None:
+    values = [usual if i % 5 else None for i in range(count)]
+    values[where % (count + 1) : where % (count + 1)] = odd
+    strings = as_arrow(values, chunks, sliced)
+    assert same(_dtypes.parse_iso_datetimes(strings), careful_parse(strings)), values
+    assert same(_dtypes.infer_temporal(strings), _dtypes._infer_temporal_whole(strings)), values
+
+
+def test_a_null_holding_bytes_takes_the_careful_way() -> None:
+    """Arrow allows a null slot to hold bytes; the separators are then not read in place."""
+    text = b"2024-01-02 10:20:30" * 2
+    offsets = np.array([0, 19, 38], dtype=np.int32)
+    strings = pa.Array.from_buffers(
+        pa.string(), 2, [pa.py_buffer(np.packbits([1, 0], bitorder="little")),
+                         pa.py_buffer(offsets), pa.py_buffer(text)],  # fmt: skip
+    )
+    assert strings.to_pylist() == ["2024-01-02 10:20:30", None]
+    assert _dtypes._fixed_width_datetimes(strings) is None
+    assert _dtypes.infer_temporal(strings).to_pylist() == [
+        pd.Timestamp("2024-01-02 10:20:30").to_pydatetime(), None
+    ]
+
+
+def test_a_column_of_datetimes_is_parsed_without_matching_every_value(regex_lengths) -> None:
+    stamps = [None if i % 9 == 0 else f"2024-01-02 10:{i % 60:02d}:00" for i in range(5000)]
+    parsed = _dtypes.infer_temporal(pa.array(stamps))
+    assert parsed.type == pa.timestamp("ms") and parsed.null_count == stamps.count(None)
+    assert max(regex_lengths) <= _dtypes.TEMPORAL_SAMPLE
+
+
+def test_zoned_datetimes_are_parsed_without_matching_every_value(regex_lengths) -> None:
+    stamps = [None if i % 9 == 0 else f"2024-01-02T10:{i % 60:02d}:00.5Z" for i in range(5000)]
+    parsed = _dtypes.parse_iso_datetimes(pa.array(stamps))
+    assert parsed.type == pa.timestamp("ms", tz="UTC")
+    assert regex_lengths == []  # the first value is looked at with Python's re, not Arrow's

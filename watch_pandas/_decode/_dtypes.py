@@ -41,6 +41,7 @@ Decisions (both backends):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
@@ -140,17 +141,28 @@ TYPED_BUILDERS: dict[str, Callable[[list[Any]], Any]] = {
 }
 
 
-def parse_iso_datetimes(strings: pa.Array) -> Any:
+def parse_iso_datetimes(strings: pa.Array | pa.ChunkedArray) -> Any:
     """ISO strings → timestamp[ms] (naive) or timestamp[ms, UTC]; mixed → the strings as-is.
 
     Returns ``None`` when some value is not an ISO datetime.
     """
-    try:
-        # The usual column: naive values with at most ms digits. Arrow refuses any value with
-        # a zone offset here, so success means no value carries one (no need to look first).
-        return pc.cast(strings, pa.timestamp("ms"))
-    except pa.ArrowInvalid:
-        pass
+    # The usual columns: every value naive, or every value with an offset, at most ms digits.
+    # Arrow's naive cast refuses any value with an offset and its zoned cast any value
+    # without one, so a cast that succeeds needs no look at the values first. The first
+    # value says which to try first: a cast that fails costs as much as one that succeeds.
+    naive, zoned = pa.timestamp("ms"), pa.timestamp("ms", tz="UTC")
+    first = _first_values(strings, 1).to_pylist()
+    order = (zoned, naive) if first and re.search(_HAS_ZONE, first[0]) else (naive, zoned)
+    for arrow_type in order:
+        try:
+            parsed = pc.cast(strings, arrow_type)
+        except pa.ArrowInvalid:
+            continue
+        # An hour-only offset ("+05") is one Arrow takes but the rule below does not count
+        # as a zone: such a column goes the careful way.
+        if arrow_type is naive or not _has_hour_only_offset(strings):
+            return parsed
+        break
     n_valid = len(strings) - strings.null_count
     if n_valid == 0:
         return pc.cast(strings, pa.timestamp("ms"))
@@ -165,6 +177,12 @@ def parse_iso_datetimes(strings: pa.Array) -> Any:
         except pa.ArrowInvalid:
             continue
     return None
+
+
+def _has_hour_only_offset(zoned: pa.Array | pa.ChunkedArray) -> bool:
+    """Whether some value (each known to carry an offset) ends in ``+hh``/``-hh``."""
+    sign = pc.utf8_slice_codeunits(zoned, -3, -2)
+    return bool(pc.any(pc.is_in(sign, value_set=pa.array(["+", "-"]))).as_py())
 
 
 def infer(values: list[Any], infer_untyped: bool) -> Any:
@@ -214,7 +232,8 @@ def infer_temporal(strings: pa.Array | pa.ChunkedArray) -> Any:
         return dates if dates is not None else _infer_temporal_whole(strings)
     if not _all_match(head, _ISO_DATETIME):
         return strings  # a sampled value is neither a date nor a datetime
-    return _infer_temporal_whole(strings, dates=False)
+    stamps = _fixed_width_datetimes(strings)
+    return stamps if stamps is not None else _infer_temporal_whole(strings, dates=False)
 
 
 def _first_values(strings: pa.Array | pa.ChunkedArray, count: int) -> Any:
@@ -242,6 +261,55 @@ def _strict_dates(strings: pa.Array | pa.ChunkedArray) -> Any:
         return pc.cast(strings, pa.date32())
     except pa.ArrowInvalid:
         return None
+
+
+# Fixed-width naive datetimes: the byte at each position that is not a digit.
+_DATETIME_SEPARATORS = {4: b"-", 7: b"-", 10: b" T", 13: b":", 16: b":", 19: b"."}
+
+
+def _fixed_width_datetimes(strings: pa.Array | pa.ChunkedArray) -> Any:
+    """The datetimes when every value is ``YYYY-MM-DD[T ]hh:mm``, ``…:ss`` or ``…:ss.fff``
+    in one width and Arrow's naive cast takes them all; else None.
+
+    Arrow's cast checks the digits, the calendar and that no value has an offset; the
+    separators are checked here on the bytes (numpy, no copy). Together that is the ISO
+    datetime pattern, without matching each value against it.
+    """
+    lengths = pc.min_max(pc.binary_length(strings)).as_py()
+    width = lengths["min"]
+    if width is None or width != lengths["max"] or width not in (16, 19, 21, 22, 23):
+        return None
+    chunks = strings.chunks if isinstance(strings, pa.ChunkedArray) else [strings]
+    for chunk in chunks:
+        if not _separators_in_place(chunk, width):
+            return None
+    try:
+        return pc.cast(strings, pa.timestamp("ms"))
+    except pa.ArrowInvalid:
+        return None
+
+
+def _separators_in_place(chunk: pa.Array, width: int) -> bool:
+    n_valid = len(chunk) - chunk.null_count
+    if n_valid == 0:
+        return True
+    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1,
+                            offset=chunk.offset * 4)  # fmt: skip
+    start, end = int(offsets[0]), int(offsets[-1])
+    if end - start != width * n_valid:
+        return False  # a null holding bytes: not the plain layout this reads
+    cells = np.frombuffer(chunk.buffers()[2], dtype=np.uint8, count=end - start, offset=start)
+    cells = cells.reshape(n_valid, width)
+    for position, allowed in _DATETIME_SEPARATORS.items():
+        if position >= width:
+            break
+        column = cells[:, position]
+        ok = column == allowed[0]
+        for other in allowed[1:]:
+            ok |= column == other
+        if not ok.all():
+            return False
+    return True
 
 
 def _infer_temporal_whole(strings: pa.Array | pa.ChunkedArray, *, dates: bool = True) -> Any:
