@@ -294,8 +294,11 @@ def as_arrow(values: list[Any], chunks: int, sliced: bool) -> Any:
 def same(got: Any, expected: Any) -> bool:
     if isinstance(expected, list) or expected is None:
         return got == expected
-    return got is not None and not isinstance(got, list) and got.type == expected.type and (
-        got.to_pylist() == expected.to_pylist()
+    return (
+        got is not None
+        and not isinstance(got, list)
+        and got.type == expected.type
+        and (got.to_pylist() == expected.to_pylist())
     )
 
 
@@ -323,13 +326,19 @@ def test_a_null_holding_bytes_takes_the_careful_way() -> None:
     text = b"2024-01-02 10:20:30" * 2
     offsets = np.array([0, 19, 38], dtype=np.int32)
     strings = pa.Array.from_buffers(
-        pa.string(), 2, [pa.py_buffer(np.packbits([1, 0], bitorder="little")),
-                         pa.py_buffer(offsets), pa.py_buffer(text)],  # fmt: skip
+        pa.string(),
+        2,
+        [
+            pa.py_buffer(np.packbits([1, 0], bitorder="little")),
+            pa.py_buffer(offsets),
+            pa.py_buffer(text),
+        ],  # fmt: skip
     )
     assert strings.to_pylist() == ["2024-01-02 10:20:30", None]
     assert _dtypes._fixed_width_datetimes(strings) is None
     assert _dtypes.infer_temporal(strings).to_pylist() == [
-        pd.Timestamp("2024-01-02 10:20:30").to_pydatetime(), None
+        pd.Timestamp("2024-01-02 10:20:30").to_pydatetime(),
+        None,
     ]
 
 
