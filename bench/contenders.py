@@ -192,6 +192,53 @@ def dashboard_slowest(cfg: dict[str, Any]) -> dict[str, Any]:
     return read_watch_query({**cfg, "query_id": cfg["dashboard_slowest"]})
 
 
+# The sweep: 12 parts of the demo's price history (10 days each), 4 at once, every part run
+# by the server (max_age=0) and nothing from the local cache.
+SWEEP_WORKERS = 4
+
+
+def _sweep_periods() -> list[dict[str, str]]:
+    from watch_pandas import date_ranges
+
+    return date_ranges("2024-01-01", "2024-04-29", "10D")
+
+
+def _sweep_read_options(cfg: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "url": cfg["sweep_url"], "api_key": cfg["sweep_key"], "progress": False, "max_age": 0,
+        "cache": False,
+    }  # fmt: skip
+
+
+def sweep(cfg: dict[str, Any]) -> dict[str, Any]:
+    """read_watch_sweep over the 12 parts with 4 workers."""
+    import watch_pandas
+
+    periods = _sweep_periods()
+    started = time.perf_counter()
+    df = watch_pandas.read_watch_sweep(
+        cfg["sweep_query_id"], {"period": periods}, params={"min_price": 0},
+        max_workers=SWEEP_WORKERS, errors="raise", **_sweep_read_options(cfg),
+    )  # fmt: skip
+    return {"wall": time.perf_counter() - started, "rows": len(df), "parts": len(periods)}
+
+
+def sweep_parts_alone(cfg: dict[str, Any]) -> dict[str, Any]:
+    """The same 12 parts read one after another: the server's time for all of them (each
+    part's read, the client's own small share included)."""
+    import watch_pandas
+
+    periods = _sweep_periods()
+    started = time.perf_counter()
+    rows = 0
+    for period in periods:
+        df = watch_pandas.read_watch_query(
+            cfg["sweep_query_id"], {"period": period, "min_price": 0}, **_sweep_read_options(cfg)
+        )
+        rows += len(df)
+    return {"wall": time.perf_counter() - started, "rows": rows, "parts": len(periods)}
+
+
 def requests_json(cfg: dict[str, Any]) -> dict[str, Any]:
     """What users do today (redash-toolbelt style): requests + json + DataFrame(rows)."""
     import pandas as pd
@@ -247,6 +294,8 @@ CONTENDERS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "pandas_read_csv": pandas_read_csv,
     "dashboard": dashboard,
     "dashboard_slowest": dashboard_slowest,
+    "sweep": sweep,
+    "sweep_parts_alone": sweep_parts_alone,
     "import_pandas": import_pandas,
     "import_watch_pandas": import_watch_pandas,
 }
@@ -270,6 +319,8 @@ PRELOAD.update(
     cold_read=_API + ("pyarrow.parquet", "watch_pandas._cache"),
     dashboard=_API + ("watch_pandas._dashboards",),
     dashboard_slowest=_API,
+    sweep=_API + ("watch_pandas._sweeps",),
+    sweep_parts_alone=_API + ("watch_pandas._sweeps",),
 )
 
 
