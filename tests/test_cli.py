@@ -329,3 +329,25 @@ def test_serve_on_a_busy_port_is_one_line_naming_port(capsys):
         assert main(["serve", "--port", str(port)]) == 1
     line = _one_error_line(capsys.readouterr().err)
     assert f"--port {port}" in line and "in use" in line
+
+
+@pytest.mark.parametrize("workers", ["0", "-2", "two", "1.5"])
+def test_serve_refuses_web_workers_that_are_not_a_whole_number(workers, monkeypatch, capsys):
+    import watch_pandas.testing as testing
+
+    monkeypatch.setattr(testing, "serve", lambda **options: pytest.fail("a server was started"))
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", "--serialize", "per-request", "--web-workers", workers])
+    assert caught.value.code == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith("watch-pandas serve: error: argument --web-workers: ")
+    assert repr(workers) in last and "whole number >= 1" in last
+
+
+def test_serve_passes_web_workers_on(monkeypatch):
+    import watch_pandas.testing as testing
+
+    seen = {}
+    monkeypatch.setattr(testing, "serve", lambda **options: seen.update(options))
+    assert main(["serve", "--serialize", "per-request", "--web-workers", "3", "--port", "0"]) == 0
+    assert seen["web_workers"] == 3 and seen["serialize"] == "per-request"

@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
         default="stored",
         help="per-request: build each result body before sending it, like Redash (slow)",
     )
+    serve.add_argument(
+        "--web-workers",
+        type=_web_workers,
+        default=1,
+        help="per-request bodies built at once, as by Redash's web worker processes (default: 1)",
+    )
     serve.set_defaults(run=_serve)
 
     demo = sub.add_parser(
@@ -143,6 +149,16 @@ def _port(text: str) -> int:
             f"{text!r} is not a port: use a number from 0 to 65535 (0 = any free port)"
         )
     return port
+
+
+def _web_workers(text: str) -> int:
+    """``--web-workers`` for argparse: a whole number >= 1."""
+    if not text.strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number of web workers: use a whole number >= 1 (1: every body "
+            "is built in the server's own process)"
+        )
+    return int(text)
 
 
 def _query_id(text: str) -> int:
@@ -214,6 +230,7 @@ def _serve(args: argparse.Namespace) -> int:
         demo=args.demo,
         execution_delay=args.execution_delay,
         serialize=args.serialize,
+        web_workers=args.web_workers,
     )
     return 0
 

@@ -4,11 +4,14 @@ Redash's handlers do; the bytes are the same as the default streamed ("stored") 
 from __future__ import annotations
 
 import json
+import os
+import threading
 
 import pytest
+import requests
 from local_watch_helpers import call, fill_demo_table, run_saved
 
-from watch_pandas.testing import LocalWatch, _serialize
+from watch_pandas.testing import LocalWatch, _renderers, _serialize
 
 EDGE_ROWS = """
 CREATE TABLE edge (n INTEGER, label TEXT, wei BIGNUM TEXT, d DATE, ts TIMESTAMP, ok BOOLEAN);
@@ -112,7 +115,27 @@ def test_per_request_encodes_from_the_rows_and_never_streams_stored_bytes(
     assert json.loads(first.content) == json.loads(stored["json by id"][0])
     whole = [obj for obj in dumped if isinstance(obj, dict) and "query_result" in obj]
     assert len(whole) == 2  # one full encoding per request, nothing kept between them
-    assert len(whole[0]["query_result"]["data"]["rows"]) == 3
+    batches = [obj for obj in dumped if isinstance(obj, list) and obj and isinstance(obj[0], dict)]
+    assert sum(map(len, batches)) == 2 * 3  # each request dumped the 3 rows afresh
+
+
+def test_per_request_bodies_are_the_whole_object_dumped_at_once(saved_result):
+    """Built in pieces (rows a batch at a time), the body is byte for byte what one
+    json.dumps of the whole object gives, as before it was built in pieces."""
+    db, qid, rid, _ = saved_result
+    with LocalWatch(db=db) as lw:
+        result = lw._backend.store.get_result(rid)
+        for trimmed in (False, True):
+            rows = [json.loads(line) for line in result.rows_path.read_text().splitlines()]
+            body: dict = {}
+            if not trimmed:
+                body.update(id=result.id, query_hash=result.query_hash, query=result.query)
+            body["data"] = {"columns": result.columns, "rows": rows}
+            if not trimmed:
+                body.update(data_source_id=result.data_source_id, runtime=float(result.runtime))
+            body["retrieved_at"] = _serialize.iso_z(result.retrieved_at)
+            whole = json.dumps({"query_result": body}, ensure_ascii=False, allow_nan=False)
+            assert _serialize.result_json_rendered(result, trimmed=trimmed) == whole.encode()
 
 
 def test_stored_mode_stays_the_default_and_streams(local_watch):
@@ -151,3 +174,100 @@ def test_cli_serve_takes_the_mode(monkeypatch):
     monkeypatch.setattr("watch_pandas.testing.serve", lambda **kw: seen.update(kw))
     assert cli.main(["serve", "--port", "0", "--serialize", "per-request"]) == 0
     assert seen["serialize"] == "per-request"
+
+
+# --------------------------------------------------------------------------- web workers
+
+
+def _body_files(lw: LocalWatch) -> list[str]:
+    folder = lw._backend.renderers.folder
+    return [name for name in os.listdir(folder) if name.startswith("local-watch-body-")]
+
+
+@pytest.fixture
+def busy_here(monkeypatch):
+    """The server's own process kept busy building a body until ``release`` is set, so the
+    next body requested meanwhile must be built by another web worker."""
+    started, release = threading.Event(), threading.Event()
+    real = _renderers.S.result_json_rendered_parts
+
+    def slow_here(*args, **kwargs):
+        started.set()
+        assert release.wait(30)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(_renderers.S, "result_json_rendered_parts", slow_here)
+    return started, release
+
+
+def test_a_body_asked_for_while_one_is_built_comes_from_another_web_worker(saved_result, busy_here):
+    db, qid, rid, stored = saved_result
+    started, release = busy_here
+    with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
+        first: list[requests.Response] = []
+        waiting = threading.Thread(
+            target=lambda: first.append(call(lw, "GET", f"/api/query_results/{rid}.json"))
+        )
+        waiting.start()
+        assert started.wait(30)
+        meanwhile = call(lw, "GET", f"/api/query_results/{rid}.json")  # not held up
+        assert not first  # the first is still being built here
+        release.set()
+        waiting.join(30)
+        assert lw._backend.renderers.built_elsewhere == 1
+        assert _body_files(lw) == []  # the helper's file is gone once sent
+    assert meanwhile.status_code == 200 and first[0].status_code == 200
+    assert meanwhile.content == first[0].content  # the same bytes, wherever built
+    assert meanwhile.headers["Content-Length"] == str(len(meanwhile.content))
+    assert json.loads(meanwhile.content) == json.loads(stored["json by id"][0])
+
+
+def test_a_body_cut_off_by_its_reader_leaves_no_file(tmp_path, busy_here):
+    started, release = busy_here
+    with LocalWatch(db=tmp_path / "w.sqlite", serialize="per-request", web_workers=2) as lw:
+        ds = lw.add_data_source("demo-sqlite")
+        fill_demo_table(lw, ds, rows=30)
+        lw.execute_sql(
+            ds,
+            "CREATE TABLE big AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
+            " WHERE i < 200000) SELECT i, 'row ' || i AS label FROM n",
+        )
+        rid = run_saved(lw, lw.add_query("SELECT * FROM big", ds))["query_result_id"]
+        path = f"/api/query_results/{rid}.json"
+        holder = threading.Thread(target=lambda: call(lw, "GET", path))
+        holder.start()
+        assert started.wait(30)
+        url = lw.url + path
+        with requests.get(url, headers={"Authorization": f"Key {lw.admin_key}"}, stream=True) as r:
+            assert int(r.headers["Content-Length"]) > 2 << 20
+            next(r.iter_content(1024))  # then hang up after the first kilobyte
+        release.set()
+        holder.join(30)
+        assert lw._backend.renderers.built_elsewhere == 1
+        assert _body_files(lw) == []
+
+
+def test_one_web_worker_builds_every_body_here(saved_result):
+    db, qid, rid, _ = saved_result
+    with LocalWatch(db=db, serialize="per-request") as lw:
+        replies = []
+        threads = [
+            threading.Thread(
+                target=lambda: replies.append(call(lw, "GET", f"/api/query_results/{rid}.json"))
+            )
+            for _ in range(3)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        renderers = lw._backend.renderers
+        assert renderers.web_workers == 1 and renderers._pool is None
+        assert renderers.built_elsewhere == 0
+    assert len({reply.content for reply in replies}) == 1
+
+
+@pytest.mark.parametrize("value", [0, -1, 1.5, "2", True])
+def test_web_workers_must_be_a_whole_number_of_at_least_one(value):
+    with pytest.raises(ValueError, match=rf"web_workers must be a whole number ≥ 1.*not {value!r}"):
+        LocalWatch(web_workers=value)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
+import functools
 import hashlib
 import importlib.util
 import io
@@ -16,6 +17,7 @@ import json
 import operator
 import re
 import unicodedata
+import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote
@@ -233,18 +235,30 @@ def result_json_rendered(result: StoredResult, *, trimmed: bool = False) -> byte
     """The same body as ``result_json``, built the way Redash builds it: every stored row is
     loaded and the whole ``{"query_result": ...}`` object is json-dumped before the first byte
     (``serialize="per-request"``; the real server spends seconds here for a large result)."""
-    with open(result.rows_path, "rb") as fh:
-        stored = fh.read()
-    rows = json.loads(b"[" + stored.replace(b"\n", b",") + b"]") if stored.strip() else []
-    del stored
+    return b"".join(result_json_rendered_parts(result, trimmed=trimmed))
+
+
+def result_json_rendered_parts(result: StoredResult, *, trimmed: bool = False) -> list[bytes]:
+    """:func:`result_json_rendered` in the pieces it is built from (sent one after another,
+    they are its bytes). The rows are loaded and dumped some thousands at a time, so that in
+    a server with threads this work does not hold the interpreter for seconds at once."""
+    dumps = functools.partial(json.dumps, ensure_ascii=False, allow_nan=False)
+    rows: list[bytes] = []
+    for batch in _decoded_rows(result.rows_path, block_bytes=_CHUNK):
+        if batch:
+            rows += [b", " if rows else b"[", dumps(batch)[1:-1].encode("utf-8")]
+    rows.append(b"]" if rows else b"[]")
+    placeholder = "rows-" + uuid.uuid4().hex  # where the rows go in the dumped object
     body: dict[str, Any] = {}
     if not trimmed:
         body.update(id=result.id, query_hash=result.query_hash, query=result.query)
-    body["data"] = {"columns": result.columns, "rows": rows}
+    body["data"] = {"columns": result.columns, "rows": placeholder}
     if not trimmed:
         body.update(data_source_id=result.data_source_id, runtime=float(result.runtime))
     body["retrieved_at"] = iso_z(result.retrieved_at)
-    return json.dumps({"query_result": body}, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    # the placeholder's last occurrence is the rows' (only numbers and a date follow them)
+    head, _, tail = dumps({"query_result": body}).rpartition(dumps(placeholder))
+    return [head.encode("utf-8"), *rows, tail.encode("utf-8")]
 
 
 def result_dict(result: StoredResult, *, trimmed: bool = False) -> dict[str, Any]:
@@ -353,12 +367,12 @@ def _bool_converter(value: Any) -> Any:
     return value
 
 
-def _decoded_rows(path: Any) -> Iterator[list[dict[str, Any]]]:
-    """Rows of a stored result in batches (one ``json.loads`` per ~4 MB of rows)."""
+def _decoded_rows(path: Any, block_bytes: int = 4 * _CHUNK) -> Iterator[list[dict[str, Any]]]:
+    """Rows of a stored result in batches (one ``json.loads`` per ``block_bytes`` of rows)."""
     with open(path, "rb") as fh:
         rest = b""
         while True:
-            block = fh.read(4 * _CHUNK)
+            block = fh.read(block_bytes)
             if not block:
                 break
             block = rest + block

@@ -18,6 +18,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from ._app import WatchApp
 from ._backend import SERIALIZE_MODES, SERIALIZE_STORED, Backend
 from ._faults import Counters, FaultMiddleware, Faults
+from ._renderers import Renderers
 from ._store import Store
 
 ADMIN_KEY_ENV = "WATCH_LOCAL_ADMIN_KEY"
@@ -47,6 +48,10 @@ class LocalWatch:
     ``serialize="per-request"`` encodes each JSON/CSV result body from the stored rows when it
     is requested, the whole body before the first byte, like Redash (seconds for a million
     rows); the default ``"stored"`` streams the stored rows as they are (same document, fast).
+    ``web_workers`` is how many such bodies are built at once, as a real server's web worker
+    processes build them (Redash runs several): with more than one, a body requested while
+    another is being built is built in a helper process (``spawn``ed when the server starts;
+    in a script, start the server under ``if __name__ == "__main__":``).
     """
 
     def __init__(
@@ -62,9 +67,11 @@ class LocalWatch:
         *,
         dashboard_slug_routes: bool = False,
         serialize: str = SERIALIZE_STORED,
+        web_workers: int = 1,
     ) -> None:
         _check_serialize(serialize)
         _check_port(port)
+        renderers = Renderers(web_workers)
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         if db is None:
             self._tmp = tempfile.TemporaryDirectory(prefix="local-watch-")
@@ -88,6 +95,7 @@ class LocalWatch:
         )
         self._backend.dashboard_slug_routes = dashboard_slug_routes
         self._backend.serialize = serialize
+        self._backend.renderers = renderers
         self._host, self._port = host, port
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -118,6 +126,7 @@ class LocalWatch:
                 daemon=True,
             )
             self._thread.start()
+            self._backend.renderers.start()
             if self._want_demo and self._demo is None:
                 self.load_demo()
         return self
@@ -129,6 +138,7 @@ class LocalWatch:
             self._server.server_close()
             self._server = None
         self._backend.jobs.shutdown()
+        self._backend.renderers.close()
         self._store.close()
         if self._tmp is not None:
             self._tmp.cleanup()
@@ -408,11 +418,12 @@ def serve(
     *,
     stop_event: threading.Event | None = None,
     serialize: str = SERIALIZE_STORED,
+    web_workers: int = 1,
 ) -> None:
     """Run a local Watch server in the foreground until Ctrl-C; prints its URL and admin key.
 
     ``stop_event`` (for tests and embedding) stops it when set. Binds to loopback unless
-    ``host`` says otherwise; ``serialize`` as in :class:`LocalWatch`.
+    ``host`` says otherwise; ``serialize`` and ``web_workers`` as in :class:`LocalWatch`.
     """
     stream = stream or sys.stdout
     lw = LocalWatch(
@@ -422,6 +433,7 @@ def serve(
         host=host,
         port=port,
         serialize=serialize,
+        web_workers=web_workers,
     )
     with lw:
         if not _is_loopback(host):

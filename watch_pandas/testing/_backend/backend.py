@@ -6,6 +6,7 @@ import threading
 
 from .._faults import Counters
 from .._jobs import JobManager
+from .._renderers import Renderers
 from .._store import Store
 from .dashboards import Dashboards
 from .execution import Execution
@@ -41,6 +42,8 @@ class Backend(Visualizations, Queries, Dashboards, Execution, Schemas):
         # "stored": result bodies stream from the stored rows; "per-request": each JSON/CSV
         # body is encoded from the rows before its first byte (Redash's handlers)
         self.serialize = SERIALIZE_STORED
+        # who builds per-request bodies: this process, and helpers when it is busy
+        self.renderers = Renderers()
         self._lock = threading.RLock()
         self._fail_rules = []
         self.jobs = JobManager(

@@ -141,7 +141,8 @@ def result_response(
     body: bytes | Iterable[bytes]
     per_request = backend.serialize == SERIALIZE_PER_REQUEST
     if ext == "json" and per_request:
-        body = S.result_json_rendered(result, trimmed=trimmed)
+        body, size = backend.renderers.render_json(result, trimmed=trimmed)
+        headers["Content-Length"] = str(size)
     elif ext == "json":
         body, size = S.result_json(result, trimmed=trimmed)
         headers["Content-Length"] = str(size)
