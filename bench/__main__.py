@@ -2,4 +2,5 @@ import sys
 
 from bench.run import main
 
-sys.exit(main())
+if __name__ == "__main__":  # the local server's web workers import this module again
+    sys.exit(main())

@@ -35,6 +35,8 @@ from watch_pandas.testing._demo import LARGE_ROWS, LARGE_SQL
 
 ROOT = Path(__file__).resolve().parents[1]
 REDASH, STORED = "per-request", "stored"
+# Bodies built at once, as Redash's web worker processes build them (its default: 4).
+WEB_WORKERS = 4
 # The demo's large typed query: cold read, local cache, dashboard, the other peers.
 READS = [
     "read_watch_query_cached",
@@ -297,8 +299,9 @@ def report(results: dict[str, list[dict[str, Any]]], rows: int, machine_before: 
     lines = [
         f"watch_pandas read benchmark: {rows:,} rows per workload, {runs} runs per contender "
         "(medians), each run in its own process, contenders round-robin",
-        "server: LocalWatch(serialize='per-request') — every result body json-dumped whole "
-        "before its first byte, then sent at once, as Redash does",
+        f"server: LocalWatch(serialize='per-request', web_workers={WEB_WORKERS}) — every result "
+        "body json-dumped whole before its first byte, then sent at once, as Redash does; "
+        "bodies asked for at once are built at once, as by Redash's web worker processes",
         f"decode workers: {workers} (WATCH_DECODE_WORKERS, default: the usable CPUs)",
         machine_before,
         "",
@@ -472,7 +475,7 @@ def main(argv: list[str] | None = None) -> int:
     runs = args.runs or (3 if args.quick or args.scaling else 5)
     args.data.mkdir(parents=True, exist_ok=True)
     before = machine()
-    with LocalWatch(db=args.data / "watch.sqlite", demo=True) as lw:
+    with LocalWatch(db=args.data / "watch.sqlite", demo=True, web_workers=WEB_WORKERS) as lw:
         if args.scaling:
             print(scaling(lw, args.scaling_rows, runs, args.data))
             return 0
