@@ -290,11 +290,16 @@ def _fixed_width_datetimes(strings: pa.Array | pa.ChunkedArray) -> Any:
 
 
 def _separators_in_place(chunk: pa.Array, width: int) -> bool:
+    """Whether every value of a ``string`` chunk (all ``width`` bytes long) has the datetime
+    separators in place, read from its data buffer."""
     n_valid = len(chunk) - chunk.null_count
     if n_valid == 0:
         return True
-    offsets = np.frombuffer(chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1,
-                            offset=chunk.offset * 4)  # fmt: skip
+    if not pa.types.is_string(chunk.type):
+        return False  # (large_string: 64-bit offsets; not what the decoder makes)
+    offsets = np.frombuffer(
+        chunk.buffers()[1], dtype=np.int32, count=len(chunk) + 1, offset=chunk.offset * 4
+    )
     start, end = int(offsets[0]), int(offsets[-1])
     if end - start != width * n_valid:
         return False  # a null holding bytes: not the plain layout this reads

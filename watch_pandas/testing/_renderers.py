@@ -34,6 +34,7 @@ CHUNK = 1 << 20
 
 
 def check_web_workers(value: object) -> int:
+    """``value`` when it is a whole number >= 1, else a ValueError saying what is."""
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(
             f"web_workers must be a whole number ≥ 1 (1 builds every body in the server's own "
@@ -71,17 +72,20 @@ class Renderers:
         self.folder = _body_folder()
         self.built_elsewhere = 0  # bodies built by a helper process (tests read it)
         self._lock = threading.Lock()
+        self._start_lock = threading.Lock()
         self._building_here = 0
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
         """Start the helper processes now, so that no request waits for them to start."""
-        if self.web_workers > 1 and self._pool is None:
-            context = multiprocessing.get_context("spawn")
-            self._pool = ProcessPoolExecutor(self.web_workers - 1, mp_context=context)
-            futures = [self._pool.submit(_ready) for _ in range(self.web_workers - 1)]
-            for future in futures:
-                future.result()
+        with self._start_lock:
+            if self.web_workers > 1 and self._pool is None:
+                context = multiprocessing.get_context("spawn")
+                pool = ProcessPoolExecutor(self.web_workers - 1, mp_context=context)
+                futures = [pool.submit(_ready) for _ in range(self.web_workers - 1)]
+                for future in futures:
+                    future.result()
+                self._pool = pool
 
     def close(self) -> None:
         if self._pool is not None:
