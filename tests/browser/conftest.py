@@ -21,7 +21,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -320,27 +321,58 @@ def chromium_launcher() -> Any:
     return launch_chromium
 
 
-@pytest.fixture(scope="module")
-def notebook_page(lab: JupyterLab, browser: Any, artifacts: Path) -> Iterator[Any]:
-    """The notebook open in JupyterLab, after the user ran all cells from the Run menu."""
+@contextmanager
+def _after_run_all(
+    browser: Any,
+    lab: JupyterLab,
+    artifacts: Path,
+    notebook: str,
+    ready: Callable[[Any], None],
+    name: str,
+) -> Iterator[Any]:
+    """``notebook`` open in JupyterLab after the user ran all cells from the Run menu and
+    ``ready(page)`` saw their output; screenshots ``<name>-not-run.png`` if that never came,
+    ``<name>-final.png`` at the end."""
     page = browser.new_page()
     page.set_default_timeout(UI_TIMEOUT_MS)
-    page.goto(lab.url_for(NOTEBOOK.name))
+    page.goto(lab.url_for(notebook))
     page.locator(".jp-Notebook").wait_for()
     # Run All is dropped while the kernel still starts: wait until the status bar says Idle.
     page.get_by_text(re.compile(r"^Python 3 \(ipykernel\) \| Idle$")).wait_for()
     try:
         page.get_by_role("menuitem", name="Run", exact=True).click()
         page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        # The last cell's picker is drawn once every cell has run (off screen: attached).
-        last = page.locator(".jp-OutputArea-output .widget-vbox", has_text="param datetime seconds")
-        last.wait_for(state="attached")
+        ready(page)
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
     except Exception:
-        page.screenshot(path=str(artifacts / "notebook-not-run.png"), full_page=True)
+        page.screenshot(path=str(artifacts / f"{name}-not-run.png"), full_page=True)
         raise
     try:
         yield page
     finally:
-        page.screenshot(path=str(artifacts / "notebook-final.png"), full_page=True)
+        page.screenshot(path=str(artifacts / f"{name}-final.png"), full_page=True)
         page.close()
+
+
+@pytest.fixture(scope="module")
+def after_run_all(browser: Any, lab: JupyterLab, artifacts: Path) -> Callable[..., Any]:
+    """``after_run_all(notebook, ready, name)``: a notebook's page after Run All Cells (a
+    context manager; see :func:`_after_run_all`)."""
+
+    def open_page(notebook: str, ready: Callable[[Any], None], name: str) -> Any:
+        return _after_run_all(browser, lab, artifacts, notebook, ready, name)
+
+    return open_page
+
+
+@pytest.fixture(scope="module")
+def notebook_page(after_run_all: Callable[..., Any]) -> Iterator[Any]:
+    """The notebook open in JupyterLab, after the user ran all cells from the Run menu."""
+
+    def ready(page: Any) -> None:
+        # The last cell's picker is drawn once every cell has run (off screen: attached).
+        last = page.locator(".jp-OutputArea-output .widget-vbox", has_text="param datetime seconds")
+        last.wait_for(state="attached")
+
+    with after_run_all(NOTEBOOK.name, ready, "notebook") as page:
+        yield page

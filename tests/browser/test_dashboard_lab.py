@@ -8,7 +8,6 @@ the dashboard as the local Watch server serves it (its API, with the admin key).
 from __future__ import annotations
 
 import os
-import re
 import shutil
 from collections.abc import Iterator
 from typing import Any
@@ -21,27 +20,12 @@ SLUG = "defi-market-report"
 
 
 @pytest.fixture(scope="module")
-def dashboard_page(lab, browser, repo_root, artifacts) -> Iterator[Any]:
+def dashboard_page(after_run_all, repo_root, lab) -> Iterator[Any]:
     """The dashboard notebook open in JupyterLab, after Run All Cells and the first read."""
     shutil.copy2(repo_root / "notebooks" / NOTEBOOK, lab.root_dir / NOTEBOOK)
-    page = browser.new_page()
-    page.set_default_timeout(60_000)
-    page.goto(lab.url_for(NOTEBOOK))
-    page.locator(".jp-Notebook").wait_for()
-    page.get_by_text(re.compile(r"^Python 3 \(ipykernel\) \| Idle$")).wait_for()
-    try:
-        page.get_by_role("menuitem", name="Run", exact=True).click()
-        page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
-        page.locator(".widget-gridbox").first.wait_for()
-        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").wait_for()
-    except Exception:
-        page.screenshot(path=str(artifacts / "dashboard-not-run.png"), full_page=True)
-        raise
-    try:
+    ready = lambda page: page.locator(".widget-gridbox").first.wait_for()  # noqa: E731
+    with after_run_all(NOTEBOOK, ready, "dashboard") as page:
         yield page
-    finally:
-        page.screenshot(path=str(artifacts / "dashboard-final.png"), full_page=True)
-        page.close()
 
 
 def _server_widgets(lw) -> list[dict[str, Any]]:
