@@ -77,3 +77,29 @@ def demo_params_server():
             parameters=recorded["options"]["parameters"],
         )
         yield watch
+
+
+@pytest.fixture
+def magic_shell(monkeypatch, tmp_path):
+    """``magic_shell(server)``: the embedded IPython shell with a fresh WatchMagic pointed at a
+    local server (no config file, the server's admin key); reset after the test."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from watch_pandas import magics
+
+    shell = InteractiveShell.instance()
+
+    def pointed_at(server):
+        monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "no-config.toml"))
+        monkeypatch.delenv("WATCH_URL", raising=False)
+        monkeypatch.delenv("WATCH_PROFILE", raising=False)
+        monkeypatch.setenv("WATCH_API_KEY", server.admin_key)
+        shell.config.pop("WatchMagic", None)  # no %config left over from another test
+        magics.load_ipython_extension(shell)
+        shell.run_line_magic("config", f"WatchMagic.url = {server.url!r}")
+        return shell
+
+    yield pointed_at
+    shell.config.pop("WatchMagic", None)
+    for name in ("frame", "start", "my_params", "ids"):
+        shell.user_ns.pop(name, None)

@@ -7,7 +7,6 @@ from datetime import date
 import pandas as pd
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 from traitlets import TraitError
 
 from watch_pandas import magics as M
@@ -20,20 +19,9 @@ def server(demo_params_server):
 
 
 @pytest.fixture
-def ip(server, monkeypatch, tmp_path):
+def ip(server, magic_shell):
     """The embedded shell with a fresh WatchMagic pointed at the local server."""
-    monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "no-config.toml"))
-    monkeypatch.delenv("WATCH_URL", raising=False)
-    monkeypatch.delenv("WATCH_PROFILE", raising=False)
-    monkeypatch.setenv("WATCH_API_KEY", server.admin_key)
-    shell = InteractiveShell.instance()
-    shell.config.pop("WatchMagic", None)  # no %config left over from another test
-    M.load_ipython_extension(shell)
-    shell.run_line_magic("config", f"WatchMagic.url = {server.url!r}")
-    yield shell
-    shell.config.pop("WatchMagic", None)
-    for name in ("frame", "start", "my_params", "ids"):
-        shell.user_ns.pop(name, None)
+    return magic_shell(server)
 
 
 def _magic(shell) -> M.WatchMagic:

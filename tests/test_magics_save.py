@@ -8,7 +8,6 @@ from datetime import date
 
 import pytest
 from IPython.core.error import UsageError
-from IPython.core.interactiveshell import InteractiveShell
 
 from watch_pandas import WatchClient
 from watch_pandas import magics as M
@@ -22,20 +21,9 @@ def server(demo_params_server):
 
 
 @pytest.fixture
-def ip(server, monkeypatch, tmp_path):
+def ip(server, magic_shell):
     """The embedded shell with a fresh WatchMagic pointed at the local server."""
-    monkeypatch.setenv("WATCH_CONFIG", str(tmp_path / "no-config.toml"))
-    monkeypatch.delenv("WATCH_URL", raising=False)
-    monkeypatch.delenv("WATCH_PROFILE", raising=False)
-    monkeypatch.setenv("WATCH_API_KEY", server.admin_key)
-    shell = InteractiveShell.instance()
-    shell.config.pop("WatchMagic", None)
-    M.load_ipython_extension(shell)
-    shell.run_line_magic("config", f"WatchMagic.url = {server.url!r}")
-    yield shell
-    shell.config.pop("WatchMagic", None)
-    for name in ("frame", "start"):
-        shell.user_ns.pop(name, None)
+    return magic_shell(server)
 
 
 @pytest.fixture
