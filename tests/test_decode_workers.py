@@ -121,6 +121,41 @@ def test_batches_in_flight_are_bounded() -> None:
     assert max(ahead) <= _rows.in_flight(2) + 2
 
 
+def test_a_decoded_batch_s_buffer_takes_later_rows(monkeypatch) -> None:
+    """Memory the read already has is used again: a new buffer for every batch is fresh pages
+    (a page fault each 4 kB)."""
+    buffers: list[bytearray] = []  # kept alive: a freed buffer's id could come back
+    decode_closed = _rows._decode_closed
+
+    def recording(buf: bytearray, brace: int, decoder: _rows.RowDecoder) -> list[Any]:
+        buffers.append(buf)
+        return decode_closed(buf, brace, decoder)
+
+    monkeypatch.setattr(_rows, "_decode_closed", recording)
+    frame, _ = read_result(chunks_of(BODY, 1000), batch_bytes=2048, workers=2)
+    pd.testing.assert_frame_equal(frame, decode_result(BODY)[0], check_exact=True)
+    distinct = {id(buf) for buf in buffers}
+    assert len(buffers) > 20
+    assert len(distinct) <= _rows.in_flight(2) + 1
+
+
+@pytest.mark.parametrize("end", [0, 1, 2, 5, 9])
+def test_a_row_boundary_is_looked_for_only_before_the_end(end: int) -> None:
+    # past ``end`` a reused buffer holds rows of an earlier batch
+    stale = b'},{"id": 1}'
+    buf = b"[" * end + stale
+    assert _rows._last_row_cut(buf, end) is None
+    assert _rows._last_row_cut(buf, len(buf)) == (end, end + 2)
+
+
+def test_a_body_of_one_batch_is_still_shared_by_the_workers(decoded_on: list[int]) -> None:
+    # the first round of batches is a quarter of batch_bytes: a small body is not one batch
+    frame, _ = read_result(chunks_of(BODY, 1024), batch_bytes=len(BODY), workers=2)
+    pd.testing.assert_frame_equal(frame, decode_result(BODY)[0], check_exact=True)
+    assert len(decoded_on) >= 4
+    assert len(set(decoded_on[:-1])) == 2
+
+
 # --------------------------------------------------------------------------- cuts inside strings
 
 

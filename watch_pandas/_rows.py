@@ -328,7 +328,7 @@ class ResultSplitter:
     when the fast path does not apply (then the events are one :class:`Whole`).
     """
 
-    def __init__(self, batch_bytes: int = 1 << 20) -> None:
+    def __init__(self, batch_bytes: int = 4 << 20) -> None:
         self.batch_bytes = batch_bytes
 
     def events(
@@ -393,32 +393,54 @@ class ResultSplitter:
         """
         pending: deque[_Pending] = deque()
         limit = in_flight(pool.workers)
+        # A decoded batch's buffer takes the next rows: memory the process already has (a
+        # new megabyte for every batch is fresh pages, and a page fault each 4 kB). Only
+        # buf[:filled] holds the body; a chunk is copied over the rest (no resize while it fits).
+        spare: list[bytearray] = []
+        filled = len(buf)
+        # The first round of batches is a quarter of the size, so that a body of a few
+        # batches still keeps every worker busy; then fewer, larger parts (less to join and to
+        # hand back later: a wide result's 1 MB batch is some 1,000 rows).
+        first_bytes, submitted = max(1, self.batch_bytes // 4), 0
+
+        def taken() -> Batch | None:
+            batch_event = _take(pending, spare)
+            del spare[limit:]
+            return batch_event
+
         try:
             for chunk in it:
-                buf += chunk
-                if len(buf) < self.batch_bytes:
+                buf[filled : filled + len(chunk)] = chunk
+                filled += len(chunk)
+                if filled < (self.batch_bytes if submitted >= limit else first_bytes):
                     continue
-                found = _last_row_cut(buf, len(buf))
+                found = _last_row_cut(buf, filled)
                 if found is None:
                     continue
                 brace, next_row = found
                 # The batch keeps this buffer (its byte after the "}" becomes "]" while it is
-                # decoded) and the rows after the cut start a new one, "[" standing for the
+                # decoded) and the rows after the cut start another, "[" standing for the
                 # byte before the next row's "{": each byte of the body is copied once, and
                 # the threads never share a buffer.
-                batch, buf = buf, bytearray(b"[")
+                batch, buf = buf, spare.pop() if spare else bytearray(b"[")
+                rest = filled - next_row
                 with memoryview(batch) as view:
-                    buf += view[next_row:]
+                    buf[0:1] = b"["
+                    buf[1 : 1 + rest] = view[next_row:filled]
+                filled = 1 + rest
                 after_brace = batch[brace + 1]  # before the decode writes "]" there
                 future = pool.submit(_decode_closed, batch, brace, decoder)
                 pending.append((future, batch, brace, after_brace, next_row))
+                submitted += 1
                 while len(pending) >= limit:
-                    batch_event = _take(pending)
+                    batch_event = taken()
                     if batch_event is None:
+                        del buf[filled:]
                         return _rejoin(pending, buf), True
                     yield batch_event
+            del buf[filled:]
             while pending:
-                batch_event = _take(pending)
+                batch_event = taken()
                 if batch_event is None:
                     return _rejoin(pending, buf), True
                 yield batch_event
@@ -477,15 +499,16 @@ def in_flight(workers: int) -> int:
     return 2 * workers
 
 
-def _take(pending: deque[_Pending]) -> Batch | None:
-    """The oldest batch's parts, waiting for them; ``None`` (left in ``pending``) when its
-    cut fell inside a value."""
-    future = pending[0][0]
+def _take(pending: deque[_Pending], spare: list[bytearray]) -> Batch | None:
+    """The oldest batch's parts, waiting for them, its buffer put in ``spare``; ``None`` (left
+    in ``pending``) when its cut fell inside a value."""
+    future, batch, *_ = pending[0]
     try:
         parts = future.result()
     except _Malformed:
         return None
     pending.popleft()
+    spare.append(batch)  # the parts hold none of it: the scanner and msgspec copy what they keep
     return Batch(parts)
 
 
@@ -550,11 +573,13 @@ def _decode_closed(buf: bytearray, brace: int, decoder: RowDecoder) -> list[Any]
 
 
 def _last_row_cut(buf: bytes | bytearray, end: int) -> tuple[int, int] | None:
-    """The last ``}`` … ``{`` row boundary before ``end``: (index of ``}``, index of ``{``)."""
+    """The last ``}`` … ``{`` row boundary before ``end``: (index of ``}``, index of ``{``);
+    nothing from ``end`` on is read (a reused buffer holds old rows there)."""
     near = max(0, end - (64 << 10))  # rows are short: look near the end before the whole
     best = max(buf.rfind(b"},{", near, end), buf.rfind(b"}, {", near, end))
     if best < 0:
-        best = max(buf.rfind(b"},{", 0, near + 3), buf.rfind(b"}, {", 0, near + 3))
+        before = min(near + 3, end)
+        best = max(buf.rfind(b"},{", 0, before), buf.rfind(b"}, {", 0, before))
     if best >= 0:
         return best, buf.index(b"{", best + 1)
     window = max(0, end - (1 << 20))

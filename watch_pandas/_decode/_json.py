@@ -118,7 +118,7 @@ def read_result(
     *,
     dtype_backend: DtypeBackend = "numpy_nullable",
     infer_untyped: bool = True,
-    batch_bytes: int = 1 << 20,
+    batch_bytes: int = 4 << 20,
     on_rows: Callable[[int], None] | None = None,
     workers: int | None = None,
 ) -> tuple[pd.DataFrame, ResultMeta]:
@@ -132,8 +132,9 @@ def read_result(
     metadata are the same as :func:`decode_result` gives for the same body. ``on_rows`` is
     told the number of rows decoded so far after each batch (download progress).
 
-    ``workers`` threads decode the batches, then the columns (default: ``$WATCH_DECODE_WORKERS``
-    or one per CPU, see :mod:`._workers`); the frame is the same for any number.
+    ``workers`` threads decode the batches (the first few a quarter of ``batch_bytes``, so that a
+    small body is shared too), then the columns (default: ``$WATCH_DECODE_WORKERS`` or one per
+    CPU, see :mod:`._workers`); the frame is the same for any number.
     """
     from .._rows import Batch, Finished, ResultSplitter, RowDecoder, Whole, plain_names
 
