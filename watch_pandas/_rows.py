@@ -410,8 +410,9 @@ class ResultSplitter:
 
         try:
             for chunk in it:
-                buf[filled : filled + len(chunk)] = chunk
-                filled += len(chunk)
+                size = memoryview(chunk).nbytes  # (len() counts items: a chunk may not be bytes)
+                buf[filled : filled + size] = chunk
+                filled += size
                 if filled < (self.batch_bytes if submitted >= limit else first_bytes):
                     continue
                 found = _last_row_cut(buf, filled)

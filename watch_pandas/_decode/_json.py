@@ -199,8 +199,8 @@ def _chunks_of(source: Any, batch_bytes: int) -> tuple[Iterable[bytes], Callable
     if isinstance(source, str):
         source = source.encode("utf-8")
     if isinstance(source, (bytes, bytearray, memoryview)):
-        view = memoryview(source)
-        step = max(1, batch_bytes)
+        view = memoryview(source).cast("B")
+        step = max(1, batch_bytes // 4)  # the first batches' size: shared as a streamed body is
         return (bytes(view[i : i + step]) for i in range(0, len(view), step)), lambda: None
     if hasattr(source, "iter_content"):
         return source.iter_content(chunk_size=1 << 20), source.close
