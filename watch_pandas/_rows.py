@@ -396,18 +396,13 @@ class ResultSplitter:
         # A decoded batch's buffer takes the next rows: memory the process already has (a
         # new megabyte for every batch is fresh pages, and a page fault each 4 kB). Only
         # buf[:filled] holds the body; a chunk is copied over the rest (no resize while it fits).
+        # A new buffer is made only when none is spare: never more than ``limit`` + 1.
         spare: list[bytearray] = []
         filled = len(buf)
         # The first round of batches is a quarter of the size, so that a body of a few
         # batches still keeps every worker busy; then fewer, larger parts (less to join and to
         # hand back later: a wide result's 1 MB batch is some 1,000 rows).
         first_bytes, submitted = max(1, self.batch_bytes // 4), 0
-
-        def taken() -> Batch | None:
-            batch_event = _take(pending, spare)
-            del spare[limit:]
-            return batch_event
-
         try:
             for chunk in it:
                 size = memoryview(chunk).nbytes  # (len() counts items: a chunk may not be bytes)
@@ -434,14 +429,14 @@ class ResultSplitter:
                 pending.append((future, batch, brace, after_brace, next_row))
                 submitted += 1
                 while len(pending) >= limit:
-                    batch_event = taken()
+                    batch_event = _take(pending, spare)
                     if batch_event is None:
                         del buf[filled:]
                         return _rejoin(pending, buf), True
                     yield batch_event
             del buf[filled:]
             while pending:
-                batch_event = taken()
+                batch_event = _take(pending, spare)
                 if batch_event is None:
                     return _rejoin(pending, buf), True
                 yield batch_event
