@@ -6,12 +6,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+from pathlib import Path
 
 import pytest
 import requests
 from local_watch_helpers import call, fill_demo_table, run_saved
 
-from watch_pandas.testing import LocalWatch, _renderers, _serialize
+from watch_pandas.testing import LocalWatch, _serialize
 
 EDGE_ROWS = """
 CREATE TABLE edge (n INTEGER, label TEXT, wei BIGNUM TEXT, d DATE, ts TIMESTAMP, ok BOOLEAN);
@@ -61,9 +62,10 @@ def saved_result(tmp_path):
     return db, qid, rid, stored
 
 
-def test_per_request_bodies_carry_the_stored_bodies_exactly(saved_result):
+@pytest.mark.parametrize("web_workers", [1, 2], ids=["built here", "built by web workers"])
+def test_per_request_bodies_carry_the_stored_bodies_exactly(saved_result, web_workers):
     db, qid, rid, stored = saved_result
-    with LocalWatch(db=db, serialize="per-request") as lw:
+    with LocalWatch(db=db, serialize="per-request", web_workers=web_workers) as lw:
         rendered = _bodies(lw, qid, rid)
     assert rendered.keys() == stored.keys()
     for name in stored:
@@ -179,51 +181,74 @@ def test_cli_serve_takes_the_mode(monkeypatch):
 # --------------------------------------------------------------------------- web workers
 
 
-def _body_files(lw: LocalWatch) -> list[str]:
-    folder = lw._backend.renderers.folder
-    return [name for name in os.listdir(folder) if name.startswith("local-watch-body-")]
+def _held_rows(result_rows: Path) -> Path:
+    """The result's rows moved aside and a named pipe put in their place: a web worker
+    building this body waits at the pipe until the test writes the rows into it."""
+    kept = result_rows.with_name(result_rows.name + ".kept")
+    result_rows.rename(kept)
+    os.mkfifo(result_rows)
+    return kept
 
 
-@pytest.fixture
-def busy_here(monkeypatch):
-    """The server's own process kept busy building a body until ``release`` is set, so the
-    next body requested meanwhile must be built by another web worker."""
-    started, release = threading.Event(), threading.Event()
-    real = _renderers.S.result_json_rendered_parts
-
-    def slow_here(*args, **kwargs):
-        started.set()
-        assert release.wait(30)
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(_renderers.S, "result_json_rendered_parts", slow_here)
-    return started, release
+def _result_rows(lw: LocalWatch, rid: int) -> Path:
+    return lw._backend.store.get_result(rid).rows_path
 
 
-def test_a_body_asked_for_while_one_is_built_comes_from_another_web_worker(saved_result, busy_here):
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes are POSIX")
+def test_a_body_asked_for_while_another_is_built_is_not_held_up(saved_result):
     db, qid, rid, stored = saved_result
-    started, release = busy_here
     with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
+        source = lw._backend.store.get_result(rid).data_source_id
+        other = run_saved(lw, lw.add_query("SELECT n FROM edge", source))["query_result_id"]
+        kept = _held_rows(_result_rows(lw, rid))
         first: list[requests.Response] = []
         waiting = threading.Thread(
             target=lambda: first.append(call(lw, "GET", f"/api/query_results/{rid}.json"))
         )
         waiting.start()
-        assert started.wait(30)
-        meanwhile = call(lw, "GET", f"/api/query_results/{rid}.json")  # not held up
-        assert not first  # the first is still being built here
-        release.set()
+        meanwhile = call(lw, "GET", f"/api/query_results/{other}.json")  # not held up
+        assert meanwhile.status_code == 200 and not first  # the first is still being built
+        with open(_result_rows(lw, rid), "wb") as pipe:
+            pipe.write(kept.read_bytes())
         waiting.join(30)
-        assert lw._backend.renderers.built_elsewhere == 1
-        assert _body_files(lw) == []  # the helper's file is gone once sent
-    assert meanwhile.status_code == 200 and first[0].status_code == 200
-    assert meanwhile.content == first[0].content  # the same bytes, wherever built
-    assert meanwhile.headers["Content-Length"] == str(len(meanwhile.content))
-    assert json.loads(meanwhile.content) == json.loads(stored["json by id"][0])
+        assert lw._backend.renderers.built_elsewhere == 2
+    assert [row["n"] for row in meanwhile.json()["query_result"]["data"]["rows"]] == [1, 2, 3]
+    assert first[0].status_code == 200
+    assert first[0].headers["Content-Length"] == str(len(first[0].content))
+    assert json.loads(first[0].content) == json.loads(stored["json by id"][0])
 
 
-def test_a_body_cut_off_by_its_reader_leaves_no_file(tmp_path, busy_here):
-    started, release = busy_here
+def test_with_several_web_workers_the_servers_own_process_builds_no_body(saved_result, monkeypatch):
+    """It only speaks HTTP, passing on what its web workers built."""
+    db, qid, rid, stored = saved_result
+
+    def not_here(*args, **kwargs):
+        raise AssertionError("a body was built in the server's own process")
+
+    monkeypatch.setattr(_serialize, "result_json_rendered_parts", not_here)
+    with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
+        replies = [call(lw, "GET", f"/api/query_results/{rid}.json") for _ in range(3)]
+        assert lw._backend.renderers.built_elsewhere == 3
+    assert {reply.content for reply in replies} == {replies[0].content}
+    assert json.loads(replies[0].content) == json.loads(stored["json by id"][0])
+
+
+def test_a_web_workers_body_answers_head_and_faults(saved_result):
+    db, qid, rid, stored = saved_result
+    path = f"/api/query_results/{rid}.json"
+    with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
+        whole = call(lw, "GET", path).content
+        head = requests.head(lw.url + path, headers={"Authorization": f"Key {lw.admin_key}"})
+        assert head.status_code == 200 and head.content == b""
+        assert head.headers["Content-Length"] == str(len(whole))
+        lw.faults.truncate_next(1, path=path)  # a fault still cuts what a worker built
+        with pytest.raises(requests.exceptions.ChunkedEncodingError):
+            call(lw, "GET", path)
+        assert call(lw, "GET", path).content == whole
+    assert json.loads(whole) == json.loads(stored["json by id"][0])
+
+
+def test_a_body_cut_off_by_its_reader_leaves_every_web_worker_free(tmp_path):
     with LocalWatch(db=tmp_path / "w.sqlite", serialize="per-request", web_workers=2) as lw:
         ds = lw.add_data_source("demo-sqlite")
         fill_demo_table(lw, ds, rows=30)
@@ -233,18 +258,13 @@ def test_a_body_cut_off_by_its_reader_leaves_no_file(tmp_path, busy_here):
             " WHERE i < 200000) SELECT i, 'row ' || i AS label FROM n",
         )
         rid = run_saved(lw, lw.add_query("SELECT * FROM big", ds))["query_result_id"]
-        path = f"/api/query_results/{rid}.json"
-        holder = threading.Thread(target=lambda: call(lw, "GET", path))
-        holder.start()
-        assert started.wait(30)
-        url = lw.url + path
+        url = lw.url + f"/api/query_results/{rid}.json"
         with requests.get(url, headers={"Authorization": f"Key {lw.admin_key}"}, stream=True) as r:
             assert int(r.headers["Content-Length"]) > 2 << 20
             next(r.iter_content(1024))  # then hang up after the first kilobyte
-        release.set()
-        holder.join(30)
-        assert lw._backend.renderers.built_elsewhere == 1
-        assert _body_files(lw) == []
+        later = [call(lw, "GET", f"/api/query_results/{rid}.json") for _ in range(3)]
+        assert lw._backend.renderers.built_elsewhere == 4
+    assert all(int(reply.headers["Content-Length"]) == len(reply.content) for reply in later)
 
 
 def test_one_web_worker_builds_every_body_here(saved_result):

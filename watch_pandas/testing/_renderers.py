@@ -1,15 +1,14 @@
-"""Per-request result bodies made by several web workers at once, as a real server's are.
+"""Per-request result bodies made by web worker processes, as a real server's are.
 
 In ``serialize="per-request"`` mode a JSON result body is built whole before its first byte
-(:func:`._serialize.result_json_rendered`: every stored row loaded and json-dumped). In one
-Python process that work is done holding the interpreter, so concurrent requests (a
-dashboard's widgets) would wait for each other, which a real server does not make them do:
-Redash runs several web worker processes. ``LocalWatch(web_workers=N)`` does the same: a body
-is built in this process when no other is being built here, and otherwise in one of ``N - 1``
-helper processes, which write it to a temporary file the request then sends from memory
-(``mmap``) and removes. Built here, the rows are loaded and dumped a batch at a time, so the
-requests a helper serves meanwhile are not held up. With one web worker (the default) every
-body is built here, as before.
+(:func:`._serialize.result_json_rendered`: every stored row loaded and json-dumped). Redash
+does that in one of several web worker processes, each building its own request's body while
+the others build theirs. ``LocalWatch(web_workers=N)`` does the same with ``N`` helper
+processes: every such body is built by one of them, which then passes it, length first, to
+the request's thread through a pipe. The server's own process only speaks HTTP, so it never
+holds the interpreter building one body while another request waits to be answered. With one
+web worker (the default) every body is built in the server's own process, a batch of rows at
+a time.
 
 The helpers are started with ``spawn`` (portable, and safe beside the server's threads): as
 ``multiprocessing`` requires, a script that starts such a server does so under
@@ -18,19 +17,17 @@ The helpers are started with ``spawn`` (portable, and safe beside the server's t
 
 from __future__ import annotations
 
-import mmap
 import multiprocessing
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
+from concurrent.futures import Future, ProcessPoolExecutor
+from multiprocessing.connection import Connection
 
 from . import _serialize as S
 from ._store import StoredResult
 
 CHUNK = 1 << 20
+_WAIT = 0.05  # how often a request looks whether its helper ended without a body
 
 
 def check_web_workers(value: object) -> int:
@@ -43,25 +40,54 @@ def check_web_workers(value: object) -> int:
     return value
 
 
-def _body_folder() -> str:
-    """Memory-backed when the system has one (Linux's /dev/shm), else the temporary folder."""
-    shm = "/dev/shm"
-    if os.path.isdir(shm) and os.access(shm, os.W_OK):
-        return shm
-    return tempfile.gettempdir()
-
-
-def render_to_file(result: StoredResult, trimmed: bool, folder: str) -> str:
-    """In a helper process: the body written to a new file in ``folder``; its path."""
-    parts = S.result_json_rendered_parts(result, trimmed=trimmed)
-    fd, path = tempfile.mkstemp(prefix="local-watch-body-", suffix=".json", dir=folder)
-    with os.fdopen(fd, "wb") as out:
-        out.writelines(parts)
-    return path
+def build_and_pass_on(result: StoredResult, trimmed: bool, pipe: Connection) -> None:
+    """In a helper process: the body built whole, then its length and its bytes (a chunk per
+    message, an empty one last) sent through ``pipe``. A request whose reader hung up closes
+    its end; the rest is dropped."""
+    try:
+        parts = S.result_json_rendered_parts(result, trimmed=trimmed)
+        pipe.send(sum(map(len, parts)))
+        for part in parts:
+            for start in range(0, len(part), CHUNK):
+                pipe.send_bytes(part, start, min(CHUNK, len(part) - start))
+        pipe.send_bytes(b"")
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+    finally:
+        pipe.close()
 
 
 def _ready() -> int:
-    return os.getpid()
+    return 0
+
+
+class PassedOnBody:
+    """A body a helper is passing on: ``size`` once built, then its bytes as iterated; closed
+    (which lets the helper drop the rest) after the last chunk or by the WSGI server."""
+
+    def __init__(self, future: Future[None], pipe: Connection, helpers_end: Connection) -> None:
+        self._pipe = pipe
+        try:
+            while not pipe.poll(_WAIT):
+                if future.done() and not pipe.poll():
+                    future.result()  # the helper's error is the request's
+                    raise RuntimeError("a web worker ended without building the body")
+            self.size: int = pipe.recv()
+        except BaseException:
+            pipe.close()
+            raise
+        finally:
+            helpers_end.close()  # the helper holds its own copy by now
+
+    def __iter__(self) -> Iterator[bytes]:
+        try:
+            while chunk := self._pipe.recv_bytes():
+                yield chunk
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._pipe.close()
 
 
 class Renderers:
@@ -69,11 +95,9 @@ class Renderers:
 
     def __init__(self, web_workers: int = 1) -> None:
         self.web_workers = check_web_workers(web_workers)
-        self.folder = _body_folder()
         self.built_elsewhere = 0  # bodies built by a helper process (tests read it)
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
-        self._building_here = 0
         self._pool: ProcessPoolExecutor | None = None
 
     def start(self) -> None:
@@ -81,8 +105,8 @@ class Renderers:
         with self._start_lock:
             if self.web_workers > 1 and self._pool is None:
                 context = multiprocessing.get_context("spawn")
-                pool = ProcessPoolExecutor(self.web_workers - 1, mp_context=context)
-                futures = [pool.submit(_ready) for _ in range(self.web_workers - 1)]
+                pool = ProcessPoolExecutor(self.web_workers, mp_context=context)
+                futures = [pool.submit(_ready) for _ in range(self.web_workers)]
                 for future in futures:
                     future.result()
                 self._pool = pool
@@ -93,53 +117,16 @@ class Renderers:
             self._pool = None
 
     def render_json(self, result: StoredResult, *, trimmed: bool) -> tuple[Iterable[bytes], int]:
-        """The body's pieces and length: built here, or by a helper when this process is
-        already building one."""
-        with self._lock:
-            here = self.web_workers == 1 or self._building_here == 0
-            if here:
-                self._building_here += 1
-        if here:
-            try:
-                parts = S.result_json_rendered_parts(result, trimmed=trimmed)
-            finally:
-                with self._lock:
-                    self._building_here -= 1
+        """The body (an iterable of bytes) and its length: built here with one web worker,
+        else by a helper process."""
+        if self.web_workers == 1:
+            parts = S.result_json_rendered_parts(result, trimmed=trimmed)
             return parts, sum(map(len, parts))
         self.start()
         assert self._pool is not None
-        path = self._pool.submit(render_to_file, result, trimmed, self.folder).result()
+        ours, helpers = multiprocessing.Pipe()
+        future = self._pool.submit(build_and_pass_on, result, trimmed, helpers)
+        body = PassedOnBody(future, ours, helpers)
         with self._lock:
             self.built_elsewhere += 1
-        return _sent_and_removed(path)
-
-
-def _sent_and_removed(path: str) -> tuple[Iterator[bytes], int]:
-    """The file's bytes as chunks (read from its mapping) and its size; the file is removed
-    at once where the system allows it (the mapping keeps the bytes), else after the last
-    chunk."""
-    size = os.path.getsize(path)
-    with open(path, "rb") as fh:
-        mapped = mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) if size else None
-    removed = _remove(path)
-
-    def chunks() -> Iterator[bytes]:
-        try:
-            for start in range(0, size, CHUNK):
-                assert mapped is not None
-                yield mapped[start : start + CHUNK]
-        finally:
-            if mapped is not None:
-                mapped.close()
-            if not removed:
-                _remove(path)
-
-    return chunks(), size
-
-
-def _remove(path: str) -> bool:
-    try:
-        Path(path).unlink()
-    except OSError:  # Windows: not while it is mapped
-        return False
-    return True
+        return body, body.size
