@@ -12,7 +12,7 @@ import pytest
 import requests
 from local_watch_helpers import call, fill_demo_table, run_saved
 
-from watch_pandas.testing import LocalWatch, _serialize
+from watch_pandas.testing import LocalWatch, _renderers, _serialize
 
 EDGE_ROWS = """
 CREATE TABLE edge (n INTEGER, label TEXT, wei BIGNUM TEXT, d DATE, ts TIMESTAMP, ok BOOLEAN);
@@ -218,14 +218,17 @@ def test_a_body_asked_for_while_another_is_built_is_not_held_up(saved_result):
     assert json.loads(first[0].content) == json.loads(stored["json by id"][0])
 
 
-def test_with_several_web_workers_the_servers_own_process_builds_no_body(saved_result, monkeypatch):
-    """It only speaks HTTP, passing on what its web workers built."""
+def test_with_several_web_workers_no_body_is_built_or_copied_by_the_servers_own_process(
+    saved_result, monkeypatch
+):
+    """It only speaks HTTP: its web workers build the bodies and write them to the sockets."""
     db, qid, rid, stored = saved_result
 
     def not_here(*args, **kwargs):
-        raise AssertionError("a body was built in the server's own process")
+        raise AssertionError("a body was built or copied in the server's own process")
 
     monkeypatch.setattr(_serialize, "result_json_rendered_parts", not_here)
+    monkeypatch.setattr(_renderers.PassedOnBody, "__iter__", not_here)
     with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
         replies = [call(lw, "GET", f"/api/query_results/{rid}.json") for _ in range(3)]
         assert lw._backend.renderers.built_elsewhere == 3
@@ -242,6 +245,7 @@ def test_a_web_workers_body_answers_head_and_faults(saved_result):
         assert head.status_code == 200 and head.content == b""
         assert head.headers["Content-Length"] == str(len(whole))
         lw.faults.truncate_next(1, path=path)  # a fault still cuts what a worker built
+        # (the worker's bytes come through its pipe, the fault sends half of them)
         with pytest.raises(requests.exceptions.ChunkedEncodingError):
             call(lw, "GET", path)
         assert call(lw, "GET", path).content == whole

@@ -3,12 +3,15 @@
 In ``serialize="per-request"`` mode a JSON result body is built whole before its first byte
 (:func:`._serialize.result_json_rendered`: every stored row loaded and json-dumped). Redash
 does that in one of several web worker processes, each building its own request's body while
-the others build theirs. ``LocalWatch(web_workers=N)`` does the same with ``N`` helper
-processes: every such body is built by one of them, which then passes it, length first, to
-the request's thread through a pipe. The server's own process only speaks HTTP, so it never
-holds the interpreter building one body while another request waits to be answered. With one
-web worker (the default) every body is built in the server's own process, a batch of rows at
-a time.
+the others build theirs, and writes it to the request's connection. ``LocalWatch(web_workers=N)``
+does the same with ``N`` helper processes: every such body is built by one of them, which
+tells the request's thread its length (for the headers, which that thread sends), is then
+handed the connection's socket and writes the body to it (:func:`send_through_sockets`);
+where it cannot be handed the socket (a fault cutting the answer short) it passes the bytes
+on through its pipe. The server's own process only speaks HTTP, so it never holds the
+interpreter building one body while another request waits to be answered, and no body's
+bytes go through it. With one web worker (the default) every body is built in the server's
+own process, a batch of rows at a time.
 
 The helpers are started with ``spawn`` (portable, and safe beside the server's threads): as
 ``multiprocessing`` requires, a script that starts such a server does so under
@@ -18,10 +21,12 @@ The helpers are started with ``spawn`` (portable, and safe beside the server's t
 from __future__ import annotations
 
 import multiprocessing
+import socket
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from multiprocessing.connection import Connection
+from typing import Any
 
 from . import _serialize as S
 from ._store import StoredResult
@@ -41,17 +46,29 @@ def check_web_workers(value: object) -> int:
 
 
 def build_and_pass_on(result: StoredResult, trimmed: bool, pipe: Connection) -> None:
-    """In a helper process: the body built whole, then its length and its bytes (a chunk per
-    message, an empty one last) sent through ``pipe``. A request whose reader hung up closes
-    its end; the rest is dropped."""
+    """In a helper process: the body built whole and its length sent through ``pipe``; then,
+    as the request's thread asks, the body written to the socket it hands over (and "sent"
+    said), or its bytes sent through ``pipe`` (a chunk per message, an empty one last).
+    A request whose reader hung up, or that needs no body (HEAD), drops it."""
     try:
         parts = S.result_json_rendered_parts(result, trimmed=trimmed)
         pipe.send(sum(map(len, parts)))
+        where = pipe.recv()
+        if isinstance(where, socket.socket):
+            with where:
+                try:
+                    for part in parts:
+                        where.sendall(part)
+                except OSError:
+                    pipe.send("hung up")
+                    return
+            pipe.send("sent")
+            return
         for part in parts:
             for start in range(0, len(part), CHUNK):
                 pipe.send_bytes(part, start, min(CHUNK, len(part) - start))
         pipe.send_bytes(b"")
-    except (BrokenPipeError, ConnectionResetError):
+    except (EOFError, BrokenPipeError, ConnectionResetError):
         pass
     finally:
         pipe.close()
@@ -81,13 +98,40 @@ class PassedOnBody:
 
     def __iter__(self) -> Iterator[bytes]:
         try:
+            self._pipe.send("pipe")
             while chunk := self._pipe.recv_bytes():
                 yield chunk
         finally:
             self.close()
 
+    def sent_through(self, sock: socket.socket) -> Iterator[bytes]:
+        """For the WSGI server: an empty first piece (the status and headers go out), then
+        the body written to ``sock`` by the helper."""
+        try:
+            yield b""
+            self._pipe.send(sock)
+            if self._pipe.recv() != "sent":
+                raise ConnectionAbortedError("the reader hung up")
+        finally:
+            self.close()
+
     def close(self) -> None:
         self._pipe.close()
+
+
+def send_through_sockets(app: Callable[..., Iterable[bytes]]) -> Callable[..., Iterable[bytes]]:
+    """WSGI middleware: a :class:`PassedOnBody` answer is written by its helper to the
+    connection's socket (werkzeug's ``werkzeug.socket``); any other answer, or one a fault
+    wrapped, goes out as it is."""
+
+    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        body = app(environ, start_response)
+        sock = environ.get("werkzeug.socket")
+        if isinstance(body, PassedOnBody) and type(sock) is socket.socket:  # not TLS
+            return body.sent_through(sock)
+        return body
+
+    return wsgi
 
 
 class Renderers:

@@ -18,7 +18,7 @@ from werkzeug.serving import WSGIRequestHandler, make_server
 from ._app import WatchApp
 from ._backend import SERIALIZE_MODES, SERIALIZE_STORED, Backend
 from ._faults import Counters, FaultMiddleware, Faults
-from ._renderers import Renderers
+from ._renderers import Renderers, send_through_sockets
 from ._store import Store
 
 ADMIN_KEY_ENV = "WATCH_LOCAL_ADMIN_KEY"
@@ -49,9 +49,10 @@ class LocalWatch:
     is requested, the whole body before the first byte, like Redash (seconds for a million
     rows); the default ``"stored"`` streams the stored rows as they are (same document, fast).
     ``web_workers`` is how many such bodies are built at once, as a real server's web worker
-    processes build them (Redash runs several): with more than one, a body requested while
-    another is being built is built in a helper process (``spawn``ed when the server starts;
-    in a script, start the server under ``if __name__ == "__main__":``).
+    processes build them (Redash runs several): with more than one, every such body is built
+    and sent by one of that many helper processes (``spawn``ed when the server starts; in a
+    script, start the server under ``if __name__ == "__main__":``) while this one only speaks
+    HTTP.
     """
 
     def __init__(
@@ -112,7 +113,8 @@ class LocalWatch:
                 value = self._host if which == "host" else self._port
                 raise OSError(f"LocalWatch({which}={value!r}) cannot listen: {reason}")
             app = WatchApp(self._backend)
-            wsgi = FaultMiddleware(app, self.faults, self.counters, app.route_of)
+            faulty = FaultMiddleware(app, self.faults, self.counters, app.route_of)
+            wsgi = send_through_sockets(faulty)
             self._server = make_server(
                 self._host, self._port, wsgi, threaded=True, request_handler=_QuietHandler
             )

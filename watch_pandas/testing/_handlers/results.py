@@ -17,6 +17,7 @@ from .._backend import (
     require_user,
 )
 from .._jobs import Job
+from .._renderers import PassedOnBody
 from .._store import StoredResult
 from .common import body_of, get_query, json_response, to_int
 
@@ -160,7 +161,13 @@ def result_response(
         body = S.result_xlsx(result)
     else:
         raise ValueError(f"unknown extension {ext!r}")  # → 500, as upstream
-    response = Response(body, content_type=CONTENT_TYPES[ext], headers=headers)
+    # a helper's body goes out as it is (see _renderers.send_through_sockets)
+    response = Response(
+        body,
+        content_type=CONTENT_TYPES[ext],
+        headers=headers,
+        direct_passthrough=isinstance(body, PassedOnBody),
+    )
     if attachment:
         response.headers.set(
             "Content-Disposition", "attachment", **S.download_filename(result, query, ext)
