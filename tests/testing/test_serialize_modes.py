@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import socket
 import threading
+import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 import requests
@@ -252,23 +256,104 @@ def test_a_web_workers_body_answers_head_and_faults(saved_result):
     assert json.loads(whole) == json.loads(stored["json by id"][0])
 
 
-def test_a_body_cut_off_by_its_reader_leaves_every_web_worker_free(tmp_path):
-    with LocalWatch(db=tmp_path / "w.sqlite", serialize="per-request", web_workers=2) as lw:
+@pytest.fixture
+def big_result(tmp_path):
+    """A data folder holding a result of some 10 MB: (db path, result id)."""
+    db = tmp_path / "w.sqlite"
+    with LocalWatch(db=db) as lw:
         ds = lw.add_data_source("demo-sqlite")
-        fill_demo_table(lw, ds, rows=30)
         lw.execute_sql(
             ds,
             "CREATE TABLE big AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n"
-            " WHERE i < 200000) SELECT i, 'row ' || i AS label FROM n",
+            " WHERE i < 400000) SELECT i, 'row ' || i AS label FROM n",
         )
         rid = run_saved(lw, lw.add_query("SELECT * FROM big", ds))["query_result_id"]
+    return db, rid
+
+
+def _stalled_reader(lw: LocalWatch, path: str) -> socket.socket:
+    """A connection that asks for ``path`` and then reads nothing."""
+    sock = socket.create_connection((urlsplit(lw.url).hostname, urlsplit(lw.url).port))
+    request = f"GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Key {lw.admin_key}\r\n\r\n"
+    sock.sendall(request.encode())
+    return sock
+
+
+def test_a_body_cut_off_by_its_reader_leaves_every_web_worker_free(big_result):
+    db, rid = big_result
+    with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
         url = lw.url + f"/api/query_results/{rid}.json"
         with requests.get(url, headers={"Authorization": f"Key {lw.admin_key}"}, stream=True) as r:
-            assert int(r.headers["Content-Length"]) > 2 << 20
+            assert int(r.headers["Content-Length"]) > 8 << 20
             next(r.iter_content(1024))  # then hang up after the first kilobyte
         later = [call(lw, "GET", f"/api/query_results/{rid}.json") for _ in range(3)]
         assert lw._backend.renderers.built_elsewhere == 4
     assert all(int(reply.headers["Content-Length"]) == len(reply.content) for reply in later)
+
+
+def test_readers_that_stop_reading_lose_their_web_worker_after_the_send_timeout(big_result):
+    db, rid = big_result
+    path = f"/api/query_results/{rid}.json"
+    with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
+        lw._backend.renderers.send_timeout = 0.5
+        stalled = [_stalled_reader(lw, path) for _ in range(2)]  # both web workers held
+        reply = call(lw, "GET", path)  # answered once a worker gives up on its reader
+        for sock in stalled:
+            sock.close()
+    assert reply.status_code == 200
+    assert int(reply.headers["Content-Length"]) == len(reply.content)
+
+
+def test_closing_the_server_cuts_off_readers_that_stopped_reading(big_result):
+    db, rid = big_result
+    lw = LocalWatch(db=db, serialize="per-request", web_workers=2).start()
+    stalled = [_stalled_reader(lw, f"/api/query_results/{rid}.json") for _ in range(2)]
+    assert all(sock.recv(12) == b"HTTP/1.1 200" for sock in stalled)  # being sent
+    stopping = threading.Thread(target=lw.stop)
+    stopping.start()
+    stopping.join(20)  # the send timeout (30 s) is not waited for
+    stopped = not stopping.is_alive()
+    for sock in stalled:
+        sock.close()
+    stopping.join()
+    assert stopped
+
+
+def test_a_socket_default_timeout_does_not_cut_bodies_short(big_result):
+    """With a default timeout, accepted sockets are non-blocking underneath; the web worker's
+    copy must still wait for a reader that is slower than it."""
+    db, rid = big_result
+    previous = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(60)
+    try:
+        with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
+            url = lw.url + f"/api/query_results/{rid}.json"
+            headers = {"Authorization": f"Key {lw.admin_key}"}
+            with requests.get(url, headers=headers, stream=True) as r:
+                first = next(r.iter_content(1024))
+                time.sleep(0.5)  # the kernel's buffers fill meanwhile
+                body = first + b"".join(r.iter_content(1 << 20))
+                announced = int(r.headers["Content-Length"])
+    finally:
+        socket.setdefaulttimeout(previous)
+    assert len(body) == announced
+    assert json.loads(body)["query_result"]["data"]["rows"][-1]["i"] == 400000
+
+
+def test_a_web_worker_that_died_is_replaced(saved_result):
+    db, qid, rid, stored = saved_result
+    with LocalWatch(db=db, serialize="per-request", web_workers=2) as lw:
+        pool = lw._backend.renderers.start()
+        os.kill(next(iter(pool._processes)), signal.SIGKILL)  # as an out-of-memory kill
+        for _ in range(200):  # until the pool has seen it
+            if pool._broken:
+                break
+            time.sleep(0.05)
+        assert pool._broken
+        reply = call(lw, "GET", f"/api/query_results/{rid}.json")
+        assert lw._backend.renderers.start() is not pool
+    assert reply.status_code == 200
+    assert json.loads(reply.content) == json.loads(stored["json by id"][0])
 
 
 def test_one_web_worker_builds_every_body_here(saved_result):

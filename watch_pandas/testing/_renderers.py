@@ -20,11 +20,13 @@ The helpers are started with ``spawn`` (portable, and safe beside the server's t
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import socket
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from multiprocessing.connection import Connection
 from typing import Any
 
@@ -33,6 +35,9 @@ from ._store import StoredResult
 
 CHUNK = 1 << 20
 _WAIT = 0.05  # how often a request looks whether its helper ended without a body
+# A reader that takes nothing for this long loses its connection and frees its web worker
+# (Redash's gunicorn gives a silent worker 30 s by default).
+SEND_TIMEOUT = 30.0
 
 
 def check_web_workers(value: object) -> int:
@@ -45,16 +50,22 @@ def check_web_workers(value: object) -> int:
     return value
 
 
-def build_and_pass_on(result: StoredResult, trimmed: bool, pipe: Connection) -> None:
+def build_and_pass_on(
+    result: StoredResult, trimmed: bool, pipe: Connection, send_timeout: float
+) -> None:
     """In a helper process: the body built whole and its length sent through ``pipe``; then,
     as the request's thread asks, the body written to the socket it hands over (and "sent"
     said), or its bytes sent through ``pipe`` (a chunk per message, an empty one last).
-    A request whose reader hung up, or that needs no body (HEAD), drops it."""
+    A request whose reader hung up, stopped reading for ``send_timeout`` seconds, or needs no
+    body (HEAD), drops it."""
     try:
         parts = S.result_json_rendered_parts(result, trimmed=trimmed)
         pipe.send(sum(map(len, parts)))
         where = pipe.recv()
         if isinstance(where, socket.socket):
+            # whatever mode the server's socket was in (a default timeout makes it
+            # non-blocking), this copy waits for the reader, up to the timeout
+            where.settimeout(send_timeout)
             with where:
                 try:
                     for part in parts:
@@ -78,12 +89,35 @@ def _ready() -> int:
     return 0
 
 
+class HandedSockets:
+    """The sockets helpers are writing to, so that closing the server can cut them off."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+
+    def add(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.add(sock)
+
+    def discard(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._sockets.discard(sock)
+
+    def cut_off(self) -> None:
+        with self._lock:
+            for sock in self._sockets:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
 class PassedOnBody:
     """A body a helper is passing on: ``size`` once built, then its bytes as iterated; closed
     (which lets the helper drop the rest) after the last chunk or by the WSGI server."""
 
-    def __init__(self, future: Future[None], pipe: Connection, helpers_end: Connection) -> None:
+    def __init__(self, future: Future[None], pipe: Connection, handed: HandedSockets) -> None:
         self._pipe = pipe
+        self._handed = handed
         try:
             while not pipe.poll(_WAIT):
                 if future.done() and not pipe.poll():
@@ -93,8 +127,6 @@ class PassedOnBody:
         except BaseException:
             pipe.close()
             raise
-        finally:
-            helpers_end.close()  # the helper holds its own copy by now
 
     def __iter__(self) -> Iterator[bytes]:
         try:
@@ -109,10 +141,14 @@ class PassedOnBody:
         the body written to ``sock`` by the helper."""
         try:
             yield b""
+            self._handed.add(sock)
             self._pipe.send(sock)
             if self._pipe.recv() != "sent":
-                raise ConnectionAbortedError("the reader hung up")
+                raise ConnectionAbortedError("the reader hung up or stopped reading")
+        except EOFError:  # the helper is gone (the server is closing)
+            raise ConnectionAbortedError("the web worker stopped") from None
         finally:
+            self._handed.discard(sock)
             self.close()
 
     def close(self) -> None:
@@ -139,12 +175,14 @@ class Renderers:
 
     def __init__(self, web_workers: int = 1) -> None:
         self.web_workers = check_web_workers(web_workers)
+        self.send_timeout = SEND_TIMEOUT
         self.built_elsewhere = 0  # bodies built by a helper process (tests read it)
         self._lock = threading.Lock()
         self._start_lock = threading.Lock()
         self._pool: ProcessPoolExecutor | None = None
+        self._handed = HandedSockets()
 
-    def start(self) -> None:
+    def start(self) -> ProcessPoolExecutor | None:
         """Start the helper processes now, so that no request waits for them to start."""
         with self._start_lock:
             if self.web_workers > 1 and self._pool is None:
@@ -154,11 +192,22 @@ class Renderers:
                 for future in futures:
                     future.result()
                 self._pool = pool
+            return self._pool
 
     def close(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        self._handed.cut_off()  # helpers writing to stalled readers stop at once
+        with self._start_lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _drop(self, pool: ProcessPoolExecutor) -> None:
+        """A pool one of whose helpers died (killed, out of memory): the next request starts
+        a new one."""
+        with self._start_lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False, cancel_futures=True)
 
     def render_json(self, result: StoredResult, *, trimmed: bool) -> tuple[Iterable[bytes], int]:
         """The body (an iterable of bytes) and its length: built here with one web worker,
@@ -166,11 +215,26 @@ class Renderers:
         if self.web_workers == 1:
             parts = S.result_json_rendered_parts(result, trimmed=trimmed)
             return parts, sum(map(len, parts))
-        self.start()
-        assert self._pool is not None
         ours, helpers = multiprocessing.Pipe()
-        future = self._pool.submit(build_and_pass_on, result, trimmed, helpers)
-        body = PassedOnBody(future, ours, helpers)
+        pool = self._pool_of_helpers()
+        try:
+            try:
+                future = pool.submit(build_and_pass_on, result, trimmed, helpers, self.send_timeout)
+            except BrokenProcessPool:  # a helper died since the last request: start anew
+                self._drop(pool)
+                pool = self._pool_of_helpers()
+                future = pool.submit(build_and_pass_on, result, trimmed, helpers, self.send_timeout)
+            body = PassedOnBody(future, ours, self._handed)
+        except BrokenProcessPool:  # this body's helper died; the next request starts anew
+            self._drop(pool)
+            raise
+        finally:
+            helpers.close()  # the helper holds its own copy by now (or never will)
         with self._lock:
             self.built_elsewhere += 1
         return body, body.size
+
+    def _pool_of_helpers(self) -> ProcessPoolExecutor:
+        pool = self.start()
+        assert pool is not None
+        return pool
