@@ -21,6 +21,7 @@ The helpers are started with ``spawn`` (portable, and safe beside the server's t
 from __future__ import annotations
 
 import contextlib
+import functools
 import multiprocessing
 import socket
 import threading
@@ -217,13 +218,14 @@ class Renderers:
             return parts, sum(map(len, parts))
         ours, helpers = multiprocessing.Pipe()
         pool = self._pool_of_helpers()
+        job = functools.partial(build_and_pass_on, result, trimmed, helpers, self.send_timeout)
         try:
             try:
-                future = pool.submit(build_and_pass_on, result, trimmed, helpers, self.send_timeout)
+                future = pool.submit(job)
             except BrokenProcessPool:  # a helper died since the last request: start anew
                 self._drop(pool)
                 pool = self._pool_of_helpers()
-                future = pool.submit(build_and_pass_on, result, trimmed, helpers, self.send_timeout)
+                future = pool.submit(job)
             body = PassedOnBody(future, ours, self._handed)
         except BrokenProcessPool:  # this body's helper died; the next request starts anew
             self._drop(pool)
