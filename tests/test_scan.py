@@ -15,9 +15,11 @@ import struct
 import sys
 import threading
 import time
+from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pytest
 from _slow import examples
 from hypothesis import HealthCheck, given, settings
@@ -59,7 +61,9 @@ def exact(values: list[Any]) -> list[tuple[type, Any]]:
 def assert_same_parts(fast: list[Any], expected: list[Any]) -> None:
     assert len(fast) == len(expected)
     for got, want in zip(fast, expected, strict=True):
-        if isinstance(want, list):
+        if isinstance(got, _rows.TemporalPart):
+            assert_same_temporal(got, want)
+        elif isinstance(want, list):
             assert type(got) is type(want), (got, want)
             assert exact(got) == exact(want)
         else:
@@ -68,6 +72,17 @@ def assert_same_parts(fast: list[Any], expected: list[Any]) -> None:
             assert got.type == want.type
             assert got.null_count == want.null_count
             assert exact(got.to_pylist()) == exact(want.to_pylist())
+
+
+def assert_same_temporal(got: _rows.TemporalPart, text: pa.Array) -> None:
+    """A date or datetime batch the scanner read: its values are what Arrow's cast of the
+    text msgspec gives, and the text it writes back is that text, byte for byte."""
+    assert isinstance(text, pa.Array) and pa.types.is_string(text.type), text
+    got.array.validate(full=True)
+    assert got.array.null_count == text.null_count
+    assert got.text().to_pylist() == text.to_pylist()
+    cast = pc.cast(text, got.array.type)
+    assert got.array.equals(cast), (got.array, cast)
 
 
 def check(names: list[str], types: list[Any], batch: bytes) -> bool:
@@ -85,6 +100,33 @@ def check(names: list[str], types: list[Any], batch: bytes) -> bool:
 # --------------------------------------------------------------------------- batches
 
 
+def write_datetime(moment: Any, separator: str, seconds: str, zone: str) -> str:
+    """A datetime as servers write it: ``seconds`` is "none" (minutes only), "0"-"3" (seconds
+    and that many fraction digits) or "redash" (milliseconds when the microsecond is not zero,
+    as Redash's JSON encoder writes them)."""
+    text = f"{moment.date().isoformat()}{separator}{moment.hour:02d}:{moment.minute:02d}"
+    if seconds != "none":
+        text += f":{moment.second:02d}"
+    millis = f".{moment.microsecond // 1000:03d}"
+    if seconds == "redash" and moment.microsecond:
+        text += millis
+    elif seconds in ("1", "2", "3"):
+        text += millis[: 1 + int(seconds)]
+    return text + zone
+
+
+def written_datetimes() -> st.SearchStrategy[str]:
+    """Datetimes written every way :func:`write_datetime` knows, with odd zones too."""
+    zones = ["", "", "Z", "+00:00", "-05:30", "+14:00", "+23:59", "+05", "+0530", "z"]
+    return st.builds(
+        write_datetime,
+        st.datetimes(),
+        st.sampled_from(["T", " "]),
+        st.sampled_from(["redash", "none", "0", "1", "2", "3"]),
+        st.sampled_from(zones),
+    )
+
+
 def _typed_values() -> dict[Any, st.SearchStrategy]:
     ints = st.one_of(
         st.integers(*INT64),
@@ -100,7 +142,7 @@ def _typed_values() -> dict[Any, st.SearchStrategy]:
         C.TYPE_BOOLEAN: st.booleans(),
         C.TYPE_STRING: texts,
         C.TYPE_DATE: st.dates().map(str),
-        C.TYPE_DATETIME: st.datetimes().map(lambda d: d.isoformat()),
+        C.TYPE_DATETIME: st.one_of(st.datetimes().map(datetime.isoformat), written_datetimes()),
     }
     nested = st.one_of(st.lists(scalars, max_size=2), st.dictionaries(st.text(max_size=3), scalars))
     # clean: values of the column's type or null; wild: sometimes anything at all
@@ -170,6 +212,107 @@ def test_a_damaged_batch_is_never_accepted_differently(batch, edits) -> None:
             else:
                 damaged[at] = byte
     check(names, types, bytes(damaged))
+
+
+# --------------------------------------------------------------------------- dates and datetimes
+
+
+def scan_one_column(kind: str, values: list[Any]) -> Any:
+    """The part the scanner makes of one date ("date") or datetime column."""
+    decoder = _rows.RowDecoder(["x"], [kind])
+    scanned = _rows._scan_rows(json.dumps([{"x": v} for v in values]).encode(), *decoder._scan_args)
+    assert scanned is not None
+    return decoder._scanned_parts(*scanned)[0]
+
+
+@settings(settings.get_profile("scan"), max_examples=examples(400))
+@given(
+    moments=st.lists(st.one_of(st.none(), st.datetimes()), min_size=1, max_size=20),
+    layout=st.tuples(
+        st.sampled_from(["T", " "]),
+        st.sampled_from(["redash", "none", "0", "1", "2", "3"]),
+        st.sampled_from(["", "Z", "+00:00", "-05:30", "+14:00", "-23:59"]),
+    ),
+)
+def test_datetimes_written_one_way_are_read_as_arrow_reads_them(moments, layout) -> None:
+    texts = [None if m is None else write_datetime(m, *layout) for m in moments]
+    part = scan_one_column(C.TYPE_DATETIME, texts)
+    expected = pa.array(texts, type=pa.string())
+    written = [t for t in texts if t is not None]
+    # Redash's rule cannot be told from a batch holding both ".000" (a microsecond below
+    # one millisecond) and no fraction (zero): such a batch stays text
+    micros = {m.microsecond for m in moments if m is not None}
+    ambiguous = layout[1] == "redash" and 0 in micros and any(0 < u < 1000 for u in micros)
+    if not written:
+        assert part.equals(expected)
+    elif ambiguous:
+        assert part.equals(expected)
+    else:
+        assert isinstance(part, _rows.TemporalPart), texts
+        assert part.array.type == pa.timestamp("ms", tz="UTC" if layout[2] else None)
+        assert_same_temporal(part, expected)
+
+
+@settings(settings.get_profile("scan"), max_examples=examples(300))
+@given(days=st.lists(st.one_of(st.none(), st.dates()), min_size=1, max_size=20))
+def test_dates_are_read_as_arrow_reads_them(days) -> None:
+    texts = [None if d is None else d.isoformat() for d in days]
+    part = scan_one_column(C.TYPE_DATE, texts)
+    if all(t is None for t in texts):
+        assert part.equals(pa.array(texts, type=pa.string()))
+        return
+    assert isinstance(part, _rows.TemporalPart)
+    assert part.array.type == pa.date32()
+    assert_same_temporal(part, pa.array(texts, type=pa.string()))
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        "2024-02-30",  # no such day
+        "2023-02-29",
+        "0000-01-01",
+        "2024-1-01",
+        "2024-01-01T00:00",  # a datetime in a date column
+        "2024-01-01 ",
+        r"\u0032024-01-01",  # escaped: the text is the same, the scanner leaves it
+    ],
+)
+def test_a_date_the_scanner_does_not_read_keeps_the_batch_as_text(odd: str) -> None:
+    batch = f'[{{"x": "2024-01-02"}}, {{"x": null}}, {{"x": "{odd}"}}, {{"x": "1999-12-31"}}]'
+    decoder = _rows.RowDecoder(["x"], [C.TYPE_DATE])
+    part = decoder._scanned_parts(*_rows._scan_rows(batch.encode(), *decoder._scan_args))[0]
+    assert part.equals(pa.array([row["x"] for row in json.loads(batch)], type=pa.string()))
+
+
+@pytest.mark.parametrize(
+    ("values", "read"),
+    [
+        (["2024-01-01T00:00:01", "2024-01-01T00:00:02.5"], False),  # one layout per batch
+        (["2024-01-01T00:00:01Z", "2024-01-01T00:00:01.250Z", "2024-01-01T00:00:02Z"], True),
+        (["2024-01-01T00:00:01.250Z", "2024-01-01T00:00:01Z", "2024-01-01T00:00:00.000Z"], False),
+        (["2024-01-01T00:00:00.000Z", "2024-01-01T00:00:01Z"], False),  # ".000", then Redash's
+        (["2024-01-01T00:00:01+01:00", "2024-01-01T00:00:01+02:00"], False),
+        (["2024-01-01T00:00:01", "2024-01-01 00:00:01"], False),
+        (["2024-01-01T00:00:01", "2024-01-01T00:00:01Z"], False),
+        (["2024-01-01T00:00:01.1234", "2024-01-01T00:00:01"], False),  # finer than ms
+        (["2024-01-01T24:00:00", "2024-01-01T00:00:00"], False),
+        (["2024-01-01T00:00:60"], False),
+        (["2024-01-01T00:00:00+24:00"], False),
+        (["2024-01-01T00:00:00+05"], False),  # an hour-only offset: the careful rule's
+        (["2024-01-01"], False),  # a date in a datetime column
+        (["1969-12-31T23:59:59.999Z", None, "0001-01-01T00:00:00.001Z"], True),
+        (["9999-12-31T23:59:59.999-23:59", "9999-12-31T00:00:00.001-23:59"], True),
+    ],
+)
+def test_datetimes_the_scanner_reads_or_keeps_as_text(values: list[Any], read: bool) -> None:
+    part = scan_one_column(C.TYPE_DATETIME, values)
+    expected = pa.array(values, type=pa.string())
+    assert isinstance(part, _rows.TemporalPart) is read
+    if read:
+        assert_same_temporal(part, expected)
+    else:
+        assert part.equals(expected)
 
 
 # --------------------------------------------------------------------------- numbers
@@ -420,6 +563,47 @@ def test_scanned_reads_equal_the_careful_decode(scanner_answers, workers) -> Non
         pd_testing_equal(frame, expected)
     assert frame["wei"].iloc[1] == 10**30
     assert len(scanner_answers) > 10 and None not in scanner_answers  # it read every batch
+
+
+def _stamps(n: int, zone: str = "Z") -> list[str | None]:
+    return [
+        None if i % 11 == 0 else f"2024-03-{i % 28 + 1:02d}T10:{i % 60:02d}:00.{i % 1000:03d}{zone}"
+        for i in range(n)
+    ]
+
+
+def _seconds(n: int, fraction: Any) -> list[str]:
+    return [f"2024-03-01T10:00:{i % 60:02d}{fraction(i)}" for i in range(n)]
+
+
+@pytest.mark.parametrize(
+    ("name", "ts"),
+    [
+        ("one layout", _stamps(3000)),
+        ("naive, then zoned", _stamps(1500, "") + _stamps(1500)),  # mixed: the server's text
+        ("an odd value late", _stamps(2900) + ["2024-03-01T10:00:00.123456Z"] + _stamps(99)),
+        ("offsets that change", _stamps(1000, "+01:00") + _stamps(1000, "+02:00")),
+        ("Redash's milliseconds", _seconds(3000, lambda i: "Z" if i % 3 else ".500Z")),
+        ("a '.000' among them", _seconds(3000, lambda i: ".000Z" if i == 1700 else "Z")),
+        ("nulls only, then values", [None] * 1500 + _stamps(1500)),
+        ("dates in a datetime column", _stamps(1500) + ["2024-03-01"] * 1500),
+    ],
+)
+def test_datetime_columns_read_in_batches_equal_the_careful_decode(
+    scanner_answers, workers, name, ts
+) -> None:
+    days = [None if i % 7 else f"20{i % 100:02d}-0{i % 9 + 1}-1{i % 10}" for i in range(len(ts))]
+    if name == "an odd value late":
+        days[2950] = "2024-02-30"
+    rows = [{"id": i, "ts": t, "d": d} for i, (t, d) in enumerate(zip(ts, days, strict=True))]
+    body = body_of([("id", "integer"), ("ts", "datetime"), ("d", "date")], rows)
+    for backend in ("numpy_nullable", "pyarrow"):
+        frame, _ = read_result(body, batch_bytes=2048, dtype_backend=backend)
+        expected, _ = decode_result(body, dtype_backend=backend)
+        pd_testing_equal(frame, expected)
+    assert len(scanner_answers) > 10 and None not in scanner_answers  # it read every batch
+    letters = {answer[1][1][0] for answer in scanner_answers}
+    assert b"t" in letters or name.startswith("dates"), letters  # the scanner read some itself
 
 
 def pd_testing_equal(left: Any, right: Any) -> None:

@@ -52,6 +52,7 @@ __all__ = [
     "Finished",
     "Columns",
     "ExactInts",
+    "TemporalPart",
     "batch_part",
     "plain_names",
     "in_flight",
@@ -68,7 +69,9 @@ _END_ATTEMPTS = 16
 
 _scan_rows: Callable[..., tuple[int, list[Any]] | None] | None
 try:  # the optional compiled row scanner (watch_pandas/_scan.c); msgspec does all without it
-    from ._scan import scan_rows as _scan_rows
+    from . import _scan
+
+    _scan_rows = _scan.scan_rows
 except ImportError:  # pragma: no cover - installed without a C compiler
     _scan_rows = None
 
@@ -148,6 +151,9 @@ class RowDecoder:
         array :func:`batch_part` makes of such values."""
         parts = []
         for kind, column in zip(self.types, columns, strict=True):
+            if kind in _TEMPORAL_LETTERS:
+                parts.append(_temporal_part(n_rows, column))
+                continue
             if isinstance(column, list):
                 if kind == C.TYPE_INTEGER:
                     parts.append(ExactInts(column))  # only listed when beyond int64
@@ -215,11 +221,16 @@ def plain_names(names: Sequence[str]) -> bool:
 
 def _scan_args(names: Sequence[str], types: Sequence[str | None]) -> tuple[Any, ...]:
     """The compiled scanner's arguments for these columns (names as :func:`plain_names`): a
-    letter per column for the Arrow type of its parts (:data:`_PART_TYPES`), "a" if untyped."""
-    kinds = "".join(
-        _SCAN_LETTERS[_PART_TYPES[kind]] if kind in _PART_TYPES else "a" for kind in types
-    )
+    letter per column for the Arrow type of its parts (:data:`_PART_TYPES`), "d"/"t" for dates
+    and datetimes it reads itself (:class:`TemporalPart`), "a" if untyped."""
+    kinds = "".join(_scan_letter(kind) for kind in types)
     return tuple(name.encode("utf-8") for name in names), kinds.encode("ascii")
+
+
+def _scan_letter(kind: str | None) -> str:
+    if kind in _TEMPORAL_LETTERS:
+        return _TEMPORAL_LETTERS[kind]
+    return _SCAN_LETTERS[_PART_TYPES[kind]] if kind in _PART_TYPES else "a"
 
 
 class _ColumnLists(list):
@@ -611,6 +622,7 @@ _PART_TYPES = {
     C.TYPE_DATETIME: pa.string(),
 }
 _SCAN_LETTERS = {pa.int64(): "i", pa.float64(): "f", pa.bool_(): "b", pa.string(): "s"}
+_TEMPORAL_LETTERS = {C.TYPE_DATE: "d", C.TYPE_DATETIME: "t"}
 _LETTER_TYPES = {letter.encode(): arrow_type for arrow_type, letter in _SCAN_LETTERS.items()}
 _PART_KINDS: dict[str, set[type]] = {
     C.TYPE_INTEGER: {int},
@@ -655,6 +667,62 @@ def batch_part(values: list[Any], col_type: str | None, checked: bool) -> Any:
         return values
     except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):  # (a lone surrogate)
         return values
+
+
+class TemporalPart:
+    """A batch of a date or datetime column the scanner read itself: ``array`` is ``date32``,
+    ``timestamp[ms]`` or ``timestamp[ms, UTC]``, the values Arrow's cast of the same text
+    gives, and ``layout`` says how the batch wrote them (see ``_scan.c``), so that
+    :meth:`text` gives the server's text back when the column's rule needs it (batches that
+    disagree: naive and zoned, or text the scanner left as it was)."""
+
+    __slots__ = ("array", "layout")
+
+    def __init__(self, array: pa.Array, layout: bytes) -> None:
+        self.array = array
+        self.layout = layout
+
+    def __len__(self) -> int:
+        return len(self.array)
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.array.nbytes)
+
+    def text(self) -> pa.Array:
+        """The values as the server wrote them (a ``string`` array, nulls kept)."""
+        array = self.array if self.array.offset == 0 else pa.concat_arrays([self.array])
+        validity, values = array.buffers()
+        offsets, data = _scan.temporal_text(values, validity, len(array), self.layout)
+        return pa.Array.from_buffers(
+            pa.string(),
+            len(array),
+            [validity, pa.py_buffer(offsets), pa.py_buffer(data)],
+            null_count=array.null_count,
+        )
+
+
+def _temporal_part(n_rows: int, column: tuple[Any, ...]) -> Any:
+    """A date or datetime column's answer from the scanner as its part: a
+    :class:`TemporalPart`, or text (values it left as they were, or all nulls) as the
+    msgspec path's part for the same values."""
+    letter, *buffers, null_count = column[:4] if column[0] == b"t" else column
+    if letter == b"n":
+        return pa.nulls(n_rows, pa.string())  # what batch_part makes of nulls only
+    if letter == b"s":
+        arrow_type, layout = pa.string(), b""
+    elif letter == b"d":
+        arrow_type, layout = pa.date32(), b"d"
+    else:
+        layout = column[4]
+        arrow_type = pa.timestamp("ms", tz="UTC" if len(layout) > 2 else None)
+    array = pa.Array.from_buffers(
+        arrow_type,
+        n_rows,
+        [None if b is None else pa.py_buffer(b) for b in buffers],
+        null_count=null_count,
+    )
+    return array if letter == b"s" else TemporalPart(array, layout)
 
 
 class ExactInts(list):

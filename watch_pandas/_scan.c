@@ -17,6 +17,13 @@
  *          'f' float    -> (validity | None, float64 data, null_count)
  *          'b' boolean  -> (validity | None, bit-packed data, null_count)
  *          's' text     -> (validity | None, int32 offsets, UTF-8 data, null_count)
+ *          'd' date     -> a letter first: (b'd', validity | None, int32 days since 1970,
+ *                          null_count) when every value is written YYYY-MM-DD; (b'n',
+ *                          null_count) when every value is null; else (b's', ...) the text
+ *          't' datetime -> likewise: (b't', validity | None, int64 ms since 1970 in UTC,
+ *                          null_count, layout) when every value is written the same way
+ *                          (see parse_stamp: the layout says how, so the text can be
+ *                          written again exactly by temporal_text), else b'n' or b's'
  *          'a' untyped  -> when the batch's values are of one kind (nulls aside), that
  *                          kind's letter first and its buffers as above: (b'i'|b'f', validity
  *                          | None, data, null_count), (b'b', validity | None, bits,
@@ -24,6 +31,9 @@
  *                          or (b'n', null_count) when every value is null; otherwise a list
  *                          of None, bool, int, float and str
  *   Bitmaps are Arrow's (least significant bit first).
+ *
+ * temporal_text(values, validity, n, layout) -> (int32 offsets, UTF-8 data)
+ *   the text a 'd' (layout b"d") or 't' answer was read from, written again
  *
  * The scan itself runs without the GIL and touches no Python object; what needs Python
  * (floats off the exact fast path, integers beyond int64, untyped cells) is converted after.
@@ -48,6 +58,7 @@
 
 #define MAX_TOKEN 511          /* longer numbers go to the careful path */
 #define MAX_INT_DIGITS 4000    /* below Python's int/str conversion limit (4300) */
+#define LAYOUT_MAX 8           /* separator, seconds' digits and a zone ("Z", "+05:30") */
 
 typedef struct {
     char *data;
@@ -64,13 +75,17 @@ typedef union {
 enum { T_NULL, T_TRUE, T_FALSE, T_INT, T_FLOAT, T_STR, T_BIG, T_SLOW };
 
 typedef struct {
-    char kind;
+    char kind;        /* as asked, or 's' once a date or datetime column goes on as text */
+    char asked;
     const char *name;
     Py_ssize_t name_len;
     Py_ssize_t seen_row;
     Py_ssize_t nulls;
     int overflow;     /* an integer column met a value beyond int64 */
     char as;          /* untyped: the one kind of the batch's values ('i', 'f', 'b', 's', 'n') */
+    char layout[LAYOUT_MAX]; /* datetime: how the batch's values are written (parse_stamp) */
+    int layout_len;          /* 0 until the first value */
+    int zero_fraction;       /* a ".000" came (the batch cannot be written as Redash does) */
     uint8_t *valid;   /* validity bitmap */
     void *values;     /* int64 / double / bit-packed bools / Value (untyped) */
     uint8_t *tags;    /* untyped: T_* per row */
@@ -195,7 +210,7 @@ static int reserve_rows(Scan *s, Py_ssize_t need) {
             return NOMEM;
         memset(valid + old_bits, 0, new_bits - old_bits);
         col->valid = valid;
-        if (col->kind == 'i' || col->kind == 'f') {
+        if (col->kind == 'i' || col->kind == 'f' || col->kind == 'd' || col->kind == 't') {
             void *values = realloc(col->values, (size_t)cap * 8);
             if (!values)
                 return NOMEM;
@@ -567,11 +582,242 @@ static inline int end_text(Column *col, Py_ssize_t row) {
     return OK;
 }
 
+/* ------------------------------------------------------------------ dates and datetimes */
+
+/* Days since 1970-01-01 of a day of the proleptic Gregorian calendar (the civil-from-days
+ * arithmetic of 400-year eras, each 146097 days long, years counted from March). */
+static int64_t days_from_civil(int64_t y, int m, int d) {
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t year_of_era = y - era * 400;
+    int64_t day_of_year = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+    int64_t day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    return era * 146097 + day_of_era - 719468;
+}
+
+static void civil_from_days(int64_t z, int *y, int *m, int *d) {
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t day_of_era = z - era * 146097;
+    int64_t year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36524 - day_of_era / 146096) / 365;
+    int64_t day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    int64_t mp = (5 * day_of_year + 2) / 153;
+    *d = (int)(day_of_year - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = (int)(year_of_era + era * 400 + (*m <= 2));
+}
+
+static inline int decimal(char c) { return c >= '0' && c <= '9' ? c - '0' : -1; }
+
+/* n decimal digits at p, or -1. */
+static inline int digits(const char *p, int n) {
+    int v = 0;
+    for (int i = 0; i < n; i++) {
+        int x = decimal(p[i]);
+        if (x < 0)
+            return -1;
+        v = v * 10 + x;
+    }
+    return v;
+}
+
+/* "YYYY-MM-DD" (years 0001-9999, a real day) at p: its days since 1970, 0 when it is one. */
+static int parse_day(const char *p, int64_t *days) {
+    int y = digits(p, 4), m = digits(p + 5, 2), d = digits(p + 8, 2);
+    if (y < 1 || m < 1 || m > 12 || d < 1 || p[4] != '-' || p[7] != '-')
+        return BAIL;
+    static const int month_days[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int leap = y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
+    if (d > month_days[m - 1] + (m == 2 && leap))
+        return BAIL;
+    *days = days_from_civil(y, m, d);
+    return OK;
+}
+
+/* A datetime written "YYYY-MM-DD" "T"|" " "hh:mm", then ":ss" and "." with 1-3 digits if
+ * any, then nothing, "Z" or "+hh:mm"/"-hh:mm": its milliseconds since 1970 in UTC, and its
+ * layout: the separator, a digit for what follows the minutes (0 nothing, 1 ":ss", 2-4
+ * ":ss." and 1-3 digits), then the zone as written. Anything else is BAIL: such text is left
+ * for Arrow's parser and the column's rules (see _decode/_dtypes.py), which read the values
+ * taken here to the same instants. */
+static int parse_stamp(const char *p, Py_ssize_t len, int64_t *ms, char *layout, int *layout_len) {
+    int64_t days;
+    if (len < 16 || len > 29 || parse_day(p, &days) || (p[10] != 'T' && p[10] != ' ') ||
+        p[13] != ':')
+        return BAIL;
+    int hh = digits(p + 11, 2), mm = digits(p + 14, 2), ss = 0, frac = 0, tail = 0;
+    Py_ssize_t i = 16;
+    if (hh < 0 || hh > 23 || mm < 0 || mm > 59)
+        return BAIL;
+    if (i < len && p[i] == ':') {
+        if (len - i < 3 || (ss = digits(p + i + 1, 2)) < 0 || ss > 59)
+            return BAIL;
+        i += 3;
+        tail = 1;
+        if (i < len && p[i] == '.') {
+            i++;
+            int n = 0;
+            while (i < len && n < 4 && decimal(p[i]) >= 0)
+                frac = frac * 10 + decimal(p[i++]), n++;
+            if (n == 0 || n > 3)
+                return BAIL; /* finer than milliseconds: the careful path picks the unit */
+            for (int k = n; k < 3; k++)
+                frac *= 10;
+            tail = 1 + n;
+        }
+    }
+    int offset = 0; /* minutes east of UTC */
+    Py_ssize_t zone = len - i;
+    if (zone == 1 && p[i] == 'Z')
+        ;
+    else if (zone == 6 && (p[i] == '+' || p[i] == '-') && p[i + 3] == ':') {
+        int oh = digits(p + i + 1, 2), om = digits(p + i + 4, 2);
+        if (oh < 0 || oh > 23 || om < 0 || om > 59)
+            return BAIL;
+        offset = (p[i] == '-' ? -1 : 1) * (oh * 60 + om);
+    } else if (zone != 0)
+        return BAIL;
+    layout[0] = p[10];
+    layout[1] = (char)('0' + tail);
+    memcpy(layout + 2, p + i, (size_t)zone);
+    *layout_len = 2 + (int)zone;
+    *ms = ((days * 86400 + hh * 3600 + mm * 60 + ss) - (int64_t)offset * 60) * 1000 + frac;
+    return OK;
+}
+
+/* Whether a value of `layout` (milliseconds `ms`) fits the batch's layout so far, which it
+ * may widen: Redash writes ":ss" when the millisecond is zero and ":ss.fff" otherwise, so a
+ * batch of both is written again by that rule (digit 5) as long as no ".000" came. */
+static int same_layout(Column *col, const char *layout, int layout_len, int64_t ms) {
+    if (layout_len != col->layout_len || layout[0] != col->layout[0] ||
+        memcmp(layout + 2, col->layout + 2, (size_t)layout_len - 2) != 0)
+        return 0;
+    char mine = layout[1], theirs = col->layout[1];
+    int zero_ms = ms % 1000 == 0;
+    if (mine == '4' && zero_ms)
+        col->zero_fraction = 1;
+    if (mine == theirs) /* (a value's own digit is never 5) */
+        return 1;
+    if (theirs == '5')
+        return mine == '1' || (mine == '4' && !zero_ms);
+    if ((theirs == '1' && mine == '4' && !zero_ms) ||
+        (theirs == '4' && mine == '1' && !col->zero_fraction)) {
+        col->layout[1] = '5';
+        return 1;
+    }
+    return 0;
+}
+
+/* The text of one value of a 'd' (layout "d") or 't' answer, as it was written. */
+static int format_temporal(Bytes *out, int64_t value, const char *layout, Py_ssize_t layout_len) {
+    char text[40];
+    int y, m, d, n;
+    if (layout_len == 1 && layout[0] == 'd') {
+        civil_from_days(value, &y, &m, &d);
+        n = snprintf(text, sizeof text, "%04d-%02d-%02d", y, m, d);
+        return bytes_add(out, text, n);
+    }
+    if (layout_len < 2 || layout_len > LAYOUT_MAX)
+        return BAIL;
+    const char *zone = layout + 2;
+    Py_ssize_t zone_len = layout_len - 2;
+    int64_t local = value;
+    if (zone_len == 6) {
+        int offset = (decimal(zone[1]) * 10 + decimal(zone[2])) * 60 + decimal(zone[4]) * 10 +
+                     decimal(zone[5]);
+        local += (zone[0] == '-' ? -1 : 1) * (int64_t)offset * 60000;
+    }
+    int64_t days = local >= 0 ? local / 86400000 : -((-local + 86399999) / 86400000);
+    int64_t in_day = local - days * 86400000;
+    civil_from_days(days, &y, &m, &d);
+    int tail = layout[1] - '0', millis_digits = tail - 1;
+    if (tail == 5) /* ":ss", and ".fff" when the millisecond is not zero */
+        millis_digits = in_day % 1000 ? 3 : 0;
+    n = snprintf(text, sizeof text, "%04d-%02d-%02d%c%02d:%02d", y, m, d, layout[0],
+                 (int)(in_day / 3600000), (int)(in_day / 60000 % 60));
+    if (tail >= 1)
+        n += snprintf(text + n, sizeof text - (size_t)n, ":%02d", (int)(in_day / 1000 % 60));
+    if (millis_digits > 0) {
+        char millis[8];
+        snprintf(millis, sizeof millis, "%03d", (int)(in_day % 1000));
+        n += snprintf(text + n, sizeof text - (size_t)n, ".%.*s", millis_digits, millis);
+    }
+    int rc = bytes_add(out, text, n);
+    return rc ? rc : bytes_add(out, zone, zone_len);
+}
+
+/* A date or datetime column meets a value it does not read (or, for datetimes, one written
+ * another way): the rows so far become their text again, and the batch goes on as text. */
+static int temporal_to_text(Scan *s, Column *col, Py_ssize_t row) {
+    int32_t *offsets = malloc((size_t)(s->cap + 1) * sizeof(int32_t));
+    int rc;
+    if (!offsets)
+        return NOMEM;
+    offsets[0] = 0;
+    col->offsets = offsets;
+    const char *layout = col->kind == 'd' ? "d" : col->layout;
+    Py_ssize_t layout_len = col->kind == 'd' ? 1 : col->layout_len;
+    for (Py_ssize_t r = 0; r < row; r++) {
+        if ((col->valid[r >> 3] >> (r & 7)) & 1) {
+            int64_t v = col->kind == 'd' ? ((int32_t *)col->values)[r] : ((int64_t *)col->values)[r];
+            if ((rc = format_temporal(&col->chars, v, layout, layout_len)))
+                return rc;
+        }
+        if ((rc = end_text(col, r)))
+            return rc;
+    }
+    free(col->values);
+    col->values = NULL;
+    col->kind = 's';
+    return OK;
+}
+
+/* A value of a date or datetime column: read into its number where it can be. */
+static int temporal_value(Scan *s, Column *col, Py_ssize_t row) {
+    if (peek(s) != '"')
+        return BAIL;
+    const char *text = s->p + 1;
+    Py_ssize_t room = s->end - text < 32 ? s->end - text : 32;
+    const char *quote = memchr(text, '"', (size_t)(room > 0 ? room : 0));
+    if (quote) {
+        Py_ssize_t len = quote - text;
+        int64_t v;
+        if (col->kind == 'd' && len == 10 && parse_day(text, &v) == OK) {
+            ((int32_t *)col->values)[row] = (int32_t)v;
+            s->p = quote + 1;
+            return OK;
+        }
+        char layout[LAYOUT_MAX];
+        int layout_len;
+        if (col->kind == 't' && parse_stamp(text, len, &v, layout, &layout_len) == OK) {
+            if (!col->layout_len) {
+                memcpy(col->layout, layout, (size_t)layout_len);
+                col->layout_len = layout_len;
+                col->zero_fraction = layout[1] == '4' && v % 1000 == 0;
+            } else if (!same_layout(col, layout, layout_len, v))
+                goto text;
+            ((int64_t *)col->values)[row] = v;
+            s->p = quote + 1;
+            return OK;
+        }
+    }
+text:;
+    int rc = temporal_to_text(s, col, row);
+    if (rc)
+        return rc;
+    if ((rc = scan_string(s, &col->chars)))
+        return rc;
+    return end_text(col, row);
+}
+
 static int null_value(Column *col, Py_ssize_t row) {
     col->nulls++;
     switch (col->kind) {
     case 'i': ((int64_t *)col->values)[row] = 0; break;
     case 'f': ((double *)col->values)[row] = 0.0; break;
+    case 'd': ((int32_t *)col->values)[row] = 0; break;
+    case 't': ((int64_t *)col->values)[row] = 0; break;
     case 'a': col->tags[row] = T_NULL; /* fall through */
     case 's': return end_text(col, row);
     }
@@ -664,6 +910,9 @@ static int typed_value(Scan *s, Column *col, Py_ssize_t row) {
         if ((rc = scan_string(s, &col->chars)))
             return rc;
         return end_text(col, row);
+    case 'd':
+    case 't':
+        return temporal_value(s, col, row);
     }
     return BAIL;
 }
@@ -931,6 +1180,16 @@ static PyObject *column_result(Column *col, Py_ssize_t n) {
     if (!valid)
         return NULL;
     PyObject *out = NULL;
+    if ((col->kind == 'd' || col->kind == 't') && col->nulls == n) {
+        Py_DECREF(valid);
+        return Py_BuildValue("(y#n)", "n", (Py_ssize_t)1, col->nulls);
+    }
+    if (col->kind == 'd')
+        return Py_BuildValue("(y#Ny#n)", "d", (Py_ssize_t)1, valid, (const char *)col->values,
+                             n * 4, col->nulls);
+    if (col->kind == 't')
+        return Py_BuildValue("(y#Ny#ny#)", "t", (Py_ssize_t)1, valid, (const char *)col->values,
+                             n * 8, col->nulls, col->layout, (Py_ssize_t)col->layout_len);
     if (col->kind == 'a') { /* one kind: its letter, then the buffers of that kind */
         switch (col->as) {
         case 'n':
@@ -950,6 +1209,10 @@ static PyObject *column_result(Column *col, Py_ssize_t n) {
                                  col->nulls);
         }
     }
+    if (col->asked != col->kind) /* a date or datetime column that went on as text */
+        return Py_BuildValue("(y#Ny#y#n)", "s", (Py_ssize_t)1, valid, (const char *)col->offsets,
+                             (n + 1) * (Py_ssize_t)sizeof(int32_t),
+                             col->chars.data ? col->chars.data : "", col->chars.len, col->nulls);
     switch (col->kind) {
     case 'i':
     case 'f':
@@ -1005,9 +1268,9 @@ static PyObject *scan_rows(PyObject *module, PyObject *args) {
     for (Py_ssize_t c = 0; c < ncols; c++) {
         Column *col = &s.cols[c];
         PyObject *name = PyTuple_GET_ITEM(names, c);
-        col->kind = kinds[c];
+        col->kind = col->asked = kinds[c];
         col->seen_row = -1;
-        if (!strchr("ifbsa", col->kind) || col->kind == '\0' ||
+        if (!strchr("ifbsadt", col->kind) || col->kind == '\0' ||
             PyBytes_AsStringAndSize(name, (char **)&col->name, &col->name_len) < 0) {
             if (!PyErr_Occurred())
                 PyErr_Format(PyExc_ValueError, "unknown column kind %c", col->kind);
@@ -1052,10 +1315,63 @@ done:
     return result;
 }
 
+static PyObject *temporal_text(PyObject *module, PyObject *args) {
+    Py_buffer values, validity = {0};
+    PyObject *valid_obj, *result = NULL;
+    Py_ssize_t n;
+    const char *layout;
+    Py_ssize_t layout_len;
+    (void)module;
+    if (!PyArg_ParseTuple(args, "y*Ony#", &values, &valid_obj, &n, &layout, &layout_len))
+        return NULL;
+    Py_ssize_t width = layout_len == 1 && layout[0] == 'd' ? 4 : 8;
+    Bytes chars = {0};
+    int32_t *offsets = NULL;
+    if (valid_obj != Py_None && PyObject_GetBuffer(valid_obj, &validity, PyBUF_SIMPLE) < 0)
+        goto done;
+    if (n < 0 || values.len < n * width || (validity.buf && validity.len < (n + 7) / 8)) {
+        PyErr_SetString(PyExc_ValueError, "buffers shorter than the values");
+        goto done;
+    }
+    if (!(offsets = PyMem_Malloc((size_t)(n + 1) * sizeof(int32_t)))) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    offsets[0] = 0;
+    const uint8_t *bits = validity.buf;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        if (!bits || (bits[r >> 3] >> (r & 7)) & 1) {
+            int64_t v = width == 4 ? ((const int32_t *)values.buf)[r]
+                                   : ((const int64_t *)values.buf)[r];
+            int rc = format_temporal(&chars, v, layout, layout_len);
+            if (rc || chars.len > INT32_MAX) {
+                if (rc == NOMEM)
+                    PyErr_NoMemory();
+                else
+                    PyErr_SetString(PyExc_ValueError, "not a layout temporal_text knows");
+                goto done;
+            }
+        }
+        offsets[r + 1] = (int32_t)chars.len;
+    }
+    result = Py_BuildValue("(y#y#)", (const char *)offsets, (n + 1) * (Py_ssize_t)sizeof(int32_t),
+                           chars.data ? chars.data : "", chars.len);
+done:
+    PyMem_Free(offsets);
+    free(chars.data);
+    if (validity.buf)
+        PyBuffer_Release(&validity);
+    PyBuffer_Release(&values);
+    return result;
+}
+
 static PyMethodDef methods[] = {
     {"scan_rows", scan_rows, METH_VARARGS,
      "scan_rows(batch, names, kinds) -> (n_rows, columns) | None\n\n"
      "Column buffers of a batch of result rows; None when the batch needs the careful path."},
+    {"temporal_text", temporal_text, METH_VARARGS,
+     "temporal_text(values, validity, n, layout) -> (offsets, data)\n\n"
+     "The text of a date or datetime answer of scan_rows, as the batch wrote it."},
     {NULL, NULL, 0, NULL},
 };
 

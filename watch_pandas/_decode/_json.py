@@ -215,8 +215,15 @@ def _part_bytes(part: Any) -> int:
 
 def _merge_parts(parts: list[Any], col_type: str | None, n_rows: int, infer_untyped: bool) -> Any:
     """Join a column's batch parts into what :func:`build_from_values` gives for all rows."""
-    from .._rows import ExactInts
+    from .._rows import ExactInts, TemporalPart
 
+    if any(isinstance(p, TemporalPart) for p in parts):
+        joined = _join_temporal(parts)
+        if joined is not None:
+            parts.clear()
+            return joined
+        # batches that disagree: the column's rule decides on all of the server's text
+        parts = [p.text() if isinstance(p, TemporalPart) else p for p in parts]
     if col_type in (C.TYPE_INTEGER, None) and any(isinstance(p, ExactInts) for p in parts):
         exact = (pa.int64(), pa.null())
         if all(isinstance(p, ExactInts) or getattr(p, "type", None) in exact for p in parts):
@@ -248,6 +255,26 @@ def _merge_parts(parts: list[Any], col_type: str | None, n_rows: int, infer_unty
         values.extend(part if isinstance(part, list) else part.to_pylist())
     parts.clear()
     return build_from_values(values, col_type, infer_untyped)
+
+
+def _join_temporal(parts: list[Any]) -> pa.ChunkedArray | None:
+    """A date or datetime column whose batches the scanner all read to one type (the others
+    all null): what Arrow's cast of the whole column's text gives; else ``None``."""
+    from .._rows import TemporalPart
+
+    types = {p.array.type for p in parts if isinstance(p, TemporalPart)}
+    if len(types) != 1:
+        return None
+    (arrow_type,) = types
+    arrays = []
+    for part in parts:
+        if isinstance(part, TemporalPart):
+            arrays.append(part.array)
+        elif not isinstance(part, list) and part.null_count == len(part):
+            arrays.append(pa.nulls(len(part), arrow_type))
+        else:
+            return None
+    return pa.chunked_array(arrays, type=arrow_type)
 
 
 def _finish_column(chunked: pa.ChunkedArray, col_type: str | None, infer_untyped: bool) -> Any:
