@@ -38,7 +38,9 @@ INT64 = (-(2**63), 2**63 - 1)
 settings.register_profile("scan", deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
-def scanner_answer(names: list[str], types: list[Any], batch: bytes) -> Any:
+def scanner_answer(
+    names: list[str], types: list[Any], batch: bytes, untyped_temporal: bool = False
+) -> Any:
     """(scanner parts or None, msgspec parts or the exception it raised)."""
     slow = _rows.RowDecoder(names, types)
     slow._scan_args = None
@@ -46,7 +48,7 @@ def scanner_answer(names: list[str], types: list[Any], batch: bytes) -> Any:
         expected: Any = slow.parts(bytearray(batch))
     except (_rows._Malformed, ServerError) as exc:
         expected = exc
-    fast = _rows.RowDecoder(names, types)
+    fast = _rows.RowDecoder(names, types, untyped_temporal=untyped_temporal)
     if fast._scan_args is None:
         return None, expected
     scanned = _rows._scan_rows(batch, *fast._scan_args)
@@ -85,9 +87,9 @@ def assert_same_temporal(got: _rows.TemporalPart, text: pa.Array) -> None:
     assert got.array.equals(cast), (got.array, cast)
 
 
-def check(names: list[str], types: list[Any], batch: bytes) -> bool:
+def check(names: list[str], types: list[Any], batch: bytes, untyped_temporal: bool) -> bool:
     """Compare both paths on one batch; True when the scanner answered."""
-    fast, expected = scanner_answer(names, types, batch)
+    fast, expected = scanner_answer(names, types, batch, untyped_temporal)
     if fast is None:
         return False
     assert not isinstance(expected, Exception), (
@@ -146,6 +148,8 @@ def _typed_values() -> dict[Any, st.SearchStrategy]:
     }
     nested = st.one_of(st.lists(scalars, max_size=2), st.dictionaries(st.text(max_size=3), scalars))
     # clean: values of the column's type or null; wild: sometimes anything at all
+    # untyped text is often dates or datetimes (SQLite's, and PostgreSQL's text columns)
+    by_kind[None] = st.one_of(scalars, by_kind[C.TYPE_DATE], by_kind[C.TYPE_DATETIME])
     clean = {kind: st.one_of(by_kind.get(kind, scalars), st.none()) for kind in TYPES}
     wild = {kind: st.one_of(clean[kind], clean[kind], scalars, nested) for kind in TYPES}
     return {True: clean, False: wild}
@@ -183,7 +187,8 @@ def test_the_compiled_scanner_is_built() -> None:
 @settings(settings.get_profile("scan"), max_examples=examples(700))
 @given(batch=batches())
 def test_the_scanner_gives_exactly_what_msgspec_gives(batch) -> None:
-    check(*batch)
+    check(*batch, untyped_temporal=False)
+    check(*batch, untyped_temporal=True)  # untyped text read as dates and datetimes
 
 
 @settings(settings.get_profile("scan"), max_examples=examples(700))
@@ -211,7 +216,7 @@ def test_a_damaged_batch_is_never_accepted_differently(batch, edits) -> None:
                 del damaged[at]
             else:
                 damaged[at] = byte
-    check(names, types, bytes(damaged))
+    check(names, types, bytes(damaged), untyped_temporal=True)
 
 
 # --------------------------------------------------------------------------- dates and datetimes
@@ -350,7 +355,7 @@ def test_an_untyped_column_of_one_kind_comes_back_as_arrow_buffers(tokens, arrow
     assert not isinstance(column, list)
     (part,) = _rows.RowDecoder(["x"], [None])._scanned_parts(n_rows, [column])
     assert part.type == arrow_type
-    assert check(["x", "y"], [None, None], batch)  # what msgspec gives, bit for bit
+    assert check(["x", "y"], [None, None], batch, untyped_temporal=True)  # msgspec's, exactly
 
 
 @pytest.mark.parametrize(
@@ -367,7 +372,7 @@ def test_an_untyped_column_of_mixed_kinds_comes_back_as_python_values(tokens) ->
     batch = ("[" + ",".join(f'{{"x": {t}}}' for t in tokens) + "]").encode()
     n_rows, (column,) = _rows._scan_rows(batch, (b"x",), b"a")
     assert isinstance(column, list)
-    assert check(["x"], [None], batch)
+    assert check(["x"], [None], batch, untyped_temporal=True)
 
 
 @settings(settings.get_profile("scan"), max_examples=examples(2000))
@@ -482,7 +487,7 @@ def test_escaped_keys_are_matched_unescaped() -> None:
     rows = [{"prix €": 1, "x/y": "a"}, {"x/y": None, "prix €": None}]
     batch = json.dumps(rows, ensure_ascii=True).replace("/", "\\/").encode()
     assert b"\\u20ac" in batch and b"x\\/y" in batch
-    assert check(names, types, batch)  # accepted, and equal to the msgspec path
+    assert check(names, types, batch, untyped_temporal=True)  # accepted, as msgspec reads it
 
 
 def test_strings_unescape_like_json() -> None:
@@ -604,6 +609,36 @@ def test_datetime_columns_read_in_batches_equal_the_careful_decode(
     assert len(scanner_answers) > 10 and None not in scanner_answers  # it read every batch
     letters = {answer[1][1][0] for answer in scanner_answers}
     assert b"t" in letters or name.startswith("dates"), letters  # the scanner read some itself
+
+
+@pytest.mark.parametrize(
+    ("name", "values"),
+    [
+        ("dates", [None if i % 9 == 0 else f"2024-0{i % 9 + 1}-1{i % 10}" for i in range(3000)]),
+        ("datetimes", [f"2024-03-01 10:{i % 60:02d}:00" for i in range(3000)]),
+        ("zoned", _stamps(3000)),
+        ("dates, then datetimes", ["2024-03-01"] * 1500 + _stamps(1500, "")),
+        ("dates, then text", ["2024-03-01"] * 2900 + ["soon"] + ["2024-03-02"] * 99),
+        ("text", [f"row {i}" for i in range(3000)]),
+        ("dates, then a number", ["2024-03-01"] * 2900 + [5] + ["2024-03-02"] * 99),
+    ],
+)
+@pytest.mark.parametrize("infer_untyped", [True, False])
+def test_untyped_text_read_as_dates_in_batches_equals_the_careful_decode(
+    scanner_answers, workers, name, values, infer_untyped
+) -> None:
+    body = body_of(
+        [("id", "integer"), ("when", None)], [{"id": i, "when": v} for i, v in enumerate(values)]
+    )
+    for backend in ("numpy_nullable", "pyarrow"):
+        frame, _ = read_result(
+            body, batch_bytes=2048, dtype_backend=backend, infer_untyped=infer_untyped
+        )
+        expected, _ = decode_result(body, dtype_backend=backend, infer_untyped=infer_untyped)
+        pd_testing_equal(frame, expected)
+    letters = {answer[1][1][0] for answer in scanner_answers if isinstance(answer[1][1], tuple)}
+    read_itself = bool(letters & {b"d", b"t"})
+    assert read_itself is (infer_untyped and name != "text"), letters
 
 
 def pd_testing_equal(left: Any, right: Any) -> None:

@@ -100,7 +100,9 @@ class RowDecoder:
     otherwise they are whatever the JSON held.
     """
 
-    def __init__(self, names: Sequence[str], types: Sequence[str | None]) -> None:
+    def __init__(
+        self, names: Sequence[str], types: Sequence[str | None], *, untyped_temporal: bool = False
+    ) -> None:
         self.names = list(names)
         self.types = list(types)
         typed = [
@@ -115,7 +117,7 @@ class RowDecoder:
         self._loose = msgspec.json.Decoder(GenericAlias(list, (any_row,)))
         self._getters = [attrgetter(f"f{i}") for i in range(len(names))]
         self._scan_args: tuple[Any, ...] | None = (
-            None if _scan_rows is None else _scan_args(self.names, self.types)
+            None if _scan_rows is None else _scan_args(self.names, self.types, untyped_temporal)
         )
 
     def parts(self, batch: bytes | bytearray | memoryview) -> list[Any]:
@@ -151,7 +153,9 @@ class RowDecoder:
         array :func:`batch_part` makes of such values."""
         parts = []
         for kind, column in zip(self.types, columns, strict=True):
-            if kind in _TEMPORAL_LETTERS:
+            if kind in _TEMPORAL_LETTERS or (
+                isinstance(column, tuple) and column[0] in (b"d", b"t")  # untyped, read so
+            ):
                 parts.append(_temporal_part(n_rows, column))
                 continue
             if isinstance(column, list):
@@ -219,18 +223,23 @@ def plain_names(names: Sequence[str]) -> bool:
     return True
 
 
-def _scan_args(names: Sequence[str], types: Sequence[str | None]) -> tuple[Any, ...]:
+def _scan_args(
+    names: Sequence[str], types: Sequence[str | None], untyped_temporal: bool = False
+) -> tuple[Any, ...]:
     """The compiled scanner's arguments for these columns (names as :func:`plain_names`): a
     letter per column for the Arrow type of its parts (:data:`_PART_TYPES`), "d"/"t" for dates
-    and datetimes it reads itself (:class:`TemporalPart`), "a" if untyped."""
-    kinds = "".join(_scan_letter(kind) for kind in types)
+    and datetimes it reads itself (:class:`TemporalPart`), "a" if untyped ("A": and its text
+    read as dates or datetimes where every value of the batch is one)."""
+    untyped = "A" if untyped_temporal else "a"
+    kinds = "".join(_scan_letter(kind) or untyped for kind in types)
     return tuple(name.encode("utf-8") for name in names), kinds.encode("ascii")
 
 
 def _scan_letter(kind: str | None) -> str:
+    """A typed column's letter; "" when untyped."""
     if kind in _TEMPORAL_LETTERS:
         return _TEMPORAL_LETTERS[kind]
-    return _SCAN_LETTERS[_PART_TYPES[kind]] if kind in _PART_TYPES else "a"
+    return _SCAN_LETTERS[_PART_TYPES[kind]] if kind in _PART_TYPES else ""
 
 
 class _ColumnLists(list):

@@ -24,6 +24,9 @@
  *                          null_count, layout) when every value is written the same way
  *                          (see parse_stamp: the layout says how, so the text can be
  *                          written again exactly by temporal_text), else b'n' or b's'
+ *          'A' untyped, text read as dates or datetimes where it can be: as 'a', and when
+ *                          every value is a string that 'd' or 't' would read (one layout),
+ *                          their answer (b'd', ...) or (b't', ...)
  *          'a' untyped  -> when the batch's values are of one kind (nulls aside), that
  *                          kind's letter first and its buffers as above: (b'i'|b'f', validity
  *                          | None, data, null_count), (b'b', validity | None, bits,
@@ -86,6 +89,7 @@ typedef struct {
     char layout[LAYOUT_MAX]; /* datetime: how the batch's values are written (parse_stamp) */
     int layout_len;          /* 0 until the first value */
     int zero_fraction;       /* a ".000" came (the batch cannot be written as Redash does) */
+    int untyped_temporal;    /* 'A': an untyped column of text may be dates or datetimes */
     uint8_t *valid;   /* validity bitmap */
     void *values;     /* int64 / double / bit-packed bools / Value (untyped) */
     uint8_t *tags;    /* untyped: T_* per row */
@@ -1084,6 +1088,48 @@ static char untyped_kind(const Column *col, Py_ssize_t n) {
     return 'a';
 }
 
+/* An untyped column whose values are all text: 'd' or 't' when every value is one that a
+ * date or datetime column reads (datetimes in one layout), their numbers in its values
+ * (8 bytes a row: room for either; a text cell has no value there to keep); else 's'. */
+static char untyped_temporal(Column *col, Py_ssize_t n) {
+    int32_t *days = (int32_t *)col->values;
+    int64_t *stamps = (int64_t *)col->values, v;
+    char kind = 0, layout[LAYOUT_MAX];
+    int layout_len;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        if (col->tags[r] == T_NULL)
+            continue;
+        set_bit(col->valid, r);
+        const char *text = col->chars.data + col->offsets[r];
+        Py_ssize_t len = col->offsets[r + 1] - col->offsets[r];
+        if (!kind)
+            kind = len == 10 ? 'd' : 't';
+        if (kind == 'd') {
+            if (len != 10 || parse_day(text, &v))
+                return 's';
+            days[r] = (int32_t)v;
+        } else {
+            if (parse_stamp(text, len, &v, layout, &layout_len))
+                return 's';
+            if (!col->layout_len) {
+                memcpy(col->layout, layout, (size_t)layout_len);
+                col->layout_len = layout_len;
+                col->zero_fraction = layout[1] == '4' && v % 1000 == 0;
+            } else if (!same_layout(col, layout, layout_len, v))
+                return 's';
+            stamps[r] = v;
+        }
+    }
+    for (Py_ssize_t r = 0; r < n; r++) /* zeros under the nulls, as the typed columns have */
+        if (col->tags[r] == T_NULL) {
+            if (kind == 'd')
+                days[r] = 0;
+            else
+                stamps[r] = 0;
+        }
+    return kind ? kind : 's';
+}
+
 /* An untyped column of one kind as that kind's buffers: validity from the tags, zeros under
  * nulls (as the typed columns have), floats off the fast path converted, booleans packed. */
 static int untyped_buffers(Column *col, Py_ssize_t n) {
@@ -1155,6 +1201,10 @@ static int finish(Scan *s) {
         Column *col = &s->cols[c];
         if (col->kind == 'a') {
             col->as = untyped_kind(col, s->rows);
+            if (col->as == 's' && col->untyped_temporal)
+                col->as = untyped_temporal(col, s->rows);
+            if (col->as == 'd' || col->as == 't')
+                continue; /* (its validity set on the way) */
             rc = col->as == 'a' ? untyped_objects(col, s->rows) : untyped_buffers(col, s->rows);
             if (rc == NOMEM)
                 PyErr_NoMemory();
@@ -1173,6 +1223,15 @@ static PyObject *bitmap(const uint8_t *bits, Py_ssize_t n) {
     return PyBytes_FromStringAndSize((const char *)bits, (n + 7) / 8);
 }
 
+/* Dates ('d': int32 days) or datetimes ('t': int64 ms, and how the batch wrote them). */
+static PyObject *temporal_result(const Column *col, PyObject *valid, Py_ssize_t n, char letter) {
+    if (letter == 'd')
+        return Py_BuildValue("(y#Ny#n)", "d", (Py_ssize_t)1, valid, (const char *)col->values,
+                             n * 4, col->nulls);
+    return Py_BuildValue("(y#Ny#ny#)", "t", (Py_ssize_t)1, valid, (const char *)col->values,
+                         n * 8, col->nulls, col->layout, (Py_ssize_t)col->layout_len);
+}
+
 static PyObject *column_result(Column *col, Py_ssize_t n) {
     if (col->objects)
         return Py_NewRef(col->objects);
@@ -1184,12 +1243,8 @@ static PyObject *column_result(Column *col, Py_ssize_t n) {
         Py_DECREF(valid);
         return Py_BuildValue("(y#n)", "n", (Py_ssize_t)1, col->nulls);
     }
-    if (col->kind == 'd')
-        return Py_BuildValue("(y#Ny#n)", "d", (Py_ssize_t)1, valid, (const char *)col->values,
-                             n * 4, col->nulls);
-    if (col->kind == 't')
-        return Py_BuildValue("(y#Ny#ny#)", "t", (Py_ssize_t)1, valid, (const char *)col->values,
-                             n * 8, col->nulls, col->layout, (Py_ssize_t)col->layout_len);
+    if (col->kind == 'd' || col->kind == 't')
+        return temporal_result(col, valid, n, col->kind);
     if (col->kind == 'a') { /* one kind: its letter, then the buffers of that kind */
         switch (col->as) {
         case 'n':
@@ -1202,6 +1257,9 @@ static PyObject *column_result(Column *col, Py_ssize_t n) {
         case 'b':
             return Py_BuildValue("(y#NNn)", &col->as, (Py_ssize_t)1, valid,
                                  bitmap(col->values, n), col->nulls);
+        case 'd':
+        case 't':
+            return temporal_result(col, valid, n, col->as);
         case 's':
             return Py_BuildValue("(y#Ny#y#n)", &col->as, (Py_ssize_t)1, valid,
                                  (const char *)col->offsets, (n + 1) * (Py_ssize_t)sizeof(int32_t),
@@ -1269,6 +1327,10 @@ static PyObject *scan_rows(PyObject *module, PyObject *args) {
         Column *col = &s.cols[c];
         PyObject *name = PyTuple_GET_ITEM(names, c);
         col->kind = col->asked = kinds[c];
+        if (col->kind == 'A') {
+            col->kind = col->asked = 'a';
+            col->untyped_temporal = 1;
+        }
         col->seen_row = -1;
         if (!strchr("ifbsadt", col->kind) || col->kind == '\0' ||
             PyBytes_AsStringAndSize(name, (char **)&col->name, &col->name_len) < 0) {

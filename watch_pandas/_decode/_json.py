@@ -157,7 +157,7 @@ def read_result(
             if not plain_names(names):
                 return None  # keys the server escapes ('say "hi"'): the careful path
             parts = [[] for _ in columns]
-            return RowDecoder(names, [c.type for c in columns])
+            return RowDecoder(names, [c.type for c in columns], untyped_temporal=infer_untyped)
 
         for event in ResultSplitter(batch_bytes).events(chunks, make_decoder, pool):
             if isinstance(event, Whole):
