@@ -188,7 +188,11 @@ def read_result(
 
         # Column by column (each one's Arrow data is dropped once it is a Series), on the
         # pool's threads: Arrow's casts, pattern matches and conversions release the GIL.
-        return frame_of(pool.map(finish, list(range(len(columns)))), columns, n_rows), meta
+        # The longest first (Python objects, then the most bytes), so that no thread is left
+        # with a long column while the others have none.
+        order = sorted(range(len(columns)), key=lambda i: _finish_cost(parts[i]), reverse=True)
+        by_column = dict(zip(order, pool.map(finish, order), strict=True))
+        return frame_of([by_column.pop(i) for i in range(len(columns))], columns, n_rows), meta
     finally:
         pool.close()
         close()
@@ -205,6 +209,12 @@ def _chunks_of(source: Any, batch_bytes: int) -> tuple[Iterable[bytes], Callable
     if hasattr(source, "iter_content"):
         return source.iter_content(chunk_size=1 << 20), source.close
     return source, getattr(source, "close", lambda: None)
+
+
+def _finish_cost(parts: list[Any]) -> int:
+    """About how long a column takes to finish: its bytes, a Python object counted as a
+    kilobyte (each is looked at again under the GIL)."""
+    return sum(1024 * len(p) if isinstance(p, list) else _part_bytes(p) for p in parts)
 
 
 def _part_bytes(part: Any) -> int:
