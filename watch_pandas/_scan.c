@@ -1223,13 +1223,62 @@ static PyObject *bitmap(const uint8_t *bits, Py_ssize_t n) {
     return PyBytes_FromStringAndSize((const char *)bits, (n + 7) / 8);
 }
 
+/* A buffer the scan filled, handed to Python as it is (Arrow wraps it without a copy): its
+ * memory is freed with the object. Copying each batch's columns into bytes objects meant a
+ * second write of every value, and new pages, while holding the GIL. */
+typedef struct {
+    PyObject_HEAD
+    void *data;
+    Py_ssize_t len;
+} Block;
+
+static int block_getbuffer(PyObject *self, Py_buffer *view, int flags) {
+    Block *block = (Block *)self;
+    return PyBuffer_FillInfo(view, self, block->data, block->len, 1, flags);
+}
+
+static void block_dealloc(PyObject *self) {
+    free(((Block *)self)->data);
+    Py_TYPE(self)->tp_free(self);
+}
+
+static PyBufferProcs block_buffer = {.bf_getbuffer = block_getbuffer};
+
+static PyTypeObject BlockType = {
+    PyVarObject_HEAD_INIT(NULL, 0).tp_name = "watch_pandas._scan.Block",
+    .tp_basicsize = sizeof(Block),
+    .tp_dealloc = block_dealloc,
+    .tp_as_buffer = &block_buffer,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "Memory a scan filled, read-only, freed with this object.",
+};
+
+/* The first `len` bytes of a buffer the column owns, as a Block that owns them from now on
+ * (*data is left NULL); an empty bytes object when there are none. */
+static PyObject *hand_over(void **data, Py_ssize_t len) {
+    if (!*data || len <= 0)
+        return PyBytes_FromStringAndSize("", 0);
+    Block *block = PyObject_New(Block, &BlockType);
+    if (!block)
+        return NULL;
+    void *exact = realloc(*data, (size_t)len); /* a smaller size: in place, the rest freed */
+    block->data = exact ? exact : *data;
+    block->len = len;
+    *data = NULL;
+    return (PyObject *)block;
+}
+
+static PyObject *hand_over_text(Column *col, Py_ssize_t n) {
+    return hand_over((void **)&col->offsets, (n + 1) * (Py_ssize_t)sizeof(int32_t));
+}
+
 /* Dates ('d': int32 days) or datetimes ('t': int64 ms, and how the batch wrote them). */
-static PyObject *temporal_result(const Column *col, PyObject *valid, Py_ssize_t n, char letter) {
+static PyObject *temporal_result(Column *col, PyObject *valid, Py_ssize_t n, char letter) {
     if (letter == 'd')
-        return Py_BuildValue("(y#Ny#n)", "d", (Py_ssize_t)1, valid, (const char *)col->values,
-                             n * 4, col->nulls);
-    return Py_BuildValue("(y#Ny#ny#)", "t", (Py_ssize_t)1, valid, (const char *)col->values,
-                         n * 8, col->nulls, col->layout, (Py_ssize_t)col->layout_len);
+        return Py_BuildValue("(y#NNn)", "d", (Py_ssize_t)1, valid, hand_over(&col->values, n * 4),
+                             col->nulls);
+    return Py_BuildValue("(y#NNny#)", "t", (Py_ssize_t)1, valid, hand_over(&col->values, n * 8),
+                         col->nulls, col->layout, (Py_ssize_t)col->layout_len);
 }
 
 static PyObject *column_result(Column *col, Py_ssize_t n) {
@@ -1252,8 +1301,8 @@ static PyObject *column_result(Column *col, Py_ssize_t n) {
             return Py_BuildValue("(y#n)", "n", (Py_ssize_t)1, col->nulls);
         case 'i':
         case 'f':
-            return Py_BuildValue("(y#Ny#n)", &col->as, (Py_ssize_t)1, valid,
-                                 (const char *)col->values, n * 8, col->nulls);
+            return Py_BuildValue("(y#NNn)", &col->as, (Py_ssize_t)1, valid,
+                                 hand_over(&col->values, n * 8), col->nulls);
         case 'b':
             return Py_BuildValue("(y#NNn)", &col->as, (Py_ssize_t)1, valid,
                                  bitmap(col->values, n), col->nulls);
@@ -1261,28 +1310,25 @@ static PyObject *column_result(Column *col, Py_ssize_t n) {
         case 't':
             return temporal_result(col, valid, n, col->as);
         case 's':
-            return Py_BuildValue("(y#Ny#y#n)", &col->as, (Py_ssize_t)1, valid,
-                                 (const char *)col->offsets, (n + 1) * (Py_ssize_t)sizeof(int32_t),
-                                 col->chars.data ? col->chars.data : "", col->chars.len,
-                                 col->nulls);
+            return Py_BuildValue("(y#NNNn)", &col->as, (Py_ssize_t)1, valid,
+                                 hand_over_text(col, n),
+                                 hand_over((void **)&col->chars.data, col->chars.len), col->nulls);
         }
     }
     if (col->asked != col->kind) /* a date or datetime column that went on as text */
-        return Py_BuildValue("(y#Ny#y#n)", "s", (Py_ssize_t)1, valid, (const char *)col->offsets,
-                             (n + 1) * (Py_ssize_t)sizeof(int32_t),
-                             col->chars.data ? col->chars.data : "", col->chars.len, col->nulls);
+        return Py_BuildValue("(y#NNNn)", "s", (Py_ssize_t)1, valid, hand_over_text(col, n),
+                             hand_over((void **)&col->chars.data, col->chars.len), col->nulls);
     switch (col->kind) {
     case 'i':
     case 'f':
-        out = Py_BuildValue("(Ny#n)", valid, (const char *)col->values, n * 8, col->nulls);
+        out = Py_BuildValue("(NNn)", valid, hand_over(&col->values, n * 8), col->nulls);
         break;
     case 'b':
         out = Py_BuildValue("(NNn)", valid, bitmap(col->values, n), col->nulls);
         break;
     case 's':
-        out = Py_BuildValue("(Ny#y#n)", valid, (const char *)col->offsets,
-                            (n + 1) * (Py_ssize_t)sizeof(int32_t),
-                            col->chars.data ? col->chars.data : "", col->chars.len, col->nulls);
+        out = Py_BuildValue("(NNNn)", valid, hand_over_text(col, n),
+                            hand_over((void **)&col->chars.data, col->chars.len), col->nulls);
         break;
     default:
         Py_DECREF(valid);
@@ -1447,5 +1493,7 @@ static struct PyModuleDef module = {
 
 PyMODINIT_FUNC PyInit__scan(void) {
     init_byte_class();
+    if (PyType_Ready(&BlockType) < 0)
+        return NULL;
     return PyModule_Create(&module);
 }
