@@ -331,9 +331,9 @@ def scan_one(kind: str, token: str) -> Any:
     n_rows, (column,) = scanned
     if isinstance(column, list):
         return column[0]
-    if kind == "a":  # a batch of one kind: its Arrow buffers, as a typed column's
+    if kind == "a":  # a batch of one kind: its Arrow buffers (or exact ints), as typed
         (part,) = _rows.RowDecoder(["x"], [None])._scanned_parts(n_rows, [column])
-        return part.to_pylist()[0]
+        return part[0] if isinstance(part, list) else part.to_pylist()[0]
     return struct.unpack("<d" if kind == "f" else "<q", column[1])[0]
 
 
@@ -363,7 +363,7 @@ def test_an_untyped_column_of_one_kind_comes_back_as_arrow_buffers(tokens, arrow
     [
         ["1", "1.5"],
         ["1", '"a"'],
-        ["1", "100000000000000000000000"],
+        ["1", "100000000000000000000000", '"a"'],
         ["true", "1"],
         ['"a"', "false"],
     ],
@@ -373,6 +373,33 @@ def test_an_untyped_column_of_mixed_kinds_comes_back_as_python_values(tokens) ->
     n_rows, (column,) = _rows._scan_rows(batch, (b"x",), b"a")
     assert isinstance(column, list)
     assert check(["x"], [None], batch, untyped_temporal=True)
+
+
+@pytest.mark.parametrize("kinds", ["f", "i", "b", "s", "d", "t"])
+@pytest.mark.parametrize("first_byte", [b"d", b"t", b"I", b"n", b"s"])
+def test_a_typed_column_whose_validity_looks_like_a_letter_is_read_as_typed(
+    kinds: str, first_byte: bytes
+) -> None:
+    # an untyped column's answer starts with a letter, a typed one's with its validity bitmap
+    value = {"f": "1.5", "i": "2", "b": "true", "s": '"x"', "d": '"2024-01-01"'}
+    value["t"] = '"2024-01-01T00:00:00"'
+    valid = [bool(first_byte[0] >> bit & 1) for bit in range(8)]
+    batch = "[" + ",".join(f'{{"x": {value[kinds] if v else "null"}}}' for v in valid) + "]"
+    column_type = {v: k for k, v in _rows._TEMPORAL_LETTERS.items()}.get(kinds) or [
+        kind for kind, t in _rows._PART_TYPES.items() if _rows._SCAN_LETTERS[t] == kinds
+    ][0]
+    assert check(["x"], [column_type], batch.encode(), untyped_temporal=True)
+
+
+@pytest.mark.parametrize(
+    "tokens", [["1", "100000000000000000000000"], ["-100000000000000000000000", "null", "7"]]
+)
+def test_an_untyped_column_of_integers_beyond_int64_is_known_to_be_ints(tokens) -> None:
+    # what the careful path finds by looking at each value's type, the scanner already knows
+    batch = ("[" + ",".join(f'{{"x": {t}}}' for t in tokens) + "]").encode()
+    n_rows, ((letter, values),) = _rows._scan_rows(batch, (b"x",), b"a")
+    assert letter == b"I" and values == [json.loads(t) for t in tokens]
+    assert check(["x"], [None], batch, untyped_temporal=True)  # an ExactInts part, as msgspec's
 
 
 @settings(settings.get_profile("scan"), max_examples=examples(2000))

@@ -153,10 +153,14 @@ class RowDecoder:
         array :func:`batch_part` makes of such values."""
         parts = []
         for kind, column in zip(self.types, columns, strict=True):
-            if kind in _TEMPORAL_LETTERS or (
-                isinstance(column, tuple) and column[0] in (b"d", b"t")  # untyped, read so
-            ):
+            # (an untyped column's answer starts with its letter; a typed one's with its
+            # validity bitmap, which may hold the same byte)
+            letter = column[0] if kind not in _PART_TYPES and isinstance(column, tuple) else None
+            if kind in _TEMPORAL_LETTERS or letter in (b"d", b"t"):
                 parts.append(_temporal_part(n_rows, column))
+                continue
+            if letter == b"I":  # untyped, every value an int or None, some beyond int64
+                parts.append(ExactInts(column[1]))
                 continue
             if isinstance(column, list):
                 if kind == C.TYPE_INTEGER:

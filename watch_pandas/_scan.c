@@ -31,8 +31,9 @@
  *                          kind's letter first and its buffers as above: (b'i'|b'f', validity
  *                          | None, data, null_count), (b'b', validity | None, bits,
  *                          null_count), (b's', validity | None, offsets, data, null_count),
- *                          or (b'n', null_count) when every value is null; otherwise a list
- *                          of None, bool, int, float and str
+ *                          or (b'n', null_count) when every value is null; (b'I', list) when
+ *                          every value is an int (or None), some beyond int64; otherwise a
+ *                          list of None, bool, int, float and str
  *   Bitmaps are Arrow's (least significant bit first).
  *
  * temporal_text(values, validity, n, layout) -> (int32 offsets, UTF-8 data)
@@ -1068,8 +1069,9 @@ static int untyped_objects(Column *col, Py_ssize_t n) {
     return OK;
 }
 
-/* The one kind of an untyped column's values in this batch ('n': all null), or 'a' for a
- * mix (or an integer beyond int64): those become Python objects, as the careful path's. */
+/* The one kind of an untyped column's values in this batch ('n': all null), 'I' for integers
+ * some of which are beyond int64, or 'a' for a mix: those two become Python objects, as the
+ * careful path's. */
 static char untyped_kind(const Column *col, Py_ssize_t n) {
     unsigned seen = 0;
     for (Py_ssize_t r = 0; r < n; r++)
@@ -1079,6 +1081,8 @@ static char untyped_kind(const Column *col, Py_ssize_t n) {
         return 'n';
     if (!(seen & ~(1u << T_INT)))
         return 'i';
+    if (!(seen & ~((1u << T_INT) | (1u << T_BIG))))
+        return 'I'; /* integers, some beyond int64: Python ints, known to be nothing else */
     if (!(seen & ~((1u << T_FLOAT) | (1u << T_SLOW))))
         return 'f';
     if (!(seen & ~((1u << T_TRUE) | (1u << T_FALSE))))
@@ -1205,7 +1209,8 @@ static int finish(Scan *s) {
                 col->as = untyped_temporal(col, s->rows);
             if (col->as == 'd' || col->as == 't')
                 continue; /* (its validity set on the way) */
-            rc = col->as == 'a' ? untyped_objects(col, s->rows) : untyped_buffers(col, s->rows);
+            rc = col->as == 'a' || col->as == 'I' ? untyped_objects(col, s->rows)
+                                                  : untyped_buffers(col, s->rows);
             if (rc == NOMEM)
                 PyErr_NoMemory();
             if (rc)
@@ -1282,6 +1287,8 @@ static PyObject *temporal_result(Column *col, PyObject *valid, Py_ssize_t n, cha
 }
 
 static PyObject *column_result(Column *col, Py_ssize_t n) {
+    if (col->objects && col->as == 'I')
+        return Py_BuildValue("(y#O)", "I", (Py_ssize_t)1, col->objects);
     if (col->objects)
         return Py_NewRef(col->objects);
     PyObject *valid = col->nulls ? bitmap(col->valid, n) : Py_NewRef(Py_None);
