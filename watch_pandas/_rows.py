@@ -14,7 +14,10 @@ Each batch goes first to the compiled row scanner (``_scan.c``, built at install
 compiler is there), which writes the common layouts straight into Arrow buffers; whatever it
 declines (nested values, keys that are not columns, …) msgspec decodes, and the answers are the
 same either way (tests/test_scan.py compares them). msgspec keeps integers of any size exact
-(orjson turns those beyond 64 bits into floats).
+(orjson turns those beyond 64 bits into floats). The scanner also reads dates and the usual ISO
+datetime layouts to their numbers (:class:`TemporalPart`), with how the batch wrote them, so the
+server's text can be written again when a column's batches disagree and its rule must decide
+on the text (``_decode/_json.py``).
 
 Given a pool of several workers (``watch_pandas._decode._workers``), the batches are decoded on
 its threads, a few at a time and handed on in body order (:meth:`ResultSplitter._parallel`);
