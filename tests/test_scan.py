@@ -441,6 +441,21 @@ def test_integers_up_to_38_digits_and_beyond_are_exact(value: int, kind: str) ->
         assert type(got) is int and got == int(token)
 
 
+@pytest.mark.parametrize("kind", ["i", "a"])
+def test_wide_integers_among_other_cells_keep_their_rows(kind: str) -> None:
+    # integers of up to 38 digits are read into 128 bits during the scan and become Python
+    # ints afterwards: each must come back at its own row, among longer ones, int64 values,
+    # nulls and (untyped) text and floats held in the same column's buffers
+    values: list[Any] = [10**30 + 1, None, -(10**37), 5, 10**40 + 3, 2**127 - 1, -(2**63) - 1]
+    if kind == "a":
+        values += ['a, "quoted" text', 1.5, 10**25, "2024-01-02", True]
+    body = json.dumps([{"x": v} for v in values]).encode()
+    n_rows, (column,) = _rows._scan_rows(body, (b"x",), kind.encode())
+    assert n_rows == len(values)
+    assert column == values  # a list: some values are beyond int64, or of several kinds
+    assert [type(v) for v in column] == [type(v) for v in values]
+
+
 @pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="Python < 3.10.7")
 @pytest.mark.parametrize("kind", ["i", "a"])
 def test_an_int_beyond_a_lowered_digit_limit_is_declined(kind: str) -> None:

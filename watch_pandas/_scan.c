@@ -75,8 +75,9 @@ typedef union {
 } Value;
 
 /* What an untyped ('a') cell holds; strings and the tokens of numbers that need Python to
- * convert them (beyond int64, or a float off the fast path) are kept in the column's chars. */
-enum { T_NULL, T_TRUE, T_FALSE, T_INT, T_FLOAT, T_STR, T_BIG, T_SLOW };
+ * convert them (beyond int64, or a float off the fast path) are kept in the column's chars,
+ * integers of up to 38 digits (T_WIDE) as their 16 bytes there, read during the scan. */
+enum { T_NULL, T_TRUE, T_FALSE, T_INT, T_FLOAT, T_STR, T_BIG, T_SLOW, T_WIDE };
 
 typedef struct {
     char kind;        /* as asked, or 's' once a date or datetime column goes on as text */
@@ -91,6 +92,7 @@ typedef struct {
     int layout_len;          /* 0 until the first value */
     int zero_fraction;       /* a ".000" came (the batch cannot be written as Redash does) */
     int untyped_temporal;    /* 'A': an untyped column of text may be dates or datetimes */
+    int plain_name;          /* the name holds no byte a JSON string must escape */
     uint8_t *valid;   /* validity bitmap */
     void *values;     /* int64 / double / bit-packed bools / Value (untyped) */
     uint8_t *tags;    /* untyped: T_* per row */
@@ -105,6 +107,10 @@ typedef struct {
     Py_ssize_t col, row;
     const char *token;
     Py_ssize_t len;
+#ifdef __SIZEOF_INT128__
+    int wide;         /* an integer read into `value` during the scan */
+    __int128 value;
+#endif
 } Pending;
 
 typedef struct {
@@ -509,6 +515,29 @@ static int fast_double(const Number *num, double *out) {
     return DEFER;
 }
 
+#ifdef __SIZEOF_INT128__
+/* Without the GIL: the value of an integer token (a valid JSON integer) of up to 38 digits
+ * (wei amounts and the like) in 128 bits; 0 for a longer one. */
+static int token_to_int128(const char *start, Py_ssize_t len, __int128 *out) {
+    Py_ssize_t negative = len > 0 && start[0] == '-';
+    Py_ssize_t digits = len - negative;
+    if (digits > 38)
+        return 0;
+    /* the leading digits, then the last 19 (at most), each in 64 bits: one wide multiply */
+    Py_ssize_t low_digits = digits < 19 ? digits : 19, i = negative;
+    uint64_t high = 0, low = 0, scale = 1;
+    for (; i < len - low_digits; i++)
+        high = high * 10 + (uint64_t)(start[i] - '0');
+    for (; i < len; i++) {
+        low = low * 10 + (uint64_t)(start[i] - '0');
+        scale *= 10;
+    }
+    unsigned __int128 v = (unsigned __int128)high * scale + low;
+    *out = negative ? -(__int128)v : (__int128)v; /* 38 digits < 2**127 */
+    return 1;
+}
+#endif
+
 static int add_pending(Scan *s, Column *col, Py_ssize_t row, const Number *num) {
     if (s->npending == s->pending_cap) {
         Py_ssize_t cap = s->pending_cap ? s->pending_cap * 2 : 64;
@@ -518,7 +547,11 @@ static int add_pending(Scan *s, Column *col, Py_ssize_t row, const Number *num) 
         s->pending = pending;
         s->pending_cap = cap;
     }
-    s->pending[s->npending++] = (Pending){col - s->cols, row, num->start, num->len};
+    Pending *p = &s->pending[s->npending++];
+    *p = (Pending){.col = col - s->cols, .row = row, .token = num->start, .len = num->len};
+#ifdef __SIZEOF_INT128__
+    p->wide = col->kind == 'i' && token_to_int128(num->start, num->len, &p->value);
+#endif
     return OK;
 }
 
@@ -541,32 +574,26 @@ static int token_to_double(const char *start, Py_ssize_t len, double *out) {
     return OK;
 }
 
-/* With the GIL: a Python int from an integer token (a valid JSON integer). Up to 38 digits
- * (wei amounts and the like) it is read into 128 bits and handed to Python as bytes, which
- * costs a fraction of Python's decimal conversion; longer ones take that conversion. */
+#ifdef __SIZEOF_INT128__
+/* With the GIL: the Python int of a 128-bit value, handed over as bytes (a fraction of the
+ * cost of Python's decimal conversion). */
+static PyObject *int128_to_long(__int128 value) {
+#if PY_VERSION_HEX >= 0x030D0000
+    return PyLong_FromNativeBytes(&value, sizeof value, -1);
+#else
+    return _PyLong_FromByteArray((const unsigned char *)&value, sizeof value, PY_LITTLE_ENDIAN,
+                                 1);
+#endif
+}
+#endif
+
+/* With the GIL: a Python int from an integer token (a valid JSON integer), by way of 128
+ * bits when it has up to 38 digits, else Python's decimal conversion. */
 static PyObject *token_to_long(const char *start, Py_ssize_t len) {
 #ifdef __SIZEOF_INT128__
-    Py_ssize_t negative = len > 0 && start[0] == '-';
-    Py_ssize_t digits = len - negative;
-    if (digits <= 38) {
-        /* the leading digits, then the last 19 (at most), each in 64 bits: one wide multiply */
-        Py_ssize_t low_digits = digits < 19 ? digits : 19, i = negative;
-        uint64_t high = 0, low = 0, scale = 1;
-        for (; i < len - low_digits; i++)
-            high = high * 10 + (uint64_t)(start[i] - '0');
-        for (; i < len; i++) {
-            low = low * 10 + (uint64_t)(start[i] - '0');
-            scale *= 10;
-        }
-        unsigned __int128 v = (unsigned __int128)high * scale + low;
-        __int128 value = negative ? -(__int128)v : (__int128)v; /* 38 digits < 2**127 */
-#if PY_VERSION_HEX >= 0x030D0000
-        return PyLong_FromNativeBytes(&value, sizeof value, -1);
-#else
-        return _PyLong_FromByteArray((const unsigned char *)&value, sizeof value,
-                                     PY_LITTLE_ENDIAN, 1);
-#endif
-    }
+    __int128 wide;
+    if (token_to_int128(start, len, &wide))
+        return int128_to_long(wide);
 #endif
     char *token = PyMem_Malloc((size_t)len + 1);
     if (!token)
@@ -862,7 +889,14 @@ static int untyped_value(Scan *s, Column *col, Py_ssize_t row) {
             if (num.len > MAX_INT_DIGITS)
                 return BAIL; /* beyond what Python converts without a limit */
             *tag = T_BIG;
-            rc = bytes_add(&col->chars, num.start, num.len);
+#ifdef __SIZEOF_INT128__
+            __int128 wide;
+            if (token_to_int128(num.start, num.len, &wide)) {
+                *tag = T_WIDE;
+                rc = bytes_add(&col->chars, (const char *)&wide, sizeof wide);
+            } else
+#endif
+                rc = bytes_add(&col->chars, num.start, num.len);
         }
         if (rc)
             return rc;
@@ -936,12 +970,28 @@ static int value(Scan *s, Column *col, Py_ssize_t row) {
 /* ------------------------------------------------------------------ rows (no GIL) */
 
 static Column *find_column(Scan *s, const char *key, Py_ssize_t len, Py_ssize_t guess) {
-    for (Py_ssize_t i = 0; i < s->ncols; i++) {
-        Column *col = &s->cols[(guess + i) % s->ncols];
+    Py_ssize_t c = guess;
+    for (Py_ssize_t i = 0; i < s->ncols; i++, c++) {
+        if (c == s->ncols)
+            c = 0;
+        Column *col = &s->cols[c];
         if (col->name_len == len && memcmp(col->name, key, (size_t)len) == 0)
             return col;
     }
     return NULL;
+}
+
+/* Whether the key after its opening quote at `key` is `col`'s plain name and its closing
+ * quote: rows usually list their keys in the columns' order, so this is the common case,
+ * found without looking for the key's end byte by byte first. */
+static inline int key_is(const Scan *s, const Column *col, const char *key) {
+    Py_ssize_t n = col->name_len;
+    if (!col->plain_name || s->end - key <= n || key[n] != '"')
+        return 0;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (key[i] != col->name[i])
+            return 0;
+    return 1;
 }
 
 static int row(Scan *s) {
@@ -956,20 +1006,25 @@ static int row(Scan *s) {
             if (peek(s) != '"')
                 return BAIL;
             const char *quote = s->p, *key = ++s->p;
-            while (s->p < s->end && !(byte_class[(unsigned char)*s->p] & C_STOP))
-                s->p++;
-            Py_ssize_t key_len = s->p - key;
-            if (peek(s) == '"')
-                s->p++;
-            else { /* an escaped key: compare it unescaped */
-                s->p = quote;
-                s->key.len = 0;
-                if ((rc = scan_string(s, &s->key)))
-                    return rc;
-                key = s->key.data ? s->key.data : "";
-                key_len = s->key.len;
+            Column *col = &s->cols[guess == s->ncols ? 0 : guess];
+            if (key_is(s, col, key))
+                s->p = key + col->name_len + 1;
+            else {
+                while (s->p < s->end && !(byte_class[(unsigned char)*s->p] & C_STOP))
+                    s->p++;
+                Py_ssize_t key_len = s->p - key;
+                if (peek(s) == '"')
+                    s->p++;
+                else { /* an escaped key: compare it unescaped */
+                    s->p = quote;
+                    s->key.len = 0;
+                    if ((rc = scan_string(s, &s->key)))
+                        return rc;
+                    key = s->key.data ? s->key.data : "";
+                    key_len = s->key.len;
+                }
+                col = find_column(s, key, key_len, guess);
             }
-            Column *col = find_column(s, key, key_len, guess);
             if (!col || col->seen_row == r)
                 return BAIL; /* a key that is not a column, or a duplicate */
             skip_ws(s);
@@ -1056,6 +1111,14 @@ static int untyped_objects(Column *col, Py_ssize_t n) {
         case T_FLOAT: obj = PyFloat_FromDouble(values[r].d); break;
         case T_STR: obj = PyUnicode_DecodeUTF8(text, len, "strict"); break;
         case T_BIG: obj = token_to_long(text, len); break;
+#ifdef __SIZEOF_INT128__
+        case T_WIDE: {
+            __int128 wide;
+            memcpy(&wide, text, sizeof wide);
+            obj = int128_to_long(wide);
+            break;
+        }
+#endif
         case T_SLOW:
             if ((rc = token_to_double(text, len, &d)))
                 return rc;
@@ -1081,7 +1144,7 @@ static char untyped_kind(const Column *col, Py_ssize_t n) {
         return 'n';
     if (!(seen & ~(1u << T_INT)))
         return 'i';
-    if (!(seen & ~((1u << T_INT) | (1u << T_BIG))))
+    if (!(seen & ~((1u << T_INT) | (1u << T_BIG) | (1u << T_WIDE))))
         return 'I'; /* integers, some beyond int64: Python ints, known to be nothing else */
     if (!(seen & ~((1u << T_FLOAT) | (1u << T_SLOW))))
         return 'f';
@@ -1179,8 +1242,15 @@ static int integer_objects(Scan *s, Py_ssize_t c) {
         while (next < s->npending && (s->pending[next].col != c || s->pending[next].row < r))
             next++;
         PyObject *obj;
-        if (next < s->npending && s->pending[next].row == r)
-            obj = token_to_long(s->pending[next].token, s->pending[next].len);
+        if (next < s->npending && s->pending[next].row == r) {
+            const Pending *p = &s->pending[next];
+#ifdef __SIZEOF_INT128__
+            if (p->wide)
+                obj = int128_to_long(p->value);
+            else
+#endif
+                obj = token_to_long(p->token, p->len);
+        }
         else if ((col->valid[r >> 3] >> (r & 7)) & 1)
             obj = PyLong_FromLongLong(values[r]);
         else
@@ -1391,6 +1461,10 @@ static PyObject *scan_rows(PyObject *module, PyObject *args) {
                 PyErr_Format(PyExc_ValueError, "unknown column kind %c", col->kind);
             goto done;
         }
+        col->plain_name = 1;
+        for (Py_ssize_t i = 0; i < col->name_len; i++)
+            if (byte_class[(unsigned char)col->name[i]] & C_STOP)
+                col->plain_name = 0;
     }
     /* The scan touches no Python object: other threads (a dashboard's other widgets, the
      * kernel's) run meanwhile. `batch` stays exported, so its buffer cannot move. */

@@ -346,7 +346,9 @@ NULLABLE_DTYPES = {
 
 def to_series(built: Any, n_rows: int, dtype_backend: str) -> pd.Series:
     if isinstance(built, list):
-        return pd.Series(built, dtype=object, index=pd.RangeIndex(n_rows))
+        # each value as it is (nested lists too), without pandas' look at the list first
+        values = np.fromiter(built, dtype=object, count=len(built))
+        return pd.Series(values, dtype=object, index=pd.RangeIndex(n_rows), copy=False)
     if dtype_backend == "pyarrow":
         return built.to_pandas(types_mapper=pd.ArrowDtype)
     if pa.types.is_date32(built.type):
