@@ -456,6 +456,25 @@ def test_wide_integers_among_other_cells_keep_their_rows(kind: str) -> None:
     assert [type(v) for v in column] == [type(v) for v in values]
 
 
+@pytest.mark.parametrize("short_first", [True, False])
+def test_batches_whose_first_rows_foretell_their_size_badly_are_read_whole(
+    short_first: bool,
+) -> None:
+    # the scanner sizes its buffers for the whole batch from its first 1,024 rows; rows
+    # and text much longer (or shorter) after those must still all be read, in order
+    short = [{"n": i, "t": "x", "a": i % 3 or None} for i in range(1500)]
+    long = [{"n": 10**12 + i, "t": "y" * (200 + i % 50), "a": "z" * 30} for i in range(1500)]
+    rows = short + long if short_first else long + short
+    n_rows, (n, t, a) = _rows._scan_rows(json.dumps(rows).encode(), (b"n", b"t", b"a"), b"isa")
+    assert n_rows == len(rows)
+    assert struct.unpack(f"<{n_rows}q", n[1]) == tuple(r["n"] for r in rows)
+    offsets = struct.unpack(f"<{n_rows + 1}i", t[1])
+    data = bytes(memoryview(t[2]))
+    texts = [data[offsets[i] : offsets[i + 1]].decode() for i in range(n_rows)]
+    assert texts == [r["t"] for r in rows]
+    assert a == [r["a"] for r in rows]  # untyped, of two kinds: a list
+
+
 @pytest.mark.skipif(not hasattr(sys, "set_int_max_str_digits"), reason="Python < 3.10.7")
 @pytest.mark.parametrize("kind", ["i", "a"])
 def test_an_int_beyond_a_lowered_digit_limit_is_declined(kind: str) -> None:

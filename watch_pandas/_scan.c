@@ -115,6 +115,7 @@ typedef struct {
 
 typedef struct {
     const char *p, *end;
+    const char *start; /* the batch's first byte */
     Column *cols;
     Py_ssize_t ncols, rows, cap;
     Pending *pending;
@@ -204,15 +205,37 @@ static int literal(Scan *s, const char *word, Py_ssize_t n) {
     return OK;
 }
 
-/* Grow every column's per-row buffers to hold at least `need` rows. */
+/* Rows (or text bytes) like the `so_far` of the batch's first `s->p - s->start` bytes for the
+ * whole batch, a little more: each buffer then grows once, where doubling would realloc it
+ * several times (each a copy into new memory, and a page fault every 4 kB). */
+static Py_ssize_t whole_batch(const Scan *s, Py_ssize_t so_far) {
+    Py_ssize_t read = s->p - s->start, total = s->end - s->start;
+    if (read <= 0 || so_far <= 0)
+        return 0;
+    double expected = (double)so_far * ((double)total / (double)read) * 1.05 + 64;
+    return expected < (double)(INT32_MAX / 8) ? (Py_ssize_t)expected : INT32_MAX / 8;
+}
+
+/* Grow every column's per-row buffers to hold at least `need` rows: 1024 at first, then
+ * room for the whole batch as its first rows foretell it (text columns' bytes too). */
 static int reserve_rows(Scan *s, Py_ssize_t need) {
     if (need <= s->cap)
         return OK;
     Py_ssize_t cap = s->cap ? s->cap * 2 : 1024;
+    Py_ssize_t expected = s->cap ? whole_batch(s, s->rows) : 0;
+    if (cap < expected)
+        cap = expected;
     while (cap < need)
         cap *= 2;
     if (cap > INT32_MAX / 8)
         return BAIL;
+    if (expected)
+        for (Py_ssize_t c = 0; c < s->ncols; c++) {
+            Bytes *chars = &s->cols[c].chars;
+            Py_ssize_t more = whole_batch(s, chars->len) - chars->len;
+            if (chars->len && more > 0 && bytes_reserve(chars, more) == NOMEM)
+                return NOMEM;
+        }
     size_t old_bits = (size_t)(s->cap + 7) / 8, new_bits = (size_t)(cap + 7) / 8;
     for (Py_ssize_t c = 0; c < s->ncols; c++) {
         Column *col = &s->cols[c];
@@ -1436,7 +1459,8 @@ static PyObject *scan_rows(PyObject *module, PyObject *args) {
     if (!PyArg_ParseTuple(args, "y*O!y#", &batch, &PyTuple_Type, &names, &kinds, &nkinds))
         return NULL;
     Py_ssize_t ncols = PyTuple_GET_SIZE(names);
-    Scan s = {.p = batch.buf, .end = (const char *)batch.buf + batch.len, .ncols = ncols};
+    Scan s = {.p = batch.buf, .start = batch.buf, .end = (const char *)batch.buf + batch.len,
+              .ncols = ncols};
     if (nkinds != ncols || ncols == 0) {
         PyErr_SetString(PyExc_ValueError, "one kind per column name, at least one column");
         goto done;
