@@ -205,8 +205,8 @@ static int literal(Scan *s, const char *word, Py_ssize_t n) {
     return OK;
 }
 
-/* Rows (or text bytes) like the `so_far` of the batch's first `s->p - s->start` bytes for the
- * whole batch, a little more: each buffer then grows once, where doubling would realloc it
+/* The whole batch's rows (or text bytes), extrapolated from the `so_far` counted in the bytes
+ * read until now, plus 5 %: each buffer then grows once, where doubling would realloc it
  * several times (each a copy into new memory, and a page fault every 4 kB). */
 static Py_ssize_t whole_batch(const Scan *s, Py_ssize_t so_far) {
     Py_ssize_t read = s->p - s->start, total = s->end - s->start;
