@@ -252,3 +252,73 @@ def test_handing_back_freed_memory_needs_only_the_c_library(monkeypatch) -> None
     monkeypatch.setattr(_memory, "_trim", None)
     monkeypatch.setattr(_memory, "_looked_up", True)
     assert _memory.release_freed_memory() is False
+
+
+def test_plain_arrays_are_writable_and_hold_their_memory() -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from watch_pandas._decode import _memory
+
+    for length in (0, 3, 1 << 20):
+        values = _memory.plain_empty(length, np.float64)
+        assert (values.shape, values.dtype, values.flags.writeable) == ((length,), "float64", True)
+        values[:] = 1.5  # ours to fill
+        assert isinstance(values.base, pa.Buffer)  # the C allocator's, not numpy's
+    with pytest.raises((TypeError, ValueError)):
+        _memory.plain_empty(2, object)  # references cannot live in a plain buffer
+
+
+def _arrow_conversion(array: Any) -> pd.Series:
+    """pyarrow's own conversion, as the decoder used to call it."""
+    import pyarrow as pa
+
+    if pa.types.is_date32(array.type):
+        array = array.cast(pa.timestamp("s"))
+    mapping = {pa.int64(): pd.Int64Dtype(), pa.float64(): pd.Float64Dtype()}
+    return array.to_pandas(types_mapper={**mapping, pa.string(): pd.StringDtype()}.get)
+
+
+@pytest.mark.parametrize(
+    "arrow_type",
+    ["date32", "ms", "ms UTC", "us", "s +05:30", "ns Europe/Paris", "int64", "float64"],
+)
+def test_columns_made_in_plain_memory_equal_arrows_own_conversion(arrow_type: str) -> None:
+    import numpy as np
+    import pyarrow as pa
+
+    from watch_pandas._decode._dtypes import to_series
+
+    unit, _, zone = arrow_type.partition(" ")
+    if unit in ("int64", "float64"):
+        typ = pa.int64() if unit == "int64" else pa.float64()
+        values = [7, None, -(2**53), 0, 2**53]
+    elif unit == "date32":
+        typ, values = pa.date32(), [-719162, None, 24855, 0, 2932896]  # 0001, 2038+, 9999
+    else:
+        typ, values = pa.timestamp(unit, tz=zone or None), [-(2**40), None, 2**40, 0, 1]
+    whole = pa.array(values * 3, typ)
+    # chunks as batches leave them: one sliced (an offset), one empty, nulls in each
+    chunked = pa.chunked_array([whole.slice(1, 6), whole.slice(0, 0), whole.slice(7)], typ)
+    series = to_series(chunked, len(chunked), "numpy_nullable")
+    pd.testing.assert_series_equal(series, _arrow_conversion(chunked), check_index_type=False)
+    assert series.isna().tolist() == [v is None for v in (values * 3)[1:]]
+    values_array = series.array._data if unit in ("int64", "float64") else series.array._ndarray
+    while isinstance(values_array, np.ndarray):
+        values_array = values_array.base
+    assert isinstance(values_array, pa.Buffer)  # the C allocator's pages, not numpy's
+
+
+def test_text_is_handed_to_pandas_in_its_own_type_without_copying_the_characters() -> None:
+    import pyarrow as pa
+
+    from watch_pandas._decode._dtypes import to_series
+
+    text = pa.chunked_array([pa.array(["a", None, "ccc"]), pa.array(["", "é"])])
+    before = pa.default_memory_pool().bytes_allocated()
+    series = to_series(text, 5, "numpy_nullable")
+    assert pa.default_memory_pool().bytes_allocated() == before
+    pd.testing.assert_series_equal(series, _arrow_conversion(text), check_index_type=False)
+    stored = series.array._pa_array  # pandas' Arrow array: its characters are the batch's
+    assert stored.type == pa.large_string()
+    assert stored.chunk(0).buffers()[2].address == text.chunk(0).buffers()[2].address

@@ -42,7 +42,7 @@ Decisions (both backends):
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Literal
 
 import numpy as np
@@ -52,6 +52,7 @@ import pyarrow.compute as pc
 
 from .. import _constants as C
 from ..models import Column
+from . import _memory
 
 DtypeBackend = Literal["numpy_nullable", "pyarrow"]
 _BACKENDS = ("numpy_nullable", "pyarrow")
@@ -345,42 +346,80 @@ NULLABLE_DTYPES = {
 
 
 def to_series(built: Any, n_rows: int, dtype_backend: str) -> pd.Series:
-    if isinstance(built, list):
+    if isinstance(built, (list, np.ndarray)):
         # each value as it is (nested lists too), without pandas' look at the list first
-        values = np.fromiter(built, dtype=object, count=len(built))
+        values = built if isinstance(built, np.ndarray) else objects(built, len(built))
         return pd.Series(values, dtype=object, index=pd.RangeIndex(n_rows), copy=False)
     if dtype_backend == "pyarrow":
         return built.to_pandas(types_mapper=pd.ArrowDtype)
-    if pa.types.is_date32(built.type):
-        built = pc.cast(built, pa.timestamp("s"))  # datetime64[s]: 0001..9999 fit
     if built.type in _MASKED_ARRAYS:
         return pd.Series(_masked(built), index=pd.RangeIndex(n_rows), copy=False)
+    if pa.types.is_date32(built.type) or pa.types.is_timestamp(built.type):
+        return pd.Series(_datetimes(built), index=pd.RangeIndex(n_rows), copy=False)
+    if built.type == pa.string():
+        # pandas keeps text as large_string (64-bit offsets): made here, in ordinary pages
+        built = pc.cast(built, pa.large_string(), memory_pool=_memory.plain_pool())
     return built.to_pandas(types_mapper=NULLABLE_DTYPES.get)
 
 
 _MASKED_ARRAYS = {pa.int64(): pd.arrays.IntegerArray, pa.float64(): pd.arrays.FloatingArray}
+_NAT = np.iinfo(np.int64).min  # what datetime64 reads as NaT
+
+
+def objects(values: Iterable[Any], length: int) -> np.ndarray:
+    """An ``object`` array of ``length`` values as they are (no look at nested lists)."""
+    return np.fromiter(values, dtype=object, count=length)
 
 
 def _masked(built: pa.Array | pa.ChunkedArray) -> Any:
     """An ``Int64``/``Float64`` array from the Arrow values with one copy (pandas' own
     conversion copies each batch's values and then joins them: a second copy)."""
     dtype = np.dtype(built.type.to_pandas_dtype())
-    chunks = built.chunks if isinstance(built, pa.ChunkedArray) else [built]
-    values = np.concatenate(
-        [np.empty(0, dtype)]
-        + [
-            np.frombuffer(
-                c.buffers()[1], dtype=dtype, count=len(c), offset=c.offset * dtype.itemsize
-            )
-            for c in chunks
-            if len(c)
-        ]
-    )  # writable, and its own memory; values under nulls are masked
+    values = _memory.plain_empty(len(built), dtype)  # values under nulls are masked
+    _copy_values(built, values, dtype)
     if built.null_count:
         mask = np.array(pc.is_null(built).to_numpy(zero_copy_only=False), dtype=bool)
     else:
         mask = np.zeros(len(values), dtype=bool)
     return _MASKED_ARRAYS[built.type](values, mask, copy=False)
+
+
+def _datetimes(built: pa.Array | pa.ChunkedArray) -> Any:
+    """A ``datetime64`` array of a date (seconds: 0001..9999 fit) or timestamp column with
+    one copy, nulls NaT; the dtype Arrow's own conversion gives (its zone included)."""
+    source: np.dtype[Any]
+    if pa.types.is_date32(built.type):
+        unit, scale, source = "s", 86_400, np.dtype(np.int32)  # days → seconds
+    else:
+        unit, scale, source = built.type.unit, 1, np.dtype(np.int64)
+    values = _memory.plain_empty(len(built), np.int64)
+    _copy_values(built, values, source, scale)
+    if built.null_count:
+        values[pc.is_null(built).to_numpy(zero_copy_only=False)] = _NAT
+    naive = pd.Series(values.view(f"M8[{unit}]"), copy=False).array
+    zone = getattr(built.type, "tz", None)
+    if zone is None:
+        return naive
+    # a view with the zone's dtype, as Arrow names it (its own conversion copies once more)
+    return naive.view(pa.array([], pa.timestamp(unit, tz=zone)).to_pandas().dtype)
+
+
+def _copy_values(
+    built: pa.Array | pa.ChunkedArray, out: np.ndarray, source: np.dtype, scale: int = 1
+) -> None:
+    """Each chunk's fixed-width values, read as ``source`` and times ``scale``, into ``out``."""
+    position = 0
+    for chunk in built.chunks if isinstance(built, pa.ChunkedArray) else [built]:
+        if not len(chunk):
+            continue
+        offset = chunk.offset * source.itemsize
+        values = np.frombuffer(chunk.buffers()[1], dtype=source, count=len(chunk), offset=offset)
+        target = out[position : position + len(chunk)]
+        if scale == 1:
+            target[:] = values
+        else:
+            np.multiply(values, scale, out=target, dtype=out.dtype)  # in 64 bits: no overflow
+        position += len(chunk)
 
 
 def assemble(

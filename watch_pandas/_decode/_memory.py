@@ -10,6 +10,14 @@ the whole heap (a few milliseconds), so a read calls it each time its finished c
 freed :data:`TRIM_BYTES` more (:class:`FreedMemory`), not after every column of a wide
 result. Elsewhere (macOS, Windows, musl) there is nothing to call and the read works as
 before. See docs/performance.md#memory.
+
+A frame's large arrays are made by :func:`plain_empty` (and Arrow's work for the frame by
+:func:`plain_pool`) rather than by numpy or Arrow's default pool, both of which ask for
+transparent huge pages. A huge page needs 2 MB of contiguous free memory, which the pages a
+read has just freed seldom make, so it is memory the machine has not touched lately:
+compacted first on many machines, backed by the host first on virtual ones, then zeroed at
+once. How long that takes swings widely from one run to the next; ordinary pages reuse what
+the read freed. See docs/performance.md#plain-pages-for-the-frame.
 """
 
 from __future__ import annotations
@@ -18,6 +26,10 @@ import ctypes
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
 
 TRIM_BYTES = 8 << 20  # freed by finished columns before the free pages are handed back
 _trim: Callable[[int], int] | None = None
@@ -68,3 +80,16 @@ class FreedMemory:
                 return
             self._since_trim = 0
         release_freed_memory()
+
+
+def plain_empty(length: int, dtype: Any) -> np.ndarray:
+    """A writable, uninitialised 1-D array of ``length`` items of ``dtype`` (not ``object``)
+    in memory from the C allocator, in ordinary pages; the array keeps its memory alive."""
+    dtype = np.dtype(dtype)
+    buffer = pa.allocate_buffer(length * dtype.itemsize, memory_pool=plain_pool())
+    return np.frombuffer(buffer, dtype=dtype, count=length)
+
+
+def plain_pool() -> pa.MemoryPool:
+    """Arrow's pool for the C allocator (its default pool asks for huge pages too)."""
+    return pa.system_memory_pool()
