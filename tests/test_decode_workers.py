@@ -99,6 +99,24 @@ def test_one_worker_decodes_on_the_calling_thread(decoded_on: list[int]) -> None
     assert set(decoded_on) == {threading.get_ident()}
 
 
+def test_a_result_smaller_than_its_first_batch_starts_no_thread(monkeypatch) -> None:
+    started: list[int] = []
+    executor = _workers.ThreadPoolExecutor
+
+    def recording(*args: Any, **kwargs: Any) -> Any:
+        started.append(1)
+        return executor(*args, **kwargs)
+
+    monkeypatch.setattr(_workers, "ThreadPoolExecutor", recording)
+    expected = decode_result(BODY)[0]
+    frame, _ = read_result(chunks_of(BODY, 2048), batch_bytes=4 * len(BODY) + 4, workers=2)
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert started == []  # rows and columns on the calling thread: handing over costs more
+    frame, _ = read_result(chunks_of(BODY, 2048), batch_bytes=2048, workers=2)
+    pd.testing.assert_frame_equal(frame, expected, check_exact=True)
+    assert started == [1]  # a larger one: one pool, for its batches and then its columns
+
+
 def test_batches_in_flight_are_bounded() -> None:
     """The body is not read ahead of the decoding by more than a few batches."""
     pulled = consumed = 0

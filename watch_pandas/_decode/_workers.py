@@ -71,8 +71,10 @@ class DecodePool:
         return self._executor.submit(fn, *args)
 
     def map(self, fn: Callable[[Any], _T], items: list[Any]) -> list[_T]:
-        """``fn`` of each item, in order; on the calling thread for one worker or item."""
-        if self.workers <= 1 or len(items) <= 1:
+        """``fn`` of each item, in order; on the calling thread for one worker or item, or
+        when nothing has started the threads yet (a result smaller than its first batch: its
+        columns take less time than handing them over would)."""
+        if self.workers <= 1 or len(items) <= 1 or self._executor is None:
             return [fn(item) for item in items]
         futures = [self.submit(fn, item) for item in items]
         return [future.result() for future in futures]
