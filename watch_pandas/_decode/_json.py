@@ -226,7 +226,8 @@ def _part_bytes(part: Any) -> int:
 
 
 def _merge_parts(parts: list[Any], col_type: str | None, n_rows: int, infer_untyped: bool) -> Any:
-    """Join a column's batch parts into what :func:`build_from_values` gives for all rows."""
+    """Join a column's batch parts into what :func:`build_from_values` gives for all rows (an
+    integer column beyond int64 as the ``object`` array of its values, not their list)."""
     from .._rows import ExactInts, TemporalPart
 
     if any(isinstance(p, TemporalPart) for p in parts):
